@@ -1,0 +1,89 @@
+/*
+ * catalog.h
+ *		What the source database holds, read from its catalogs.
+ *
+ * catalog_load() runs on a source connection that has imported the
+ * clone's snapshot, so the inventory matches the schema dump and the data.
+ * It lists the tables whose rows are copied (regular tables and leaf
+ * partitions; not views, foreign tables, partitioned parents or tables
+ * belonging to extensions), the indexes and index-backed constraints on
+ * them, the sequences, the partitioned tables (for ANALYZE) and the number
+ * of large objects.  All strings are owned by the catalog and freed by
+ * catalog_release().
+ */
+#ifndef PGCRANE_CATALOG_H
+#define PGCRANE_CATALOG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+typedef struct cat_table
+{
+	uint32_t	oid;
+	char	   *nspname;
+	char	   *relname;
+	char	   *qname;			/* "schema"."table", quoted */
+	char	   *display;		/* schema.table, unquoted, for messages */
+	char	   *columns;		/* quoted column list copied (no generated) */
+	int			ncolumns;
+	bool		binary;			/* every column type has a portable binary form */
+	int64_t		bytes;			/* pg_table_size: heap and TOAST */
+	int64_t		heap_pages;		/* pages of the main fork */
+	double		reltuples;
+} cat_table;
+
+typedef struct cat_index
+{
+	uint32_t	oid;
+	uint32_t	table_oid;
+	int			table;			/* index into catalog.tables */
+	char	   *qname;			/* "schema"."index" */
+	char	   *relname;		/* "index", quoted, without the schema */
+	char	   *display;
+	char	   *indexdef;		/* pg_get_indexdef() */
+	uint32_t	con_oid;		/* backing constraint, 0 if none */
+	char		contype;		/* 'p', 'u', 'x' or '\0' */
+	char	   *conname;		/* quoted constraint name, NULL if none */
+	char	   *condef;			/* pg_get_constraintdef() */
+	bool		deferrable;
+	bool		deferred;
+	bool		using_index_ok; /* ADD CONSTRAINT ... USING INDEX allowed */
+	bool		replident;		/* REPLICA IDENTITY USING INDEX */
+	bool		clustered;		/* CLUSTER ON */
+} cat_index;
+
+typedef struct cat_sequence
+{
+	char	   *qname;
+	char	   *display;
+} cat_sequence;
+
+typedef struct catalog
+{
+	cat_table  *tables;			/* largest first */
+	int			ntables;
+	cat_index  *indexes;
+	int			nindexes;
+	cat_sequence *sequences;
+	int			nsequences;
+	char	  **partitioned;	/* quoted names of partitioned tables */
+	int			npartitioned;
+	int64_t		nlargeobjects;
+	int64_t		block_size;
+} catalog;
+
+#define CATALOG_INIT {0}
+
+/* Read the inventory; 0 or -1 (logged). */
+int			catalog_load(PGconn *src, catalog *cat);
+void		catalog_release(catalog *cat);
+
+/* Drop the indexes whose keep[i] is false, keeping the order. */
+void		catalog_keep_indexes(catalog *cat, const bool *keep);
+
+/* Index of the table with this OID, or -1. */
+int			catalog_find_table(const catalog *cat, uint32_t oid);
+
+#endif

@@ -1,0 +1,55 @@
+/*
+ * cli.h
+ *		The command table and what the commands share.
+ *
+ * Each command is a cmd_*() function that parses its own options with
+ * getopt_long, hands off to the module that does the work and returns the
+ * process exit code.  Only main() and the cmd_*() functions end the program.
+ */
+#ifndef PGCRANE_CLI_H
+#define PGCRANE_CLI_H
+
+#include <stdbool.h>
+
+/* Exit codes, the same for every command. */
+#define EXIT_OK 0				/* success; verify: source and target equal */
+#define EXIT_CHECK_FAILED 1		/* preflight found problems; verify found differences */
+#define EXIT_ERROR 2			/* bad usage, connection or copy failure */
+#define EXIT_INTERRUPTED 130	/* stopped by Ctrl-C or SIGTERM */
+
+#define PGCRANE_VERSION "0.1.0"
+
+int			cmd_clone(int argc, char **argv);
+int			cmd_preflight(int argc, char **argv);
+int			cmd_verify(int argc, char **argv);
+
+/*
+ * The --source and --target connection strings, from the options or from
+ * PGCRANE_SOURCE and PGCRANE_TARGET.  Returns false (logged) when one is
+ * missing.  The strings point into argv or the environment.
+ */
+typedef struct cli_endpoints
+{
+	const char *source;
+	const char *target;
+} cli_endpoints;
+
+bool		cli_endpoints_resolve(cli_endpoints *ep, bool need_target);
+
+/*
+ * Overwrite an option value in argv so a password given on the command
+ * line does not stay visible in the process list; returns a private copy
+ * of the value (you own it).
+ */
+char	   *cli_take_secret(char *arg);
+
+/* Parse a positive job count for option "name"; false (logged) if bad. */
+bool		cli_parse_jobs(const char *name, const char *arg, int *out);
+
+/* Number of online CPUs, at least 1. */
+int			cli_cpu_count(void);
+
+/* "Try \"pgcrane CMD --help\" for more information." */
+void		cli_try_help(const char *cmd);
+
+#endif

@@ -1,0 +1,170 @@
+/*
+ * cmd_clone.c
+ *		pgcrane clone: options, then clone_run().
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "clone.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define DEFAULT_DIR "pgcrane-work"
+#define DEFAULT_SPLIT "1GB"
+
+static void
+usage(void)
+{
+	printf("pgcrane clone copies a database to another server: schema, rows,\n"
+		   "sequences and large objects, from one consistent snapshot.\n\n");
+	printf("Usage:\n  pgcrane clone --source CONNINFO --target CONNINFO [OPTION]...\n\n");
+	printf("Options:\n");
+	printf("  -s, --source=CONNINFO        source database (or PGCRANE_SOURCE)\n");
+	printf("  -t, --target=CONNINFO        target database (or PGCRANE_TARGET); created\n"
+		   "                               if it does not exist\n");
+	printf("  -j, --jobs=N                 copy workers (default: number of CPUs)\n");
+	printf("  -J, --index-jobs=N           index workers (default: same as --jobs)\n");
+	printf("  -D, --dir=DIR                work directory with the state file\n"
+		   "                               (default: ./" DEFAULT_DIR ")\n");
+	printf("  -O, --no-owner               do not set ownership of objects\n");
+	printf("  -x, --no-acl                 do not copy privileges (grant/revoke)\n");
+	printf("      --drop-if-exists         drop and recreate a non-empty target database\n");
+	printf("      --split-tables-larger-than=SIZE\n"
+		   "                               copy bigger tables in parallel parts\n"
+		   "                               (default: " DEFAULT_SPLIT "; 0 never splits)\n");
+	printf("      --verify                 run pgcrane verify when the clone is done\n");
+	printf("      --json                   print the summary as JSON on stdout\n");
+	printf("  -v, --verbose                more messages\n");
+	printf("  -q, --quiet                  only warnings and errors\n");
+	printf("  -?, --help                   show this help, then exit\n");
+	printf("\nConnection strings are libpq key=value strings or postgresql:// URIs;\n"
+		   "passwords come from ~/.pgpass or PGPASSWORD.\n");
+	printf("\nExit status: 0 done, 1 preflight found problems, 2 error, 130 interrupted.\n");
+}
+
+enum
+{
+	OPT_DROP = 256,
+	OPT_SPLIT,
+	OPT_JSON,
+	OPT_VERIFY
+};
+
+static const struct option long_options[] = {
+	{"source", required_argument, NULL, 's'},
+	{"target", required_argument, NULL, 't'},
+	{"jobs", required_argument, NULL, 'j'},
+	{"index-jobs", required_argument, NULL, 'J'},
+	{"dir", required_argument, NULL, 'D'},
+	{"no-owner", no_argument, NULL, 'O'},
+	{"no-acl", no_argument, NULL, 'x'},
+	{"drop-if-exists", no_argument, NULL, OPT_DROP},
+	{"split-tables-larger-than", required_argument, NULL, OPT_SPLIT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"verify", no_argument, NULL, OPT_VERIFY},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, '?'},
+	{NULL, 0, NULL, 0}
+};
+
+/* Parse one option into o; false on a bad value (logged). */
+static bool
+parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
+{
+	switch (c)
+	{
+		case 's':
+			ep->source = owned[0] = cli_take_secret(optarg);
+			return true;
+		case 't':
+			ep->target = owned[1] = cli_take_secret(optarg);
+			return true;
+		case 'j':
+			return cli_parse_jobs("--jobs", optarg, &o->jobs);
+		case 'J':
+			return cli_parse_jobs("--index-jobs", optarg, &o->index_jobs);
+		case 'D':
+			o->dir = optarg;
+			return true;
+		case 'O':
+			o->no_owner = true;
+			return true;
+		case 'x':
+			o->no_acl = true;
+			return true;
+		case OPT_DROP:
+			o->drop_if_exists = true;
+			return true;
+		case OPT_SPLIT:
+			if (str_parse_size(optarg, &o->split_bytes))
+				return true;
+			error("invalid value \"%s\" for option --split-tables-larger-than", optarg);
+			log_hint("Give a size such as 500MB or 2GB, or 0 to never split.");
+			return false;
+		case OPT_JSON:
+			o->json = true;
+			return true;
+		case OPT_VERIFY:
+			o->verify = true;
+			return true;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			return true;
+		case 'q':
+			log_set_level(LOG_WARNING);
+			return true;
+	}
+	return false;
+}
+
+int
+cmd_clone(int argc, char **argv)
+{
+	clone_options o = {0};
+	cli_endpoints ep = {NULL, NULL};
+	char	   *owned[2] = {NULL, NULL};
+	int			c,
+				rc;
+
+	o.dir = DEFAULT_DIR;
+	o.jobs = cli_cpu_count();
+	str_parse_size(DEFAULT_SPLIT, &o.split_bytes);
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return EXIT_OK;
+	}
+	while ((c = getopt_long(argc, argv, "s:t:j:J:D:Oxvq?", long_options, NULL)) != -1)
+	{
+		if (c == '?' || !parse_option(c, &o, &ep, owned))
+		{
+			cli_try_help("clone");
+			free(owned[0]);
+			free(owned[1]);
+			return EXIT_ERROR;
+		}
+	}
+	if (optind < argc)
+	{
+		error("too many command-line arguments (first is \"%s\")", argv[optind]);
+		cli_try_help("clone");
+		rc = EXIT_ERROR;
+	}
+	else if (!cli_endpoints_resolve(&ep, true))
+		rc = EXIT_ERROR;
+	else
+	{
+		o.source = ep.source;
+		o.target = ep.target;
+		if (o.index_jobs == 0)
+			o.index_jobs = o.jobs;
+		rc = clone_run(&o);
+	}
+	free(owned[0]);
+	free(owned[1]);
+	return rc;
+}

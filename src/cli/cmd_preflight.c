@@ -1,0 +1,89 @@
+/*
+ * cmd_preflight.c
+ *		pgcrane preflight: the clone's checks alone.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "preflight.h"
+#include "util/log.h"
+
+static void
+usage(void)
+{
+	printf("pgcrane preflight checks both servers before a migration and reports\n"
+		   "every problem at once.  It changes nothing.\n\n");
+	printf("Usage:\n  pgcrane preflight --source CONNINFO --target CONNINFO [OPTION]...\n\n");
+	printf("Options:\n");
+	printf("  -s, --source=CONNINFO   source database (or PGCRANE_SOURCE)\n");
+	printf("  -t, --target=CONNINFO   target database (or PGCRANE_TARGET)\n");
+	printf("      --drop-if-exists    accept a non-empty target (clone will recreate it)\n");
+	printf("      --json              print the result as JSON on stdout\n");
+	printf("  -?, --help              show this help, then exit\n");
+	printf("\nExit status: 0 ready, 1 problems found, 2 error (e.g. a server unreachable).\n");
+}
+
+static const struct option long_options[] = {
+	{"source", required_argument, NULL, 's'},
+	{"target", required_argument, NULL, 't'},
+	{"drop-if-exists", no_argument, NULL, 'd'},
+	{"json", no_argument, NULL, 'J'},
+	{"help", no_argument, NULL, '?'},
+	{NULL, 0, NULL, 0}
+};
+
+int
+cmd_preflight(int argc, char **argv)
+{
+	preflight_options po = {NULL, NULL, false};
+	preflight_info info;
+	cli_endpoints ep = {NULL, NULL};
+	char	   *owned[2] = {NULL, NULL};
+	bool		json = false;
+	int			c,
+				rc;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return EXIT_OK;
+	}
+	while ((c = getopt_long(argc, argv, "s:t:?", long_options, NULL)) != -1)
+	{
+		if (c == 's')
+			ep.source = owned[0] = cli_take_secret(optarg);
+		else if (c == 't')
+			ep.target = owned[1] = cli_take_secret(optarg);
+		else if (c == 'd')
+			po.drop_if_exists = true;
+		else if (c == 'J')
+			json = true;
+		else
+		{
+			cli_try_help("preflight");
+			free(owned[0]);
+			free(owned[1]);
+			return EXIT_ERROR;
+		}
+	}
+	if (!cli_endpoints_resolve(&ep, true))
+	{
+		free(owned[0]);
+		free(owned[1]);
+		return EXIT_ERROR;
+	}
+	po.source = ep.source;
+	po.target = ep.target;
+	rc = preflight_run(&po, &info);
+	preflight_print(&info, json);
+	if (rc == 0 && !json)
+		log_info("preflight: OK");
+	rc = rc == 0 ? EXIT_OK : info.unreachable ? EXIT_ERROR : EXIT_CHECK_FAILED;
+	preflight_info_release(&info);
+	free(owned[0]);
+	free(owned[1]);
+	return rc;
+}

@@ -1,0 +1,76 @@
+/*
+ * common.c
+ *		What the commands share: endpoints, secrets on the command line,
+ *		job counts.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/str.h"
+
+bool
+cli_endpoints_resolve(cli_endpoints *ep, bool need_target)
+{
+	if (ep->source == NULL)
+		ep->source = getenv("PGCRANE_SOURCE");
+	if (ep->target == NULL)
+		ep->target = getenv("PGCRANE_TARGET");
+	if (ep->source == NULL)
+	{
+		error("no source database specified");
+		log_hint("Use --source or set PGCRANE_SOURCE.");
+		return false;
+	}
+	if (need_target && ep->target == NULL)
+	{
+		error("no target database specified");
+		log_hint("Use --target or set PGCRANE_TARGET.");
+		return false;
+	}
+	return true;
+}
+
+char *
+cli_take_secret(char *arg)
+{
+	char	   *copy = xstrdup(arg);
+
+	/* Only a value holding a password needs hiding; keep the rest readable. */
+	if (strstr(arg, "password") != NULL || strchr(arg, '@') != NULL)
+		memset(arg, 'x', strlen(arg));
+	return copy;
+}
+
+bool
+cli_parse_jobs(const char *name, const char *arg, int *out)
+{
+	if (!str_to_int(arg, 1, 256, out))
+	{
+		error("invalid value \"%s\" for option %s", arg, name);
+		log_hint("The value must be a whole number from 1 to 256.");
+		return false;
+	}
+	return true;
+}
+
+int
+cli_cpu_count(void)
+{
+	long		n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int) n : 1;
+}
+
+void
+cli_try_help(const char *cmd)
+{
+	if (cmd)
+		fprintf(stderr, "Try \"pgcrane %s --help\" for more information.\n", cmd);
+	else
+		fprintf(stderr, "Try \"pgcrane --help\" for more information.\n");
+}

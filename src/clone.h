@@ -1,0 +1,34 @@
+/*
+ * clone.h
+ *		A whole clone, phase by phase.
+ */
+#ifndef PGCRANE_CLONE_H
+#define PGCRANE_CLONE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct clone_options
+{
+	const char *source;
+	const char *target;
+	const char *dir;
+	int			jobs;
+	int			index_jobs;
+	int64_t		split_bytes;
+	bool		no_owner;
+	bool		no_acl;
+	bool		drop_if_exists;
+	bool		json;
+	bool		verify;
+} clone_options;
+
+/*
+ * Run preflight, then the clone: snapshot, schema, data and indexes,
+ * sequences, post-data; print the summary.  Returns an exit code
+ * (EXIT_OK, EXIT_CHECK_FAILED when preflight found problems, EXIT_ERROR,
+ * EXIT_INTERRUPTED).
+ */
+int			clone_run(const clone_options *o);
+
+#endif

@@ -1,0 +1,402 @@
+/*
+ * conn.c
+ *		Connections to the source and target servers.
+ */
+#include "conn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+#include "util/str.h"
+
+/*
+ * Settings every pgcrane session starts with.  They make text output the
+ * same whatever the server's defaults are.
+ */
+static const char *const session_options =
+"-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 "
+"-c TimeZone=UTC -c bytea_output=hex -c statement_timeout=0 "
+"-c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
+
+static PGconn *
+connect_with(const char *conninfo)
+{
+	PQconninfoOption *opts;
+	const char *keys[64];
+	const char *vals[64];
+	int			n = 0;
+	char	   *errmsg = NULL;
+	bool		has_encoding = false;
+	PGconn	   *conn;
+
+	opts = PQconninfoParse(conninfo, &errmsg);
+	if (opts == NULL)
+	{
+		PQfreemem(errmsg);
+		return NULL;
+	}
+	for (PQconninfoOption *o = opts; o->keyword && n < 60; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0')
+			continue;
+		if (strcmp(o->keyword, "options") == 0)
+			continue;			/* added below with ours */
+		if (strcmp(o->keyword, "client_encoding") == 0)
+			has_encoding = true;
+		keys[n] = o->keyword;
+		vals[n++] = o->val;
+	}
+	keys[n] = "fallback_application_name";
+	vals[n++] = "pgcrane";
+	if (!has_encoding)
+	{
+		keys[n] = "client_encoding";
+		vals[n++] = "UTF8";
+	}
+	{
+		const char *user_opts = NULL;
+		char	   *all;
+
+		for (PQconninfoOption *o = opts; o->keyword; o++)
+			if (strcmp(o->keyword, "options") == 0 && o->val)
+				user_opts = o->val;
+		all = user_opts ? str_printf("%s %s", session_options, user_opts)
+			: xstrdup(session_options);
+		keys[n] = "options";
+		vals[n++] = all;
+		keys[n] = NULL;
+		vals[n] = NULL;
+		conn = PQconnectdbParams(keys, vals, 0);
+		free(all);
+	}
+	PQconninfoFree(opts);
+	return conn;
+}
+
+PGconn *
+conn_try_open(const char *conninfo, char sqlstate[6], char *msg,
+			  size_t msgsize)
+{
+	PGconn	   *conn = connect_with(conninfo);
+
+	if (sqlstate)
+		sqlstate[0] = '\0';
+	if (conn == NULL)
+	{
+		if (msg)
+			str_copy(msg, "invalid connection string", msgsize);
+		return NULL;
+	}
+	if (PQstatus(conn) != CONNECTION_OK)
+	{
+		const char *m = PQerrorMessage(conn);
+
+		if (msg)
+			conn_error_message(conn, msg, msgsize);
+		/* libpq gives no SQLSTATE for connection failures; infer the common one. */
+		if (sqlstate && strstr(m, "does not exist") && strstr(m, "database"))
+			str_copy(sqlstate, "3D000", 6);
+		else if (sqlstate && strstr(m, "password authentication failed"))
+			str_copy(sqlstate, "28P01", 6);
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+PGconn *
+conn_open(const char *conninfo, const char *side)
+{
+	char		msg[1024];
+	PGconn	   *conn = conn_try_open(conninfo, NULL, msg, sizeof(msg));
+
+	if (conn == NULL)
+	{
+		error("could not connect to %s server: %s", side, msg);
+		return NULL;
+	}
+	/*
+	 * An empty search_path, as pg_dump and pg_restore use: catalog
+	 * functions then qualify every name, and nothing pgcrane runs can bind
+	 * to an object a user planted earlier in the path.
+	 */
+	if (conn_exec(conn, side,
+				  "SELECT pg_catalog.set_config('search_path', '', false)") != 0)
+	{
+		PQfinish(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+const char *
+conn_error_message(const PGconn *conn, char *buf, size_t bufsize)
+{
+	const char *m = PQerrorMessage(conn);
+	size_t		len;
+
+	/* libpq prefixes "connection to server at ... failed: "; keep it, it names the host. */
+	str_copy(buf, m, bufsize);
+	len = strlen(buf);
+	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == ' '))
+		buf[--len] = '\0';
+	/* Several lines (one per address tried): keep them on one line. */
+	for (char *p = buf; *p; p++)
+		if (*p == '\n')
+			*p = ' ';
+	return buf;
+}
+
+const char *
+conn_sqlstate(const PGresult *res)
+{
+	const char *s = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	return s ? s : "";
+}
+
+void
+conn_log_result_error(const PGresult *res, const char *side, const char *what)
+{
+	const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	const char *state = conn_sqlstate(res);
+
+	if (m == NULL)
+		m = res ? PQresultErrorMessage(res) : "no result from server";
+	/*
+	 * A canceled query is pgcrane stopping its own work (Ctrl-C or another
+	 * worker's failure, both reported already): not an error of its own.
+	 */
+	if (strcmp(state, "57014") == 0)
+		log_debug("could not %s on %s server: %s (SQLSTATE %s)", what, side,
+				  m, state);
+	else if (state[0])
+		error("could not %s on %s server: %s (SQLSTATE %s)", what, side, m,
+			  state);
+	else
+		error("could not %s on %s server: %s", what, side, m);
+}
+
+int
+conn_exec(PGconn *conn, const char *side, const char *sql)
+{
+	PGresult   *res = PQexec(conn, sql);
+	int			rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		if (res == NULL)
+		{
+			char		buf[512];
+
+			error("could not run \"%.60s\" on %s server: %s", sql, side,
+				  conn_error_message(conn, buf, sizeof(buf)));
+		}
+		else
+			conn_log_result_error(res, side, "run statement");
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+PGresult *
+conn_query(PGconn *conn, const char *side, const char *what, const char *sql,
+		   int nparams, const char *const *params)
+{
+	PGresult   *res = PQexecParams(conn, sql, nparams, NULL, params, NULL,
+								   NULL, 0);
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
+		PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		if (res == NULL)
+		{
+			char		buf[512];
+
+			error("could not %s on %s server: %s", what, side,
+				  conn_error_message(conn, buf, sizeof(buf)));
+		}
+		else
+			conn_log_result_error(res, side, what);
+		PQclear(res);
+		return NULL;
+	}
+	return res;
+}
+
+int
+conn_server_major(const PGconn *conn)
+{
+	return PQserverVersion(conn) / 10000;
+}
+
+char *
+conn_quote_ident(PGconn *conn, const char *ident)
+{
+	char	   *q = PQescapeIdentifier(conn, ident, strlen(ident));
+	char	   *copy;
+
+	if (q == NULL)
+	{
+		fputs("pgcrane: error: could not quote identifier\n", stderr);
+		abort();
+	}
+	copy = xstrdup(q);
+	PQfreemem(q);
+	return copy;
+}
+
+char *
+conn_qualified_name(PGconn *conn, const char *nspname, const char *relname)
+{
+	char	   *n = conn_quote_ident(conn, nspname);
+	char	   *r = conn_quote_ident(conn, relname);
+	char	   *q = str_printf("%s.%s", n, r);
+
+	free(n);
+	free(r);
+	return q;
+}
+
+static PQconninfoOption *
+parse_or_log(const char *conninfo)
+{
+	char	   *errmsg = NULL;
+	PQconninfoOption *opts = PQconninfoParse(conninfo, &errmsg);
+
+	if (opts == NULL)
+	{
+		if (errmsg)
+		{
+			size_t		len = strlen(errmsg);
+
+			while (len > 0 && errmsg[len - 1] == '\n')
+				errmsg[--len] = '\0';
+			error("invalid connection string: %s", errmsg);
+		}
+		else
+			error("invalid connection string: out of memory");
+		PQfreemem(errmsg);
+	}
+	return opts;
+}
+
+/* Append key='value' with libpq quoting. */
+static void
+add_kv(strbuf *sb, const char *key, const char *val)
+{
+	if (sb->len > 0)
+		strbuf_adds(sb, " ");
+	strbuf_addf(sb, "%s='", key);
+	for (const char *p = val; *p; p++)
+	{
+		if (*p == '\'' || *p == '\\')
+			strbuf_adds(sb, "\\");
+		strbuf_add(sb, p, 1);
+	}
+	strbuf_adds(sb, "'");
+}
+
+static char *
+rebuild(const char *conninfo, const char *dbname, bool keep_password)
+{
+	PQconninfoOption *opts = parse_or_log(conninfo);
+	strbuf		sb = STRBUF_INIT;
+
+	if (opts == NULL)
+		return NULL;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		const char *val = o->val;
+
+		if (strcmp(o->keyword, "dbname") == 0 && dbname)
+			val = dbname;
+		if (val == NULL || val[0] == '\0')
+			continue;
+		if (!keep_password && strcmp(o->keyword, "password") == 0)
+			continue;
+		add_kv(&sb, o->keyword, val);
+	}
+	if (dbname && strstr(strbuf_str(&sb), "dbname=") == NULL)
+		add_kv(&sb, "dbname", dbname);
+	PQconninfoFree(opts);
+	return strbuf_detach(&sb);
+}
+
+char *
+conn_redact(const char *conninfo)
+{
+	return rebuild(conninfo, NULL, false);
+}
+
+char *
+conn_with_dbname(const char *conninfo, const char *dbname)
+{
+	return rebuild(conninfo, dbname, true);
+}
+
+char *
+conn_dbname(const char *conninfo)
+{
+	PQconninfoOption *opts = parse_or_log(conninfo);
+	char	   *db = NULL;
+	const char *user = NULL;
+
+	if (opts == NULL)
+		return NULL;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		if (strcmp(o->keyword, "dbname") == 0 && o->val && o->val[0])
+			db = xstrdup(o->val);
+		if (strcmp(o->keyword, "user") == 0 && o->val && o->val[0])
+			user = o->val;
+	}
+	if (db == NULL && getenv("PGDATABASE"))
+		db = xstrdup(getenv("PGDATABASE"));
+	if (db == NULL && user)
+		db = xstrdup(user);
+	if (db == NULL && getenv("PGUSER"))
+		db = xstrdup(getenv("PGUSER"));
+	if (db == NULL && getenv("USER"))
+		db = xstrdup(getenv("USER"));
+	PQconninfoFree(opts);
+	return db;
+}
+
+char **
+conn_child_env(const char *conninfo)
+{
+	PQconninfoOption *opts = parse_or_log(conninfo);
+	char	  **env;
+	int			n = 0,
+				count = 0;
+
+	if (opts == NULL)
+		return NULL;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+		count++;
+	env = xcalloc((size_t) count + 1, sizeof(char *));
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		if (o->val == NULL || o->val[0] == '\0' || o->envvar == NULL)
+			continue;
+		env[n++] = str_printf("%s=%s", o->envvar, o->val);
+	}
+	env[n] = NULL;
+	PQconninfoFree(opts);
+	return env;
+}
+
+void
+conn_env_free(char **env)
+{
+	if (env == NULL)
+		return;
+	for (char **e = env; *e; e++)
+		free(*e);
+	free(env);
+}

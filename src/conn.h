@@ -1,0 +1,96 @@
+/*
+ * conn.h
+ *		Connections to the source and target servers.
+ *
+ * A connection string is anything libpq accepts: "host=... dbname=..." or a
+ * postgresql:// URI; what it leaves out comes from the PG* environment,
+ * passwords from PGPASSWORD or ~/.pgpass, as libpq does.
+ *
+ * Every function that fails logs one error naming the side ("source" or
+ * "target"), the server's message and its SQLSTATE, and returns NULL or -1;
+ * callers propagate without logging again.  Results returned to the caller
+ * are the caller's to PQclear(); strings returned are the caller's to free().
+ */
+#ifndef PGCRANE_CONN_H
+#define PGCRANE_CONN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/* The two sides of a migration, used in messages. */
+#define SIDE_SOURCE "source"
+#define SIDE_TARGET "target"
+
+/*
+ * Open a connection; "side" names it in messages.  The session gets
+ * application_name=pgcrane and the settings every pgcrane session uses
+ * (client_encoding UTF8 unless the string sets one).  NULL on failure,
+ * logged as one line: could not connect to source server: ...
+ */
+PGconn	   *conn_open(const char *conninfo, const char *side);
+
+/*
+ * Like conn_open but quiet: on failure returns NULL and, if sqlstate is
+ * not NULL, stores the connection error's SQLSTATE (or "" if unknown) and
+ * the first line of the message into msg (msgsize bytes).
+ */
+PGconn	   *conn_try_open(const char *conninfo, char sqlstate[6],
+						  char *msg, size_t msgsize);
+
+/* Run a statement that returns no rows.  0 or -1 (logged). */
+int			conn_exec(PGconn *conn, const char *side, const char *sql);
+
+/*
+ * Run a query with text parameters (params may be NULL when nparams is 0)
+ * and return its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK), or NULL
+ * (logged, with the SQL's purpose "what" in the message: could not
+ * <what> on source server: ...).
+ */
+PGresult   *conn_query(PGconn *conn, const char *side, const char *what,
+					   const char *sql, int nparams, const char *const *params);
+
+/* Log a failed result: could not <what> on <side> server: msg (SQLSTATE x). */
+void		conn_log_result_error(const PGresult *res, const char *side,
+								  const char *what);
+
+/* The SQLSTATE of a result, "" when it has none. */
+const char *conn_sqlstate(const PGresult *res);
+
+/* The last libpq error of a connection without its trailing newline. */
+const char *conn_error_message(const PGconn *conn, char *buf, size_t bufsize);
+
+/* Major version of the server, e.g. 15 (from server_version_num). */
+int			conn_server_major(const PGconn *conn);
+
+/* Quote an identifier; caller frees.  Aborts on out of memory. */
+char	   *conn_quote_ident(PGconn *conn, const char *ident);
+
+/* "schema"."name" quoted; caller frees. */
+char	   *conn_qualified_name(PGconn *conn, const char *nspname,
+								const char *relname);
+
+/*
+ * Connection-string utilities.  All return newly allocated strings, or NULL
+ * (logged) when the string cannot be parsed.
+ */
+
+/* The string with its password removed, for messages and the state file. */
+char	   *conn_redact(const char *conninfo);
+
+/* The same connection with dbname replaced. */
+char	   *conn_with_dbname(const char *conninfo, const char *dbname);
+
+/* The dbname the string names (after PG* defaults); caller frees. */
+char	   *conn_dbname(const char *conninfo);
+
+/*
+ * Environment for a child program (pg_dump, pg_restore): an array of
+ * "PGHOST=..." strings for every option the string sets, NULL-terminated,
+ * so no secret goes onto a command line.  Free with conn_env_free().
+ */
+char	  **conn_child_env(const char *conninfo);
+void		conn_env_free(char **env);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * interrupt.h
+ *		Ctrl-C, SIGTERM and stopping every running query.
+ *
+ * interrupt_start() blocks SIGINT and SIGTERM in the calling thread (so in
+ * every thread started after it) and starts one thread that waits for
+ * them with sigwait().  When one arrives, that thread sets the flag and
+ * sends a cancel request to every registered connection, so workers stop
+ * within moments instead of finishing a long COPY.  Nothing runs inside a
+ * signal handler.  interrupt_cancel_all() does the same without a signal,
+ * for when one worker fails and the others must stop.
+ */
+#ifndef PGCRANE_INTERRUPT_H
+#define PGCRANE_INTERRUPT_H
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+#define INTERRUPT_MAX_CONNS 1024
+
+typedef struct interrupt
+{
+	volatile sig_atomic_t stop;		/* set when work must stop */
+	volatile sig_atomic_t signo;	/* the signal that arrived, or 0 */
+	pthread_mutex_t lock;
+	PGconn	   *conns[INTERRUPT_MAX_CONNS];
+	PGcancel   *cancels[INTERRUPT_MAX_CONNS];
+	pthread_t	thread;
+	bool		started;
+} interrupt;
+
+/* Initialise and start the signal thread; 0 or -1 (logged). */
+int			interrupt_start(interrupt *in);
+/* Stop the signal thread and restore the signal mask. */
+void		interrupt_stop(interrupt *in);
+
+/* Track a connection so it can be canceled; forget it before PQfinish. */
+void		interrupt_register(interrupt *in, PGconn *conn);
+void		interrupt_unregister(interrupt *in, PGconn *conn);
+
+/* Set the stop flag and cancel every registered connection's query. */
+void		interrupt_cancel_all(interrupt *in);
+
+#endif

@@ -1,0 +1,334 @@
+/*
+ * preflight.c
+ *		Checks before a clone.
+ *
+ * Every check logs its own problem and counts it; the run goes on so the
+ * user sees every problem at once.  A target database that does not exist
+ * is checked through the maintenance database ("postgres") of the same
+ * server, where the clone will create it.
+ */
+#include "preflight.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "util/json.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define MIN_SERVER_NUM 120000
+
+static void
+problem(preflight_info *info, const char *fmt, const char *a, const char *b)
+{
+	error(fmt, a, b);
+	info->problems++;
+}
+
+static char *
+value_or_null(const PGresult *res, int col)
+{
+	return PQgetisnull(res, 0, col) ? NULL : xstrdup(PQgetvalue(res, 0, col));
+}
+
+static int
+read_source_db(PGconn *src, preflight_info *info)
+{
+	const char *sql = info->source_num >= 150000 ?
+	"SELECT pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype,"
+	" datlocprovider::text, daticulocale, current_database()"
+	" FROM pg_catalog.pg_database WHERE datname = current_database()" :
+	"SELECT pg_catalog.pg_encoding_to_char(encoding), datcollate, datctype,"
+	" NULL, NULL, current_database()"
+	" FROM pg_catalog.pg_database WHERE datname = current_database()";
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "read database settings",
+								 sql, 0, NULL);
+
+	if (res == NULL)
+		return -1;
+	info->encoding = xstrdup(PQgetvalue(res, 0, 0));
+	info->collate = xstrdup(PQgetvalue(res, 0, 1));
+	info->ctype = xstrdup(PQgetvalue(res, 0, 2));
+	info->locale_provider = value_or_null(res, 3);
+	info->icu_locale = value_or_null(res, 4);
+	PQclear(res);
+	return 0;
+}
+
+/* Tables and sequences the source user cannot read (first ten). */
+static void
+check_read_access(PGconn *src, preflight_info *info)
+{
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "check privileges",
+								 "SELECT n.nspname || '.' || c.relname"
+								 " FROM pg_catalog.pg_class c"
+								 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+								 " WHERE c.relkind IN ('r', 'p', 'S', 'm')"
+								 " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+								 " AND n.nspname !~ '^pg_(toast|temp_)'"
+								 " AND NOT pg_catalog.has_table_privilege(c.oid, 'SELECT')"
+								 " ORDER BY 1 LIMIT 10", 0, NULL);
+
+	if (res == NULL)
+	{
+		info->problems++;
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+		problem(info, "permission denied to read \"%s\" on the source server%s",
+				PQgetvalue(res, i, 0), "");
+	PQclear(res);
+}
+
+static void
+check_versions(preflight_info *info)
+{
+	char		num[32];
+
+	if (info->source_num > 0 && info->source_num < MIN_SERVER_NUM)
+	{
+		snprintf(num, sizeof(num), "%d", info->source_num);
+		problem(info, "source server version %s is not supported (PostgreSQL 12 or later is)%s", num, "");
+	}
+	if (info->target_num > 0 && info->target_num < MIN_SERVER_NUM)
+	{
+		snprintf(num, sizeof(num), "%d", info->target_num);
+		problem(info, "target server version %s is not supported (PostgreSQL 12 or later is)%s", num, "");
+	}
+	if (info->source_num > 0 && info->target_num > 0 &&
+		info->target_num / 10000 < info->source_num / 10000)
+		log_warning("the target server (%d) is older than the source (%d): objects may not restore",
+					info->target_num / 10000, info->source_num / 10000);
+	if (info->source_num > 0 &&
+		schema_find_tools(info->source_num / 10000, &info->tools) != 0)
+	{
+		snprintf(num, sizeof(num), "%d", info->source_num / 10000);
+		problem(info, "no pg_dump of version %s or later found on PATH or in /usr/lib/postgresql/*/bin%s",
+				num, "");
+		log_hint("Install the PostgreSQL client package of that version.");
+	}
+}
+
+static void
+check_source(const preflight_options *o, preflight_info *info, PGconn **src)
+{
+	*src = conn_open(o->source, SIDE_SOURCE);
+	if (*src == NULL)
+	{
+		info->problems++;
+		info->unreachable = true;
+		return;
+	}
+	info->source_num = PQserverVersion(*src);
+	info->source_db = xstrdup(PQdb(*src));
+	if (read_source_db(*src, info) != 0)
+		info->problems++;
+	check_read_access(*src, info);
+}
+
+static const char *const empty_sql =
+"SELECT (SELECT count(*) FROM pg_catalog.pg_class c"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+"  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
+"  AND n.nspname !~ '^pg_(toast|temp_)')"
+" + (SELECT count(*) FROM pg_catalog.pg_namespace"
+"  WHERE nspname NOT IN ('information_schema', 'public') AND nspname !~ '^pg_')"
+" + (SELECT count(*) FROM pg_catalog.pg_extension WHERE extname <> 'plpgsql')"
+" + (SELECT count(*) FROM pg_catalog.pg_proc p"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+"  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema'))"
+" + (SELECT count(*) FROM pg_catalog.pg_type t"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace"
+"  WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')"
+"  AND t.typtype IN ('d', 'e', 'r', 'b', 'm'))"
+" + (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata),"
+" pg_catalog.pg_encoding_to_char(d.encoding)"
+" FROM pg_catalog.pg_database d WHERE d.datname = current_database()";
+
+static void
+check_target_contents(PGconn *tgt, const preflight_options *o,
+					  preflight_info *info)
+{
+	PGresult   *res = conn_query(tgt, SIDE_TARGET, "check target contents",
+								 empty_sql, 0, NULL);
+
+	if (res == NULL)
+	{
+		info->problems++;
+		return;
+	}
+	info->target_empty = strcmp(PQgetvalue(res, 0, 0), "0") == 0;
+	if (!info->target_empty && !o->drop_if_exists)
+	{
+		problem(info, "target database \"%s\" is not empty%s", info->target_db, "");
+		log_hint("Use --drop-if-exists to drop and recreate it, or choose another database.");
+	}
+	else if (info->target_empty && info->encoding &&
+			 strcmp(PQgetvalue(res, 0, 1), info->encoding) != 0 &&
+			 !o->drop_if_exists)
+		problem(info, "target database \"%s\" has encoding %s, the source has another",
+				info->target_db, PQgetvalue(res, 0, 1));
+	PQclear(res);
+}
+
+/* The target role may create databases (needed when none exists yet). */
+static void
+check_can_create(PGconn *tgt, preflight_info *info)
+{
+	PGresult   *res = conn_query(tgt, SIDE_TARGET, "check privileges",
+								 "SELECT rolcreatedb OR rolsuper FROM pg_catalog.pg_roles"
+								 " WHERE rolname = current_user", 0, NULL);
+
+	if (res == NULL)
+	{
+		info->problems++;
+		return;
+	}
+	if (PQgetvalue(res, 0, 0)[0] != 't')
+		problem(info, "target database \"%s\" does not exist and the target role may not create databases%s",
+				info->target_db, "");
+	PQclear(res);
+}
+
+static PGconn *
+open_target(const preflight_options *o, preflight_info *info)
+{
+	char		sqlstate[6];
+	char		msg[1024];
+	PGconn	   *tgt = conn_try_open(o->target, sqlstate, msg, sizeof(msg));
+	char	   *maint;
+
+	info->target_db = conn_dbname(o->target);
+	if (tgt != NULL)
+	{
+		info->target_exists = true;
+		return tgt;
+	}
+	if (strcmp(sqlstate, "3D000") != 0)
+	{
+		error("could not connect to target server: %s", msg);
+		return NULL;
+	}
+	/* No such database: look at the server through its maintenance one. */
+	maint = conn_with_dbname(o->target, "postgres");
+	tgt = maint ? conn_open(maint, SIDE_TARGET) : NULL;
+	free(maint);
+	return tgt;
+}
+
+static void
+check_extensions(PGconn *src, PGconn *tgt, preflight_info *info)
+{
+	PGresult   *have = conn_query(src, SIDE_SOURCE, "list extensions",
+								  "SELECT extname FROM pg_catalog.pg_extension ORDER BY 1",
+								  0, NULL);
+	PGresult   *avail = conn_query(tgt, SIDE_TARGET, "list available extensions",
+								   "SELECT name FROM pg_catalog.pg_available_extensions",
+								   0, NULL);
+
+	if (have == NULL || avail == NULL)
+		info->problems++;
+	for (int i = 0; have && avail && i < PQntuples(have); i++)
+	{
+		const char *name = PQgetvalue(have, i, 0);
+		bool		found = false;
+
+		for (int j = 0; j < PQntuples(avail) && !found; j++)
+			found = strcmp(name, PQgetvalue(avail, j, 0)) == 0;
+		if (!found)
+			problem(info, "extension \"%s\" is not available on the target server%s",
+					name, "");
+	}
+	PQclear(have);
+	PQclear(avail);
+}
+
+int
+preflight_run(const preflight_options *o, preflight_info *info)
+{
+	PGconn	   *src;
+	PGconn	   *tgt;
+
+	memset(info, 0, sizeof(*info));
+	check_source(o, info, &src);
+	tgt = open_target(o, info);
+	if (tgt == NULL)
+	{
+		info->problems++;
+		info->unreachable = true;
+	}
+	else
+	{
+		info->target_num = PQserverVersion(tgt);
+		if (info->target_exists)
+			check_target_contents(tgt, o, info);
+		if (!info->target_exists || (o->drop_if_exists && !info->target_empty))
+			check_can_create(tgt, info);
+	}
+	check_versions(info);
+	if (src && tgt)
+		check_extensions(src, tgt, info);
+	if (src)
+		PQfinish(src);
+	if (tgt)
+		PQfinish(tgt);
+	return info->problems == 0 ? 0 : -1;
+}
+
+void
+preflight_info_release(preflight_info *info)
+{
+	free(info->source_db);
+	free(info->target_db);
+	free(info->encoding);
+	free(info->collate);
+	free(info->ctype);
+	free(info->locale_provider);
+	free(info->icu_locale);
+	memset(info, 0, sizeof(*info));
+}
+
+static void
+version_text(int num, char *buf, size_t size)
+{
+	if (num <= 0)
+		str_copy(buf, "unknown", size);
+	else
+		snprintf(buf, size, "%d.%d", num / 10000, num % 10000);
+}
+
+void
+preflight_print(const preflight_info *info, bool json)
+{
+	char		sv[32],
+				tv[32];
+
+	version_text(info->source_num, sv, sizeof(sv));
+	version_text(info->target_num, tv, sizeof(tv));
+	if (json)
+	{
+		strbuf		sb = STRBUF_INIT;
+
+		strbuf_addf(&sb, "{\"command\":\"preflight\",\"ok\":%s,\"problems\":%d,"
+					"\"source_version\":\"%s\",\"target_version\":\"%s\","
+					"\"target_database\":", info->problems ? "false" : "true",
+					info->problems, sv, tv);
+		json_add_string(&sb, info->target_db ? info->target_db : "");
+		strbuf_addf(&sb, ",\"target_exists\":%s,\"pg_dump\":",
+					info->target_exists ? "true" : "false");
+		json_add_string(&sb, info->tools.pg_dump);
+		strbuf_adds(&sb, "}\n");
+		fputs(strbuf_str(&sb), stdout);
+		strbuf_release(&sb);
+		return;
+	}
+	log_info("source server %s, database \"%s\"", sv,
+			 info->source_db ? info->source_db : "?");
+	log_info("target server %s, database \"%s\" (%s)", tv,
+			 info->target_db ? info->target_db : "?",
+			 info->target_exists ? "exists" : "will be created");
+	if (info->tools.major)
+		log_info("using %s (%s)", info->tools.pg_dump, info->tools.version);
+}

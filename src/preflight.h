@@ -1,0 +1,54 @@
+/*
+ * preflight.h
+ *		Check both servers before anything is touched.
+ *
+ * preflight_run() connects to both sides and checks everything a clone
+ * needs: versions, a pg_dump at least as new as the source, read access
+ * to every table and sequence, the target database (present and empty, or
+ * absent and creatable), the extensions the source uses, encodings.  It
+ * logs every problem it finds, one line each, and never changes anything.
+ */
+#ifndef PGCRANE_PREFLIGHT_H
+#define PGCRANE_PREFLIGHT_H
+
+#include <stdbool.h>
+
+#include "schema.h"
+
+typedef struct preflight_options
+{
+	const char *source;
+	const char *target;
+	bool		drop_if_exists;
+} preflight_options;
+
+typedef struct preflight_info
+{
+	int			source_num;		/* server_version_num */
+	int			target_num;
+	char	   *source_db;		/* owned */
+	char	   *target_db;		/* owned */
+	bool		target_exists;
+	bool		target_empty;
+	char	   *encoding;		/* the source database's; owned */
+	char	   *collate;
+	char	   *ctype;
+	char	   *locale_provider;	/* "c", "i" or NULL before PostgreSQL 15 */
+	char	   *icu_locale;
+	schema_tools tools;
+	int			problems;		/* problems found */
+	bool		unreachable;	/* a server could not be reached */
+} preflight_info;
+
+/*
+ * Run every check.  Returns 0 when there is no problem, otherwise -1; the
+ * problems were logged, and info says what was found.  Release info with
+ * preflight_info_release().
+ */
+int			preflight_run(const preflight_options *o, preflight_info *info);
+void		preflight_info_release(preflight_info *info);
+
+/* Print what preflight found (versions, tools) as text or JSON. */
+void		preflight_print(const preflight_info *info, bool json);
+
+#endif

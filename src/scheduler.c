@@ -1,0 +1,501 @@
+/*
+ * scheduler.c
+ *		Leader and workers of the data phase.
+ *
+ * The leader (the thread calling sched_run) plans the work, starts the
+ * workers, redraws the progress line once a second and waits for them.
+ * Workers share one queue structure protected by a mutex:
+ *
+ *  - copy tasks, planned up front: the large-object contents first (their
+ *    size is unknown), then every table part, largest table first, so the
+ *    longest copies start early and small tables fill the gaps at the end;
+ *  - follow-up tasks, added as work completes: when the last part of a
+ *    table is in, one task per index of that table; when its last index is
+ *    built (or at once if it has none), an ANALYZE of the table; when
+ *    every table is analyzed, an ANALYZE of each partitioned parent.
+ *
+ * A copy worker holds a source connection inside the clone's snapshot and
+ * a target connection; it takes copy tasks while there are any and then
+ * helps with follow-up tasks.  An index worker has only a target
+ * connection and takes only follow-up tasks, so index builds overlap with
+ * copies still running.  A worker with nothing to take waits on the
+ * condition variable; the time it waits is reported as idle time.
+ *
+ * When a task fails, its module has already logged why; the scheduler
+ * stops handing out work and cancels every running query through the
+ * interrupt module, so sched_run() returns promptly instead of waiting
+ * for long copies to end.  The same happens on Ctrl-C.
+ */
+#include "scheduler.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "index.h"
+#include "largeobject.h"
+#include "snapshot.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/str.h"
+
+typedef enum task_kind
+{
+	TASK_LARGE_OBJECTS,
+	TASK_COPY,
+	TASK_INDEX,
+	TASK_ANALYZE,
+	TASK_ANALYZE_PARENT
+} task_kind;
+
+typedef struct task
+{
+	task_kind	kind;
+	int			item;			/* table, index or parent number */
+	copy_part	part;			/* for TASK_COPY */
+} task;
+
+typedef struct table_track
+{
+	int			parts_left;
+	int			indexes_left;
+} table_track;
+
+typedef struct sched
+{
+	const sched_config *cfg;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	task	   *copy_q;			/* planned copy tasks, in order */
+	int			ncopy,
+				next_copy;
+	task	   *follow_q;		/* FIFO of ready follow-up tasks */
+	int			follow_head,
+				follow_tail;
+	int			remaining;		/* tasks not finished */
+	int			tables_left_to_analyze;
+	bool		failed;
+	table_track *track;
+	int		   *table_indexes;	/* index numbers grouped by table */
+	int		   *table_index_start;
+	sched_result *res;
+} sched;
+
+typedef struct worker
+{
+	sched	   *s;
+	bool		copier;
+	PGconn	   *src;
+	PGconn	   *tgt;
+	pthread_t	thread;
+	double		idle;
+} worker;
+
+static void
+push_follow(sched *s, task_kind kind, int item)
+{
+	s->follow_q[s->follow_tail].kind = kind;
+	s->follow_q[s->follow_tail++].item = item;
+}
+
+/* Group index numbers by table so a finished table finds its indexes. */
+static void
+index_by_table(sched *s, const catalog *cat)
+{
+	int			pos = 0;
+
+	s->table_index_start = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+	s->table_indexes = xcalloc((size_t) cat->nindexes + 1, sizeof(int));
+	for (int i = 0; i < cat->nindexes; i++)
+		s->track[cat->indexes[i].table].indexes_left++;
+	for (int t = 0; t < cat->ntables; t++)
+	{
+		s->table_index_start[t] = pos;
+		pos += s->track[t].indexes_left;
+	}
+	s->table_index_start[cat->ntables] = pos;
+	{
+		int		   *fill = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+
+		for (int i = 0; i < cat->nindexes; i++)
+		{
+			int			t = cat->indexes[i].table;
+
+			s->table_indexes[s->table_index_start[t] + fill[t]++] = i;
+		}
+		free(fill);
+	}
+}
+
+/* Plan every task and record the plan in the state file. */
+static int
+plan(sched *s)
+{
+	const sched_config *cfg = s->cfg;
+	const catalog *cat = cfg->cat;
+	int			cap = cat->ntables * COPY_MAX_PARTS + 1;
+
+	s->copy_q = xcalloc((size_t) cap, sizeof(task));
+	s->follow_q = xcalloc((size_t) (cat->nindexes + cat->ntables + cat->npartitioned + 1),
+						  sizeof(task));
+	s->track = xcalloc((size_t) cat->ntables + 1, sizeof(table_track));
+	index_by_table(s, cat);
+	if (cat->nlargeobjects > 0)
+		s->copy_q[s->ncopy++].kind = TASK_LARGE_OBJECTS;
+	if (state_plan_begin(cfg->st) != 0)
+		return -1;
+	for (int t = 0; t < cat->ntables; t++)
+	{
+		const cat_table *tb = &cat->tables[t];
+		copy_part parts[COPY_MAX_PARTS];
+		int			n = copy_plan_parts(tb, cfg->split_bytes, parts);
+
+		s->track[t].parts_left = n;
+		s->res->tables[t].parts = n;
+		if (state_plan_table(cfg->st, tb->oid, tb->display, tb->bytes, n,
+							 tb->binary ? "binary" : "text") != 0)
+			return -1;
+		for (int i = 0; i < n; i++)
+		{
+			task	   *k = &s->copy_q[s->ncopy++];
+
+			k->kind = TASK_COPY;
+			k->item = t;
+			k->part = parts[i];
+			if (state_plan_part(cfg->st, tb->oid, i, parts[i].first_block,
+								parts[i].end_block) != 0)
+				return -1;
+		}
+	}
+	for (int i = 0; i < cat->nindexes; i++)
+		if (state_plan_index(cfg->st, cat->indexes[i].oid,
+							 cat->indexes[i].table_oid, cat->indexes[i].display) != 0)
+			return -1;
+	s->remaining = s->ncopy + cat->nindexes + cat->ntables + cat->npartitioned;
+	s->tables_left_to_analyze = cat->ntables;
+	return state_plan_end(cfg->st);
+}
+
+/* Next task for w, or false if none is ready now.  Lock held. */
+static bool
+next_task(sched *s, const worker *w, task *out)
+{
+	if (w->copier && s->next_copy < s->ncopy)
+	{
+		*out = s->copy_q[s->next_copy++];
+		return true;
+	}
+	if (s->follow_head < s->follow_tail)
+	{
+		*out = s->follow_q[s->follow_head++];
+		return true;
+	}
+	return false;
+}
+
+/* Account for a finished task and release what it unblocks.  Lock held. */
+static void
+complete(sched *s, const task *k)
+{
+	const catalog *cat = s->cfg->cat;
+
+	s->remaining--;
+	if (k->kind == TASK_COPY && --s->track[k->item].parts_left == 0)
+	{
+		int			t = k->item;
+
+		atomic_fetch_add(&s->cfg->prog->tables_done, 1);
+		for (int i = s->table_index_start[t]; i < s->table_index_start[t + 1]; i++)
+			push_follow(s, TASK_INDEX, s->table_indexes[i]);
+		if (s->track[t].indexes_left == 0)
+			push_follow(s, TASK_ANALYZE, t);
+	}
+	else if (k->kind == TASK_INDEX)
+	{
+		int			t = cat->indexes[k->item].table;
+
+		atomic_fetch_add(&s->cfg->prog->indexes_done, 1);
+		if (--s->track[t].indexes_left == 0)
+			push_follow(s, TASK_ANALYZE, t);
+	}
+	else if (k->kind == TASK_ANALYZE && --s->tables_left_to_analyze == 0)
+	{
+		for (int i = 0; i < cat->npartitioned; i++)
+			push_follow(s, TASK_ANALYZE_PARENT, i);
+	}
+	pthread_cond_broadcast(&s->cond);
+}
+
+static int
+run_copy(worker *w, const task *k)
+{
+	sched	   *s = w->s;
+	const cat_table *t = &s->cfg->cat->tables[k->item];
+	sched_table_stats *ts = &s->res->tables[k->item];
+	copy_result r;
+	double		start = clock_now();
+	int			rc;
+
+	rc = copy_table_part(w->src, w->tgt, t, &k->part, &r, &s->cfg->prog->bytes,
+						 &s->cfg->intr->stop);
+	state_part_end(s->cfg->st, t->oid, k->part.partno,
+				   rc == 0 ? STATE_DONE : STATE_FAILED, r.rows, r.bytes,
+				   clock_now() - start);
+	pthread_mutex_lock(&s->lock);
+	ts->rows += r.rows;
+	ts->bytes += r.bytes;
+	if (ts->first_start == 0 || start < ts->first_start)
+		ts->first_start = start;
+	if (clock_now() > ts->last_end)
+		ts->last_end = clock_now();
+	pthread_mutex_unlock(&s->lock);
+	return rc;
+}
+
+static int
+run_index(worker *w, const task *k)
+{
+	sched	   *s = w->s;
+	const cat_index *ix = &s->cfg->cat->indexes[k->item];
+	double		start = clock_now();
+	int			rc = index_build(w->tgt, &s->cfg->cat->tables[ix->table], ix);
+	double		secs = clock_now() - start;
+
+	s->res->index_seconds[k->item] = secs;
+	state_index_end(s->cfg->st, ix->oid, rc == 0 ? STATE_DONE : STATE_FAILED, secs);
+	return rc;
+}
+
+static int
+run_analyze(worker *w, const char *qname, const char *display)
+{
+	char	   *sql = str_printf("ANALYZE %s", qname);
+	PGresult   *res = PQexec(w->tgt, sql);
+	int			rc = 0;
+
+	free(sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		char	   *what = str_printf("analyze table \"%s\"", display);
+
+		conn_log_result_error(res, SIDE_TARGET, what);
+		free(what);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+static int
+run_task(worker *w, const task *k)
+{
+	const catalog *cat = w->s->cfg->cat;
+
+	switch (k->kind)
+	{
+		case TASK_LARGE_OBJECTS:
+			return largeobject_copy_all(w->src, w->tgt, &w->s->res->large_objects,
+										&w->s->cfg->prog->bytes,
+										&w->s->cfg->intr->stop);
+		case TASK_COPY:
+			return run_copy(w, k);
+		case TASK_INDEX:
+			return run_index(w, k);
+		case TASK_ANALYZE:
+			return run_analyze(w, cat->tables[k->item].qname,
+							   cat->tables[k->item].display);
+		case TASK_ANALYZE_PARENT:
+			return run_analyze(w, cat->partitioned[k->item],
+							   cat->partitioned[k->item]);
+	}
+	return -1;
+}
+
+/* Take tasks until none is left, one failed or the run was interrupted. */
+static void *
+worker_main(void *arg)
+{
+	worker	   *w = arg;
+	sched	   *s = w->s;
+
+	pthread_mutex_lock(&s->lock);
+	for (;;)
+	{
+		task		k;
+		double		wait_start;
+
+		if (s->failed || s->cfg->intr->stop || s->remaining == 0)
+			break;
+		if (!next_task(s, w, &k))
+		{
+			wait_start = clock_now();
+			pthread_cond_wait(&s->cond, &s->lock);
+			w->idle += clock_now() - wait_start;
+			continue;
+		}
+		pthread_mutex_unlock(&s->lock);
+		if (run_task(w, &k) != 0)
+		{
+			pthread_mutex_lock(&s->lock);
+			if (!s->failed && !s->cfg->intr->stop)
+			{
+				s->failed = true;
+				interrupt_cancel_all(s->cfg->intr);
+			}
+			pthread_cond_broadcast(&s->cond);
+			break;
+		}
+		pthread_mutex_lock(&s->lock);
+		complete(s, &k);
+	}
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+/* Connect a worker: target always, source in the snapshot for copiers. */
+static int
+worker_connect(worker *w)
+{
+	const sched_config *cfg = w->s->cfg;
+
+	w->tgt = conn_open(cfg->target, SIDE_TARGET);
+	if (w->tgt == NULL)
+		return -1;
+	interrupt_register(cfg->intr, w->tgt);
+	if (conn_exec(w->tgt, SIDE_TARGET, "SET synchronous_commit = off") != 0 ||
+		conn_exec(w->tgt, SIDE_TARGET, "SET maintenance_work_mem = '256MB'") != 0)
+		return -1;
+	if (!w->copier)
+		return 0;
+	w->src = conn_open(cfg->source, SIDE_SOURCE);
+	if (w->src == NULL)
+		return -1;
+	interrupt_register(cfg->intr, w->src);
+	if (conn_exec(w->src, SIDE_SOURCE, "SET row_security = off") != 0)
+		return -1;
+	return snapshot_import(w->src, cfg->snapshot);
+}
+
+static void
+worker_disconnect(worker *w)
+{
+	interrupt  *in = w->s->cfg->intr;
+
+	if (w->src)
+	{
+		interrupt_unregister(in, w->src);
+		PQfinish(w->src);
+	}
+	if (w->tgt)
+	{
+		interrupt_unregister(in, w->tgt);
+		PQfinish(w->tgt);
+	}
+	w->src = w->tgt = NULL;
+}
+
+static void
+sched_free(sched *s)
+{
+	free(s->copy_q);
+	free(s->follow_q);
+	free(s->track);
+	free(s->table_indexes);
+	free(s->table_index_start);
+	pthread_mutex_destroy(&s->lock);
+	pthread_cond_destroy(&s->cond);
+}
+
+/* Start the workers, show progress until they are done, join them. */
+static int
+run_workers(sched *s, worker *ws, int nw)
+{
+	int			started = 0;
+
+	for (int i = 0; i < nw; i++)
+	{
+		if (worker_connect(&ws[i]) != 0)
+		{
+			s->failed = true;
+			break;
+		}
+	}
+	for (int i = 0; i < nw && !s->failed; i++, started++)
+		if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0)
+		{
+			s->failed = true;
+			error("could not start worker thread");
+			break;
+		}
+	for (;;)
+	{
+		bool		done;
+
+		pthread_mutex_lock(&s->lock);
+		done = s->remaining == 0 || s->failed || s->cfg->intr->stop;
+		pthread_mutex_unlock(&s->lock);
+		progress_tick(s->cfg->prog, false);
+		if (done)
+			break;
+		{
+			struct timespec ts = {0, 200 * 1000 * 1000};
+
+			nanosleep(&ts, NULL);
+		}
+	}
+	pthread_mutex_lock(&s->lock);
+	pthread_cond_broadcast(&s->cond);
+	pthread_mutex_unlock(&s->lock);
+	for (int i = 0; i < started; i++)
+		pthread_join(ws[i].thread, NULL);
+	return s->failed || s->remaining > 0 ? -1 : 0;
+}
+
+int
+sched_run(const sched_config *cfg, sched_result *res)
+{
+	sched		s;
+	int			nw = cfg->jobs + cfg->index_jobs;
+	worker	   *ws = xcalloc((size_t) nw, sizeof(worker));
+	int			rc;
+
+	memset(&s, 0, sizeof(s));
+	memset(res, 0, sizeof(*res));
+	s.cfg = cfg;
+	s.res = res;
+	res->tables = xcalloc((size_t) cfg->cat->ntables + 1, sizeof(sched_table_stats));
+	res->index_seconds = xcalloc((size_t) cfg->cat->nindexes + 1, sizeof(double));
+	res->workers = nw;
+	pthread_mutex_init(&s.lock, NULL);
+	pthread_cond_init(&s.cond, NULL);
+	rc = plan(&s);
+	if (rc == 0)
+	{
+		for (int i = 0; i < nw; i++)
+		{
+			ws[i].s = &s;
+			ws[i].copier = i < cfg->jobs;
+		}
+		rc = run_workers(&s, ws, nw);
+	}
+	progress_tick(cfg->prog, true);
+	progress_end_line(cfg->prog);
+	for (int i = 0; i < nw; i++)
+	{
+		res->idle_seconds += ws[i].idle;
+		worker_disconnect(&ws[i]);
+	}
+	free(ws);
+	sched_free(&s);
+	return rc;
+}
+
+void
+sched_result_release(sched_result *res)
+{
+	free(res->tables);
+	free(res->index_seconds);
+	memset(res, 0, sizeof(*res));
+}

@@ -1,0 +1,72 @@
+/*
+ * state.h
+ *		The work directory's SQLite file: the plan and what has been done.
+ *
+ * This module is the only one that touches SQLite.  A run's plan (tables,
+ * their parts, indexes) and every step's status and timings live in
+ * DIR/state.db; so do the snapshot, replication slot and LSNs that resume
+ * and follow need, as key/value pairs.  Worker threads report here: every
+ * function is safe to call from several threads (one mutex inside).
+ *
+ * While a state is open the process holds an exclusive lock on
+ * DIR/pgcrane.lock (flock), so a second pgcrane on the same directory is
+ * refused; the kernel drops the lock when a process dies, so a stale lock
+ * never blocks a later run.
+ *
+ * Functions return 0 or -1 (logged with the SQLite message).
+ */
+#ifndef PGCRANE_STATE_H
+#define PGCRANE_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct state state;
+
+/* Status of a step, a table, a part or an index. */
+#define STATE_PENDING "pending"
+#define STATE_RUNNING "running"
+#define STATE_DONE "done"
+#define STATE_FAILED "failed"
+
+/*
+ * Open DIR/state.db, creating DIR and the schema if needed, and take the
+ * directory lock.  NULL (logged) on failure or when another pgcrane holds
+ * the lock.  Close with state_close().
+ */
+state	   *state_open(const char *dir);
+void		state_close(state *st);
+
+/* Path of the work directory (owned by the state). */
+const char *state_dir(const state *st);
+
+/* Key/value settings: snapshot, slot, LSNs, the redacted connections. */
+int			state_put(state *st, const char *key, const char *value);
+/* The value or NULL when absent; you own the result. */
+char	   *state_get(state *st, const char *key);
+
+/* A step of the run ("preflight", "schema", "data", ...). */
+int			state_step_begin(state *st, const char *step);
+int			state_step_end(state *st, const char *step, const char *status,
+						   double seconds);
+/* The status of a step or NULL when it never started; you own the result. */
+char	   *state_step_status(state *st, const char *step);
+
+/* The plan.  Table ids are the source's pg_class OIDs. */
+int			state_plan_begin(state *st);	/* clears an earlier plan */
+int			state_plan_table(state *st, uint32_t oid, const char *name,
+							 int64_t bytes, int nparts, const char *format);
+int			state_plan_part(state *st, uint32_t table_oid, int partno,
+							int64_t first_block, int64_t end_block);
+int			state_plan_index(state *st, uint32_t oid, uint32_t table_oid,
+							 const char *name);
+int			state_plan_end(state *st);
+
+/* Progress of the plan's items. */
+int			state_part_end(state *st, uint32_t table_oid, int partno,
+						   const char *status, int64_t rows, int64_t bytes,
+						   double seconds);
+int			state_index_end(state *st, uint32_t oid, const char *status,
+							double seconds);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * log.h
+ *		PostgreSQL-style messages: "pgcrane: error: could not ...".
+ *
+ * Messages are lowercase, have no trailing period and quote the object.
+ * Every function here is thread-safe: a line is written with one call.
+ * The verbosity is configuration set once in main() before any thread
+ * starts; nothing else here is mutable.
+ */
+#ifndef PGCRANE_LOG_H
+#define PGCRANE_LOG_H
+
+#include <stdarg.h>
+
+typedef enum log_level
+{
+	LOG_DEBUG = 0,
+	LOG_INFO,
+	LOG_WARNING,
+	LOG_ERROR
+} log_level;
+
+/* Set the lowest level that is printed (default LOG_INFO). */
+void		log_set_level(log_level level);
+log_level	log_get_level(void);
+
+void		log_msg(log_level level, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+
+#define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
+#define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
+#define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
+
+/* Second and third lines of a message: "pgcrane: detail: ...". */
+void		log_detail(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+void		log_hint(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
+/* Log at error level and return -1, for "return error(...)". */
+int			error(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
+/* Report a broken invariant and abort. */
+#define BUG(msg) log_bug(__FILE__, __LINE__, (msg))
+void		log_bug(const char *file, int line, const char *msg)
+			__attribute__((noreturn));
+
+#endif

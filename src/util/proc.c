@@ -1,0 +1,135 @@
+/*
+ * proc.c
+ *		Run child programs with posix_spawn.
+ */
+#include "util/proc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/log.h"
+#include "util/str.h"
+
+extern char **environ;
+
+/* environ with extra_env's names replaced; the array is yours to free. */
+static char **
+merge_env(char *const *extra_env)
+{
+	size_t		n = 0,
+				m = 0,
+				k = 0;
+	char	  **env;
+
+	while (environ[n])
+		n++;
+	while (extra_env && extra_env[m])
+		m++;
+	env = xcalloc(n + m + 1, sizeof(char *));
+	for (size_t i = 0; i < n; i++)
+	{
+		const char *eq = strchr(environ[i], '=');
+		size_t		len = eq ? (size_t) (eq - environ[i]) + 1 : strlen(environ[i]);
+		bool		replaced = false;
+
+		for (size_t j = 0; j < m && !replaced; j++)
+			replaced = strncmp(environ[i], extra_env[j], len) == 0;
+		if (!replaced)
+			env[k++] = environ[i];
+	}
+	for (size_t j = 0; j < m; j++)
+		env[k++] = extra_env[j];
+	env[k] = NULL;
+	return env;
+}
+
+static int
+wait_child(pid_t pid, const volatile sig_atomic_t *cancel, const char *what)
+{
+	int			status;
+	bool		signalled = false;
+
+	for (;;)
+	{
+		pid_t		r = waitpid(pid, &status, WNOHANG);
+		struct timespec ts = {0, 50 * 1000 * 1000};
+
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return error("could not wait for %s: %s", what, strerror(errno));
+		if (cancel && *cancel && !signalled)
+		{
+			kill(pid, SIGTERM);
+			signalled = true;
+		}
+		nanosleep(&ts, NULL);
+	}
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	if (!signalled)
+		error("%s was terminated by signal %d", what, WTERMSIG(status));
+	return -1;
+}
+
+int
+proc_run(const char *const *argv, char *const *extra_env,
+		 const char *stdout_path, const volatile sig_atomic_t *cancel,
+		 const char *what)
+{
+	posix_spawn_file_actions_t fa;
+	char	  **env = merge_env(extra_env);
+	pid_t		pid;
+	int			rc;
+
+	posix_spawn_file_actions_init(&fa);
+	if (stdout_path)
+		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, stdout_path,
+										 O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *) argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	free(env);
+	if (rc != 0)
+		return error("could not run %s \"%s\": %s", what, argv[0], strerror(rc));
+	return wait_child(pid, cancel, what);
+}
+
+int
+proc_read_line(const char *const *argv, char *buf, size_t bufsize)
+{
+	int			fds[2];
+	posix_spawn_file_actions_t fa;
+	pid_t		pid;
+	ssize_t		n;
+	int			status;
+
+	if (pipe(fds) != 0)
+		return -1;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	if (posix_spawn(&pid, argv[0], &fa, NULL, (char *const *) argv, environ) != 0)
+	{
+		posix_spawn_file_actions_destroy(&fa);
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(fds[1]);
+	n = read(fds[0], buf, bufsize - 1);
+	close(fds[0]);
+	waitpid(pid, &status, 0);
+	if (n <= 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
