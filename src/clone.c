@@ -268,10 +268,10 @@ finish(clone_ctx *c, int rc, double start)
 {
 	const char *status = rc == 0 ? "ok" : c->intr.signo ? "interrupted" : "failed";
 
+	fill_report(c, status, start);
 	if (c->snap.holder)
 		interrupt_unregister(&c->intr, c->snap.holder);
 	snapshot_release(&c->snap);
-	fill_report(c, status, start);
 	state_put(c->st, "status", status);
 	if (c->o->json)
 		report_print_json(&c->rep);
@@ -280,7 +280,10 @@ finish(clone_ctx *c, int rc, double start)
 	if (rc == 0)
 		return EXIT_OK;
 	if (c->intr.signo)
+	{
+		log_info("clone interrupted in phase \"%s\"", c->phase ? c->phase : "setup");
 		return EXIT_INTERRUPTED;
+	}
 	error("clone failed in phase \"%s\"", c->phase ? c->phase : "setup");
 	return EXIT_ERROR;
 }
@@ -309,6 +312,8 @@ clone_run(const clone_options *o)
 	rc = do_preflight(&c);
 	if (rc == EXIT_OK)
 		rc = finish(&c, run_phases(&c), start);
+	else
+		state_put(c.st, "status", "preflight failed");
 	interrupt_stop(&c.intr);
 	catalog_release(&c.cat);
 	sched_result_release(&c.sres);

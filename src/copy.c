@@ -37,6 +37,8 @@ copy_plan_parts(const cat_table *t, int64_t split_bytes, copy_part *parts)
 		return 1;
 	}
 	per_part = (t->heap_pages + nparts - 1) / nparts;
+	/* Rounding the part size up can leave parts past the end: drop them. */
+	nparts = (t->heap_pages + per_part - 1) / per_part;
 	for (int i = 0; i < nparts; i++)
 	{
 		parts[i].partno = i;
@@ -111,6 +113,26 @@ start_copy(PGconn *conn, const char *side, const char *sql,
 	return rc;
 }
 
+/*
+ * Stop a COPY TO STDOUT that is still sending: ask the server to cancel it
+ * and read what is left, so the connection leaves COPY mode.
+ */
+static void
+abandon_copy_out(PGconn *conn)
+{
+	PGcancel   *cancel = PQgetCancel(conn);
+	char		err[256];
+	char	   *buf;
+
+	if (cancel)
+	{
+		PQcancel(cancel, err, sizeof(err));
+		PQfreeCancel(cancel);
+	}
+	while (PQgetCopyData(conn, &buf, 0) > 0)
+		PQfreemem(buf);
+}
+
 /* Final result of a COPY; rows from its tag when rows is not NULL. */
 static int
 finish_copy(PGconn *conn, const char *side, const cat_table *t, int64_t *rows)
@@ -120,7 +142,15 @@ finish_copy(PGconn *conn, const char *side, const cat_table *t, int64_t *rows)
 
 	while ((res = PQgetResult(conn)) != NULL)
 	{
-		if (PQresultStatus(res) != PGRES_COMMAND_OK && rc == 0)
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_COPY_OUT)
+			abandon_copy_out(conn);
+		else if (st == PGRES_COPY_IN)
+			PQputCopyEnd(conn, "copy stopped");
+		if (st == PGRES_COPY_OUT || st == PGRES_COPY_IN)
+			rc = -1;
+		else if (st != PGRES_COMMAND_OK && rc == 0)
 		{
 			char	   *what = str_printf("copy table \"%s\"", t->display);
 
@@ -128,7 +158,7 @@ finish_copy(PGconn *conn, const char *side, const cat_table *t, int64_t *rows)
 			free(what);
 			rc = -1;
 		}
-		else if (rows && PQresultStatus(res) == PGRES_COMMAND_OK)
+		else if (rows && st == PGRES_COMMAND_OK)
 			*rows = strtoll(PQcmdTuples(res), NULL, 10);
 		PQclear(res);
 	}
@@ -157,7 +187,7 @@ pump(PGconn *src, PGconn *tgt, const cat_table *t, copy_result *r,
 		if (*cancel)
 			return -1;
 	}
-	if (n == -2)
+	if (n == -2 && !*cancel)
 		return error("could not copy table \"%s\" on source server: %s",
 					 t->display, conn_error_message(src, msg, sizeof(msg)));
 	return 0;

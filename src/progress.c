@@ -141,6 +141,8 @@ report_print_text(const report *r)
 				bytes = 0;
 	char		size[32];
 
+	if (log_get_level() > LOG_INFO)
+		return;
 	for (int i = 0; i < r->ntables; i++)
 	{
 		rows += r->tables[i].rows;

@@ -101,7 +101,8 @@ str_to_int64(const char *s, int64_t *out)
 	char	   *end;
 	long long	v;
 
-	if (s == NULL || *s == '\0')
+	/* Digits with an optional minus sign, nothing else. */
+	if (s == NULL || (*s != '-' && !isdigit((unsigned char) *s)))
 		return false;
 	errno = 0;
 	v = strtoll(s, &end, 10);
@@ -169,7 +170,8 @@ str_parse_size(const char *s, int64_t *bytes)
 	if (!unit_multiplier(end, &mult))
 		return false;
 	v *= mult;
-	if (v > (double) INT64_MAX)
+	/* (double) INT64_MAX rounds up to 2^63, itself out of range. */
+	if (v >= 9223372036854775808.0)
 		return false;
 	*bytes = (int64_t) v;
 	return true;
