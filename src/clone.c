@@ -12,6 +12,21 @@
  *   post-data   pg_restore of what pgcrane did not build itself
  *
  * Each phase is recorded in the state file with its status and time.
+ *
+ * Resume (--resume) runs the same phases, skipping what the state file
+ * records as done.  The snapshot is kept by a separate holder process
+ * (snapshot.h) that outlives an interrupted pgcrane, so a resume normally
+ * reads the very snapshot the first run used and the copy stays one
+ * consistent point in time.  The rule when the snapshot is gone (the
+ * source restarted, the machine rebooted, the hold time ran out):
+ *
+ *   - rows not all copied yet: the clone starts over from the schema in a
+ *     new snapshot (pre-data restored with --clean); tables copied from
+ *     the old snapshot are copied again, never mixed with the new one;
+ *   - rows all copied: nothing after needs the snapshot; it goes on.
+ *
+ * Either way the output says which happened, and the state file records
+ * "snapshot.restarts".
  */
 #include "clone.h"
 
@@ -34,14 +49,21 @@
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
+#include "verify/verify.h"
 
 typedef struct clone_ctx
 {
 	const clone_options *o;
+	const char *source;			/* from the options or the state file */
+	const char *target;
+	char	   *owned_source;
+	char	   *owned_target;
+	int			holder_pid;
+	bool		redo_all;		/* resume in a new snapshot: from the schema */
 	interrupt	intr;
 	state	   *st;
 	preflight_info info;
-	snapshot	snap;
+	char	   *snapshot;		/* name of the clone's snapshot */
 	catalog		cat;
 	progress	prog;
 	report		rep;
@@ -74,7 +96,7 @@ phase_end(clone_ctx *c, int rc)
 static int
 do_preflight(clone_ctx *c)
 {
-	preflight_options po = {c->o->source, c->o->target, c->o->drop_if_exists};
+	preflight_options po = {c->source, c->target, c->o->drop_if_exists, c->o->resume};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)
@@ -88,17 +110,37 @@ do_preflight(clone_ctx *c)
 	return EXIT_OK;
 }
 
+/* Whether a resumed run may skip step: done, and in the same snapshot. */
+static bool
+step_done(clone_ctx *c, const char *step)
+{
+	char	   *status;
+	bool		done;
+
+	if (!c->o->resume || c->redo_all)
+		return false;
+	status = state_step_status(c->st, step);
+	done = status && strcmp(status, STATE_DONE) == 0;
+	free(status);
+	if (done)
+		log_info("%s: done in an earlier run, skipped", step);
+	return done;
+}
+
 static int
 do_schema(clone_ctx *c)
 {
-	schema_restore_opts ro = {c->o->no_owner, c->o->no_acl, 1, &c->intr.stop};
+	schema_restore_opts ro = {c->o->no_owner, c->o->no_acl, 1, c->o->resume,
+	&c->intr.stop};
 	int			rc;
 
+	if (step_done(c, "schema"))
+		return 0;
 	phase_begin(c, "schema");
-	rc = schema_dump(&c->info.tools, c->o->source, c->snap.name, c->dump_path,
+	rc = schema_dump(&c->info.tools, c->source, c->snapshot, c->dump_path,
 					 &c->intr.stop);
 	if (rc == 0)
-		rc = schema_restore_pre(&c->info.tools, c->o->target, c->dump_path, &ro);
+		rc = schema_restore_pre(&c->info.tools, c->target, c->dump_path, &ro);
 	return phase_end(c, rc);
 }
 
@@ -109,14 +151,14 @@ do_schema(clone_ctx *c)
 static int
 do_catalog(clone_ctx *c)
 {
-	PGconn	   *src = conn_open(c->o->source, SIDE_SOURCE);
+	PGconn	   *src = conn_open(c->source, SIDE_SOURCE);
 	schema_toc_key *keys;
 	bool	   *found;
 	int			rc = -1;
 
 	if (src == NULL)
 		return -1;
-	if (snapshot_import(src, c->snap.name) != 0 || catalog_load(src, &c->cat) != 0)
+	if (snapshot_import(src, c->snapshot) != 0 || catalog_load(src, &c->cat) != 0)
 	{
 		PQfinish(src);
 		return -1;
@@ -146,12 +188,15 @@ static int
 do_data(clone_ctx *c)
 {
 	sched_config sc = {
-		.source = c->o->source,.target = c->o->target,.snapshot = c->snap.name,
+		.source = c->source,.target = c->target,.snapshot = c->snapshot,
+		.resume = c->o->resume && !c->redo_all,
 		.jobs = c->o->jobs,.index_jobs = c->o->index_jobs,
 		.split_bytes = c->o->split_bytes,.cat = &c->cat,.st = c->st,
 		.prog = &c->prog,.intr = &c->intr,
 	};
 
+	if (step_done(c, "data"))
+		return 0;
 	phase_begin(c, "data");
 	c->prog.tables_total = c->cat.ntables;
 	c->prog.indexes_total = c->cat.nindexes;
@@ -168,8 +213,8 @@ do_sequences(clone_ctx *c)
 	int			rc = -1;
 
 	phase_begin(c, "sequences");
-	src = conn_open(c->o->source, SIDE_SOURCE);
-	tgt = src ? conn_open(c->o->target, SIDE_TARGET) : NULL;
+	src = conn_open(c->source, SIDE_SOURCE);
+	tgt = src ? conn_open(c->target, SIDE_TARGET) : NULL;
 	if (src && tgt)
 		rc = sequence_copy_all(src, tgt, &c->cat);
 	if (src)
@@ -183,10 +228,12 @@ static int
 do_post_data(clone_ctx *c)
 {
 	schema_restore_opts ro = {c->o->no_owner, c->o->no_acl, c->o->index_jobs,
-	&c->intr.stop};
+	c->o->resume, &c->intr.stop};
 
+	if (step_done(c, "post-data"))
+		return 0;
 	phase_begin(c, "post-data");
-	return phase_end(c, schema_restore_post(&c->info.tools, c->o->target,
+	return phase_end(c, schema_restore_post(&c->info.tools, c->target,
 											c->dump_path, c->list_path, &ro));
 }
 
@@ -197,9 +244,9 @@ fill_report(clone_ctx *c, const char *status, double start)
 
 	r->status = status;
 	r->seconds = clock_now() - start;
-	r->source = conn_redact(c->o->source);
-	r->target = conn_redact(c->o->target);
-	r->snapshot = c->snap.name ? xstrdup(c->snap.name) : NULL;
+	r->source = conn_redact(c->source);
+	r->target = conn_redact(c->target);
+	r->snapshot = c->snapshot ? xstrdup(c->snapshot) : NULL;
 	r->sequences = c->cat.nsequences;
 	r->large_objects = c->sres.large_objects;
 	r->idle_seconds = c->sres.idle_seconds;
@@ -229,17 +276,85 @@ fill_report(clone_ctx *c, const char *status, double start)
 		};
 }
 
+/* Start a snapshot holder and record it. */
+static int
+new_snapshot(clone_ctx *c)
+{
+	snapshot_holder h;
+	char		pid[32];
+
+	if (snapshot_holder_start(c->source, c->o->dir, c->o->hold_seconds, &h) != 0)
+		return -1;
+	free(c->snapshot);
+	c->snapshot = h.name;
+	c->holder_pid = h.pid;
+	snprintf(pid, sizeof(pid), "%d", h.pid);
+	state_put(c->st, "snapshot", c->snapshot);
+	state_put(c->st, "snapshot.holder_pid", pid);
+	log_info("snapshot \"%s\" exported on the source", c->snapshot);
+	return 0;
+}
+
+/* Whether the recorded snapshot can still be imported. */
+static bool
+snapshot_usable(clone_ctx *c)
+{
+	char	   *pid = state_get(c->st, "snapshot.holder_pid");
+	PGconn	   *src;
+	bool		ok = false;
+
+	c->snapshot = state_get(c->st, "snapshot");
+	if (pid && c->snapshot && str_to_int(pid, 1, 1 << 30, &c->holder_pid) &&
+		snapshot_holder_alive(c->holder_pid) &&
+		(src = conn_open(c->source, SIDE_SOURCE)) != NULL)
+	{
+		ok = snapshot_import(src, c->snapshot) == 0;
+		PQfinish(src);
+	}
+	free(pid);
+	return ok;
+}
+
+/* On resume: the same snapshot, or a new one and what that implies. */
+static int
+resume_snapshot(clone_ctx *c)
+{
+	char	   *data = state_step_status(c->st, "data");
+	bool		data_done = data && strcmp(data, STATE_DONE) == 0;
+	char	   *restarts = state_get(c->st, "snapshot.restarts");
+	char		count[32];
+
+	free(data);
+	if (snapshot_usable(c))
+	{
+		log_info("resuming in the same snapshot \"%s\"", c->snapshot);
+		free(restarts);
+		return 0;
+	}
+	log_warning("the snapshot of the interrupted clone is gone");
+	snprintf(count, sizeof(count), "%d", restarts ? (int) strtol(restarts, NULL, 10) + 1 : 1);
+	free(restarts);
+	state_put(c->st, "snapshot.restarts", count);
+	if (!data_done)
+	{
+		log_warning("rows were not all copied: the clone starts over from the schema in a new snapshot");
+		c->redo_all = true;
+		if (state_reset_progress(c->st) != 0)
+			return -1;
+	}
+	else
+		log_info("every row was copied in the old snapshot; the remaining steps do not need it");
+	return new_snapshot(c);
+}
+
 /* Every phase after preflight, in order; stops at the first failure. */
 static int
 run_phases(clone_ctx *c)
 {
-	if (targetdb_prepare(c->o->target, &c->info, c->o->drop_if_exists) != 0)
+	if (targetdb_prepare(c->target, &c->info, c->o->drop_if_exists && !c->o->resume) != 0)
 		return -1;
-	if (snapshot_export(c->o->source, &c->snap) != 0)
+	if ((c->o->resume ? resume_snapshot(c) : new_snapshot(c)) != 0)
 		return -1;
-	interrupt_register(&c->intr, c->snap.holder);
-	log_info("snapshot \"%s\" exported on the source", c->snap.name);
-	state_put(c->st, "snapshot", c->snap.name);
 	if (do_schema(c) != 0 || c->intr.stop)
 		return -1;
 	if (do_catalog(c) != 0)
@@ -251,28 +366,15 @@ run_phases(clone_ctx *c)
 	return do_post_data(c);
 }
 
-static void
-record_run(clone_ctx *c)
-{
-	char	   *src = conn_redact(c->o->source);
-	char	   *tgt = conn_redact(c->o->target);
-
-	state_put(c->st, "source", src);
-	state_put(c->st, "target", tgt);
-	free(src);
-	free(tgt);
-}
-
 static int
 finish(clone_ctx *c, int rc, double start)
 {
 	const char *status = rc == 0 ? "ok" : c->intr.signo ? "interrupted" : "failed";
 
 	fill_report(c, status, start);
-	if (c->snap.holder)
-		interrupt_unregister(&c->intr, c->snap.holder);
-	snapshot_release(&c->snap);
 	state_put(c->st, "status", status);
+	if (rc == 0)
+		snapshot_holder_stop(c->holder_pid);
 	if (c->o->json)
 		report_print_json(&c->rep);
 	else
@@ -280,12 +382,113 @@ finish(clone_ctx *c, int rc, double start)
 	if (rc == 0)
 		return EXIT_OK;
 	if (c->intr.signo)
-	{
 		log_info("clone interrupted in phase \"%s\"", c->phase ? c->phase : "setup");
-		return EXIT_INTERRUPTED;
+	else
+		error("clone failed in phase \"%s\"", c->phase ? c->phase : "setup");
+	log_hint("Resume it with: pgcrane clone --resume --dir %s", c->o->dir);
+	return c->intr.signo ? EXIT_INTERRUPTED : EXIT_ERROR;
+}
+
+/* clone --verify: compare the finished target with the source. */
+static int
+run_verify(clone_ctx *c)
+{
+	verify_options vo = VERIFY_OPTIONS_INIT;
+
+	vo.source = c->source;
+	vo.target = c->target;
+	vo.jobs = c->o->jobs;
+	vo.no_owner = c->o->no_owner;
+	vo.no_acl = c->o->no_acl;
+	vo.json = c->o->json;
+	vo.st = c->st;
+	vo.intr = &c->intr;
+	log_info("verifying the target");
+	return verify_run(&vo);
+}
+
+/* Same connection as recorded?  Compared without passwords. */
+static bool
+same_endpoint(clone_ctx *c, const char *given, const char *key)
+{
+	char	   *recorded = state_get(c->st, key);
+	char	   *redacted = conn_redact(given);
+	bool		same = recorded && redacted && strcmp(recorded, redacted) == 0;
+
+	if (!same)
+	{
+		error("--%s does not match the clone recorded in \"%s\"", key, c->o->dir);
+		log_detail("The recorded %s is: %s", key, recorded ? recorded : "(none)");
 	}
-	error("clone failed in phase \"%s\"", c->phase ? c->phase : "setup");
-	return EXIT_ERROR;
+	free(recorded);
+	free(redacted);
+	return same;
+}
+
+/*
+ * Decide the endpoints: on resume they come from the state file unless
+ * given (then they must match it); a fresh run refuses a directory that
+ * holds an unfinished clone.
+ */
+static int
+setup_endpoints(clone_ctx *c)
+{
+	char	   *status = state_get(c->st, "status");
+	bool		unfinished = status && (strcmp(status, "running") == 0 ||
+										strcmp(status, "failed") == 0 ||
+										strcmp(status, "interrupted") == 0);
+
+	free(status);
+	if (!c->o->resume)
+	{
+		if (unfinished && state_has_plan(c->st))
+		{
+			error("work directory \"%s\" holds an unfinished clone", c->o->dir);
+			log_hint("Resume it with \"pgcrane clone --resume --dir %s\", or use another --dir.",
+					 c->o->dir);
+			return -1;
+		}
+		return 0;
+	}
+	if (!unfinished)
+		return error("work directory \"%s\" holds no unfinished clone to resume", c->o->dir);
+	if (c->source && !same_endpoint(c, c->source, "source"))
+		return -1;
+	if (c->target && !same_endpoint(c, c->target, "target"))
+		return -1;
+	if (c->source == NULL)
+		c->source = c->owned_source = state_get(c->st, "source");
+	if (c->target == NULL)
+		c->target = c->owned_target = state_get(c->st, "target");
+	return 0;
+}
+
+static void
+record_run(clone_ctx *c)
+{
+	char	   *src = conn_redact(c->source);
+	char	   *tgt = conn_redact(c->target);
+
+	state_put(c->st, "source", src);
+	state_put(c->st, "target", tgt);
+	state_put(c->st, "status", "running");
+	free(src);
+	free(tgt);
+}
+
+static void
+clone_ctx_release(clone_ctx *c)
+{
+	catalog_release(&c->cat);
+	sched_result_release(&c->sres);
+	preflight_info_release(&c->info);
+	report_release(&c->rep);
+	state_close(c->st);
+	free(c->snapshot);
+	free(c->owned_source);
+	free(c->owned_target);
+	free(c->dump_path);
+	free(c->list_path);
 }
 
 int
@@ -297,30 +500,30 @@ clone_run(const clone_options *o)
 
 	memset(&c, 0, sizeof(c));
 	c.o = o;
-	if (interrupt_start(&c.intr) != 0)
-		return EXIT_ERROR;
+	c.source = o->source;
+	c.target = o->target;
 	c.st = state_open(o->dir);
 	if (c.st == NULL)
-	{
-		interrupt_stop(&c.intr);
 		return EXIT_ERROR;
-	}
 	c.dump_path = str_printf("%s/schema.dump", o->dir);
 	c.list_path = str_printf("%s/post-data.list", o->dir);
+	if (setup_endpoints(&c) != 0 || interrupt_start(&c.intr) != 0)
+	{
+		clone_ctx_release(&c);
+		return EXIT_ERROR;
+	}
 	record_run(&c);
 	progress_init(&c.prog, o->json);
 	rc = do_preflight(&c);
-	if (rc == EXIT_OK)
-		rc = finish(&c, run_phases(&c), start);
+	if (rc != EXIT_OK)
+		state_put(c.st, "status", o->resume ? "failed" : "preflight failed");
 	else
-		state_put(c.st, "status", "preflight failed");
+	{
+		rc = finish(&c, run_phases(&c), start);
+		if (rc == EXIT_OK && o->verify)
+			rc = run_verify(&c);
+	}
 	interrupt_stop(&c.intr);
-	catalog_release(&c.cat);
-	sched_result_release(&c.sres);
-	preflight_info_release(&c.info);
-	report_release(&c.rep);
-	state_close(c.st);
-	free(c.dump_path);
-	free(c.list_path);
+	clone_ctx_release(&c);
 	return rc;
 }

@@ -21,10 +21,13 @@ typedef struct clone_options
 	bool		drop_if_exists;
 	bool		json;
 	bool		verify;
+	bool		resume;			/* finish the clone recorded in dir */
+	int			hold_seconds;	/* snapshot kept this long for a resume */
 } clone_options;
 
 /*
- * Run preflight, then the clone: snapshot, schema, data and indexes,
+ * Run preflight, then the clone (or, with resume, what the state file in
+ * dir records as not done): snapshot, schema, data and indexes,
  * sequences, post-data; print the summary.  Returns an exit code
  * (EXIT_OK, EXIT_CHECK_FAILED when preflight found problems, EXIT_ERROR,
  * EXIT_INTERRUPTED).

@@ -20,6 +20,13 @@ static const char *const session_options =
 "-c TimeZone=UTC -c bytea_output=hex -c statement_timeout=0 "
 "-c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
 
+/*
+ * The SQLSTATE of the last error this thread logged through
+ * conn_log_result_error(), for conn_failure_is_transient().  Per thread,
+ * so workers never see each other's errors.
+ */
+static _Thread_local char last_sqlstate[6];
+
 static PGconn *
 connect_with(const char *conninfo)
 {
@@ -165,6 +172,7 @@ conn_log_result_error(const PGresult *res, const char *side, const char *what)
 
 	if (m == NULL)
 		m = res ? PQresultErrorMessage(res) : "no result from server";
+	str_copy(last_sqlstate, state, sizeof(last_sqlstate));
 	/*
 	 * A canceled query is pgcrane stopping its own work (Ctrl-C or another
 	 * worker's failure, both reported already): not an error of its own.
@@ -399,4 +407,32 @@ conn_env_free(char **env)
 	for (char **e = env; *e; e++)
 		free(*e);
 	free(env);
+}
+
+bool
+conn_failure_is_transient(const PGconn *a, const PGconn *b)
+{
+	static const char *const transient[] = {
+		"40001",				/* serialization_failure */
+		"40P01",				/* deadlock_detected */
+		"57P01",				/* admin_shutdown */
+		"57P02",				/* crash_shutdown */
+		"57P03",				/* cannot_connect_now */
+		"53300",				/* too_many_connections */
+	};
+
+	if ((a && PQstatus(a) == CONNECTION_BAD) || (b && PQstatus(b) == CONNECTION_BAD))
+		return true;
+	if (strncmp(last_sqlstate, "08", 2) == 0)
+		return true;
+	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
+		if (strcmp(last_sqlstate, transient[i]) == 0)
+			return true;
+	return false;
+}
+
+void
+conn_clear_last_error(void)
+{
+	last_sqlstate[0] = '\0';
 }

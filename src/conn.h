@@ -55,6 +55,15 @@ PGresult   *conn_query(PGconn *conn, const char *side, const char *what,
 void		conn_log_result_error(const PGresult *res, const char *side,
 								  const char *what);
 
+/*
+ * Whether the last failure of this thread is worth retrying: a connection
+ * (a or b, either may be NULL) is broken, or the last logged error was a
+ * connection error, a server shutdown, a serialization failure or a
+ * deadlock.  conn_clear_last_error() forgets the last error.
+ */
+bool		conn_failure_is_transient(const PGconn *a, const PGconn *b);
+void		conn_clear_last_error(void);
+
 /* The SQLSTATE of a result, "" when it has none. */
 const char *conn_sqlstate(const PGresult *res);
 

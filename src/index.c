@@ -70,11 +70,40 @@ build_main(PGconn *tgt, const cat_table *t, const cat_index *ix,
 	return rc;
 }
 
+/*
+ * Remove what an earlier, interrupted attempt may have left, so a build
+ * can always start over.  On a fresh target this finds nothing.
+ */
+static int
+drop_leftovers(PGconn *tgt, const cat_table *t, const cat_index *ix)
+{
+	char	   *sql;
+	int			rc = 0;
+
+	if (ix->conname)
+	{
+		sql = str_printf("ALTER TABLE ONLY %s DROP CONSTRAINT IF EXISTS %s",
+						 t->qname, ix->conname);
+		rc = run(tgt, ix, sql, "drop leftover constraint for index");
+		free(sql);
+	}
+	if (rc == 0)
+	{
+		sql = str_printf("DROP INDEX IF EXISTS %s", ix->qname);
+		rc = run(tgt, ix, sql, "drop leftover index");
+		free(sql);
+	}
+	return rc;
+}
+
 int
-index_build(PGconn *tgt, const cat_table *t, const cat_index *ix)
+index_build(PGconn *tgt, const cat_table *t, const cat_index *ix, bool retry)
 {
 	const char *relname = ix->relname;
-	int			rc = build_main(tgt, t, ix, relname);
+	int			rc = retry ? drop_leftovers(tgt, t, ix) : 0;
+
+	if (rc == 0)
+		rc = build_main(tgt, t, ix, relname);
 
 	if (rc == 0 && ix->replident)
 	{

@@ -12,11 +12,17 @@
 #ifndef PGCRANE_INDEX_H
 #define PGCRANE_INDEX_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 #include "catalog.h"
 
-/* Build ix on table t; 0 or -1 (logged: could not create index "s.i": ...). */
-int			index_build(PGconn *tgt, const cat_table *t, const cat_index *ix);
+/*
+ * Build ix on table t; 0 or -1 (logged: could not create index "s.i": ...).
+ * With retry, first drop what an earlier attempt may have left.
+ */
+int			index_build(PGconn *tgt, const cat_table *t, const cat_index *ix,
+						bool retry);
 
 #endif

@@ -11,13 +11,14 @@ typedef struct command
 {
 	const char *name;
 	int			(*fn) (int argc, char **argv);
-	const char *summary;
+	const char *summary;		/* NULL: internal, not listed */
 } command;
 
 static const command commands[] = {
 	{"preflight", cmd_preflight, "check both servers before a migration"},
 	{"clone", cmd_clone, "copy a database to another server"},
 	{"verify", cmd_verify, "prove the target equals the source"},
+	{"snapshot-holder", cmd_snapshot_holder, NULL},
 };
 
 static void
@@ -26,7 +27,8 @@ usage(void)
 	printf("pgcrane moves a live PostgreSQL database to another PostgreSQL server.\n\n");
 	printf("Usage:\n  pgcrane COMMAND [OPTION]...\n\nCommands:\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		printf("  %-10s  %s\n", commands[i].name, commands[i].summary);
+		if (commands[i].summary)
+			printf("  %-10s  %s\n", commands[i].name, commands[i].summary);
 	printf("\nOptions:\n");
 	printf("  -V, --version  output version information, then exit\n");
 	printf("  -?, --help     show this help, then exit\n\n");

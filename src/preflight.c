@@ -262,7 +262,7 @@ preflight_run(const preflight_options *o, preflight_info *info)
 	else
 	{
 		info->target_num = PQserverVersion(tgt);
-		if (info->target_exists)
+		if (info->target_exists && !o->resume)
 			check_target_contents(tgt, o, info);
 		if (!info->target_exists || (o->drop_if_exists && !info->target_empty))
 			check_can_create(tgt, info);

@@ -20,6 +20,7 @@ typedef struct preflight_options
 	const char *source;
 	const char *target;
 	bool		drop_if_exists;
+	bool		resume;			/* the target holds an unfinished clone */
 } preflight_options;
 
 typedef struct preflight_info

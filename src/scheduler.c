@@ -29,6 +29,7 @@
 #include "scheduler.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -77,6 +78,10 @@ typedef struct sched
 	int			tables_left_to_analyze;
 	bool		failed;
 	table_track *track;
+	int		   *truncate;		/* split tables to empty before copying */
+	int			ntruncate;
+	bool	   *analyzed;		/* per table, on resume */
+	bool	   *index_done;		/* per index, on resume */
 	int		   *table_indexes;	/* index numbers grouped by table */
 	int		   *table_index_start;
 	sched_result *res;
@@ -90,6 +95,7 @@ typedef struct worker
 	PGconn	   *tgt;
 	pthread_t	thread;
 	double		idle;
+	int			attempt;		/* of the task being run, from 1 */
 } worker;
 
 static void
@@ -97,6 +103,28 @@ push_follow(sched *s, task_kind kind, int item)
 {
 	s->follow_q[s->follow_tail].kind = kind;
 	s->follow_q[s->follow_tail++].item = item;
+}
+
+static bool
+lo_done(state *st)
+{
+	char	   *v = state_get(st, "large_objects");
+	bool		done = v && strcmp(v, STATE_DONE) == 0;
+
+	free(v);
+	return done;
+}
+
+/* All rows of table t are in: queue its indexes, or its ANALYZE.  Lock held. */
+static void
+table_ready(sched *s, int t)
+{
+	atomic_fetch_add(&s->cfg->prog->tables_done, 1);
+	for (int i = s->table_index_start[t]; i < s->table_index_start[t + 1]; i++)
+		if (!s->index_done[s->table_indexes[i]])
+			push_follow(s, TASK_INDEX, s->table_indexes[i]);
+	if (s->track[t].indexes_left == 0 && !s->analyzed[t])
+		push_follow(s, TASK_ANALYZE, t);
 }
 
 /* Group index numbers by table so a finished table finds its indexes. */
@@ -128,6 +156,117 @@ index_by_table(sched *s, const catalog *cat)
 	}
 }
 
+/*
+ * The parts of table t: planned afresh, or on resume those recorded in the
+ * state file with what is done.  A split table with a part not done is
+ * redone whole (its committed parts cannot be told apart on the target):
+ * *truncate says so.  Returns the number of parts.
+ */
+static int
+table_parts(sched *s, int t, copy_part *parts, bool *done, bool *truncate)
+{
+	const cat_table *tb = &s->cfg->cat->tables[t];
+	int64_t		first[COPY_MAX_PARTS],
+				end[COPY_MAX_PARTS];
+	int			n = 0;
+	bool		all_done = true;
+
+	*truncate = false;
+	if (s->cfg->resume)
+		n = state_load_parts(s->cfg->st, tb->oid, first, end, done, COPY_MAX_PARTS);
+	if (n <= 0)
+	{
+		n = copy_plan_parts(tb, s->cfg->split_bytes, parts);
+		memset(done, 0, sizeof(bool) * (size_t) n);
+		return n;
+	}
+	for (int i = 0; i < n; i++)
+	{
+		parts[i] = (copy_part)
+		{
+			i, n, first[i], end[i]
+		};
+		all_done = all_done && done[i];
+	}
+	if (n > 1 && !all_done)
+	{
+		memset(done, 0, sizeof(bool) * (size_t) n);
+		*truncate = true;
+	}
+	return n;
+}
+
+/* Queue the copy tasks of table t; record its plan unless resuming. */
+static int
+plan_table(sched *s, int t)
+{
+	const sched_config *cfg = s->cfg;
+	const cat_table *tb = &cfg->cat->tables[t];
+	copy_part	parts[COPY_MAX_PARTS];
+	bool		done[COPY_MAX_PARTS];
+	bool		truncate;
+	int			n = table_parts(s, t, parts, done, &truncate);
+
+	s->res->tables[t].parts = n;
+	if (truncate)
+		s->truncate[s->ntruncate++] = t;
+	if (!cfg->resume &&
+		state_plan_table(cfg->st, tb->oid, tb->display, tb->bytes, n,
+						 tb->binary ? "binary" : "text") != 0)
+		return -1;
+	for (int i = 0; i < n; i++)
+	{
+		if (!cfg->resume &&
+			state_plan_part(cfg->st, tb->oid, i, parts[i].first_block,
+							parts[i].end_block) != 0)
+			return -1;
+		if (done[i])
+			continue;
+		s->copy_q[s->ncopy].kind = TASK_COPY;
+		s->copy_q[s->ncopy].item = t;
+		s->copy_q[s->ncopy++].part = parts[i];
+		s->track[t].parts_left++;
+	}
+	return 0;
+}
+
+/*
+ * Count what is left of each table's follow-up work and queue what is
+ * ready at once (on resume: tables whose rows are all in already).
+ */
+static void
+plan_follow_ups(sched *s)
+{
+	const catalog *cat = s->cfg->cat;
+	bool		resume = s->cfg->resume;
+
+	s->remaining = s->ncopy + cat->npartitioned;
+	for (int i = 0; i < cat->nindexes; i++)
+	{
+		if (resume && state_index_is_done(s->cfg->st, cat->indexes[i].oid))
+		{
+			s->index_done[i] = true;
+			s->track[cat->indexes[i].table].indexes_left--;
+			atomic_fetch_add(&s->cfg->prog->indexes_done, 1);
+		}
+		else
+			s->remaining++;
+	}
+	for (int t = 0; t < cat->ntables; t++)
+	{
+		s->analyzed[t] = resume && state_table_is_analyzed(s->cfg->st, cat->tables[t].oid);
+		if (s->analyzed[t])
+			s->tables_left_to_analyze--;
+		else
+			s->remaining++;
+		if (s->track[t].parts_left == 0)
+			table_ready(s, t);
+	}
+	if (s->tables_left_to_analyze == 0)
+		for (int i = 0; i < cat->npartitioned; i++)
+			push_follow(s, TASK_ANALYZE_PARENT, i);
+}
+
 /* Plan every task and record the plan in the state file. */
 static int
 plan(sched *s)
@@ -140,41 +279,24 @@ plan(sched *s)
 	s->follow_q = xcalloc((size_t) (cat->nindexes + cat->ntables + cat->npartitioned + 1),
 						  sizeof(task));
 	s->track = xcalloc((size_t) cat->ntables + 1, sizeof(table_track));
+	s->truncate = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+	s->analyzed = xcalloc((size_t) cat->ntables + 1, sizeof(bool));
+	s->index_done = xcalloc((size_t) cat->nindexes + 1, sizeof(bool));
+	s->tables_left_to_analyze = cat->ntables;
 	index_by_table(s, cat);
-	if (cat->nlargeobjects > 0)
+	if (cat->nlargeobjects > 0 && !(cfg->resume && lo_done(cfg->st)))
 		s->copy_q[s->ncopy++].kind = TASK_LARGE_OBJECTS;
-	if (state_plan_begin(cfg->st) != 0)
+	if (!cfg->resume && state_plan_begin(cfg->st) != 0)
 		return -1;
 	for (int t = 0; t < cat->ntables; t++)
-	{
-		const cat_table *tb = &cat->tables[t];
-		copy_part parts[COPY_MAX_PARTS];
-		int			n = copy_plan_parts(tb, cfg->split_bytes, parts);
-
-		s->track[t].parts_left = n;
-		s->res->tables[t].parts = n;
-		if (state_plan_table(cfg->st, tb->oid, tb->display, tb->bytes, n,
-							 tb->binary ? "binary" : "text") != 0)
+		if (plan_table(s, t) != 0)
 			return -1;
-		for (int i = 0; i < n; i++)
-		{
-			task	   *k = &s->copy_q[s->ncopy++];
-
-			k->kind = TASK_COPY;
-			k->item = t;
-			k->part = parts[i];
-			if (state_plan_part(cfg->st, tb->oid, i, parts[i].first_block,
-								parts[i].end_block) != 0)
-				return -1;
-		}
-	}
-	for (int i = 0; i < cat->nindexes; i++)
+	for (int i = 0; !cfg->resume && i < cat->nindexes; i++)
 		if (state_plan_index(cfg->st, cat->indexes[i].oid,
 							 cat->indexes[i].table_oid, cat->indexes[i].display) != 0)
 			return -1;
-	s->remaining = s->ncopy + cat->nindexes + cat->ntables + cat->npartitioned;
-	s->tables_left_to_analyze = cat->ntables;
-	return state_plan_end(cfg->st);
+	plan_follow_ups(s);
+	return cfg->resume ? 0 : state_plan_end(cfg->st);
 }
 
 /* Next task for w, or false if none is ready now.  Lock held. */
@@ -202,15 +324,7 @@ complete(sched *s, const task *k)
 
 	s->remaining--;
 	if (k->kind == TASK_COPY && --s->track[k->item].parts_left == 0)
-	{
-		int			t = k->item;
-
-		atomic_fetch_add(&s->cfg->prog->tables_done, 1);
-		for (int i = s->table_index_start[t]; i < s->table_index_start[t + 1]; i++)
-			push_follow(s, TASK_INDEX, s->table_indexes[i]);
-		if (s->track[t].indexes_left == 0)
-			push_follow(s, TASK_ANALYZE, t);
-	}
+		table_ready(s, k->item);
 	else if (k->kind == TASK_INDEX)
 	{
 		int			t = cat->indexes[k->item].table;
@@ -219,7 +333,9 @@ complete(sched *s, const task *k)
 		if (--s->track[t].indexes_left == 0)
 			push_follow(s, TASK_ANALYZE, t);
 	}
-	else if (k->kind == TASK_ANALYZE && --s->tables_left_to_analyze == 0)
+	else if (k->kind == TASK_ANALYZE)
+		state_table_analyzed(s->cfg->st, cat->tables[k->item].oid);
+	if (k->kind == TASK_ANALYZE && --s->tables_left_to_analyze == 0)
 	{
 		for (int i = 0; i < cat->npartitioned; i++)
 			push_follow(s, TASK_ANALYZE_PARENT, i);
@@ -259,7 +375,8 @@ run_index(worker *w, const task *k)
 	sched	   *s = w->s;
 	const cat_index *ix = &s->cfg->cat->indexes[k->item];
 	double		start = clock_now();
-	int			rc = index_build(w->tgt, &s->cfg->cat->tables[ix->table], ix);
+	int			rc = index_build(w->tgt, &s->cfg->cat->tables[ix->table], ix,
+									 s->cfg->resume || w->attempt > 1);
 	double		secs = clock_now() - start;
 
 	s->res->index_seconds[k->item] = secs;
@@ -295,9 +412,11 @@ run_task(worker *w, const task *k)
 	switch (k->kind)
 	{
 		case TASK_LARGE_OBJECTS:
-			return largeobject_copy_all(w->src, w->tgt, &w->s->res->large_objects,
-										&w->s->cfg->prog->bytes,
-										&w->s->cfg->intr->stop);
+			if (largeobject_copy_all(w->src, w->tgt, &w->s->res->large_objects,
+									 &w->s->cfg->prog->bytes,
+									 &w->s->cfg->intr->stop) != 0)
+				return -1;
+			return state_put(w->s->cfg->st, "large_objects", STATE_DONE);
 		case TASK_COPY:
 			return run_copy(w, k);
 		case TASK_INDEX:
@@ -310,6 +429,80 @@ run_task(worker *w, const task *k)
 							   cat->partitioned[k->item]);
 	}
 	return -1;
+}
+
+#define MAX_ATTEMPTS 5
+
+static int	worker_connect(worker *w);
+static void worker_disconnect(worker *w);
+
+static const char *
+task_name(const sched *s, const task *k, char *buf, size_t size)
+{
+	const catalog *cat = s->cfg->cat;
+
+	switch (k->kind)
+	{
+		case TASK_LARGE_OBJECTS:
+			return "large objects";
+		case TASK_COPY:
+			snprintf(buf, size, "table \"%s\" part %d/%d",
+					 cat->tables[k->item].display, k->part.partno + 1, k->part.nparts);
+			return buf;
+		case TASK_INDEX:
+			snprintf(buf, size, "index \"%s\"", cat->indexes[k->item].display);
+			return buf;
+		case TASK_ANALYZE:
+			snprintf(buf, size, "analyze of \"%s\"", cat->tables[k->item].display);
+			return buf;
+		case TASK_ANALYZE_PARENT:
+			snprintf(buf, size, "analyze of %s", cat->partitioned[k->item]);
+			return buf;
+	}
+	return "task";
+}
+
+/* Sleep for secs seconds unless the run is stopped meanwhile. */
+static void
+backoff(const sched *s, int secs)
+{
+	for (int i = 0; i < secs * 10 && !s->cfg->intr->stop; i++)
+	{
+		struct timespec ts = {0, 100 * 1000 * 1000};
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+/*
+ * Run a task; a transient failure (lost connection, server shutdown,
+ * serialization failure, deadlock) is retried with new connections after
+ * 1, 2, 4, 8 seconds.  Each attempt starts over in a fresh target
+ * transaction, so a retry never duplicates rows.
+ */
+static int
+run_with_retry(worker *w, const task *k)
+{
+	sched	   *s = w->s;
+	char		name[512];
+
+	for (int attempt = 1;; attempt++)
+	{
+		conn_clear_last_error();
+		w->attempt = attempt;
+		if (w->tgt && run_task(w, k) == 0)
+			return 0;
+		if (s->cfg->intr->stop || attempt >= MAX_ATTEMPTS ||
+			(w->tgt && !conn_failure_is_transient(w->src, w->tgt)))
+			return -1;
+		log_warning("%s failed; retrying in %d s (attempt %d of %d)",
+					task_name(s, k, name, sizeof(name)), 1 << (attempt - 1),
+					attempt + 1, MAX_ATTEMPTS);
+		backoff(s, 1 << (attempt - 1));
+		worker_disconnect(w);
+		if (worker_connect(w) != 0)
+			worker_disconnect(w);
+	}
 }
 
 /* Take tasks until none is left, one failed or the run was interrupted. */
@@ -335,7 +528,7 @@ worker_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&s->lock);
-		if (run_task(w, &k) != 0)
+		if (run_with_retry(w, &k) != 0)
 		{
 			pthread_mutex_lock(&s->lock);
 			if (!s->failed && !s->cfg->intr->stop)
@@ -402,10 +595,33 @@ sched_free(sched *s)
 	free(s->copy_q);
 	free(s->follow_q);
 	free(s->track);
+	free(s->truncate);
+	free(s->analyzed);
+	free(s->index_done);
 	free(s->table_indexes);
 	free(s->table_index_start);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
+}
+
+/* Empty the split tables that are copied again from the start. */
+static int
+truncate_redone(sched *s, PGconn *tgt)
+{
+	for (int i = 0; i < s->ntruncate; i++)
+	{
+		const cat_table *t = &s->cfg->cat->tables[s->truncate[i]];
+		char	   *sql = str_printf("TRUNCATE ONLY %s", t->qname);
+		int			rc;
+
+		log_info("table \"%s\" was copied in parts and not finished: copying it again",
+				 t->display);
+		rc = conn_exec(tgt, SIDE_TARGET, sql);
+		free(sql);
+		if (rc != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* Start the workers, show progress until they are done, join them. */
@@ -422,6 +638,8 @@ run_workers(sched *s, worker *ws, int nw)
 			break;
 		}
 	}
+	if (!s->failed && truncate_redone(s, ws[0].tgt) != 0)
+		s->failed = true;
 	for (int i = 0; i < nw && !s->failed; i++, started++)
 		if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0)
 		{

@@ -27,6 +27,7 @@ typedef struct sched_config
 	int			jobs;			/* copy workers */
 	int			index_jobs;		/* index workers */
 	int64_t		split_bytes;	/* split tables larger than this; 0 never */
+	bool		resume;			/* skip what the state file records as done */
 	const catalog *cat;
 	state	   *st;
 	progress   *prog;

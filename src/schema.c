@@ -147,6 +147,11 @@ restore_args(const char **argv, const schema_tools *tools, const char *dbarg,
 		argv[n++] = "--no-owner";
 	if (o->no_acl)
 		argv[n++] = "--no-acl";
+	if (o->clean)
+	{
+		argv[n++] = "--clean";
+		argv[n++] = "--if-exists";
+	}
 	return n;
 }
 

@@ -40,6 +40,7 @@ typedef struct schema_restore_opts
 	bool		no_owner;
 	bool		no_acl;
 	int			jobs;
+	bool		clean;			/* drop what an earlier attempt created first */
 	const volatile sig_atomic_t *cancel;
 } schema_restore_opts;
 

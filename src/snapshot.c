@@ -4,11 +4,18 @@
  */
 #include "snapshot.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/str.h"
 
 int
@@ -73,4 +80,100 @@ snapshot_release(snapshot *snap)
 	free(snap->name);
 	snap->holder = NULL;
 	snap->name = NULL;
+}
+
+int
+snapshot_holder_start(const char *source, const char *dir, int hold_seconds,
+					  snapshot_holder *h)
+{
+	char		self[4096];
+	char		hold[32];
+	ssize_t		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *argv[] = {self, "snapshot-holder", "--dir", dir, "--hold-time",
+	hold, NULL};
+	char	   *env[2];
+	char		line[256];
+	int			rc;
+
+	memset(h, 0, sizeof(*h));
+	if (n <= 0)
+		return error("could not find the pgcrane executable: %s", strerror(errno));
+	self[n] = '\0';
+	snprintf(hold, sizeof(hold), "%d", hold_seconds);
+	/* The connection string travels in the environment, not on argv. */
+	env[0] = str_printf("PGCRANE_SOURCE=%s", source);
+	env[1] = NULL;
+	rc = proc_start_reader(argv, env, line, sizeof(line), &h->pid);
+	free(env[0]);
+	if (rc != 0 || line[0] == '\0')
+		return error("could not start the snapshot holder on the source");
+	h->name = xstrdup(line);
+	return 0;
+}
+
+bool
+snapshot_holder_alive(int pid)
+{
+	return pid > 0 && kill((pid_t) pid, 0) == 0;
+}
+
+void
+snapshot_holder_stop(int pid)
+{
+	if (pid > 0)
+		kill((pid_t) pid, SIGTERM);
+}
+
+void
+snapshot_holder_release(snapshot_holder *h)
+{
+	free(h->name);
+	h->name = NULL;
+}
+
+/* True when some pgcrane holds the work directory's lock. */
+static bool
+dir_in_use(const char *dir)
+{
+	char	   *path = str_printf("%s/pgcrane.lock", dir);
+	int			fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool		busy = false;
+
+	free(path);
+	if (fd < 0)
+		return false;
+	if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+		busy = true;
+	close(fd);
+	return busy;
+}
+
+int
+snapshot_holder_main(const char *source, const char *dir, int hold_seconds)
+{
+	snapshot	snap = SNAPSHOT_INIT;
+	int			idle = 0;
+
+	if (snapshot_export(source, &snap) != 0)
+		return 1;
+	printf("%s\n", snap.name);
+	fflush(stdout);
+	/*
+	 * Let go of the terminal and of the pipes of whoever started the clone:
+	 * this process may outlive them all.
+	 */
+	(void) !freopen("/dev/null", "w", stdout);
+	(void) !freopen("/dev/null", "w", stderr);
+	(void) !freopen("/dev/null", "r", stdin);
+	while (idle < hold_seconds)
+	{
+		sleep(1);
+		idle = dir_in_use(dir) ? 0 : idle + 1;
+		/* A dead connection means the snapshot is gone: no use waiting. */
+		if (PQconsumeInput(snap.holder) == 0 ||
+			PQstatus(snap.holder) != CONNECTION_OK)
+			break;
+	}
+	snapshot_release(&snap);
+	return 0;
 }

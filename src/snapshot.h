@@ -16,6 +16,8 @@
 #ifndef PGCRANE_SNAPSHOT_H
 #define PGCRANE_SNAPSHOT_H
 
+#include <stdbool.h>
+
 #include <libpq-fe.h>
 
 typedef struct snapshot
@@ -37,5 +39,34 @@ int			snapshot_import(PGconn *conn, const char *name);
 
 /* Close the holder; the snapshot can no longer be imported. */
 void		snapshot_release(snapshot *snap);
+
+/*
+ * A snapshot held by a separate process, so that it outlives this one: a
+ * clone interrupted by Ctrl-C, kill -9 or a lost target connection can be
+ * resumed in the very same snapshot.  The holder is "pgcrane
+ * snapshot-holder" started in its own session (Ctrl-C on the terminal does
+ * not reach it).  It ends when told to (snapshot_holder_stop), when its
+ * source connection dies (the snapshot is then gone), or when no pgcrane
+ * has held the work directory's lock for hold_seconds, so an abandoned
+ * run does not hold back VACUUM on the source forever.
+ */
+typedef struct snapshot_holder
+{
+	int			pid;
+	char	   *name;			/* owned */
+} snapshot_holder;
+
+/* Start a holder; fills h.  0 or -1 (logged). */
+int			snapshot_holder_start(const char *source, const char *dir,
+								  int hold_seconds, snapshot_holder *h);
+/* Whether the holder process pid is still running. */
+bool		snapshot_holder_alive(int pid);
+/* Ask the holder to end (the snapshot is released). */
+void		snapshot_holder_stop(int pid);
+void		snapshot_holder_release(snapshot_holder *h);
+
+/* The holder's own main loop (the "snapshot-holder" command). */
+int			snapshot_holder_main(const char *source, const char *dir,
+								 int hold_seconds);
 
 #endif

@@ -5,7 +5,7 @@
  * Schema (see state.h for what it is for):
  *   kv(key, value)                       settings of the run
  *   step(name, status, started, finished, seconds)
- *   tables(oid, name, bytes, nparts, format)
+ *   tables(oid, name, bytes, nparts, format, analyzed)
  *   parts(table_oid, partno, first_block, end_block, status, rows, bytes, seconds)
  *   indexes(oid, table_oid, name, status, seconds)
  *
@@ -42,7 +42,7 @@ static const char *const schema_sql =
 "CREATE TABLE IF NOT EXISTS step (name TEXT PRIMARY KEY, status TEXT,"
 "  started TEXT, finished TEXT, seconds REAL);"
 "CREATE TABLE IF NOT EXISTS tables (oid INTEGER PRIMARY KEY, name TEXT,"
-"  bytes INTEGER, nparts INTEGER, format TEXT);"
+"  bytes INTEGER, nparts INTEGER, format TEXT, analyzed INTEGER DEFAULT 0);"
 "CREATE TABLE IF NOT EXISTS parts (table_oid INTEGER, partno INTEGER,"
 "  first_block INTEGER, end_block INTEGER, status TEXT DEFAULT 'pending',"
 "  rows INTEGER, bytes INTEGER, seconds REAL,"
@@ -63,6 +63,12 @@ take_lock(state *st)
 		free(path);
 		return -1;
 	}
+	/*
+	 * A snapshot holder tests the lock now and then with a shared lock of
+	 * its own for a moment: try for a while before calling it busy.
+	 */
+	for (int i = 0; i < 40 && flock(st->lockfd, LOCK_EX | LOCK_NB) != 0; i++)
+		usleep(50 * 1000);
 	if (flock(st->lockfd, LOCK_EX | LOCK_NB) != 0)
 	{
 		char		other[32] = "";
@@ -286,7 +292,8 @@ int
 state_plan_table(state *st, uint32_t oid, const char *name, int64_t bytes,
 				 int nparts, const char *format)
 {
-	return run(st, "INSERT INTO tables VALUES (?, ?, ?, ?, ?)", "itiit",
+	return run(st, "INSERT INTO tables (oid, name, bytes, nparts, format) "
+			   "VALUES (?, ?, ?, ?, ?)", "itiit",
 			   (int64_t) oid, name, bytes, (int64_t) nparts, format);
 }
 
@@ -332,4 +339,92 @@ state_index_end(state *st, uint32_t oid, const char *status, double seconds)
 {
 	return run(st, "UPDATE indexes SET status = ?, seconds = ? WHERE oid = ?",
 			   "tdi", status, seconds, (int64_t) oid);
+}
+
+int
+state_table_analyzed(state *st, uint32_t oid)
+{
+	return run(st, "UPDATE tables SET analyzed = 1 WHERE oid = ?", "i",
+			   (int64_t) oid);
+}
+
+/* Integer from a query with one int64 parameter; dflt when no row. */
+static int64_t
+get_int(state *st, const char *sql, int64_t param, int64_t dflt)
+{
+	sqlite3_stmt *stmt;
+	int64_t		out = dflt;
+
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_prepare_v2(st->db, sql, -1, &stmt, NULL) == SQLITE_OK)
+	{
+		sqlite3_bind_int64(stmt, 1, param);
+		if (sqlite3_step(stmt) == SQLITE_ROW)
+			out = sqlite3_column_int64(stmt, 0);
+		sqlite3_finalize(stmt);
+	}
+	pthread_mutex_unlock(&st->lock);
+	return out;
+}
+
+bool
+state_table_is_analyzed(state *st, uint32_t oid)
+{
+	return get_int(st, "SELECT analyzed FROM tables WHERE oid = ?",
+				   (int64_t) oid, 0) == 1;
+}
+
+bool
+state_index_is_done(state *st, uint32_t oid)
+{
+	return get_int(st, "SELECT status = 'done' FROM indexes WHERE oid = ?",
+				   (int64_t) oid, 0) == 1;
+}
+
+bool
+state_has_plan(state *st)
+{
+	return get_int(st, "SELECT count(*) FROM tables WHERE oid >= ?", 0, 0) > 0;
+}
+
+int
+state_load_parts(state *st, uint32_t oid, int64_t *first, int64_t *end,
+				 bool *done, int max)
+{
+	sqlite3_stmt *stmt;
+	int			n = 0;
+
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_prepare_v2(st->db, "SELECT first_block, end_block, "
+						   "status = 'done' FROM parts WHERE table_oid = ? "
+						   "ORDER BY partno", -1, &stmt, NULL) != SQLITE_OK)
+	{
+		pthread_mutex_unlock(&st->lock);
+		return error("could not read state file in \"%s\": %s", st->dir,
+					 sqlite3_errmsg(st->db));
+	}
+	sqlite3_bind_int64(stmt, 1, (int64_t) oid);
+	while (n < max && sqlite3_step(stmt) == SQLITE_ROW)
+	{
+		first[n] = sqlite3_column_int64(stmt, 0);
+		end[n] = sqlite3_column_int64(stmt, 1);
+		done[n++] = sqlite3_column_int(stmt, 2) == 1;
+	}
+	sqlite3_finalize(stmt);
+	pthread_mutex_unlock(&st->lock);
+	return n;
+}
+
+int
+state_reset_progress(state *st)
+{
+	int			rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = exec_sql(st, "UPDATE parts SET status = 'pending'; "
+				  "UPDATE indexes SET status = 'pending'; "
+				  "UPDATE tables SET analyzed = 0; "
+				  "DELETE FROM step WHERE name NOT IN ('preflight');");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }

@@ -69,4 +69,18 @@ int			state_part_end(state *st, uint32_t table_oid, int partno,
 int			state_index_end(state *st, uint32_t oid, const char *status,
 							double seconds);
 
+/*
+ * Resume.  What a previous run recorded: the parts of a table (up to max,
+ * returns how many, 0 when the table is not in the plan, -1 on error),
+ * whether an index is built and a table analyzed.
+ */
+bool		state_has_plan(state *st);
+int			state_load_parts(state *st, uint32_t oid, int64_t *first,
+							 int64_t *end, bool *done, int max);
+bool		state_index_is_done(state *st, uint32_t oid);
+int			state_table_analyzed(state *st, uint32_t oid);
+bool		state_table_is_analyzed(state *st, uint32_t oid);
+/* Forget every item's progress (all pending) and every step but preflight. */
+int			state_reset_progress(state *st);
+
 #endif

@@ -22,6 +22,7 @@
 int			cmd_clone(int argc, char **argv);
 int			cmd_preflight(int argc, char **argv);
 int			cmd_verify(int argc, char **argv);
+int			cmd_snapshot_holder(int argc, char **argv);
 
 /*
  * The --source and --target connection strings, from the options or from

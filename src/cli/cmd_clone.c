@@ -14,6 +14,7 @@
 
 #define DEFAULT_DIR "pgcrane-work"
 #define DEFAULT_SPLIT "1GB"
+#define DEFAULT_HOLD_MINUTES 60
 
 static void
 usage(void)
@@ -35,6 +36,11 @@ usage(void)
 	printf("      --split-tables-larger-than=SIZE\n"
 		   "                               copy bigger tables in parallel parts\n"
 		   "                               (default: " DEFAULT_SPLIT "; 0 never splits)\n");
+	printf("      --resume                 finish the interrupted clone recorded in --dir\n"
+		   "                               (source and target may then be left out)\n");
+	printf("      --snapshot-hold-time=MIN keep the snapshot of an interrupted clone for\n"
+		   "                               a resume this many minutes (default: %d)\n",
+		   DEFAULT_HOLD_MINUTES);
 	printf("      --verify                 run pgcrane verify when the clone is done\n");
 	printf("      --json                   print the summary as JSON on stdout\n");
 	printf("  -v, --verbose                more messages\n");
@@ -50,7 +56,9 @@ enum
 	OPT_DROP = 256,
 	OPT_SPLIT,
 	OPT_JSON,
-	OPT_VERIFY
+	OPT_VERIFY,
+	OPT_RESUME,
+	OPT_HOLD
 };
 
 static const struct option long_options[] = {
@@ -65,6 +73,8 @@ static const struct option long_options[] = {
 	{"split-tables-larger-than", required_argument, NULL, OPT_SPLIT},
 	{"json", no_argument, NULL, OPT_JSON},
 	{"verify", no_argument, NULL, OPT_VERIFY},
+	{"resume", no_argument, NULL, OPT_RESUME},
+	{"snapshot-hold-time", required_argument, NULL, OPT_HOLD},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, '?'},
@@ -111,6 +121,18 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 		case OPT_VERIFY:
 			o->verify = true;
 			return true;
+		case OPT_RESUME:
+			o->resume = true;
+			return true;
+		case OPT_HOLD:
+			if (str_to_int(optarg, 1, 7 * 24 * 60, &o->hold_seconds))
+			{
+				o->hold_seconds *= 60;
+				return true;
+			}
+			error("invalid value \"%s\" for option --snapshot-hold-time", optarg);
+			log_hint("Give a number of minutes from 1 to 10080.");
+			return false;
 		case 'v':
 			log_set_level(LOG_DEBUG);
 			return true;
@@ -131,6 +153,7 @@ cmd_clone(int argc, char **argv)
 				rc;
 
 	o.dir = DEFAULT_DIR;
+	o.hold_seconds = DEFAULT_HOLD_MINUTES * 60;
 	o.jobs = cli_cpu_count();
 	str_parse_size(DEFAULT_SPLIT, &o.split_bytes);
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
@@ -154,7 +177,7 @@ cmd_clone(int argc, char **argv)
 		cli_try_help("clone");
 		rc = EXIT_ERROR;
 	}
-	else if (!cli_endpoints_resolve(&ep, true))
+	else if (!o.resume && !cli_endpoints_resolve(&ep, true))
 		rc = EXIT_ERROR;
 	else
 	{

@@ -38,7 +38,7 @@ static const struct option long_options[] = {
 int
 cmd_preflight(int argc, char **argv)
 {
-	preflight_options po = {NULL, NULL, false};
+	preflight_options po = {NULL, NULL, false, false};
 	preflight_info info;
 	cli_endpoints ep = {NULL, NULL};
 	char	   *owned[2] = {NULL, NULL};

@@ -50,6 +50,28 @@ merge_env(char *const *extra_env)
 	return env;
 }
 
+/*
+ * Spawn attributes: the child starts with no signal blocked and default
+ * handlers, whatever pgcrane's threads block (interrupt.c blocks SIGINT
+ * and SIGTERM), so SIGTERM and Ctrl-C reach it.
+ */
+static void
+spawnattr_init(posix_spawnattr_t *attr, short flags)
+{
+	sigset_t	none,
+				dflt;
+
+	sigemptyset(&none);
+	sigemptyset(&dflt);
+	sigaddset(&dflt, SIGINT);
+	sigaddset(&dflt, SIGTERM);
+	sigaddset(&dflt, SIGPIPE);
+	posix_spawnattr_init(attr);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setsigdefault(attr, &dflt);
+	posix_spawnattr_setflags(attr, flags | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}
+
 static int
 wait_child(pid_t pid, const volatile sig_atomic_t *cancel, const char *what)
 {
@@ -85,6 +107,7 @@ proc_run(const char *const *argv, char *const *extra_env,
 		 const char *what)
 {
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 	char	  **env = merge_env(extra_env);
 	pid_t		pid;
 	int			rc;
@@ -93,7 +116,9 @@ proc_run(const char *const *argv, char *const *extra_env,
 	if (stdout_path)
 		posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, stdout_path,
 										 O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	rc = posix_spawn(&pid, argv[0], &fa, NULL, (char *const *) argv, env);
+	spawnattr_init(&attr, 0);
+	rc = posix_spawn(&pid, argv[0], &fa, &attr, (char *const *) argv, env);
+	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	free(env);
 	if (rc != 0)
@@ -132,4 +157,51 @@ proc_read_line(const char *const *argv, char *buf, size_t bufsize)
 	buf[n] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
+}
+
+int
+proc_start_reader(const char *const *argv, char *const *extra_env, char *buf,
+				  size_t bufsize, int *pid)
+{
+	int			fds[2];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char	  **env = merge_env(extra_env);
+	pid_t		child;
+	size_t		len = 0;
+	int			rc;
+
+	buf[0] = '\0';
+	if (pipe(fds) != 0)
+	{
+		free(env);
+		return -1;
+	}
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+	posix_spawn_file_actions_addclose(&fa, fds[0]);
+	spawnattr_init(&attr, POSIX_SPAWN_SETSID);
+	rc = posix_spawn(&child, argv[0], &fa, &attr, (char *const *) argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	free(env);
+	close(fds[1]);
+	if (rc != 0)
+	{
+		close(fds[0]);
+		return -1;
+	}
+	/* Read up to the first newline; EOF first means the child failed. */
+	while (len < bufsize - 1)
+	{
+		ssize_t		n = read(fds[0], buf + len, 1);
+
+		if (n <= 0 || buf[len] == '\n')
+			break;
+		len++;
+	}
+	buf[len] = '\0';
+	close(fds[0]);
+	*pid = (int) child;
+	return len > 0 ? 0 : -1;
 }

@@ -7,6 +7,7 @@
 
 #include <signal.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 /*
  * Run argv[0] (a full path) with argv, the current environment plus the
@@ -24,5 +25,14 @@ int			proc_run(const char *const *argv, char *const *extra_env,
  * Returns 0 or -1 (not logged: used to probe for programs).
  */
 int			proc_read_line(const char *const *argv, char *buf, size_t bufsize);
+
+/*
+ * Start argv[0] in a session of its own (it survives this process and
+ * does not get the terminal's Ctrl-C), with extra_env added, and read the
+ * first line it prints into buf; its pid goes to *pid.  The child keeps
+ * running.  0 or -1 (not logged).
+ */
+int			proc_start_reader(const char *const *argv, char *const *extra_env,
+							  char *buf, size_t bufsize, int *pid);
 
 #endif

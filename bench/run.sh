@@ -1,0 +1,571 @@
+#!/usr/bin/env bash
+# bench/run.sh [--size MB] [--rounds N] [--jobs N] [--split SIZE] [--tools LIST] [--keep]
+#
+# Measures how fast pgcrane clones a database, against the other ways of
+# doing the same job, on two throwaway PostgreSQL 15 servers:
+#
+#   pgcrane         pgcrane clone --jobs N
+#   pg_dump         pg_dump -Fd -j N (default compression), then pg_restore -j N
+#   pg_dump -Z0     the same without compression
+#   pgcopydb        pgcopydb clone --table-jobs N --index-jobs N
+#   copy pipes      the floor: pre-data schema with pg_dump/pg_restore, every
+#                   table piped "COPY TO STDOUT (FORMAT binary) | COPY FROM
+#                   STDIN", N pipes at a time, sequence values, then
+#                   post-data (indexes, constraints) with pg_restore -j N
+#
+# The benchmark database (bench/generate.sh, about --size MB) is built once
+# on the source.  Each round runs every tool once, in the order above, into
+# a freshly dropped and created target database, then checks the result:
+# row counts of every table, indexes, constraints and sequence values must
+# equal the source's, and "pgcrane verify" runs too when this pgcrane has it
+# (its time is reported beside the clone time).  Wall time is measured
+# around the tool, peak RSS with GNU time (the largest process of the
+# tool's process tree; for two-step tools the largest of both steps).
+#
+# Options (environment defaults in brackets):
+#   --size MB       size of the generated database [PGCRANE_BENCH_SIZE, 1000]
+#   --rounds N      rounds; medians are reported [PGCRANE_BENCH_ROUNDS, 3]
+#   --jobs N        parallel jobs of every tool [PGCRANE_BENCH_JOBS, CPUs]
+#   --split SIZE    pass --split-tables-larger-than SIZE to pgcrane and
+#                   pgcopydb (default: each tool's own default)
+#   --tools LIST    only these, comma-separated, out of pgcrane, pg_dump,
+#                   pg_dump-Z0, pgcopydb, floor [PGCRANE_BENCH_TOOLS, all]
+#   --keep          keep the servers' directory and logs (stopped) afterwards
+#
+# Servers: source on port 56001, target on 56002, Unix sockets only, in a
+# temporary directory (TMPDIR, default /tmp), stopped and removed on exit.
+# As root they run as PGCRANE_BENCH_USER (default "pgcrane", created if
+# needed) since PostgreSQL refuses root; the tools connect as that role.
+#
+# Server settings, the same on both sides, sized for a small machine:
+#   shared_buffers = 256MB, maintenance_work_mem = 256MB,
+#   max_wal_size = 4GB, checkpoint_timeout = 30min (no checkpoint storm in
+#   the middle of a run; a CHECKPOINT is taken before every run instead)
+#   fsync = on, synchronous_commit = on, full_page_writes = on: the
+#   defaults, as on a real target.  Turning durability off would flatter
+#   every tool alike and hide the cost of writing the copy.
+#   wal_level = logical on the source (what a live migration needs),
+#   replica (the default) on the target, so loads are WAL-logged as on a
+#   server with standbys.
+#   autovacuum stays on; the source is frozen and analyzed after
+#   generation, so it has nothing to do there.
+#
+# Results: a table on stdout, and bench/results/latest.json and
+# bench/results/latest.md (replaced by every run).
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$(pwd)
+bench=$repo/bench
+pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+bench_user=${PGCRANE_BENCH_USER:-pgcrane}
+size_mb=${PGCRANE_BENCH_SIZE:-1000}
+rounds=${PGCRANE_BENCH_ROUNDS:-3}
+jobs=${PGCRANE_BENCH_JOBS:-$(nproc)}
+split=
+keep=0
+only=${PGCRANE_BENCH_TOOLS:-}
+src_port=56001
+dst_port=56002
+dbname=bench
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+		--size) size_mb=$2; shift 2 ;;
+		--size=*) size_mb=${1#*=}; shift ;;
+		--rounds) rounds=$2; shift 2 ;;
+		--rounds=*) rounds=${1#*=}; shift ;;
+		--jobs) jobs=$2; shift 2 ;;
+		--jobs=*) jobs=${1#*=}; shift ;;
+		--split) split=$2; shift 2 ;;
+		--split=*) split=${1#*=}; shift ;;
+		--tools) only=$2; shift 2 ;;
+		--tools=*) only=${1#*=}; shift ;;
+		--keep) keep=1; shift ;;
+		-h|--help) usage; exit 0 ;;
+		*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+for v in size_mb rounds jobs; do
+	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+		echo "run.sh: --${v%_mb} needs a positive number" >&2
+		exit 2
+	fi
+done
+if [ "$size_mb" -lt 50 ]; then
+	echo "run.sh: --size must be 50 (MB) or more" >&2
+	exit 2
+fi
+
+export PATH="$pg_bindir:$PATH"
+unset PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGSERVICE PGOPTIONS
+
+# ---------------------------------------------------------------- setup
+if [ ! -x /usr/bin/time ]; then
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "installing GNU time"
+		apt-get install -y -q time >/dev/null
+	else
+		echo "run.sh: /usr/bin/time (Debian package \"time\") is needed" >&2
+		exit 2
+	fi
+fi
+command -v python3 >/dev/null || { echo "run.sh: python3 is needed" >&2; exit 2; }
+pgcrane=${PGCRANE:-$repo/pgcrane}
+if [ ! -x "$pgcrane" ]; then
+	(unset MAKEFLAGS MFLAGS MAKELEVEL; make -C "$repo" -j2 pgcrane)
+fi
+have_pgcopydb=0
+command -v pgcopydb >/dev/null && have_pgcopydb=1
+
+# key|name|function|arguments after the work directory|command shown
+all_tools=("pgcrane|pgcrane|tool_pgcrane||pgcrane clone --jobs $jobs${split:+ --split-tables-larger-than $split}"
+	"pg_dump|pg_dump+pg_restore|tool_pg_dump|''|pg_dump -Fd -j $jobs; pg_restore -j $jobs"
+	"pg_dump-Z0|pg_dump -Z0+pg_restore|tool_pg_dump|0|pg_dump -Fd -Z0 -j $jobs; pg_restore -j $jobs"
+	"pgcopydb|pgcopydb|tool_pgcopydb||pgcopydb clone --table-jobs $jobs --index-jobs $jobs${split:+ --split-tables-larger-than $split}"
+	"floor|copy pipes (floor)|tool_copy_pipes||pg_dump pre-data; psql COPY binary pipes x$jobs; pg_restore post-data -j $jobs")
+tools=()
+for entry in "${all_tools[@]}"; do
+	key=${entry%%|*}
+	if [ -n "$only" ] && [[ ",$only," != *",$key,"* ]]; then
+		continue
+	fi
+	if [ "$key" = pgcopydb ] && [ "$have_pgcopydb" -eq 0 ]; then
+		echo "pgcopydb is not installed: its row is left out"
+		continue
+	fi
+	tools+=("${entry#*|}")
+done
+if [ "${#tools[@]}" -eq 0 ]; then
+	echo "run.sh: --tools $only names none of pgcrane, pg_dump, pg_dump-Z0, pgcopydb, floor" >&2
+	exit 2
+fi
+
+as_user=()
+if [ "$(id -u)" -eq 0 ]; then
+	run_user=$bench_user
+	if ! id -u "$bench_user" >/dev/null 2>&1; then
+		echo "creating user \"$bench_user\" to run the servers (PostgreSQL refuses root)"
+		useradd -m -s /bin/bash "$bench_user"
+	fi
+	as_user=(runuser -u "$bench_user" --)
+else
+	run_user=$(id -un)
+fi
+
+tmp=
+stop_servers() {
+	local side
+	[ -n "$tmp" ] || return 0
+	for side in src dst; do
+		if [ -f "$tmp/$side/postmaster.pid" ]; then
+			"${as_user[@]}" pg_ctl -D "$tmp/$side" -m fast -w stop >/dev/null 2>&1 || true
+		fi
+	done
+	if [ "$keep" -eq 1 ]; then
+		echo "kept (servers stopped): $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap stop_servers EXIT
+trap 'exit 130' INT TERM
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pgcrane-bench.XXXXXX")
+chmod 755 "$tmp"
+[ "${#as_user[@]}" -eq 0 ] || chown "$bench_user:" "$tmp"
+# A private copy of the binary: a rebuild of the tree during the run does
+# not change what is measured.
+mkdir "$tmp/bin"
+cp "$pgcrane" "$tmp/bin/pgcrane"
+pgcrane=$tmp/bin/pgcrane
+verify_available=0
+if "$pgcrane" verify --help >/dev/null 2>&1; then
+	verify_available=1
+fi
+
+echo "== servers in $tmp (source port $src_port, target port $dst_port)"
+for side in src dst; do
+	"${as_user[@]}" initdb -D "$tmp/$side" -A trust -E UTF8 --locale=C.UTF-8 \
+		--no-sync >"$tmp/$side-initdb.log" 2>&1 || { cat "$tmp/$side-initdb.log"; exit 2; }
+	cat >>"$tmp/$side/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$tmp'
+max_connections = 100
+shared_buffers = 256MB
+maintenance_work_mem = 256MB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+EOF
+done
+printf 'port = %s\nwal_level = logical\n' "$src_port" >>"$tmp/src/postgresql.conf"
+printf 'port = %s\n' "$dst_port" >>"$tmp/dst/postgresql.conf"
+for side in src dst; do
+	"${as_user[@]}" pg_ctl -D "$tmp/$side" -l "$tmp/$side.log" -w start >/dev/null
+done
+
+src="host=$tmp port=$src_port user=$run_user dbname=$dbname"
+dst="host=$tmp port=$dst_port user=$run_user dbname=$dbname"
+dst_admin="host=$tmp port=$dst_port user=$run_user dbname=postgres"
+# pgcopydb wants URIs.
+src_uri="postgresql://$run_user@/$dbname?host=$tmp&port=$src_port"
+dst_uri="postgresql://$run_user@/$dbname?host=$tmp&port=$dst_port"
+
+q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+
+echo "== generating the benchmark database (${size_mb} MB) on the source"
+q -d "host=$tmp port=$src_port user=$run_user dbname=postgres" -c "CREATE DATABASE $dbname"
+"$bench/generate.sh" "$size_mb" "$src"
+db_mb=$(q -d "$src" -c "SELECT round(pg_database_size(current_database()) / 1048576.0, 1)")
+
+# The state a correct copy must have: every table with its row count, the
+# indexes and constraints, the sequence values.  The same query runs on
+# both sides and the outputs must be equal.
+state_sql="
+SELECT 'rows ' || n.nspname || '.' || c.relname || ' ' ||
+       (xpath('/row/c/text()', query_to_xml(format('SELECT count(*) AS c FROM %I.%I',
+                                                   n.nspname, c.relname), false, true, '')))[1]::text
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname NOT LIKE 'pg_toast%'
+UNION ALL
+SELECT 'index ' || schemaname || '.' || indexname FROM pg_indexes
+WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT 'constraint ' || n.nspname || '.' || c.conname || ' ' || c.contype::text
+FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+UNION ALL
+SELECT 'sequence ' || schemaname || '.' || sequencename || ' ' || coalesce(last_value::text, '-')
+FROM pg_sequences
+ORDER BY 1"
+q -d "$src" -c "$state_sql" >"$tmp/state-source.txt"
+n_tables=$(grep -c '^rows ' "$tmp/state-source.txt")
+echo "source: $db_mb MB, $n_tables tables (partitions counted), $(grep -c '^index ' "$tmp/state-source.txt") indexes"
+
+# ---------------------------------------------------------------- tools
+# Each tool function copies source to target, with the work directory of
+# the run as its first argument.  It runs in a child bash (set -e) under
+# GNU time, so that the whole process tree is measured.
+
+tool_pgcrane() {
+	local w=$1
+	"$pgcrane" clone --source "$src" --target "$dst" --jobs "$jobs" --dir "$w/pgcrane-work" \
+		${split:+--split-tables-larger-than "$split"} --json >"$w/pgcrane-summary.json"
+}
+
+tool_pg_dump() { # compression: "" (default) or 0
+	local w=$1 z=$2
+	/usr/bin/time -f '%e %M' -o "$w/time-dump" \
+		pg_dump -d "$src" -Fd -j "$jobs" ${z:+-Z "$z"} -f "$w/dump" || return
+	/usr/bin/time -f '%e %M' -o "$w/time-restore" \
+		pg_restore -d "$dst" -j "$jobs" --exit-on-error "$w/dump"
+}
+
+tool_pgcopydb() {
+	local w=$1
+	pgcopydb clone --source "$src_uri" --target "$dst_uri" \
+		--table-jobs "$jobs" --index-jobs "$jobs" --dir "$w/pgcopydb-work" \
+		${split:+--split-tables-larger-than "$split"}
+}
+
+tool_copy_pipes() {
+	local w=$1
+	pg_dump -d "$src" -Fc --schema-only -f "$w/schema.dump"
+	pg_restore -d "$dst" --section=pre-data --exit-on-error "$w/schema.dump"
+	# Largest tables first so that the pipes end together.
+	psql -X -At -v ON_ERROR_STOP=1 -d "$src" -c "
+		SELECT format('%I.%I', n.nspname, c.relname)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		  AND n.nspname NOT LIKE 'pg_toast%'
+		ORDER BY pg_total_relation_size(c.oid) DESC" >"$w/tables"
+	# shellcheck disable=SC2016 # expanded by the child bash
+	SRC=$src DST=$dst xargs -d '\n' -P "$jobs" -n 1 bash -c '
+		set -o pipefail
+		psql -X -q -v ON_ERROR_STOP=1 -d "$SRC" -c "COPY $1 TO STDOUT (FORMAT binary)" |
+		psql -X -q -v ON_ERROR_STOP=1 -d "$DST" -c "COPY $1 FROM STDIN (FORMAT binary)"' _ \
+		<"$w/tables"
+	psql -X -At -v ON_ERROR_STOP=1 -d "$src" -c "
+		SELECT format('SELECT pg_catalog.setval(%L, %s, true);',
+		              format('%I.%I', schemaname, sequencename), last_value)
+		FROM pg_sequences WHERE last_value IS NOT NULL" |
+		psql -X -q -v ON_ERROR_STOP=1 -d "$dst" >/dev/null
+	pg_restore -d "$dst" --section=post-data -j "$jobs" --exit-on-error "$w/schema.dump"
+}
+
+# The tool functions see these in their child bash.
+export src dst src_uri dst_uri jobs pgcrane split
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+runs=$tmp/runs.jsonl
+: >"$runs"
+
+# Fresh empty target database, settled server.
+reset_target() {
+	PGOPTIONS="-c client_min_messages=warning" q -d "$dst_admin" -c "DROP DATABASE IF EXISTS $dbname WITH (FORCE)" \
+		-c "CREATE DATABASE $dbname" -c "CHECKPOINT"
+	q -d "host=$tmp port=$src_port user=$run_user dbname=postgres" -c "CHECKPOINT"
+}
+
+
+echo
+echo "== $rounds round(s), $jobs job(s) each; pgcrane verify: $([ $verify_available -eq 1 ] && echo available || echo "not available, row counts only")"
+for ((round = 1; round <= rounds; round++)); do
+	for entry in "${tools[@]}"; do
+		IFS='|' read -r name fn args shown <<<"$entry"
+		w=$tmp/run
+		rm -rf "$w"
+		mkdir -p "$w"
+		reset_target
+
+		t0=$(now)
+		rc=0
+		/usr/bin/time -f '%e %M' -o "$w/time-tool" \
+			bash -c "set -eo pipefail; $(declare -f tool_pgcrane tool_pg_dump tool_pgcopydb tool_copy_pipes); $fn \"\$1\" $args" \
+			_ "$w" >"$w/stdout.log" 2>"$w/stderr.log" || rc=$?
+		t1=$(now)
+		wall=$(elapsed "$t0" "$t1")
+		rss_kb=$(awk 'END { print $NF }' "$w/time-tool")
+		dump_s=""
+		restore_s=""
+		if [ -f "$w/time-dump" ]; then
+			dump_s=$(awk 'END { print $1 }' "$w/time-dump")
+			restore_s=$(awk 'END { print $1 }' "$w/time-restore" 2>/dev/null || true)
+		fi
+
+		# Check the copy.
+		check=ok
+		: >"$w/check.txt"
+		if [ "$rc" -ne 0 ]; then
+			check=skipped
+		elif ! q -d "$dst" -c "$state_sql" >"$w/state-target.txt" 2>"$w/check.txt"; then
+			check=FAILED
+		elif ! cmp -s "$tmp/state-source.txt" "$w/state-target.txt"; then
+			check=FAILED
+			{ diff "$tmp/state-source.txt" "$w/state-target.txt" | grep '^[<>]' | head -n 12; } >"$w/check.txt" || true
+		fi
+		verify_s=""
+		verify_rc=""
+		if [ "$verify_available" -eq 1 ] && [ "$rc" -eq 0 ]; then
+			v0=$(now)
+			verify_rc=0
+			"$pgcrane" verify --source "$src" --target "$dst" --jobs "$jobs" \
+				>"$w/verify.log" 2>&1 || verify_rc=$?
+			verify_s=$(elapsed "$v0" "$(now)")
+			[ "$verify_rc" -eq 0 ] || check=FAILED
+		fi
+		cat "$w/stderr.log" "$w/stdout.log" | tail -n 20 >"$w/error.txt"
+
+		R_ROUND=$round R_TOOL=$name R_RC=$rc R_WALL=$wall R_RSS=$rss_kb R_DUMP=$dump_s \
+			R_RESTORE=$restore_s R_CHECK=$check R_VERIFY_S=$verify_s R_VERIFY_RC=$verify_rc \
+			python3 - "$runs" "$w" <<'EOF'
+import json, os, sys
+e = os.environ
+w = sys.argv[2]
+def num(v, cast=float):
+    return cast(v) if v not in ("", None) else None
+def text(name, lines=20):
+    try:
+        with open(os.path.join(w, name), errors="replace") as f:
+            t = "".join(f.readlines()[-lines:]).strip()
+        return t or None
+    except OSError:
+        return None
+rc = int(e["R_RC"])
+summary = None
+if e["R_TOOL"] == "pgcrane":
+    try:
+        with open(os.path.join(w, "pgcrane-summary.json")) as f:
+            summary = json.load(f)
+        # The five largest tables and slowest indexes instead of all.
+        if isinstance(summary.get("tables"), list):
+            tables = sorted(summary.pop("tables"), key=lambda t: -t.get("bytes", 0))
+            summary["largest_tables"] = tables[:5]
+        if isinstance(summary.get("indexes"), list):
+            indexes = sorted(summary.pop("indexes"), key=lambda i: -i.get("seconds", 0))
+            summary["slowest_indexes"] = indexes[:5]
+    except (OSError, ValueError, AttributeError):
+        pass
+rec = {"round": int(e["R_ROUND"]), "tool": e["R_TOOL"], "exit_code": rc,
+       "wall_s": num(e["R_WALL"]), "peak_rss_kib": num(e["R_RSS"], int),
+       "dump_s": num(e["R_DUMP"]), "restore_s": num(e["R_RESTORE"]),
+       "check": e["R_CHECK"], "check_detail": text("check.txt"),
+       "verify_s": num(e["R_VERIFY_S"]), "verify_exit_code": num(e["R_VERIFY_RC"], int),
+       "verify_output": text("verify.log") if e["R_VERIFY_RC"] not in ("", "0") else None,
+       "error": text("error.txt") if rc != 0 else None,
+       "pgcrane_summary": summary}
+with open(sys.argv[1], "a") as f:
+    f.write(json.dumps(rec) + "\n")
+EOF
+		line=$(printf '  round %d  %-24s %8ss  %7s MiB  check %s' "$round" "$name" "$wall" \
+			"$(awk -v k="${rss_kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "$check")
+		[ -z "$verify_s" ] || line+="  verify ${verify_s}s (exit $verify_rc)"
+		echo "$line"
+		if [ "$rc" -ne 0 ]; then
+			echo "    $name FAILED (exit $rc):"
+			cat "$w/stderr.log" "$w/stdout.log" | tail -n 12 | sed 's/^/    | /'
+		elif [ "$check" = FAILED ]; then
+			sed 's/^/    | /' "$w/check.txt"
+			[ ! -s "$w/verify.log" ] || tail -n 8 "$w/verify.log" | sed 's/^/    verify| /'
+		fi
+	done
+done
+
+# ---------------------------------------------------------------- report
+mkdir -p "$bench/results"
+tool_specs=$(for entry in "${tools[@]}"; do
+	IFS='|' read -r name fn args shown <<<"$entry"
+	printf '%s\t%s\n' "$name" "$shown"
+done)
+pg_version=$(q -d "$src" -c "SHOW server_version")
+pgcopydb_version=
+if [ "$have_pgcopydb" -eq 1 ]; then
+	pgcopydb_version=$(pgcopydb --version 2>/dev/null | awk '/^pgcopydb version/ { print $3 }')
+fi
+git_commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git_dirty=$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
+
+B_PGCRANE=$("$pgcrane" --version 2>/dev/null | head -n 1) B_COMMIT=$git_commit B_DIRTY=$git_dirty \
+B_PG=$pg_version B_PGCOPYDB=$pgcopydb_version B_SIZE=$size_mb B_DB_MB=$db_mb B_TABLES=$n_tables \
+B_ROUNDS=$rounds B_JOBS=$jobs B_SPLIT=$split B_VERIFY=$verify_available TOOL_SPECS=$tool_specs \
+	python3 - "$runs" "$bench/results" <<'EOF'
+import json, os, statistics, sys, datetime, platform
+
+e = os.environ
+runs = [json.loads(l) for l in open(sys.argv[1])]
+outdir = sys.argv[2]
+specs = [l.split("\t", 1) for l in e["TOOL_SPECS"].splitlines() if l]
+meta = {
+    "generated_at": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "pgcrane": e["B_PGCRANE"], "git_commit": e["B_COMMIT"], "git_dirty": e["B_DIRTY"] == "true",
+    "postgresql": e["B_PG"], "pgcopydb": e["B_PGCOPYDB"] or None,
+    "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
+                "memory_mib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)},
+    "size_mb_requested": int(e["B_SIZE"]), "database_mb": float(e["B_DB_MB"]),
+    "tables": int(e["B_TABLES"]), "rounds": int(e["B_ROUNDS"]), "jobs": int(e["B_JOBS"]),
+    "split_tables_larger_than": e["B_SPLIT"] or None,
+    "verify_available": e["B_VERIFY"] == "1",
+    "server_settings": {"shared_buffers": "256MB", "maintenance_work_mem": "256MB",
+                        "max_wal_size": "4GB", "checkpoint_timeout": "30min",
+                        "fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
+                        "wal_level": {"source": "logical", "target": "replica"}},
+}
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return round(statistics.median(xs), 2) if xs else None
+
+tools = []
+for name, command in specs:
+    rs = [r for r in runs if r["tool"] == name]
+    good = [r for r in rs if r["exit_code"] == 0]
+    checked = [r for r in good if r["check"] == "ok"]
+    rss = [r["peak_rss_kib"] for r in good if r["peak_rss_kib"] is not None]
+    t = {"tool": name, "command": command,
+         "median_wall_s": med([r["wall_s"] for r in good]),
+         "peak_rss_mib": round(max(rss) / 1024, 1) if rss else None,
+         "median_verify_s": med([r["verify_s"] for r in good]),
+         "runs": len(rs), "failed_runs": len(rs) - len(good),
+         "check": ("ok" if good and len(checked) == len(good) else
+                   "FAILED" if good else "-")}
+    if any(r["dump_s"] is not None for r in good):
+        t["median_dump_s"] = med([r["dump_s"] for r in good])
+        t["median_restore_s"] = med([r["restore_s"] for r in good])
+    tools.append(t)
+
+base = next((t for t in tools if t["tool"] == "pgcrane"), None)
+for t in tools:
+    def ratio(key):
+        if base and base[key] and t[key]:
+            return round(base[key] / t[key], 2)
+        return None
+    t["time_ratio_pgcrane_over_tool"] = ratio("median_wall_s")
+    t["rss_ratio_pgcrane_over_tool"] = ratio("peak_rss_mib")
+
+def fmt(v, f="{:.2f}"):
+    return "-" if v is None else f.format(v)
+
+verify = meta["verify_available"]
+head = ["tool", "median wall s", "peak RSS MiB", "time pgcrane/tool", "RSS pgcrane/tool", "check"]
+if verify:
+    head.append("verify s")
+rows = []
+for t in tools:
+    status = t["check"]
+    if t["failed_runs"]:
+        status = "FAILED %d of %d runs" % (t["failed_runs"], t["runs"])
+    row = [t["tool"], fmt(t["median_wall_s"]), fmt(t["peak_rss_mib"], "{:.1f}"),
+           fmt(t["time_ratio_pgcrane_over_tool"]), fmt(t["rss_ratio_pgcrane_over_tool"]), status]
+    if verify:
+        row.append(fmt(t["median_verify_s"]))
+    rows.append(row)
+
+widths = [max(len(str(x)) for x in col) for col in zip(head, *rows)]
+def line(cells):
+    return "  ".join(str(c).ljust(w) if i in (0, 5) else str(c).rjust(w)
+                     for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+print()
+print("== results: %.0f MB database, %d tables, %d job(s), %d round(s), medians"
+      % (meta["database_mb"], meta["tables"], meta["jobs"], meta["rounds"]))
+print(line(head))
+print(line(["-" * w for w in widths]))
+for r in rows:
+    print(line(r))
+print("pgcrane/tool below 1: pgcrane needs less (0.50 = half the time or memory).")
+
+failures = [r for r in runs if r["exit_code"] != 0 or r["check"] == "FAILED"]
+
+doc = dict(meta, tools=tools, runs=runs)
+with open(os.path.join(outdir, "latest.json"), "w") as f:
+    json.dump(doc, f, indent=2)
+    f.write("\n")
+
+md = ["# pgcrane benchmark: latest run", "",
+      "%s, %s (commit %s%s), PostgreSQL %s%s." % (
+          meta["generated_at"], meta["pgcrane"] or "pgcrane", meta["git_commit"],
+          ", with uncommitted changes" if meta["git_dirty"] else "", meta["postgresql"],
+          ", pgcopydb " + meta["pgcopydb"] if meta["pgcopydb"] else ""),
+      "",
+      "Database: %.0f MB (bench/generate.sh %d), %d tables; %d job(s) per tool; "
+      "%d round(s); %d CPUs, %d MiB RAM." % (
+          meta["database_mb"], meta["size_mb_requested"], meta["tables"], meta["jobs"],
+          meta["rounds"], meta["machine"]["cpus"], meta["machine"]["memory_mib"]),
+      "",
+      "| " + " | ".join(head) + " |",
+      "|" + "|".join(["---"] + ["---:"] * 4 + ["---"] + (["---:"] if verify else [])) + "|"]
+for r in rows:
+    md.append("| " + " | ".join(str(c) for c in r) + " |")
+md += ["",
+       "Wall time: median over the rounds. Peak RSS: the largest over the rounds of the "
+       "largest process in the tool's process tree (pg_dump and pg_restore: the larger "
+       "of both). Ratios are pgcrane divided by the tool: below 1, pgcrane needs less "
+       "time or memory than that tool.",
+       "", "Commands:", ""]
+for t in tools:
+    md.append("- %s: `%s`" % (t["tool"], t["command"]))
+if failures:
+    md += ["", "## Failures", ""]
+    for r in failures:
+        md.append("- round %d, %s: exit %d, check %s" % (r["round"], r["tool"], r["exit_code"], r["check"]))
+        text = (r["error"] or r["check_detail"] or r["verify_output"] or "").strip()
+        if text:
+            md += ["", "  ```"] + ["  " + l for l in text.splitlines()] + ["  ```", ""]
+with open(os.path.join(outdir, "latest.md"), "w") as f:
+    f.write("\n".join(md).rstrip() + "\n")
+print("results: %s/latest.json and latest.md" % os.path.relpath(outdir))
+EOF
+
+# A failed pgcrane run or a copy that does not match fails the benchmark;
+# the other tools' failures are only reported.
+if grep '"tool": "pgcrane"' "$runs" | grep -q -e '"exit_code": [1-9]' -e '"check": "FAILED"'; then
+	echo "run.sh: pgcrane failed or its copy differs from the source (see above)" >&2
+	exit 1
+fi

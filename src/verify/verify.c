@@ -1,0 +1,140 @@
+/*
+ * verify.c
+ *		pgcrane verify: prove the target equals the source, and show where
+ *		it does not.
+ *
+ * The run opens one pair of sessions (verify_session.h), which exports
+ * each side's snapshot, compares the schema on it (verify_schema.h), then
+ * the data (verify_data.h) on worker sessions that import those
+ * snapshots, so the whole run sees one state of each database.  Every
+ * difference goes into one report (verify_report.h), printed at the end
+ * in a stable order, and recorded in the work directory's state.
+ *
+ * Exit status: EXIT_OK when nothing differs, EXIT_CHECK_FAILED when
+ * something does, EXIT_ERROR when the comparison could not be completed;
+ * differences found before an error are still printed, but no verdict.
+ */
+#include "verify/verify.h"
+
+#include <stdio.h>
+
+#include "cli/cli.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/str.h"
+#include "verify/verify_data.h"
+#include "verify/verify_report.h"
+#include "verify/verify_schema.h"
+#include "verify/verify_session.h"
+
+/* Compare what the options ask for; 0 or -1 (logged). */
+static int
+compare(const verify_options *o, interrupt *intr, vreport *r)
+{
+	vsession	leader;
+	int			ntables = 0;
+	int64_t		nrows = 0;
+	int			rc = 0;
+
+	if (vsession_open(&leader, o->source, o->target, NULL, NULL, intr) != 0)
+		return -1;
+	if (!o->data_only)
+	{
+		vschema_options so = {o->no_owner, o->no_acl};
+
+		rc = vschema_compare(&leader, &so, r, &ntables);
+	}
+	if (rc == 0 && !o->schema_only)
+	{
+		vdata_options d = {
+			.source = o->source,
+			.target = o->target,
+			.jobs = o->jobs > 0 ? o->jobs : cli_cpu_count(),
+			.max_rows = o->max_rows > 0 ? o->max_rows : VERIFY_DEFAULT_MAX_ROWS,
+			.split_bytes = o->split_bytes == 0 ? VERIFY_DEFAULT_SPLIT_BYTES :
+			o->split_bytes < 0 ? 0 : o->split_bytes,
+			.report_objects = o->data_only,
+			.intr = intr,
+		};
+
+		rc = vdata_compare(&leader, &d, r, &ntables, &nrows);
+	}
+	vreport_set_totals(r, ntables, nrows);
+	vsession_close(&leader);
+	return rc;
+}
+
+/* Record the result in the work directory's state; 0 or -1 (logged). */
+static int
+record(state *st, const char *status, const char *json)
+{
+	if (st == NULL)
+		return 0;
+	if (state_put(st, "verify.result", json) != 0 ||
+		state_put(st, "verify.status", status) != 0)
+		return -1;
+	return 0;
+}
+
+/* Compare, print, record; returns the exit code. */
+static int
+run(const verify_options *o, state *st, interrupt *intr)
+{
+	double		start = clock_now();
+	vreport    *r = vreport_new();
+	strbuf		json = STRBUF_INIT;
+	const char *status;
+	int			rc = compare(o, intr, r);
+
+	if (rc != 0 && intr->stop)
+		status = "interrupted";
+	else if (rc != 0)
+		status = "error";
+	else
+		status = vreport_count(r) == 0 ? "ok" : "different";
+	vreport_json(r, status, clock_now() - start, &json);
+	if (o->json)
+		fputs(strbuf_str(&json), stdout);
+	else
+		vreport_print(r, stdout, rc == 0);
+	fflush(stdout);
+	if (record(st, status, strbuf_str(&json)) != 0 && rc == 0)
+		rc = -1;
+	log_debug("verify took %.3f s", clock_now() - start);
+	if (rc == 0)
+		rc = vreport_count(r) == 0 ? EXIT_OK : EXIT_CHECK_FAILED;
+	else if (intr->stop)
+	{
+		log_info("verify interrupted");
+		rc = EXIT_INTERRUPTED;
+	}
+	else
+		rc = EXIT_ERROR;
+	strbuf_release(&json);
+	vreport_free(r);
+	return rc;
+}
+
+int
+verify_run(const verify_options *o)
+{
+	state	   *st = o->st;
+	interrupt	own;
+	interrupt  *intr = o->intr;
+	int			rc;
+
+	/* Open the state first: a directory another pgcrane holds fails fast. */
+	if (st == NULL && o->dir && (st = state_open(o->dir)) == NULL)
+		return EXIT_ERROR;
+	if (intr == NULL && interrupt_start(&own) == 0)
+		intr = &own;
+	if (intr == NULL)
+		rc = EXIT_ERROR;
+	else
+		rc = run(o, st, intr);
+	if (intr == &own)
+		interrupt_stop(&own);
+	if (st != o->st)
+		state_close(st);
+	return rc;
+}
