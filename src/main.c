@@ -18,6 +18,10 @@ static const command commands[] = {
 	{"preflight", cmd_preflight, "check both servers before a migration"},
 	{"clone", cmd_clone, "copy a database to another server"},
 	{"verify", cmd_verify, "prove the target equals the source"},
+	{"follow", cmd_follow, "apply the source's changes to the target (after clone --follow)"},
+	{"status", cmd_status, "phase, lag and rates of a clone or follow"},
+	{"cutover", cmd_cutover, "catch up, sync sequences and stop following"},
+	{"cleanup", cmd_cleanup, "drop the replication slot, publication and origin"},
 	{"snapshot-holder", cmd_snapshot_holder, NULL},
 };
 

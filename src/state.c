@@ -89,6 +89,8 @@ take_lock(state *st)
 	return 0;
 }
 
+static state *state_open_mode(const char *dir, bool lock);
+
 static int
 exec_sql(state *st, const char *sql)
 {
@@ -107,6 +109,28 @@ exec_sql(state *st, const char *sql)
 state *
 state_open(const char *dir)
 {
+	return state_open_mode(dir, true);
+}
+
+state *
+state_open_shared(const char *dir)
+{
+	struct stat sb;
+	char	   *path = str_printf("%s/state.db", dir);
+	bool		exists = stat(path, &sb) == 0;
+
+	free(path);
+	if (!exists)
+	{
+		error("no pgcrane work directory at \"%s\"", dir);
+		return NULL;
+	}
+	return state_open_mode(dir, false);
+}
+
+static state *
+state_open_mode(const char *dir, bool lock)
+{
 	state	   *st = xcalloc(1, sizeof(state));
 	char	   *path;
 
@@ -119,7 +143,7 @@ state_open(const char *dir)
 		state_close(st);
 		return NULL;
 	}
-	if (take_lock(st) != 0)
+	if (lock && take_lock(st) != 0)
 	{
 		state_close(st);
 		return NULL;

@@ -35,6 +35,13 @@ typedef struct state state;
  * the lock.  Close with state_close().
  */
 state	   *state_open(const char *dir);
+
+/*
+ * Open an existing DIR/state.db without the lock, to read what a running
+ * pgcrane records and to leave it requests (pgcrane status, cutover).
+ * NULL (logged) when there is no state file.
+ */
+state	   *state_open_shared(const char *dir);
 void		state_close(state *st);
 
 /* Path of the work directory (owned by the state). */

@@ -22,6 +22,10 @@
 int			cmd_clone(int argc, char **argv);
 int			cmd_preflight(int argc, char **argv);
 int			cmd_verify(int argc, char **argv);
+int			cmd_follow(int argc, char **argv);
+int			cmd_status(int argc, char **argv);
+int			cmd_cutover(int argc, char **argv);
+int			cmd_cleanup(int argc, char **argv);
 int			cmd_snapshot_holder(int argc, char **argv);
 
 /*
