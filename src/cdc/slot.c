@@ -1,0 +1,112 @@
+/*
+ * slot.c
+ *		Publication and replication slot on the source.
+ */
+#include "cdc/slot.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/pgoutput.h"
+#include "conn.h"
+#include "util/log.h"
+#include "util/str.h"
+
+PGconn *
+cdc_repl_connect(const char *source)
+{
+	char	   *conninfo = str_printf("%s replication=database", source);
+	char		msg[1024];
+	PGconn	   *conn;
+
+	/* A URI takes the option as a parameter, a key/value string as a pair. */
+	if (strncmp(source, "postgres", 8) == 0 && strstr(source, "://"))
+	{
+		free(conninfo);
+		conninfo = str_printf("%s%sreplication=database", source,
+							  strchr(source, '?') ? "&" : "?");
+	}
+	conn = conn_try_open(conninfo, NULL, msg, sizeof(msg));
+	free(conninfo);
+	if (conn == NULL)
+		error("could not open a replication connection to the source server: %s", msg);
+	return conn;
+}
+
+int
+cdc_slot_create(PGconn *repl, const char *slot, char **snapshot,
+				uint64_t *consistent_lsn)
+{
+	char	   *name = conn_quote_ident(repl, slot);
+	char	   *sql = str_printf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT",
+								 name);
+	PGresult   *res = PQexec(repl, sql);
+	int			rc = 0;
+
+	free(sql);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		char	   *what = str_printf("create replication slot \"%s\"", slot);
+
+		conn_log_result_error(res, SIDE_SOURCE, what);
+		free(what);
+		rc = -1;
+	}
+	else if (!pgo_lsn_parse(PQgetvalue(res, 0, 1), consistent_lsn))
+		rc = error("could not parse the consistent point \"%s\" of slot \"%s\"",
+				   PQgetvalue(res, 0, 1), slot);
+	else
+		*snapshot = xstrdup(PQgetvalue(res, 0, 2));
+	PQclear(res);
+	free(name);
+	return rc;
+}
+
+int
+cdc_publication_create(PGconn *src, const char *publication)
+{
+	const char *params[1] = {publication};
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "look up publication",
+								 "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
+								 1, params);
+	char	   *name,
+			   *sql;
+	int			rc;
+
+	if (res == NULL)
+		return -1;
+	rc = PQntuples(res);
+	PQclear(res);
+	if (rc > 0)
+		return 0;
+	name = conn_quote_ident(src, publication);
+	sql = str_printf("CREATE PUBLICATION %s FOR ALL TABLES", name);
+	rc = conn_exec(src, SIDE_SOURCE, sql);
+	free(sql);
+	free(name);
+	return rc;
+}
+
+int
+cdc_source_cleanup(PGconn *src, const char *slot, const char *publication)
+{
+	const char *params[1] = {slot};
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "drop replication slot",
+								 "SELECT pg_catalog.pg_drop_replication_slot(slot_name)"
+								 " FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+								 1, params);
+	char	   *name,
+			   *sql;
+	int			rc;
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	name = conn_quote_ident(src, publication);
+	sql = str_printf("DROP PUBLICATION IF EXISTS %s", name);
+	rc = conn_exec(src, SIDE_SOURCE, sql);
+	free(sql);
+	free(name);
+	return rc;
+}

@@ -1,0 +1,43 @@
+/*
+ * slot.h
+ *		The source side of change capture: publication and replication slot.
+ *
+ * A clone that will follow changes creates a publication (every table) and
+ * a logical replication slot with the built-in pgoutput plugin.  Creating
+ * the slot on a replication connection exports a snapshot that matches the
+ * slot's consistent point exactly: the clone reads that snapshot, and
+ * streaming from the slot delivers every change committed after it, none
+ * before.  The replication connection must stay open and idle for as long
+ * as the snapshot is imported (snapshot.h's holder does that).
+ *
+ * Functions return 0 or -1 (logged); returned strings are yours to free.
+ */
+#ifndef PGCRANE_CDC_SLOT_H
+#define PGCRANE_CDC_SLOT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/* A replication connection (replication=database) to the source. */
+PGconn	   *cdc_repl_connect(const char *source);
+
+/*
+ * CREATE_REPLICATION_SLOT name LOGICAL pgoutput EXPORT_SNAPSHOT on repl:
+ * the snapshot's name and the slot's consistent point.
+ */
+int			cdc_slot_create(PGconn *repl, const char *slot, char **snapshot,
+							uint64_t *consistent_lsn);
+
+/* CREATE PUBLICATION name FOR ALL TABLES, unless it exists. */
+int			cdc_publication_create(PGconn *src, const char *publication);
+
+/* Drop the slot and the publication if they exist. */
+int			cdc_source_cleanup(PGconn *src, const char *slot,
+							   const char *publication);
+
+/* LSNs are formatted and parsed with pgo_lsn_format/pgo_lsn_parse. */
+
+#endif
