@@ -33,8 +33,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "catalog.h"
+#include "cdc/slot.h"
 #include "cli/cli.h"
 #include "conn.h"
 #include "interrupt.h"
@@ -276,21 +279,71 @@ fill_report(clone_ctx *c, const char *status, double start)
 		};
 }
 
+/*
+ * For --follow: the names of the publication, slot and origin, made once
+ * per clone and kept in the state file; the publication is created now.
+ * A slot left by an earlier attempt of this clone is dropped: the new
+ * snapshot must come from a new slot.
+ */
+static int
+prepare_follow(clone_ctx *c, char **slot)
+{
+	char	   *name = state_get(c->st, "follow.slot");
+	PGconn	   *src;
+	int			rc;
+
+	if (name == NULL)
+	{
+		name = str_printf("pgcrane_%08x", (unsigned) (time(NULL) ^ (getpid() << 16)));
+		state_put(c->st, "follow.slot", name);
+		state_put(c->st, "follow.publication", name);
+		state_put(c->st, "follow.origin", name);
+	}
+	src = conn_open(c->source, SIDE_SOURCE);
+	if (src == NULL)
+	{
+		free(name);
+		return -1;
+	}
+	rc = cdc_source_cleanup(src, name, NULL);
+	if (rc == 0)
+		rc = cdc_publication_create(src, name);
+	PQfinish(src);
+	*slot = name;
+	return rc;
+}
+
 /* Start a snapshot holder and record it. */
 static int
 new_snapshot(clone_ctx *c)
 {
 	snapshot_holder h;
 	char		pid[32];
+	char	   *slot = NULL;
+	int			rc;
 
-	if (snapshot_holder_start(c->source, c->o->dir, c->o->hold_seconds, &h) != 0)
+	if (c->o->follow && prepare_follow(c, &slot) != 0)
+	{
+		free(slot);
+		return -1;
+	}
+	rc = snapshot_holder_start(c->source, c->o->dir, c->o->hold_seconds, slot, &h);
+	free(slot);
+	if (rc != 0)
 		return -1;
 	free(c->snapshot);
 	c->snapshot = h.name;
+	h.name = NULL;
 	c->holder_pid = h.pid;
 	snprintf(pid, sizeof(pid), "%d", h.pid);
 	state_put(c->st, "snapshot", c->snapshot);
 	state_put(c->st, "snapshot.holder_pid", pid);
+	if (h.lsn)
+	{
+		state_put(c->st, "follow.start_lsn", h.lsn);
+		log_info("replication slot created at %s", h.lsn);
+	}
+	snapshot_holder_release(&h);
 	log_info("snapshot \"%s\" exported on the source", c->snapshot);
 	return 0;
 }

@@ -22,6 +22,7 @@ typedef struct clone_options
 	bool		json;
 	bool		verify;
 	bool		resume;			/* finish the clone recorded in dir */
+	bool		follow;			/* then apply changes until cutover */
 	int			hold_seconds;	/* snapshot kept this long for a resume */
 } clone_options;
 

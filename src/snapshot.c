@@ -13,6 +13,8 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "cdc/pgoutput.h"
+#include "cdc/slot.h"
 #include "conn.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -84,13 +86,13 @@ snapshot_release(snapshot *snap)
 
 int
 snapshot_holder_start(const char *source, const char *dir, int hold_seconds,
-					  snapshot_holder *h)
+					  const char *slot, snapshot_holder *h)
 {
 	char		self[4096];
 	char		hold[32];
 	ssize_t		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	const char *argv[] = {self, "snapshot-holder", "--dir", dir, "--hold-time",
-	hold, NULL};
+	hold, slot ? "--slot" : NULL, slot, NULL};
 	char	   *env[2];
 	char		line[256];
 	int			rc;
@@ -107,6 +109,16 @@ snapshot_holder_start(const char *source, const char *dir, int hold_seconds,
 	free(env[0]);
 	if (rc != 0 || line[0] == '\0')
 		return error("could not start the snapshot holder on the source");
+	/* "snapshot" or "snapshot lsn" */
+	{
+		char	   *space = strchr(line, ' ');
+
+		if (space)
+		{
+			*space = '\0';
+			h->lsn = xstrdup(space + 1);
+		}
+	}
 	h->name = xstrdup(line);
 	return 0;
 }
@@ -128,7 +140,9 @@ void
 snapshot_holder_release(snapshot_holder *h)
 {
 	free(h->name);
+	free(h->lsn);
 	h->name = NULL;
+	h->lsn = NULL;
 }
 
 /* True when some pgcrane holds the work directory's lock. */
@@ -148,15 +162,40 @@ dir_in_use(const char *dir)
 	return busy;
 }
 
+/* Export through a new replication slot; the connection holds it. */
+static int
+export_from_slot(const char *source, const char *slot, snapshot *snap,
+				 char *lsn, size_t lsnsize)
+{
+	uint64_t	point;
+
+	snap->holder = cdc_repl_connect(source);
+	if (snap->holder == NULL)
+		return -1;
+	if (cdc_slot_create(snap->holder, slot, &snap->name, &point) != 0)
+	{
+		snapshot_release(snap);
+		return -1;
+	}
+	pgo_lsn_format(point, lsn, lsnsize);
+	return 0;
+}
+
 int
-snapshot_holder_main(const char *source, const char *dir, int hold_seconds)
+snapshot_holder_main(const char *source, const char *dir, int hold_seconds,
+					 const char *slot)
 {
 	snapshot	snap = SNAPSHOT_INIT;
+	char		lsn[64] = "";
 	int			idle = 0;
 
-	if (snapshot_export(source, &snap) != 0)
+	if (slot ? export_from_slot(source, slot, &snap, lsn, sizeof(lsn)) != 0
+		: snapshot_export(source, &snap) != 0)
 		return 1;
-	printf("%s\n", snap.name);
+	if (slot)
+		printf("%s %s\n", snap.name, lsn);
+	else
+		printf("%s\n", snap.name);
 	fflush(stdout);
 	/*
 	 * Let go of the terminal and of the pipes of whoever started the clone:

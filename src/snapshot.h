@@ -54,11 +54,17 @@ typedef struct snapshot_holder
 {
 	int			pid;
 	char	   *name;			/* owned */
+	char	   *lsn;			/* owned; the slot's consistent point, or NULL */
 } snapshot_holder;
 
-/* Start a holder; fills h.  0 or -1 (logged). */
+/*
+ * Start a holder; fills h.  With slot, the snapshot comes from creating
+ * that logical replication slot (pgoutput) and h->lsn is its consistent
+ * point; otherwise from pg_export_snapshot().  0 or -1 (logged).
+ */
 int			snapshot_holder_start(const char *source, const char *dir,
-								  int hold_seconds, snapshot_holder *h);
+								  int hold_seconds, const char *slot,
+								  snapshot_holder *h);
 /* Whether the holder process pid is still running. */
 bool		snapshot_holder_alive(int pid);
 /* Ask the holder to end (the snapshot is released). */
@@ -67,6 +73,6 @@ void		snapshot_holder_release(snapshot_holder *h);
 
 /* The holder's own main loop (the "snapshot-holder" command). */
 int			snapshot_holder_main(const char *source, const char *dir,
-								 int hold_seconds);
+								 int hold_seconds, const char *slot);
 
 #endif

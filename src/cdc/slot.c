@@ -103,6 +103,8 @@ cdc_source_cleanup(PGconn *src, const char *slot, const char *publication)
 	if (res == NULL)
 		return -1;
 	PQclear(res);
+	if (publication == NULL || publication[0] == '\0')
+		return 0;
 	name = conn_quote_ident(src, publication);
 	sql = str_printf("DROP PUBLICATION IF EXISTS %s", name);
 	rc = conn_exec(src, SIDE_SOURCE, sql);

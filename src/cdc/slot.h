@@ -34,7 +34,7 @@ int			cdc_slot_create(PGconn *repl, const char *slot, char **snapshot,
 /* CREATE PUBLICATION name FOR ALL TABLES, unless it exists. */
 int			cdc_publication_create(PGconn *src, const char *publication);
 
-/* Drop the slot and the publication if they exist. */
+/* Drop the slot and the publication (unless NULL or "") if they exist. */
 int			cdc_source_cleanup(PGconn *src, const char *slot,
 							   const char *publication);
 

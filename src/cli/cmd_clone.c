@@ -41,6 +41,9 @@ usage(void)
 	printf("      --snapshot-hold-time=MIN keep the snapshot of an interrupted clone for\n"
 		   "                               a resume this many minutes (default: %d)\n",
 		   DEFAULT_HOLD_MINUTES);
+	printf("      --follow                 create a replication slot for the snapshot and,\n"
+		   "                               once the copy is done, apply the source's\n"
+		   "                               changes until \"pgcrane cutover\"\n");
 	printf("      --verify                 run pgcrane verify when the clone is done\n");
 	printf("      --json                   print the summary as JSON on stdout\n");
 	printf("  -v, --verbose                more messages\n");
@@ -58,7 +61,8 @@ enum
 	OPT_JSON,
 	OPT_VERIFY,
 	OPT_RESUME,
-	OPT_HOLD
+	OPT_HOLD,
+	OPT_FOLLOW
 };
 
 static const struct option long_options[] = {
@@ -74,6 +78,7 @@ static const struct option long_options[] = {
 	{"json", no_argument, NULL, OPT_JSON},
 	{"verify", no_argument, NULL, OPT_VERIFY},
 	{"resume", no_argument, NULL, OPT_RESUME},
+	{"follow", no_argument, NULL, OPT_FOLLOW},
 	{"snapshot-hold-time", required_argument, NULL, OPT_HOLD},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
@@ -123,6 +128,9 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 			return true;
 		case OPT_RESUME:
 			o->resume = true;
+			return true;
+		case OPT_FOLLOW:
+			o->follow = true;
 			return true;
 		case OPT_HOLD:
 			if (str_to_int(optarg, 1, 7 * 24 * 60, &o->hold_seconds))

@@ -20,9 +20,11 @@ cmd_snapshot_holder(int argc, char **argv)
 	static const struct option opts[] = {
 		{"dir", required_argument, NULL, 'D'},
 		{"hold-time", required_argument, NULL, 'H'},
+		{"slot", required_argument, NULL, 'S'},
 		{NULL, 0, NULL, 0}
 	};
 	const char *dir = NULL;
+	const char *slot = NULL;
 	const char *source = getenv("PGCRANE_SOURCE");
 	int			hold = 0,
 				c;
@@ -31,6 +33,8 @@ cmd_snapshot_holder(int argc, char **argv)
 	{
 		if (c == 'D')
 			dir = optarg;
+		else if (c == 'S')
+			slot = optarg;
 		else if (c != 'H' || !str_to_int(optarg, 1, 7 * 86400, &hold))
 			return EXIT_ERROR;
 	}
@@ -39,5 +43,5 @@ cmd_snapshot_holder(int argc, char **argv)
 		error("snapshot-holder is started by pgcrane clone, not by hand");
 		return EXIT_ERROR;
 	}
-	return snapshot_holder_main(source, dir, hold) == 0 ? EXIT_OK : EXIT_ERROR;
+	return snapshot_holder_main(source, dir, hold, slot) == 0 ? EXIT_OK : EXIT_ERROR;
 }
