@@ -32,8 +32,9 @@ static const char *const tables_sql =
 " ORDER BY 4 DESC, 2, 3";
 
 /*
- * A column can travel in binary when its type is built in (its binary
- * form does not embed OIDs that differ between servers) and has send and
+ * A column can travel in binary when its type (or a domain's base type) is
+ * built in, so that its binary form embeds no OID that differs between
+ * servers (composites and arrays of user types do), and has send and
  * receive functions.
  */
 static const char *const columns_sql =
@@ -42,7 +43,9 @@ static const char *const columns_sql =
 " FROM pg_catalog.pg_attribute a"
 " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-" JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+" JOIN pg_catalog.pg_type dt ON dt.oid = a.atttypid"
+" JOIN pg_catalog.pg_type t ON t.oid = CASE WHEN dt.typtype = 'd'"
+"   THEN dt.typbasetype ELSE dt.oid END"
 " WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped"
 " AND a.attgenerated = '' AND" USER_OBJECT("c")
 " ORDER BY a.attrelid, a.attnum";

@@ -187,6 +187,26 @@ do_catalog(clone_ctx *c)
 	return rc;
 }
 
+/*
+ * The split threshold: as given, or with "auto" a table is split when it
+ * alone holds more than half of what one worker would copy if the work
+ * were shared evenly, so no worker is left copying one big table alone at
+ * the end.  Small tables are never split.
+ */
+static int64_t
+split_threshold(const clone_ctx *c)
+{
+	int64_t		total = 0,
+				share;
+
+	if (c->o->split_bytes != CLONE_SPLIT_AUTO)
+		return c->o->split_bytes;
+	for (int i = 0; i < c->cat.ntables; i++)
+		total += c->cat.tables[i].bytes;
+	share = total / (2 * (int64_t) c->o->jobs);
+	return share > CLONE_SPLIT_MIN ? share : CLONE_SPLIT_MIN;
+}
+
 static int
 do_data(clone_ctx *c)
 {
@@ -194,7 +214,7 @@ do_data(clone_ctx *c)
 		.source = c->source,.target = c->target,.snapshot = c->snapshot,
 		.resume = c->o->resume && !c->redo_all,
 		.jobs = c->o->jobs,.index_jobs = c->o->index_jobs,
-		.split_bytes = c->o->split_bytes,.cat = &c->cat,.st = c->st,
+		.split_bytes = split_threshold(c),.cat = &c->cat,.st = c->st,
 		.prog = &c->prog,.intr = &c->intr,
 	};
 

@@ -8,6 +8,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* split_bytes: choose from the database's size (see clone.c). */
+#define CLONE_SPLIT_AUTO (-1)
+/* Tables below this are never split with "auto". */
+#define CLONE_SPLIT_MIN ((int64_t) 256 * 1024 * 1024)
+
 typedef struct clone_options
 {
 	const char *source;

@@ -13,7 +13,6 @@
 #include "util/str.h"
 
 #define DEFAULT_DIR "pgcrane-work"
-#define DEFAULT_SPLIT "1GB"
 #define DEFAULT_HOLD_MINUTES 60
 
 static void
@@ -34,8 +33,9 @@ usage(void)
 	printf("  -x, --no-acl                 do not copy privileges (grant/revoke)\n");
 	printf("      --drop-if-exists         drop and recreate a non-empty target database\n");
 	printf("      --split-tables-larger-than=SIZE\n"
-		   "                               copy bigger tables in parallel parts\n"
-		   "                               (default: " DEFAULT_SPLIT "; 0 never splits)\n");
+		   "                               copy bigger tables in parallel parts (default:\n"
+		   "                               auto, from the database size and --jobs;\n"
+		   "                               0 never splits)\n");
 	printf("      --resume                 finish the interrupted clone recorded in --dir\n"
 		   "                               (source and target may then be left out)\n");
 	printf("      --snapshot-hold-time=MIN keep the snapshot of an interrupted clone for\n"
@@ -115,10 +115,15 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 			o->drop_if_exists = true;
 			return true;
 		case OPT_SPLIT:
+			if (strcmp(optarg, "auto") == 0)
+			{
+				o->split_bytes = CLONE_SPLIT_AUTO;
+				return true;
+			}
 			if (str_parse_size(optarg, &o->split_bytes))
 				return true;
 			error("invalid value \"%s\" for option --split-tables-larger-than", optarg);
-			log_hint("Give a size such as 500MB or 2GB, or 0 to never split.");
+			log_hint("Give a size such as 500MB or 2GB, \"auto\", or 0 to never split.");
 			return false;
 		case OPT_JSON:
 			o->json = true;
@@ -163,7 +168,7 @@ cmd_clone(int argc, char **argv)
 	o.dir = DEFAULT_DIR;
 	o.hold_seconds = DEFAULT_HOLD_MINUTES * 60;
 	o.jobs = cli_cpu_count();
-	str_parse_size(DEFAULT_SPLIT, &o.split_bytes);
+	o.split_bytes = CLONE_SPLIT_AUTO;
 	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
 	{
 		usage();
