@@ -9,6 +9,7 @@
  */
 #include "preflight.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,10 +21,18 @@
 
 #define MIN_SERVER_NUM 120000
 
+/* Log one problem and count it. */
+static void problem(preflight_info *info, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+
 static void
-problem(preflight_info *info, const char *fmt, const char *a, const char *b)
+problem(preflight_info *info, const char *fmt,...)
 {
-	error(fmt, a, b);
+	va_list		ap;
+
+	va_start(ap, fmt);
+	log_vmsg(LOG_ERROR, fmt, ap);
+	va_end(ap);
 	info->problems++;
 }
 
@@ -77,8 +86,8 @@ check_read_access(PGconn *src, preflight_info *info)
 		return;
 	}
 	for (int i = 0; i < PQntuples(res); i++)
-		problem(info, "permission denied to read \"%s\" on the source server%s",
-				PQgetvalue(res, i, 0), "");
+		problem(info, "permission denied to read \"%s\" on the source server",
+				PQgetvalue(res, i, 0));
 	PQclear(res);
 }
 
@@ -90,12 +99,12 @@ check_versions(preflight_info *info)
 	if (info->source_num > 0 && info->source_num < MIN_SERVER_NUM)
 	{
 		snprintf(num, sizeof(num), "%d", info->source_num);
-		problem(info, "source server version %s is not supported (PostgreSQL 12 or later is)%s", num, "");
+		problem(info, "source server version %s is not supported (PostgreSQL 12 or later is)", num);
 	}
 	if (info->target_num > 0 && info->target_num < MIN_SERVER_NUM)
 	{
 		snprintf(num, sizeof(num), "%d", info->target_num);
-		problem(info, "target server version %s is not supported (PostgreSQL 12 or later is)%s", num, "");
+		problem(info, "target server version %s is not supported (PostgreSQL 12 or later is)", num);
 	}
 	if (info->source_num > 0 && info->target_num > 0 &&
 		info->target_num / 10000 < info->source_num / 10000)
@@ -105,8 +114,8 @@ check_versions(preflight_info *info)
 		schema_find_tools(info->source_num / 10000, &info->tools) != 0)
 	{
 		snprintf(num, sizeof(num), "%d", info->source_num / 10000);
-		problem(info, "no pg_dump of version %s or later found on PATH or in /usr/lib/postgresql/*/bin%s",
-				num, "");
+		problem(info, "no pg_dump of version %s or later found on PATH or in /usr/lib/postgresql/*/bin",
+				num);
 		log_hint("Install the PostgreSQL client package of that version.");
 	}
 }
@@ -162,7 +171,7 @@ check_target_contents(PGconn *tgt, const preflight_options *o,
 	info->target_empty = strcmp(PQgetvalue(res, 0, 0), "0") == 0;
 	if (!info->target_empty && !o->drop_if_exists)
 	{
-		problem(info, "target database \"%s\" is not empty%s", info->target_db, "");
+		problem(info, "target database \"%s\" is not empty", info->target_db);
 		log_hint("Use --drop-if-exists to drop and recreate it, or choose another database.");
 	}
 	else if (info->target_empty && info->encoding &&
@@ -187,8 +196,8 @@ check_can_create(PGconn *tgt, preflight_info *info)
 		return;
 	}
 	if (PQgetvalue(res, 0, 0)[0] != 't')
-		problem(info, "target database \"%s\" does not exist and the target role may not create databases%s",
-				info->target_db, "");
+		problem(info, "target database \"%s\" does not exist and the target role may not create databases",
+				info->target_db);
 	PQclear(res);
 }
 
@@ -238,8 +247,8 @@ check_extensions(PGconn *src, PGconn *tgt, preflight_info *info)
 		for (int j = 0; j < PQntuples(avail) && !found; j++)
 			found = strcmp(name, PQgetvalue(avail, j, 0)) == 0;
 		if (!found)
-			problem(info, "extension \"%s\" is not available on the target server%s",
-					name, "");
+			problem(info, "extension \"%s\" is not available on the target server",
+					name);
 	}
 	PQclear(have);
 	PQclear(avail);

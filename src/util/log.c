@@ -71,6 +71,13 @@ log_msg(log_level level, const char *fmt,...)
 }
 
 void
+log_vmsg(log_level level, const char *fmt, va_list ap)
+{
+	if (level >= min_level)
+		log_write(level_prefix(level), fmt, ap);
+}
+
+void
 log_detail(const char *fmt,...)
 {
 	va_list		ap;

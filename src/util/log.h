@@ -27,6 +27,9 @@ log_level	log_get_level(void);
 void		log_msg(log_level level, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 
+/* log_msg with a va_list. */
+void		log_vmsg(log_level level, const char *fmt, va_list ap);
+
 #define log_debug(...) log_msg(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)
 #define log_warning(...) log_msg(LOG_WARNING, __VA_ARGS__)
