@@ -78,7 +78,9 @@ cmd_preflight(int argc, char **argv)
 	po.source = ep.source;
 	po.target = ep.target;
 	rc = preflight_run(&po, &info);
-	preflight_print(&info, json);
+	/* On failure the problems, one line each, are all there is to say. */
+	if (json || rc == 0)
+		preflight_print(&info, json);
 	if (rc == 0 && !json)
 		log_info("preflight: OK");
 	rc = rc == 0 ? EXIT_OK : info.unreachable ? EXIT_ERROR : EXIT_CHECK_FAILED;

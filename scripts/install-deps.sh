@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Install the Debian packages that building and testing pgcrane need.
+#
+#   scripts/install-deps.sh          install what is missing
+#   scripts/install-deps.sh --check  exit 0 if nothing is missing, 1 if not
+#
+# Does nothing (and needs no privileges) when every package is present.
+# Otherwise runs apt-get update once and installs the missing packages, as
+# root or through sudo.
+set -euo pipefail
+
+PACKAGES=(
+	build-essential          # cc, make
+	perl                     # prove, JSON::PP
+	pkg-config
+	libpq-dev                # libpq
+	libsqlite3-dev           # the state file
+	libcmocka-dev            # unit tests
+	postgresql-15            # servers for the integration tests and the demo
+	postgresql-client-15     # psql, pg_dump
+	postgresql-server-dev-15 # PostgreSQL::Test::Cluster and pg_regress
+	libipc-run-perl          # used by PostgreSQL::Test::Cluster
+	sqlite3                  # inspecting state.db
+	pgcopydb                 # the reference tool the benchmarks compare with
+)
+
+names=("${PACKAGES[@]}")
+
+missing() {
+	local p status
+	for p in "${names[@]}"; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
+		if [ "$status" != "installed" ]; then
+			echo "$p"
+		fi
+	done
+}
+
+mapfile -t todo < <(missing)
+
+if [ "${1:-}" = "--check" ]; then
+	if [ "${#todo[@]}" -eq 0 ]; then
+		exit 0
+	fi
+	echo "missing packages: ${todo[*]}" >&2
+	exit 1
+fi
+
+if [ "${#todo[@]}" -eq 0 ]; then
+	echo "install-deps: all ${#names[@]} packages are installed"
+	exit 0
+fi
+
+if [ "$(id -u)" -eq 0 ]; then
+	as_root=()
+elif command -v sudo >/dev/null 2>&1; then
+	as_root=(sudo)
+else
+	echo "install-deps: missing packages: ${todo[*]}" >&2
+	echo "install-deps: not root and sudo is not available; install them as root" >&2
+	exit 1
+fi
+
+echo "install-deps: installing ${todo[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${as_root[@]}" apt-get update -q
+"${as_root[@]}" env DEBIAN_FRONTEND=noninteractive \
+	apt-get install -y -q --no-install-recommends "${todo[@]}"
+
+mapfile -t todo < <(missing)
+if [ "${#todo[@]}" -ne 0 ]; then
+	echo "install-deps: still missing after apt-get install: ${todo[*]}" >&2
+	exit 1
+fi
+echo "install-deps: done"
