@@ -24,8 +24,12 @@ check_dir=${PGCRANE_CHECK_DIR:-}
 
 # Variables for make tap-check, passed only when set.
 tap_vars=()
-[ -n "${TESTS:-}" ] && tap_vars+=("TESTS=$TESTS")
-[ -n "${PROVE_FLAGS:-}" ] && tap_vars+=("PROVE_FLAGS=$PROVE_FLAGS")
+if [ -n "${TESTS:-}" ]; then
+	tap_vars+=("TESTS=$TESTS")
+fi
+if [ -n "${PROVE_FLAGS:-}" ]; then
+	tap_vars+=("PROVE_FLAGS=$PROVE_FLAGS")
+fi
 
 # make's own jobserver settings do not carry over into this script.
 unset MAKEFLAGS MFLAGS MAKELEVEL
@@ -84,6 +88,12 @@ else
 	if ! id -u "$test_user" >/dev/null 2>&1; then
 		echo "creating user \"$test_user\" to run the servers (initdb refuses root)"
 		useradd -m -s /bin/bash "$test_user"
+	fi
+	# Its home holds caches (servers of other major versions).
+	test_home=$(getent passwd "$test_user" | cut -d: -f6)
+	if [ -n "$test_home" ] && [ ! -d "$test_home" ]; then
+		mkdir -p "$test_home"
+		chown "$test_user:" "$test_home"
 	fi
 	if [ -n "$check_dir" ]; then
 		tap_dir=$check_dir

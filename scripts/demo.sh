@@ -35,6 +35,8 @@ stop_server() {
 
 # Everything that touches the servers; runs as the unprivileged user.
 # Arguments: demo directory, pgcrane binary, pagila.sql, bin dir, ports.
+# (Called through "bash -c", which shellcheck cannot follow.)
+# shellcheck disable=SC2317
 run_demo() {
 	local demo=$1 pgcrane=$2 dataset=$3 bindir=$4 sport=$5 dport=$6
 	local src dst rc

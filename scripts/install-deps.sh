@@ -24,14 +24,27 @@ PACKAGES=(
 	pgcopydb                 # the reference tool the benchmarks compare with
 )
 
+# Commands that may come from elsewhere than Debian's package of the same
+# name (npm ships with the machine's Node.js): the package is installed
+# only when the command is missing.
+declare -A COMMANDS=(
+	[npm]=npm                # scripts/fetch-postgres.sh: servers of other
+	                         # major versions for the cross-version tests
+)
+
 names=("${PACKAGES[@]}")
 
 missing() {
-	local p status
+	local p c status
 	for p in "${names[@]}"; do
 		status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)
 		if [ "$status" != "installed" ]; then
 			echo "$p"
+		fi
+	done
+	for c in "${!COMMANDS[@]}"; do
+		if ! command -v "$c" >/dev/null 2>&1; then
+			echo "${COMMANDS[$c]}"
 		fi
 	done
 }
@@ -47,7 +60,7 @@ if [ "${1:-}" = "--check" ]; then
 fi
 
 if [ "${#todo[@]}" -eq 0 ]; then
-	echo "install-deps: all ${#names[@]} packages are installed"
+	echo "install-deps: all ${#names[@]} packages and ${#COMMANDS[@]} commands are installed"
 	exit 0
 fi
 

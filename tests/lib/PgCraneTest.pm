@@ -504,8 +504,8 @@ EOQ
 		{
 			push @parts,
 			  "SELECT $lit, count(*), "
-			  . "coalesce(sum(('x' || substr(md5(t::text), 1, 16))::bit(64)::bigint::numeric), 0)::text "
-			  . "FROM $name t";
+			  . "coalesce(sum(('x' || substr(md5(ROW(r.*)::text), 1, 16))::bit(64)::bigint::numeric), 0)::text "
+			  . "FROM $name r";
 		}
 	}
 	my $sql = join("\nUNION ALL\n", @parts);
