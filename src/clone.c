@@ -37,6 +37,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "cdc/follow.h"
 #include "cdc/slot.h"
 #include "cli/cli.h"
 #include "conn.h"
@@ -63,6 +64,7 @@ typedef struct clone_ctx
 	char	   *owned_target;
 	int			holder_pid;
 	bool		redo_all;		/* resume in a new snapshot: from the schema */
+	bool		follow;			/* --follow, or recorded by the run resumed */
 	interrupt	intr;
 	state	   *st;
 	preflight_info info;
@@ -99,7 +101,8 @@ phase_end(clone_ctx *c, int rc)
 static int
 do_preflight(clone_ctx *c)
 {
-	preflight_options po = {c->source, c->target, c->o->drop_if_exists, c->o->resume};
+	preflight_options po = {c->source, c->target, c->o->drop_if_exists,
+	c->o->resume, c->follow};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)
@@ -157,11 +160,14 @@ do_catalog(clone_ctx *c)
 	PGconn	   *src = conn_open(c->source, SIDE_SOURCE);
 	schema_toc_key *keys;
 	bool	   *found;
+	char	   *pub;
 	int			rc = -1;
 
 	if (src == NULL)
 		return -1;
-	if (snapshot_import(src, c->snapshot) != 0 || catalog_load(src, &c->cat) != 0)
+	/* No snapshot when a resume needs the catalog for the last steps only. */
+	if ((c->snapshot && snapshot_import(src, c->snapshot) != 0) ||
+		catalog_load(src, &c->cat) != 0)
 	{
 		PQfinish(src);
 		return -1;
@@ -176,14 +182,16 @@ do_catalog(clone_ctx *c)
 		keys[i].catalog = ix->con_oid ? SCHEMA_TOC_CONSTRAINT : SCHEMA_TOC_INDEX;
 		keys[i].oid = ix->con_oid ? ix->con_oid : ix->oid;
 	}
+	pub = c->follow ? state_get(c->st, "follow.publication") : NULL;
 	if (schema_write_list(&c->info.tools, c->dump_path, c->list_path, keys,
-						  c->cat.nindexes, found) == 0)
+						  c->cat.nindexes, found, pub) == 0)
 	{
 		catalog_keep_indexes(&c->cat, found);
 		rc = 0;
 	}
 	free(keys);
 	free(found);
+	free(pub);
 	return rc;
 }
 
@@ -255,6 +263,8 @@ do_post_data(clone_ctx *c)
 
 	if (step_done(c, "post-data"))
 		return 0;
+	if (c->o->resume && targetdb_drop_partitioned_indexes(c->target) != 0)
+		return -1;
 	phase_begin(c, "post-data");
 	return phase_end(c, schema_restore_post(&c->info.tools, c->target,
 											c->dump_path, c->list_path, &ro));
@@ -342,7 +352,7 @@ new_snapshot(clone_ctx *c)
 	char	   *slot = NULL;
 	int			rc;
 
-	if (c->o->follow && prepare_follow(c, &slot) != 0)
+	if (c->follow && prepare_follow(c, &slot) != 0)
 	{
 		free(slot);
 		return -1;
@@ -377,11 +387,12 @@ snapshot_usable(clone_ctx *c)
 	bool		ok = false;
 
 	c->snapshot = state_get(c->st, "snapshot");
+	c->holder_pid = 0;
 	if (pid && c->snapshot && str_to_int(pid, 1, 1 << 30, &c->holder_pid) &&
 		snapshot_holder_alive(c->holder_pid) &&
 		(src = conn_open(c->source, SIDE_SOURCE)) != NULL)
 	{
-		ok = snapshot_import(src, c->snapshot) == 0;
+		ok = snapshot_importable(src, c->snapshot);
 		PQfinish(src);
 	}
 	free(pid);
@@ -416,7 +427,16 @@ resume_snapshot(clone_ctx *c)
 			return -1;
 	}
 	else
+	{
+		/*
+		 * Nothing left needs a snapshot.  With --follow the slot stays as
+		 * it is: its position matches the rows copied.
+		 */
 		log_info("every row was copied in the old snapshot; the remaining steps do not need it");
+		free(c->snapshot);
+		c->snapshot = NULL;
+		return 0;
+	}
 	return new_snapshot(c);
 }
 
@@ -425,6 +445,8 @@ static int
 run_phases(clone_ctx *c)
 {
 	if (targetdb_prepare(c->target, &c->info, c->o->drop_if_exists && !c->o->resume) != 0)
+		return -1;
+	if (c->o->resume && targetdb_end_leftovers(c->target) != 0)
 		return -1;
 	if ((c->o->resume ? resume_snapshot(c) : new_snapshot(c)) != 0)
 		return -1;
@@ -480,6 +502,17 @@ run_verify(clone_ctx *c)
 	return verify_run(&vo);
 }
 
+/* clone --follow: apply the changes made since the snapshot, until cutover. */
+static int
+run_follow(clone_ctx *c)
+{
+	follow_options fo = {c->source, c->target, c->st, &c->intr, c->o->json, 0};
+
+	log_info("following changes on the source; run \"pgcrane cutover --dir %s\" to finish",
+			 c->o->dir);
+	return follow_run(&fo);
+}
+
 /* Same connection as recorded?  Compared without passwords. */
 static bool
 same_endpoint(clone_ctx *c, const char *given, const char *key)
@@ -529,6 +562,12 @@ setup_endpoints(clone_ctx *c)
 		return -1;
 	if (c->target && !same_endpoint(c, c->target, "target"))
 		return -1;
+	{
+		char	   *follow = state_get(c->st, "follow");
+
+		c->follow = c->follow || (follow && strcmp(follow, "on") == 0);
+		free(follow);
+	}
 	if (c->source == NULL)
 		c->source = c->owned_source = state_get(c->st, "source");
 	if (c->target == NULL)
@@ -545,6 +584,8 @@ record_run(clone_ctx *c)
 	state_put(c->st, "source", src);
 	state_put(c->st, "target", tgt);
 	state_put(c->st, "status", "running");
+	if (c->follow)
+		state_put(c->st, "follow", "on");
 	free(src);
 	free(tgt);
 }
@@ -575,6 +616,7 @@ clone_run(const clone_options *o)
 	c.o = o;
 	c.source = o->source;
 	c.target = o->target;
+	c.follow = o->follow;
 	c.st = state_open(o->dir);
 	if (c.st == NULL)
 		return EXIT_ERROR;
@@ -595,6 +637,8 @@ clone_run(const clone_options *o)
 		rc = finish(&c, run_phases(&c), start);
 		if (rc == EXIT_OK && o->verify)
 			rc = run_verify(&c);
+		if (rc == EXIT_OK && c.follow)
+			rc = run_follow(&c);
 	}
 	interrupt_stop(&c.intr);
 	clone_ctx_release(&c);

@@ -36,6 +36,7 @@ connect_with(const char *conninfo)
 	int			n = 0;
 	char	   *errmsg = NULL;
 	bool		has_encoding = false;
+	bool		has_appname = false;
 	PGconn	   *conn;
 
 	opts = PQconninfoParse(conninfo, &errmsg);
@@ -52,11 +53,21 @@ connect_with(const char *conninfo)
 			continue;			/* added below with ours */
 		if (strcmp(o->keyword, "client_encoding") == 0)
 			has_encoding = true;
+		if (strcmp(o->keyword, "application_name") == 0)
+			has_appname = true;
 		keys[n] = o->keyword;
 		vals[n++] = o->val;
 	}
-	keys[n] = "fallback_application_name";
-	vals[n++] = "pgcrane";
+	/*
+	 * Named "pgcrane" even when PGAPPNAME says otherwise (unless the
+	 * connection string names it): a resumed clone finds the sessions an
+	 * interrupted one left on the target by this name.
+	 */
+	if (!has_appname)
+	{
+		keys[n] = "application_name";
+		vals[n++] = CONN_APPLICATION_NAME;
+	}
 	if (!has_encoding)
 	{
 		keys[n] = "client_encoding";
@@ -103,14 +114,26 @@ conn_try_open(const char *conninfo, char sqlstate[6], char *msg,
 		if (msg)
 			conn_error_message(conn, msg, msgsize);
 		/* libpq gives no SQLSTATE for connection failures; infer the common one. */
-		if (sqlstate && strstr(m, "does not exist") && strstr(m, "database"))
-			str_copy(sqlstate, "3D000", 6);
-		else if (sqlstate && strstr(m, "password authentication failed"))
-			str_copy(sqlstate, "28P01", 6);
+		if (strstr(m, "does not exist") && strstr(m, "database"))
+			str_copy(last_sqlstate, "3D000", sizeof(last_sqlstate));
+		else if (strstr(m, "password authentication failed"))
+			str_copy(last_sqlstate, "28P01", sizeof(last_sqlstate));
+		else
+			str_copy(last_sqlstate, "08001", sizeof(last_sqlstate));
+		if (sqlstate)
+			str_copy(sqlstate, last_sqlstate, 6);
 		PQfinish(conn);
 		return NULL;
 	}
 	return conn;
+}
+
+/* Server notices ("... does not exist, skipping") are for --verbose only. */
+static void
+notice_to_debug(void *arg, const char *message)
+{
+	(void) arg;
+	log_debug("%s", message);
 }
 
 PGconn *
@@ -124,6 +147,7 @@ conn_open(const char *conninfo, const char *side)
 		error("could not connect to %s server: %s", side, msg);
 		return NULL;
 	}
+	PQsetNoticeProcessor(conn, notice_to_debug, NULL);
 	/*
 	 * An empty search_path, as pg_dump and pg_restore use: catalog
 	 * functions then qualify every name, and nothing pgcrane runs can bind
@@ -380,6 +404,7 @@ conn_child_env(const char *conninfo)
 {
 	PQconninfoOption *opts = parse_or_log(conninfo);
 	char	  **env;
+	bool		has_appname = false;
 	int			n = 0,
 				count = 0;
 
@@ -387,13 +412,17 @@ conn_child_env(const char *conninfo)
 		return NULL;
 	for (PQconninfoOption *o = opts; o->keyword; o++)
 		count++;
-	env = xcalloc((size_t) count + 1, sizeof(char *));
+	env = xcalloc((size_t) count + 2, sizeof(char *));
 	for (PQconninfoOption *o = opts; o->keyword; o++)
 	{
 		if (o->val == NULL || o->val[0] == '\0' || o->envvar == NULL)
 			continue;
+		if (strcmp(o->keyword, "application_name") == 0)
+			has_appname = true;
 		env[n++] = str_printf("%s=%s", o->envvar, o->val);
 	}
+	if (!has_appname)
+		env[n++] = xstrdup("PGAPPNAME=" CONN_APPLICATION_NAME);
 	env[n] = NULL;
 	PQconninfoFree(opts);
 	return env;

@@ -19,6 +19,9 @@
 
 #include <libpq-fe.h>
 
+/* application_name of every pgcrane session and child program. */
+#define CONN_APPLICATION_NAME "pgcrane"
+
 /* The two sides of a migration, used in messages. */
 #define SIDE_SOURCE "source"
 #define SIDE_TARGET "target"
@@ -96,8 +99,9 @@ char	   *conn_dbname(const char *conninfo);
 
 /*
  * Environment for a child program (pg_dump, pg_restore): an array of
- * "PGHOST=..." strings for every option the string sets, NULL-terminated,
- * so no secret goes onto a command line.  Free with conn_env_free().
+ * "PGHOST=..." strings for every option the string sets, and
+ * PGAPPNAME=pgcrane unless it sets application_name, NULL-terminated, so
+ * no secret goes onto a command line.  Free with conn_env_free().
  */
 char	  **conn_child_env(const char *conninfo);
 void		conn_env_free(char **env);

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/preflight.h"
 #include "conn.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -254,6 +255,19 @@ check_extensions(PGconn *src, PGconn *tgt, preflight_info *info)
 	PQclear(avail);
 }
 
+/* clone --follow: replication on the source, apply rights on the target. */
+static void
+check_follow(PGconn *src, PGconn *tgt, preflight_info *info)
+{
+	bool		ok = true;
+
+	if (src && (cdc_preflight(src, &ok) != 0 || !ok))
+		info->problems++;
+	ok = true;
+	if (tgt && (cdc_preflight_target(tgt, &ok) != 0 || !ok))
+		info->problems++;
+}
+
 int
 preflight_run(const preflight_options *o, preflight_info *info)
 {
@@ -279,6 +293,8 @@ preflight_run(const preflight_options *o, preflight_info *info)
 	check_versions(info);
 	if (src && tgt)
 		check_extensions(src, tgt, info);
+	if (o->follow)
+		check_follow(src, tgt, info);
 	if (src)
 		PQfinish(src);
 	if (tgt)

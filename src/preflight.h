@@ -21,6 +21,7 @@ typedef struct preflight_options
 	const char *target;
 	bool		drop_if_exists;
 	bool		resume;			/* the target holds an unfinished clone */
+	bool		follow;			/* also check what following changes needs */
 } preflight_options;
 
 typedef struct preflight_info

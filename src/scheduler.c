@@ -500,8 +500,16 @@ run_with_retry(worker *w, const task *k)
 					attempt + 1, MAX_ATTEMPTS);
 		backoff(s, 1 << (attempt - 1));
 		worker_disconnect(w);
+		conn_clear_last_error();
 		if (worker_connect(w) != 0)
+		{
+			/* A server still down is worth waiting for; a lost snapshot is not. */
+			bool		again = conn_failure_is_transient(NULL, NULL);
+
 			worker_disconnect(w);
+			if (!again)
+				return -1;
+		}
 	}
 }
 

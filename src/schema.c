@@ -245,10 +245,22 @@ schema_toc_line_matches(const char *line, const schema_toc_key *skip,
 	return false;
 }
 
+/* "3402; 6104 16999 PUBLICATION - name owner" for the publication pub. */
+static bool
+is_publication(const char *line, const char *pub)
+{
+	const char *p = strstr(line, " PUBLICATION - ");
+
+	if (pub == NULL || p == NULL)
+		return false;
+	p += strlen(" PUBLICATION - ");
+	return strncmp(p, pub, strlen(pub)) == 0 && p[strlen(pub)] == ' ';
+}
+
 int
 schema_write_list(const schema_tools *tools, const char *dump,
 				  const char *list_path, const schema_toc_key *skip, int nskip,
-				  bool *found)
+				  bool *found, const char *skip_publication)
 {
 	char	   *raw = str_printf("%s.full", list_path);
 	const char *argv[] = {tools->pg_restore, "--list", dump, NULL};
@@ -284,6 +296,8 @@ schema_write_list(const schema_tools *tools, const char *dump,
 			found[which] = true;
 			fputc(';', out);
 		}
+		else if (is_publication(line, skip_publication))
+			fputc(';', out);
 		fputs(line, out);
 	}
 	fclose(in);

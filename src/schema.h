@@ -70,11 +70,13 @@ typedef struct schema_toc_key
 /*
  * Write the archive's TOC list to list_path with the entries in skip
  * commented out, and report through found[i] whether skip[i] was in the
- * archive at all.  0 or -1 (logged).
+ * archive at all.  The publication named skip_publication (if not NULL),
+ * pgcrane's own for following changes, is left out too.  0 or -1 (logged).
  */
 int			schema_write_list(const schema_tools *tools, const char *dump,
 							  const char *list_path, const schema_toc_key *skip,
-							  int nskip, bool *found);
+							  int nskip, bool *found,
+							  const char *skip_publication);
 
 /*
  * Filter one line of "pg_restore -l" output: returns true when the line is

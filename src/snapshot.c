@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cdc/pgoutput.h"
@@ -44,34 +45,53 @@ fail:
 	return -1;
 }
 
+/* SET TRANSACTION SNAPSHOT in a new transaction; the result or NULL. */
+static PGresult *
+set_snapshot(PGconn *conn, const char *name)
+{
+	char	   *lit;
+	char	   *sql;
+	PGresult   *res;
+
+	res = PQexec(conn, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		return res;
+	PQclear(res);
+	/* The command takes no parameters: the name goes in as a literal. */
+	lit = PQescapeLiteral(conn, name, strlen(name));
+	if (lit == NULL)
+		return NULL;
+	sql = str_printf("SET TRANSACTION SNAPSHOT %s", lit);
+	PQfreemem(lit);
+	res = PQexec(conn, sql);
+	free(sql);
+	return res;
+}
+
 int
 snapshot_import(PGconn *conn, const char *name)
 {
-	const char *params[1] = {name};
-	PGresult   *res;
+	PGresult   *res = set_snapshot(conn, name);
 
-	if (conn_exec(conn, SIDE_SOURCE,
-				  "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY") != 0)
-		return -1;
-	/* SET TRANSACTION SNAPSHOT takes no parameters: quote as a literal. */
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
-		char	   *lit = PQescapeLiteral(conn, params[0], strlen(params[0]));
-		char	   *sql;
-
-		if (lit == NULL)
-			return error("could not quote snapshot name \"%s\"", name);
-		sql = str_printf("SET TRANSACTION SNAPSHOT %s", lit);
-		PQfreemem(lit);
-		res = conn_query(conn, SIDE_SOURCE, "import snapshot", sql, 0, NULL);
-		free(sql);
-	}
-	if (res == NULL)
-	{
+		conn_log_result_error(res, SIDE_SOURCE, "import snapshot");
 		log_hint("The snapshot exists only while the clone that exported it is running.");
+		PQclear(res);
 		return -1;
 	}
 	PQclear(res);
 	return 0;
+}
+
+bool
+snapshot_importable(PGconn *conn, const char *name)
+{
+	PGresult   *res = set_snapshot(conn, name);
+	bool		ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+
+	PQclear(res);
+	return ok;
 }
 
 void
@@ -126,14 +146,44 @@ snapshot_holder_start(const char *source, const char *dir, int hold_seconds,
 bool
 snapshot_holder_alive(int pid)
 {
-	return pid > 0 && kill((pid_t) pid, 0) == 0;
+	char		path[64];
+	char		cmdline[256];
+	FILE	   *f;
+	size_t		n;
+
+	if (pid <= 0 || kill((pid_t) pid, 0) != 0)
+		return false;
+	/* A pid from the state file may have been reused by another program. */
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return false;
+	n = fread(cmdline, 1, sizeof(cmdline) - 1, f);
+	fclose(f);
+	cmdline[n] = '\0';
+	/* argv is NUL-separated: the command is the second string. */
+	return n > strlen(cmdline) + 1 &&
+		strcmp(cmdline + strlen(cmdline) + 1, "snapshot-holder") == 0;
 }
 
 void
 snapshot_holder_stop(int pid)
 {
-	if (pid > 0)
-		kill((pid_t) pid, SIGTERM);
+	if (!snapshot_holder_alive(pid))
+		return;
+	kill((pid_t) pid, SIGTERM);
+	/*
+	 * Wait for it to end (up to 10 s): a slot stays busy while the holder's
+	 * replication connection is open, and following starts right after.
+	 */
+	for (int i = 0; i < 200; i++)
+	{
+		int			status;
+
+		if (waitpid((pid_t) pid, &status, WNOHANG) == pid || kill((pid_t) pid, 0) != 0)
+			return;
+		usleep(50 * 1000);
+	}
 }
 
 void

@@ -37,6 +37,9 @@ int			snapshot_export(const char *conninfo, snapshot *snap);
  */
 int			snapshot_import(PGconn *conn, const char *name);
 
+/* Whether the snapshot can be imported on conn (it then is); quiet. */
+bool		snapshot_importable(PGconn *conn, const char *name);
+
 /* Close the holder; the snapshot can no longer be imported. */
 void		snapshot_release(snapshot *snap);
 
@@ -65,9 +68,9 @@ typedef struct snapshot_holder
 int			snapshot_holder_start(const char *source, const char *dir,
 								  int hold_seconds, const char *slot,
 								  snapshot_holder *h);
-/* Whether the holder process pid is still running. */
+/* Whether pid is still a running snapshot holder. */
 bool		snapshot_holder_alive(int pid);
-/* Ask the holder to end (the snapshot is released). */
+/* Make the holder end (the snapshot is released) and wait for it. */
 void		snapshot_holder_stop(int pid);
 void		snapshot_holder_release(snapshot_holder *h);
 

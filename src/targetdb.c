@@ -9,6 +9,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "conn.h"
 #include "util/log.h"
@@ -78,6 +79,82 @@ targetdb_prepare(const char *target, const preflight_info *info, bool drop)
 		rc = conn_exec(conn, SIDE_TARGET, sql);
 		free(sql);
 	}
+	PQfinish(conn);
+	return rc;
+}
+
+int
+targetdb_end_leftovers(const char *target)
+{
+	const char *params[1] = {CONN_APPLICATION_NAME};
+	PGconn	   *conn = conn_open(target, SIDE_TARGET);
+	int			rc = -1;
+
+	if (conn == NULL)
+		return -1;
+	for (int i = 0; i < 300; i++)
+	{
+		PGresult   *res = conn_query(conn, SIDE_TARGET, "end sessions of the interrupted clone",
+									 "SELECT count(pg_catalog.pg_terminate_backend(pid))"
+									 " FROM pg_catalog.pg_stat_activity"
+									 " WHERE datname = current_database()"
+									 " AND pid <> pg_catalog.pg_backend_pid()"
+									 " AND application_name = $1", 1, params);
+		bool		none;
+
+		if (res == NULL)
+			break;
+		none = strcmp(PQgetvalue(res, 0, 0), "0") == 0;
+		if (i == 0 && !none)
+			log_info("ending %s session(s) an interrupted pgcrane left on the target",
+					 PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (none)
+		{
+			rc = 0;
+			break;
+		}
+		usleep(100 * 1000);
+	}
+	if (rc != 0)
+		error("sessions of the interrupted clone are still running on the target");
+	PQfinish(conn);
+	return rc;
+}
+
+static const char *const partitioned_indexes_sql =
+"SELECT format(CASE WHEN con.oid IS NOT NULL"
+"   THEN 'ALTER TABLE IF EXISTS %1$I.%2$I DROP CONSTRAINT IF EXISTS %3$I CASCADE'"
+"   ELSE 'DROP INDEX IF EXISTS %1$I.%4$I CASCADE' END,"
+"   n.nspname, t.relname, con.conname, ic.relname)"
+" FROM pg_catalog.pg_index i"
+" JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
+" JOIN pg_catalog.pg_class t ON t.oid = i.indrelid"
+" JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
+" LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid"
+"   AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')"
+" WHERE t.relkind = 'p'"
+" AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih"
+"   WHERE ih.inhrelid = i.indexrelid)";
+
+int
+targetdb_drop_partitioned_indexes(const char *target)
+{
+	PGconn	   *conn = conn_open(target, SIDE_TARGET);
+	PGresult   *res;
+	int			rc = 0;
+
+	if (conn == NULL)
+		return -1;
+	/* The statements are built by the server with format(%I): quoted. */
+	res = conn_query(conn, SIDE_TARGET, "list indexes of partitioned tables",
+					 partitioned_indexes_sql, 0, NULL);
+	if (res == NULL)
+		rc = -1;
+	for (int i = 0; res && i < PQntuples(res) && rc == 0; i++)
+		rc = conn_exec(conn, SIDE_TARGET, PQgetvalue(res, i, 0));
+	PQclear(res);
 	PQfinish(conn);
 	return rc;
 }

@@ -16,4 +16,22 @@
 int			targetdb_prepare(const char *target, const preflight_info *info,
 							 bool drop);
 
+/*
+ * Before a resume: end the sessions an interrupted pgcrane (or its
+ * pg_restore) left on the target database.  After kill -9 their
+ * statements run on, and an index build still in flight would commit in
+ * the middle of the resume's own.  Waits up to 30 s for them to go.
+ * 0 or -1 (logged).
+ */
+int			targetdb_end_leftovers(const char *target);
+
+/*
+ * Before the post-data restore runs again with --clean: drop the indexes
+ * and key constraints of partitioned tables (with what is attached to
+ * them and the foreign keys that use them; the restore recreates all of
+ * it).  Otherwise --clean would try to drop an attached partition's
+ * constraint on its own, which the server refuses.  0 or -1 (logged).
+ */
+int			targetdb_drop_partitioned_indexes(const char *target);
+
 #endif

@@ -7,28 +7,43 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cdc/pgoutput.h"
 #include "conn.h"
 #include "util/log.h"
 #include "util/str.h"
 
+/*
+ * The connection string with replication=database added: a URI takes the
+ * option as a parameter, a key/value string as a pair.
+ */
+static char *
+repl_conninfo(const char *source)
+{
+	if (strncmp(source, "postgres", 8) == 0 && strstr(source, "://"))
+		return str_printf("%s%sreplication=database", source,
+						  strchr(source, '?') ? "&" : "?");
+	return str_printf("%s replication=database", source);
+}
+
+PGconn *
+cdc_repl_try_connect(const char *source, char sqlstate[6], char *msg,
+					 size_t msgsize)
+{
+	char	   *conninfo = repl_conninfo(source);
+	PGconn	   *conn = conn_try_open(conninfo, sqlstate, msg, msgsize);
+
+	free(conninfo);
+	return conn;
+}
+
 PGconn *
 cdc_repl_connect(const char *source)
 {
-	char	   *conninfo = str_printf("%s replication=database", source);
 	char		msg[1024];
-	PGconn	   *conn;
+	PGconn	   *conn = cdc_repl_try_connect(source, NULL, msg, sizeof(msg));
 
-	/* A URI takes the option as a parameter, a key/value string as a pair. */
-	if (strncmp(source, "postgres", 8) == 0 && strstr(source, "://"))
-	{
-		free(conninfo);
-		conninfo = str_printf("%s%sreplication=database", source,
-							  strchr(source, '?') ? "&" : "?");
-	}
-	conn = conn_try_open(conninfo, NULL, msg, sizeof(msg));
-	free(conninfo);
 	if (conn == NULL)
 		error("could not open a replication connection to the source server: %s", msg);
 	return conn;
@@ -111,4 +126,29 @@ cdc_source_cleanup(PGconn *src, const char *slot, const char *publication)
 	free(sql);
 	free(name);
 	return rc;
+}
+
+int
+cdc_slot_wait_inactive(PGconn *src, const char *slot, int timeout)
+{
+	const char *params[1] = {slot};
+
+	for (int i = 0; i <= timeout * 10; i++)
+	{
+		PGresult   *res = conn_query(src, SIDE_SOURCE, "look up replication slot",
+									 "SELECT active_pid FROM pg_catalog.pg_replication_slots"
+									 " WHERE slot_name = $1 AND active",
+									 1, params);
+		bool		active;
+
+		if (res == NULL)
+			return -1;
+		active = PQntuples(res) > 0;
+		PQclear(res);
+		if (!active)
+			return 0;
+		usleep(100 * 1000);
+	}
+	return error("replication slot \"%s\" is still in use on the source after %d seconds",
+				 slot, timeout);
 }

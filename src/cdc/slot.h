@@ -25,6 +25,13 @@
 PGconn	   *cdc_repl_connect(const char *source);
 
 /*
+ * The same without logging: NULL on failure, with the SQLSTATE when known
+ * (or "") in sqlstate (may be NULL) and the message in msg.
+ */
+PGconn	   *cdc_repl_try_connect(const char *source, char sqlstate[6],
+								 char *msg, size_t msgsize);
+
+/*
  * CREATE_REPLICATION_SLOT name LOGICAL pgoutput EXPORT_SNAPSHOT on repl:
  * the snapshot's name and the slot's consistent point.
  */
@@ -37,6 +44,13 @@ int			cdc_publication_create(PGconn *src, const char *publication);
 /* Drop the slot and the publication (unless NULL or "") if they exist. */
 int			cdc_source_cleanup(PGconn *src, const char *slot,
 							   const char *publication);
+
+/*
+ * Wait up to timeout seconds until no walsender uses the slot (a follow
+ * that just ended leaves one for a moment).  0 when it is free or does not
+ * exist, -1 (logged) otherwise.
+ */
+int			cdc_slot_wait_inactive(PGconn *src, const char *slot, int timeout);
 
 /* LSNs are formatted and parsed with pgo_lsn_format/pgo_lsn_parse. */
 

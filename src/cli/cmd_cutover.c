@@ -1,12 +1,258 @@
-/* cmd_cutover.c - pgcrane cutover (not available yet) */
+/*
+ * cmd_cutover.c
+ *		pgcrane cutover: ask the running follow to finish, and wait for it.
+ *
+ * The request is a key in the state (cutover.requested), written without
+ * the directory's lock, which the follow holds.  The follow fixes the
+ * cutover position (the source's WAL position when it sees the request),
+ * applies everything up to it, copies the sequences and records
+ * follow.phase = done; this waits for that.  The request stays when the
+ * wait times out: the follow still cuts over when it gets there.
+ */
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cdc/cleanup.h"
+#include "cdc/follow.h"
+#include "cdc/report.h"
 #include "cli/cli.h"
+#include "state.h"
+#include "util/clock.h"
 #include "util/log.h"
+#include "util/str.h"
+
+#define DEFAULT_DIR "pgcrane-work"
+#define STALE_SECONDS 10		/* follow records every second */
+#define WAIT_LOG_INTERVAL 10.0
+
+typedef struct cutover_options
+{
+	const char *dir;
+	int			timeout;		/* seconds, 0 for no limit */
+	bool		drop_slot;
+	bool		json;
+} cutover_options;
+
+static void
+usage(void)
+{
+	printf("pgcrane cutover ends a follow: it asks the running \"pgcrane follow\" (or\n"
+		   "\"pgcrane clone --follow\") to apply every change committed on the source\n"
+		   "up to now, copy the sequence values, and stop; then it prints the summary.\n"
+		   "Stop the writes to the source first: what commits after the request is\n"
+		   "not applied.\n\n");
+	printf("Usage:\n  pgcrane cutover [--dir DIR] [OPTION]...\n\n");
+	printf("Options:\n");
+	printf("  -D, --dir=DIR          work directory of the follow (default: ./" DEFAULT_DIR ")\n");
+	printf("      --timeout=SEC      give up waiting after SEC seconds (default: no limit);\n"
+		   "                         the request stays and the follow still cuts over\n");
+	printf("      --drop-slot        then drop the replication slot, publication and\n"
+		   "                         origin, as pgcrane cleanup does\n");
+	printf("      --json             print the summary as JSON on stdout\n");
+	printf("  -v, --verbose          more messages\n");
+	printf("  -?, --help             show this help, then exit\n");
+	printf("\nExit status: 0 cutover done, 2 error or timeout.\n");
+}
+
+enum
+{
+	OPT_TIMEOUT = 256,
+	OPT_DROP_SLOT,
+	OPT_JSON
+};
+
+static const struct option long_options[] = {
+	{"dir", required_argument, NULL, 'D'},
+	{"timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"drop-slot", no_argument, NULL, OPT_DROP_SLOT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"verbose", no_argument, NULL, 'v'},
+	{"help", no_argument, NULL, '?'},
+	{NULL, 0, NULL, 0}
+};
+
+/* The follow's phase now; you own it ("" when none). */
+static char *
+current_phase(state *st)
+{
+	char	   *phase = state_get(st, FOLLOW_KEY_PHASE);
+
+	return phase ? phase : xstrdup("");
+}
+
+/* Say once when no follow seems to be running: nothing happens without one. */
+static void
+check_running(state *st, const char *dir, bool *warned)
+{
+	char	   *phase = current_phase(st);
+	char	   *updated = state_get(st, FOLLOW_KEY_UPDATED_AT);
+	time_t		t;
+	bool		stale = !cdc_report_parse_time(updated, &t) ||
+		time(NULL) - t > STALE_SECONDS ||
+		strcmp(phase, FOLLOW_PHASE_STOPPED) == 0 ||
+		strcmp(phase, FOLLOW_PHASE_FAILED) == 0;
+
+	if (stale && !*warned)
+	{
+		log_warning("pgcrane follow does not seem to be running on \"%s\" (phase \"%s\")",
+					dir, phase);
+		log_hint("The cutover happens when it runs: pgcrane follow --dir %s", dir);
+		*warned = true;
+	}
+	free(phase);
+	free(updated);
+}
+
+/* Wait for follow.phase = done; 0, or -1 (logged) on timeout. */
+static int
+wait_done(state *st, const cutover_options *o)
+{
+	double		start = clock_now();
+	double		next_log = start + WAIT_LOG_INTERVAL;
+	bool		warned = false;
+
+	for (;;)
+	{
+		char	   *phase = current_phase(st);
+		bool		done = strcmp(phase, FOLLOW_PHASE_DONE) == 0;
+		double		now = clock_now();
+
+		free(phase);
+		if (done)
+			return 0;
+		check_running(st, o->dir, &warned);
+		if (o->timeout > 0 && now - start >= o->timeout)
+		{
+			error("the cutover did not finish within %d seconds", o->timeout);
+			log_detail("The request stays: pgcrane follow cuts over when it has caught up.");
+			log_hint("Watch it with \"pgcrane status --dir %s\", or wait again with \"pgcrane cutover --dir %s\".",
+					 o->dir, o->dir);
+			return -1;
+		}
+		if (now >= next_log)
+		{
+			log_info("waiting for the cutover: %" PRId64 " bytes behind the source",
+					 cdc_report_get_int(st, "follow.lag_bytes", 0));
+			next_log = now + WAIT_LOG_INTERVAL;
+		}
+		usleep(200 * 1000);
+	}
+}
+
+/* Wait for the follow process to exit, so that its lock and slot are free. */
+static void
+wait_follow_exit(state *st)
+{
+	int64_t		pid = cdc_report_get_int(st, FOLLOW_KEY_PID, 0);
+
+	for (int i = 0; pid > 0 && i < 300 && kill((pid_t) pid, 0) == 0; i++)
+		usleep(100 * 1000);
+}
+
+/* --drop-slot: clean up with the directory locked, once the follow is gone. */
+static int
+drop_slot(state *shared, const char *dir)
+{
+	state	   *st;
+	int			rc;
+
+	wait_follow_exit(shared);
+	st = state_open(dir);
+	if (st == NULL)
+		return -1;
+	rc = cdc_cleanup(st, NULL, NULL);
+	state_close(st);
+	return rc;
+}
+
+static int
+run(const cutover_options *o)
+{
+	state	   *st;
+	char	   *req;
+	char		now[32];
+	int			rc = 0;
+
+	if ((st = state_open_shared(o->dir)) == NULL)
+		return EXIT_ERROR;
+	if ((req = state_get(st, FOLLOW_KEY_SLOT)) == NULL)
+	{
+		state_close(st);
+		error("work directory \"%s\" records no follow", o->dir);
+		log_hint("Changes are followed after \"pgcrane clone --follow\".");
+		return EXIT_ERROR;
+	}
+	free(req);
+	if ((req = state_get(st, CUTOVER_KEY_REQUESTED)) == NULL)
+	{
+		cdc_report_format_time(time(NULL), now, sizeof(now));
+		rc = state_put(st, CUTOVER_KEY_REQUESTED, now);
+		if (rc == 0)
+			log_info("cutover requested; waiting for pgcrane follow to catch up");
+	}
+	free(req);
+	if (rc == 0)
+		rc = wait_done(st, o);
+	if (rc == 0 && o->drop_slot)
+		rc = drop_slot(st, o->dir);
+	if (rc == 0)
+		cdc_report_print_cutover(st, o->json);
+	state_close(st);
+	return rc == 0 ? EXIT_OK : EXIT_ERROR;
+}
 
 int
 cmd_cutover(int argc, char **argv)
 {
-	(void) argc;
-	(void) argv;
-	error("pgcrane cutover is not available yet");
-	return EXIT_ERROR;
+	cutover_options o = {DEFAULT_DIR, 0, false, false};
+	int			c;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return EXIT_OK;
+	}
+	while ((c = getopt_long(argc, argv, "D:v?", long_options, NULL)) != -1)
+	{
+		switch (c)
+		{
+			case 'D':
+				o.dir = optarg;
+				break;
+			case OPT_TIMEOUT:
+				if (!str_to_int(optarg, 1, 7 * 24 * 3600, &o.timeout))
+				{
+					error("invalid value \"%s\" for option --timeout", optarg);
+					log_hint("Give a number of seconds from 1 to 604800.");
+					cli_try_help("cutover");
+					return EXIT_ERROR;
+				}
+				break;
+			case OPT_DROP_SLOT:
+				o.drop_slot = true;
+				break;
+			case OPT_JSON:
+				o.json = true;
+				break;
+			case 'v':
+				log_set_level(LOG_DEBUG);
+				break;
+			default:
+				cli_try_help("cutover");
+				return EXIT_ERROR;
+		}
+	}
+	if (optind < argc)
+	{
+		error("too many command-line arguments (first is \"%s\")", argv[optind]);
+		cli_try_help("cutover");
+		return EXIT_ERROR;
+	}
+	return run(&o);
 }

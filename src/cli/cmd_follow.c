@@ -1,12 +1,155 @@
-/* cmd_follow.c - pgcrane follow (not available yet) */
+/*
+ * cmd_follow.c
+ *		pgcrane follow: options, then follow_run().
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/follow.h"
 #include "cli/cli.h"
+#include "interrupt.h"
+#include "state.h"
 #include "util/log.h"
+#include "util/str.h"
+
+#define DEFAULT_DIR "pgcrane-work"
+
+static void
+usage(void)
+{
+	printf("pgcrane follow applies the source's changes to the target, after a clone\n"
+		   "made with \"pgcrane clone --follow\", until \"pgcrane cutover\".  Run it to\n"
+		   "go on after a crash, a stop or an error: it resumes exactly after the last\n"
+		   "source transaction the target committed.\n\n");
+	printf("Usage:\n  pgcrane follow [--dir DIR] [OPTION]...\n\n");
+	printf("Options:\n");
+	printf("  -D, --dir=DIR                work directory of the clone\n"
+		   "                               (default: ./" DEFAULT_DIR ")\n");
+	printf("  -s, --source=CONNINFO        source database (default: the one recorded in DIR)\n");
+	printf("  -t, --target=CONNINFO        target database (default: the one recorded in DIR)\n");
+	printf("      --reconnect-timeout=SEC  give up when a server stays out of reach this\n"
+		   "                               long (default: 600)\n");
+	printf("      --json                   print the cutover summary as JSON on stdout\n");
+	printf("  -v, --verbose                more messages\n");
+	printf("  -q, --quiet                  only warnings and errors\n");
+	printf("  -?, --help                   show this help, then exit\n");
+	printf("\nWhile it runs, \"pgcrane status --dir DIR\" shows the lag and\n"
+		   "\"pgcrane cutover --dir DIR\" ends it.  Ctrl-C stops it; nothing is lost.\n");
+	printf("\nExit status: 0 cutover done, 2 error, 130 interrupted.\n");
+}
+
+enum
+{
+	OPT_JSON = 256,
+	OPT_TIMEOUT
+};
+
+static const struct option long_options[] = {
+	{"dir", required_argument, NULL, 'D'},
+	{"source", required_argument, NULL, 's'},
+	{"target", required_argument, NULL, 't'},
+	{"reconnect-timeout", required_argument, NULL, OPT_TIMEOUT},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"verbose", no_argument, NULL, 'v'},
+	{"quiet", no_argument, NULL, 'q'},
+	{"help", no_argument, NULL, '?'},
+	{NULL, 0, NULL, 0}
+};
+
+/* Parse one option; false on a bad value (logged). */
+static bool
+parse_option(int c, follow_options *o, const char **dir, char **owned)
+{
+	switch (c)
+	{
+		case 'D':
+			*dir = optarg;
+			return true;
+		case 's':
+			o->source = owned[0] = cli_take_secret(optarg);
+			return true;
+		case 't':
+			o->target = owned[1] = cli_take_secret(optarg);
+			return true;
+		case OPT_TIMEOUT:
+			if (str_to_int(optarg, 1, 7 * 24 * 3600, &o->timeout_seconds))
+				return true;
+			error("invalid value \"%s\" for option --reconnect-timeout", optarg);
+			log_hint("Give a number of seconds from 1 to 604800.");
+			return false;
+		case OPT_JSON:
+			o->json = true;
+			return true;
+		case 'v':
+			log_set_level(LOG_DEBUG);
+			return true;
+		case 'q':
+			log_set_level(LOG_WARNING);
+			return true;
+	}
+	return false;
+}
+
+/* Open the directory (with its lock) and follow. */
+static int
+run(follow_options *o, const char *dir)
+{
+	interrupt	intr;
+	int			rc;
+
+	memset(&intr, 0, sizeof(intr));
+	if (!follow_workdir_exists(dir))
+		return EXIT_ERROR;
+	o->st = state_open(dir);
+	if (o->st == NULL)
+		return EXIT_ERROR;
+	if (interrupt_start(&intr) != 0)
+	{
+		state_close(o->st);
+		return EXIT_ERROR;
+	}
+	o->intr = &intr;
+	rc = follow_run(o);
+	interrupt_stop(&intr);
+	state_close(o->st);
+	return rc;
+}
 
 int
 cmd_follow(int argc, char **argv)
 {
-	(void) argc;
-	(void) argv;
-	error("pgcrane follow is not available yet");
-	return EXIT_ERROR;
+	follow_options o;
+	const char *dir = DEFAULT_DIR;
+	char	   *owned[2] = {NULL, NULL};
+	int			c,
+				rc = EXIT_ERROR;
+
+	memset(&o, 0, sizeof(o));
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return EXIT_OK;
+	}
+	while ((c = getopt_long(argc, argv, "D:s:t:vq?", long_options, NULL)) != -1)
+	{
+		if (c == '?' || !parse_option(c, &o, &dir, owned))
+		{
+			cli_try_help("follow");
+			free(owned[0]);
+			free(owned[1]);
+			return EXIT_ERROR;
+		}
+	}
+	if (optind < argc)
+	{
+		error("too many command-line arguments (first is \"%s\")", argv[optind]);
+		cli_try_help("follow");
+	}
+	else
+		rc = run(&o, dir);
+	free(owned[0]);
+	free(owned[1]);
+	return rc;
 }

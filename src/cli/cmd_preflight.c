@@ -21,6 +21,8 @@ usage(void)
 	printf("  -s, --source=CONNINFO   source database (or PGCRANE_SOURCE)\n");
 	printf("  -t, --target=CONNINFO   target database (or PGCRANE_TARGET)\n");
 	printf("      --drop-if-exists    accept a non-empty target (clone will recreate it)\n");
+	printf("      --follow            also check what clone --follow needs (wal_level,\n"
+		   "                          slots, REPLICATION, replica identities)\n");
 	printf("      --json              print the result as JSON on stdout\n");
 	printf("  -?, --help              show this help, then exit\n");
 	printf("\nExit status: 0 ready, 1 problems found, 2 error (e.g. a server unreachable).\n");
@@ -31,6 +33,7 @@ static const struct option long_options[] = {
 	{"target", required_argument, NULL, 't'},
 	{"drop-if-exists", no_argument, NULL, 'd'},
 	{"json", no_argument, NULL, 'J'},
+	{"follow", no_argument, NULL, 'F'},
 	{"help", no_argument, NULL, '?'},
 	{NULL, 0, NULL, 0}
 };
@@ -38,7 +41,7 @@ static const struct option long_options[] = {
 int
 cmd_preflight(int argc, char **argv)
 {
-	preflight_options po = {NULL, NULL, false, false};
+	preflight_options po = {NULL, NULL, false, false, false};
 	preflight_info info;
 	cli_endpoints ep = {NULL, NULL};
 	char	   *owned[2] = {NULL, NULL};
@@ -61,6 +64,8 @@ cmd_preflight(int argc, char **argv)
 			po.drop_if_exists = true;
 		else if (c == 'J')
 			json = true;
+		else if (c == 'F')
+			po.follow = true;
 		else
 		{
 			cli_try_help("preflight");

@@ -1,12 +1,131 @@
-/* cmd_status.c - pgcrane status (not available yet) */
+/*
+ * cmd_status.c
+ *		pgcrane status: what a clone or a follow in a work directory is doing.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/follow.h"
+#include "cdc/pgoutput.h"
+#include "cdc/report.h"
 #include "cli/cli.h"
+#include "conn.h"
+#include "state.h"
 #include "util/log.h"
+#include "util/str.h"
+
+#define DEFAULT_DIR "pgcrane-work"
+
+static void
+usage(void)
+{
+	printf("pgcrane status shows what the clone or the follow recorded in a work\n"
+		   "directory is doing: the clone's steps; the follow's phase, last applied\n"
+		   "LSN, the source's current LSN, the lag in bytes and seconds and the\n"
+		   "changes applied per second.  It may run while they run.\n\n");
+	printf("Usage:\n  pgcrane status [--dir DIR] [OPTION]...\n\n");
+	printf("Options:\n");
+	printf("  -D, --dir=DIR          work directory (default: ./" DEFAULT_DIR ")\n");
+	printf("  -s, --source=CONNINFO  source database asked for its current LSN\n"
+		   "                         (default: the one recorded in DIR)\n");
+	printf("      --json             print the status as one JSON object\n");
+	printf("  -?, --help             show this help, then exit\n");
+	printf("\nThe source is asked for its current WAL position when it answers within\n"
+		   "3 seconds; otherwise the last position the follow recorded is shown.\n");
+	printf("\nExit status: 0 shown, 2 error.\n");
+}
+
+enum
+{
+	OPT_JSON = 256
+};
+
+static const struct option long_options[] = {
+	{"dir", required_argument, NULL, 'D'},
+	{"source", required_argument, NULL, 's'},
+	{"json", no_argument, NULL, OPT_JSON},
+	{"help", no_argument, NULL, '?'},
+	{NULL, 0, NULL, 0}
+};
+
+/* The source's WAL position now, 0 when it cannot be asked quickly. */
+static uint64_t
+live_source_lsn(state *st, const char *given)
+{
+	char	   *phase = state_get(st, FOLLOW_KEY_PHASE);
+	char	   *source = given ? xstrdup(given) : state_get(st, "source");
+	uint64_t	lsn = 0;
+	PGconn	   *conn = NULL;
+
+	if (phase && strcmp(phase, FOLLOW_PHASE_DONE) != 0 && source)
+	{
+		setenv("PGCONNECT_TIMEOUT", "3", 0);
+		conn = conn_try_open(source, NULL, NULL, 0);
+	}
+	if (conn)
+	{
+		PGresult   *res = PQexec(conn, "SELECT pg_catalog.pg_current_wal_lsn()");
+
+		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+			!pgo_lsn_parse(PQgetvalue(res, 0, 0), &lsn))
+			lsn = 0;
+		PQclear(res);
+		PQfinish(conn);
+	}
+	free(phase);
+	free(source);
+	return lsn;
+}
 
 int
 cmd_status(int argc, char **argv)
 {
-	(void) argc;
-	(void) argv;
-	error("pgcrane status is not available yet");
-	return EXIT_ERROR;
+	const char *dir = DEFAULT_DIR;
+	char	   *source = NULL;
+	bool		json = false;
+	state	   *st;
+	int			c;
+
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	{
+		usage();
+		return EXIT_OK;
+	}
+	while ((c = getopt_long(argc, argv, "D:s:?", long_options, NULL)) != -1)
+	{
+		if (c == 'D')
+			dir = optarg;
+		else if (c == 's')
+		{
+			free(source);
+			source = cli_take_secret(optarg);
+		}
+		else if (c == OPT_JSON)
+			json = true;
+		else
+		{
+			cli_try_help("status");
+			free(source);
+			return EXIT_ERROR;
+		}
+	}
+	if (optind < argc)
+	{
+		error("too many command-line arguments (first is \"%s\")", argv[optind]);
+		cli_try_help("status");
+		free(source);
+		return EXIT_ERROR;
+	}
+	st = state_open_shared(dir);
+	if (st == NULL)
+	{
+		free(source);
+		return EXIT_ERROR;
+	}
+	cdc_report_print_status(st, live_source_lsn(st, source), json);
+	state_close(st);
+	free(source);
+	return EXIT_OK;
 }

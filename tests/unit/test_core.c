@@ -996,7 +996,8 @@ test_child_env_keyword_value(void **state)
 	assert_string_equal(env[2], "PGDATABASE=app");
 	assert_string_equal(env[3], "PGHOST=db1");
 	assert_string_equal(env[4], "PGPORT=5433");
-	assert_null(env[5]);
+	assert_string_equal(env[5], "PGAPPNAME=pgcrane");
+	assert_null(env[6]);
 	conn_env_free(env);
 }
 
@@ -1013,7 +1014,8 @@ test_child_env_uri(void **state)
 	assert_string_equal(env[3], "PGHOST=db1");
 	assert_string_equal(env[4], "PGPORT=5433");
 	assert_string_equal(env[5], "PGSSLMODE=require");
-	assert_null(env[6]);
+	assert_string_equal(env[6], "PGAPPNAME=pgcrane");
+	assert_null(env[7]);
 	conn_env_free(env);
 }
 
@@ -1037,7 +1039,8 @@ test_child_env_empty(void **state)
 
 	(void) state;
 	assert_non_null(env);
-	assert_null(env[0]);
+	assert_string_equal(env[0], "PGAPPNAME=pgcrane");
+	assert_null(env[1]);
 	conn_env_free(env);
 	conn_env_free(NULL);
 }

@@ -1,0 +1,293 @@
+#!/usr/bin/env bash
+# bench/catchup.sh [--scale N] [--seconds T] [--clients C] [--rounds R] [--keep]
+#
+# How fast does "pgcrane follow" catch up with a backlog of changes,
+# compared with PostgreSQL's own logical replication applying the very same
+# changes?  On two throwaway PostgreSQL 15 servers:
+#
+#   1.  the source gets a pgbench database (pgbench -i -s N), with
+#       pgbench_history set to REPLICA IDENTITY FULL (it has no key); a
+#       publication and two logical replication slots are created while
+#       nothing writes, and the database is copied (pg_dump | psql) into two
+#       target databases: "crane" for pgcrane, "native" for a subscription;
+#   2.  pgcrane's work directory records the slot as "pgcrane clone
+#       --follow" would; the subscription is created on its own slot with
+#       copy_data = false, disabled;
+#   3.  each round, with both appliers paused (pgcrane follow not running,
+#       the subscription disabled), pgbench -c C -T T writes to the source;
+#       then pgcrane follow starts and is timed until "crane" holds every
+#       transaction (its pgbench_history has the source's row count: rows
+#       are added one per transaction, applied in commit order), and is
+#       stopped (SIGINT); then the subscription is enabled and timed the
+#       same way on "native", and disabled again.  The two run one after
+#       the other, never at the same time.
+#
+# Both apply asynchronously (the subscription's synchronous_commit is off
+# by default, pgcrane commits with synchronous_commit off and confirms
+# only what the target has flushed); server settings are the same on both
+# sides and durable (fsync, full_page_writes on).
+#
+# Options (environment defaults in brackets):
+#   --scale N     pgbench scale [PGCRANE_CATCHUP_SCALE, 10]
+#   --seconds T   pgbench duration of each round [PGCRANE_CATCHUP_SECONDS, 30]
+#   --clients C   pgbench clients [PGCRANE_CATCHUP_CLIENTS, 4]
+#   --rounds R    rounds; medians are reported [PGCRANE_CATCHUP_ROUNDS, 1]
+#   --keep        keep the servers' directory and logs (stopped)
+#
+# Servers: source on port 56011, target on 56012, Unix sockets only, in a
+# temporary directory (TMPDIR, default /tmp), stopped and removed on exit.
+# As root they run as PGCRANE_BENCH_USER (default "pgcrane").
+#
+# Results: a table on stdout and bench/results/catchup.json and
+# bench/results/catchup.md (replaced by every run).  "time ratio" is
+# pgcrane's catch-up time divided by the subscription's, per round, and its
+# median: below 1 pgcrane is faster.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+repo=$(pwd)
+pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+bench_user=${PGCRANE_BENCH_USER:-pgcrane}
+scale=${PGCRANE_CATCHUP_SCALE:-10}
+seconds=${PGCRANE_CATCHUP_SECONDS:-30}
+clients=${PGCRANE_CATCHUP_CLIENTS:-4}
+rounds=${PGCRANE_CATCHUP_ROUNDS:-1}
+keep=0
+src_port=56011
+dst_port=56012
+
+usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
+
+while [ $# -gt 0 ]; do
+	case $1 in
+		--scale) scale=$2; shift 2 ;;
+		--scale=*) scale=${1#*=}; shift ;;
+		--seconds) seconds=$2; shift 2 ;;
+		--seconds=*) seconds=${1#*=}; shift ;;
+		--clients) clients=$2; shift 2 ;;
+		--clients=*) clients=${1#*=}; shift ;;
+		--rounds) rounds=$2; shift 2 ;;
+		--rounds=*) rounds=${1#*=}; shift ;;
+		--keep) keep=1; shift ;;
+		-h|--help) usage; exit 0 ;;
+		*) echo "catchup.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
+	esac
+done
+for v in scale seconds clients rounds; do
+	if ! [[ ${!v} =~ ^[1-9][0-9]*$ ]]; then
+		echo "catchup.sh: --$v needs a positive number" >&2
+		exit 2
+	fi
+done
+
+export PATH="$pg_bindir:$PATH"
+unset PGHOST PGPORT PGDATABASE PGUSER PGPASSWORD PGSERVICE PGOPTIONS
+
+command -v python3 >/dev/null || { echo "catchup.sh: python3 is needed" >&2; exit 2; }
+command -v sqlite3 >/dev/null || { echo "catchup.sh: sqlite3 is needed" >&2; exit 2; }
+pgcrane=${PGCRANE:-$repo/pgcrane}
+if [ ! -x "$pgcrane" ]; then
+	(unset MAKEFLAGS MFLAGS MAKELEVEL; make -C "$repo" -j2 pgcrane)
+fi
+
+as_user=()
+if [ "$(id -u)" -eq 0 ]; then
+	run_user=$bench_user
+	if ! id -u "$bench_user" >/dev/null 2>&1; then
+		echo "creating user \"$bench_user\" to run the servers (PostgreSQL refuses root)"
+		useradd -m -s /bin/bash "$bench_user"
+	fi
+	as_user=(runuser -u "$bench_user" --)
+else
+	run_user=$(id -un)
+fi
+
+tmp=
+follow_pid=
+stop_all() {
+	local side
+	if [ -n "$follow_pid" ]; then
+		kill -INT "$follow_pid" 2>/dev/null || true
+		wait "$follow_pid" 2>/dev/null || true
+	fi
+	[ -n "$tmp" ] || return 0
+	for side in src dst; do
+		if [ -f "$tmp/$side/postmaster.pid" ]; then
+			"${as_user[@]}" pg_ctl -D "$tmp/$side" -m fast -w stop >/dev/null 2>&1 || true
+		fi
+	done
+	if [ "$keep" -eq 1 ]; then
+		echo "kept (servers stopped): $tmp"
+	else
+		rm -rf "$tmp"
+	fi
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/pgcrane-catchup.XXXXXX")
+chmod 755 "$tmp"
+[ "${#as_user[@]}" -eq 0 ] || chown "$bench_user:" "$tmp"
+mkdir "$tmp/bin"
+cp "$pgcrane" "$tmp/bin/pgcrane"
+pgcrane=$tmp/bin/pgcrane
+
+echo "== servers in $tmp (source port $src_port, target port $dst_port)"
+for side in src dst; do
+	"${as_user[@]}" initdb -D "$tmp/$side" -A trust -E UTF8 --locale=C.UTF-8 \
+		--no-sync >"$tmp/$side-initdb.log" 2>&1 || { cat "$tmp/$side-initdb.log"; exit 2; }
+	cat >>"$tmp/$side/postgresql.conf" <<EOF
+listen_addresses = ''
+unix_socket_directories = '$tmp'
+max_connections = 100
+shared_buffers = 256MB
+max_wal_size = 4GB
+checkpoint_timeout = 30min
+fsync = on
+synchronous_commit = on
+full_page_writes = on
+EOF
+done
+printf 'port = %s\nwal_level = logical\n' "$src_port" >>"$tmp/src/postgresql.conf"
+printf 'port = %s\n' "$dst_port" >>"$tmp/dst/postgresql.conf"
+for side in src dst; do
+	"${as_user[@]}" pg_ctl -D "$tmp/$side" -l "$tmp/$side.log" -w start >/dev/null
+done
+
+src="host=$tmp port=$src_port user=$run_user dbname=bench"
+crane="host=$tmp port=$dst_port user=$run_user dbname=crane"
+native="host=$tmp port=$dst_port user=$run_user dbname=native"
+q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
+
+echo "== pgbench -i -s $scale on the source"
+q -d "host=$tmp port=$src_port user=$run_user dbname=postgres" -c "CREATE DATABASE bench"
+pgbench -i -s "$scale" -q "$src" >"$tmp/pgbench-init.log" 2>&1
+q -d "$src" -c "ALTER TABLE pgbench_history REPLICA IDENTITY FULL" \
+	-c "CREATE PUBLICATION catchup FOR ALL TABLES"
+crane_lsn=$(q -d "$src" -c "SELECT lsn FROM pg_create_logical_replication_slot('pgcrane_catchup', 'pgoutput')")
+q -d "$src" -c "SELECT pg_create_logical_replication_slot('native_catchup', 'pgoutput')" >/dev/null
+for db in crane native; do
+	q -d "host=$tmp port=$dst_port user=$run_user dbname=postgres" -c "CREATE DATABASE $db"
+	pg_dump -d "$src" --no-publications |
+		psql -X -q -v ON_ERROR_STOP=1 -d "host=$tmp port=$dst_port user=$run_user dbname=$db" >/dev/null
+done
+
+# pgcrane's work directory, as clone --follow leaves it.
+work=$tmp/work
+mkdir "$work"
+sqlite3 "$work/state.db" <<EOF
+CREATE TABLE kv (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE step (name TEXT PRIMARY KEY, status TEXT, started TEXT, finished TEXT, seconds REAL);
+INSERT INTO kv VALUES ('source', '$src'), ('target', '$crane'), ('status', 'ok'),
+  ('follow.slot', 'pgcrane_catchup'), ('follow.publication', 'catchup'),
+  ('follow.origin', 'pgcrane_catchup'), ('follow.start_lsn', '$crane_lsn');
+INSERT INTO step VALUES ('data', 'done', NULL, NULL, 0);
+EOF
+q -d "$native" -c "CREATE SUBSCRIPTION native_catchup CONNECTION '$src' PUBLICATION catchup
+	WITH (copy_data = false, create_slot = false, slot_name = 'native_catchup', enabled = false)"
+
+now() { date +%s.%N; }
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+# Wait until the target database has as many pgbench_history rows as the
+# source: every transaction is applied.
+wait_caught_up() {
+	local dsn=$1 want=$2 have
+	for ((i = 0; i < 36000; i++)); do
+		have=$(q -d "$dsn" -c "SELECT count(*) FROM pgbench_history")
+		[ "$have" = "$want" ] && return 0
+		sleep 0.05
+	done
+	echo "catchup.sh: $dsn did not catch up ($have of $want rows)" >&2
+	return 1
+}
+
+# The same rows in every pgbench table on the source and the target.
+check_equal() {
+	local dsn=$1 t a b
+	for t in pgbench_accounts pgbench_branches pgbench_tellers pgbench_history; do
+		a=$(q -d "$src" -c "SELECT count(*), sum(hashtext(x::text)) FROM $t x")
+		b=$(q -d "$dsn" -c "SELECT count(*), sum(hashtext(x::text)) FROM $t x")
+		if [ "$a" != "$b" ]; then
+			echo "catchup.sh: $t differs on ${dsn##*dbname=} ($b, source $a)" >&2
+			return 1
+		fi
+	done
+}
+
+results=$tmp/rounds.jsonl
+: >"$results"
+for ((round = 1; round <= rounds; round++)); do
+	echo "== round $round: pgbench -c $clients -T $seconds with both appliers paused"
+	before=$(q -d "$src" -c "SELECT count(*) FROM pgbench_history")
+	pgbench -n -c "$clients" -T "$seconds" "$src" >"$tmp/pgbench-$round.log" 2>&1
+	want=$(q -d "$src" -c "SELECT count(*) FROM pgbench_history")
+	backlog=$(q -d "$src" -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn)
+		FROM pg_replication_slots WHERE slot_name = 'native_catchup'")
+	xacts=$((want - before))
+	echo "   $xacts transactions, $((backlog / 1048576)) MB of WAL behind"
+
+	q -d "host=$tmp port=$dst_port user=$run_user dbname=postgres" -c "CHECKPOINT"
+	t0=$(now)
+	"$pgcrane" follow --dir "$work" -q >>"$tmp/follow.log" 2>&1 &
+	follow_pid=$!
+	wait_caught_up "$crane" "$want"
+	t_crane=$(elapsed "$t0" "$(now)")
+	kill -INT "$follow_pid"
+	wait "$follow_pid" || true
+	follow_pid=
+	check_equal "$crane"
+
+	q -d "host=$tmp port=$dst_port user=$run_user dbname=postgres" -c "CHECKPOINT"
+	t0=$(now)
+	q -d "$native" -c "ALTER SUBSCRIPTION native_catchup ENABLE"
+	wait_caught_up "$native" "$want"
+	t_native=$(elapsed "$t0" "$(now)")
+	q -d "$native" -c "ALTER SUBSCRIPTION native_catchup DISABLE"
+	check_equal "$native"
+	# Wait for the apply worker to go, so the next round starts paused.
+	for ((i = 0; i < 200; i++)); do
+		[ "$(q -d "$native" -c "SELECT count(pid) FROM pg_stat_subscription")" = 0 ] && break
+		sleep 0.05
+	done
+
+	echo "   pgcrane ${t_crane} s, native ${t_native} s"
+	printf '{"round": %d, "transactions": %d, "wal_bytes": %d, "pgcrane_seconds": %s, "native_seconds": %s}\n' \
+		"$round" "$xacts" "$backlog" "$t_crane" "$t_native" >>"$results"
+done
+
+mkdir -p "$repo/bench/results"
+python3 - "$results" "$repo/bench/results" "$scale" "$seconds" "$clients" <<'EOF'
+import json, statistics, sys, datetime
+path, outdir, scale, seconds, clients = sys.argv[1:6]
+rounds = [json.loads(l) for l in open(path)]
+for r in rounds:
+    r["pgcrane_tps"] = round(r["transactions"] / r["pgcrane_seconds"], 1)
+    r["native_tps"] = round(r["transactions"] / r["native_seconds"], 1)
+    r["time_ratio"] = round(r["pgcrane_seconds"] / r["native_seconds"], 2)
+med = lambda k: statistics.median(r[k] for r in rounds)
+crane, native = med("pgcrane_seconds"), med("native_seconds")
+summary = {
+    "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    "workload": f"pgbench -s {scale} -c {clients} -T {seconds}",
+    "rounds": rounds,
+    "median_transactions": med("transactions"),
+    "pgcrane_seconds": crane, "native_seconds": native,
+    "pgcrane_tps": med("pgcrane_tps"), "native_tps": med("native_tps"),
+    "time_ratio": med("time_ratio"),
+}
+json.dump(summary, open(f"{outdir}/catchup.json", "w"), indent=2)
+lines = [
+    f"# Catch-up: pgcrane follow vs a native subscription ({summary['date']})", "",
+    f"Backlog: {summary['workload']} with both appliers paused, "
+    f"{len(rounds)} round(s), medians.", "",
+    "| applier | seconds | transactions/s |", "| --- | ---: | ---: |",
+    f"| pgcrane follow | {crane:.2f} | {summary['pgcrane_tps']} |",
+    f"| native subscription | {native:.2f} | {summary['native_tps']} |", "",
+    f"Time ratio pgcrane/native: {summary['time_ratio']} (median of the rounds' ratios; "
+    "below 1: pgcrane is faster).",
+]
+open(f"{outdir}/catchup.md", "w").write("\n".join(lines) + "\n")
+print()
+print("\n".join(lines))
+EOF

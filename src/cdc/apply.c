@@ -1,0 +1,1053 @@
+/*
+ * apply.c
+ *		Apply decoded changes to the target, in source commit order.
+ *
+ * The apply session.  It runs with
+ *
+ *	session_replication_role = replica	triggers and foreign key checks do
+ *										not fire: the source ran them already
+ *										and their effects arrive as changes
+ *	synchronous_commit = off			commits do not wait for the disk;
+ *										durability comes from the origin
+ *										(below), not from each commit
+ *
+ * and is bound to the replication origin (origin.h).  Source transactions
+ * become, in libpq pipeline mode, without waiting for any answer:
+ *
+ *		BEGIN
+ *		one prepared statement per change (PREPARE first when new)
+ *		... the changes of the next source transactions ...
+ *		SELECT pg_replication_origin_xact_setup(end_lsn, commit_time)
+ *		COMMIT
+ *		Sync
+ *
+ * A target transaction holds one or more whole source transactions, in
+ * commit order: while the stream delivers small transactions back to back
+ * (a backlog), up to GROUP_MAX_TRANSACTIONS of them share one commit,
+ * which saves the target most of its per-commit work; once the stream has
+ * nothing more at once, follow.c calls cdc_apply_flush() and what arrived
+ * is committed.  A source transaction is never split.
+ *
+ * end_lsn is the end of the commit record of the last source transaction
+ * in the target transaction: the origin then holds the position from
+ * which streaming resumes after the last transaction the target committed,
+ * with nothing replayed twice (the walsender skips every transaction whose
+ * commit record starts before the start point).  Many target transactions
+ * may be in flight at once; results are read as they arrive and matched,
+ * in order, with a queue of what was sent.  The Sync's answer tells that
+ * they are applied.  The first error stops everything: the target aborts
+ * the rest of the pipeline up to the next Sync, so what a target
+ * transaction holds is applied whole or not at all.
+ *
+ * Statements are prepared per relation, operation and column mask: an
+ * UPDATE leaves out of SET the columns whose value was not sent (unchanged
+ * TOASTed values, 'u'), and the key columns when the key did not change.
+ * A column GENERATED ALWAYS AS IDENTITY cannot be set by an UPDATE; it is
+ * left out of SET when it is not known to have changed (see apply_update).
+ * The WHERE clause depends on the replica identity (apply_sql.c).
+ *
+ * An update or delete that finds no row is logged as a warning and
+ * counted, as PostgreSQL's own subscribers do; every other failure stops.
+ */
+#include "cdc/apply.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdc/apply_rel.h"
+#include "cdc/apply_sql.h"
+#include "cdc/origin.h"
+#include "conn.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/str.h"
+
+/* Commands in flight beyond which the source is not read. */
+#define MAX_IN_FLIGHT 20000
+/*
+ * A target transaction takes source transactions until it holds this many,
+ * or this many changes; the stream running dry commits it sooner.
+ */
+#define GROUP_MAX_TRANSACTIONS 200
+#define GROUP_MAX_CHANGES 5000
+/* Missing rows listed one by one; later ones are only counted. */
+#define MAX_MISSING_LOGGED 20
+
+/* What was sent, to match with its result. */
+typedef struct apply_cmd
+{
+	char		kind;			/* see cmd_what() */
+	char		op;				/* 'I', 'U', 'D' for a change */
+	bool		answered;		/* its result was read, NULL is next */
+	uint32_t	relid;
+	int32_t		nchanges;		/* Sync: changes in the transaction */
+	int32_t		ntxns;			/* Sync: source transactions in it */
+	uint64_t	lsn;			/* Sync: end LSN; others: commit LSN */
+	int64_t		time;			/* Sync: commit time */
+} apply_cmd;
+
+struct cdc_apply
+{
+	PGconn	   *conn;			/* apply session, pipeline mode */
+	PGconn	   *ctl;			/* control session */
+	char	   *origin;
+	pgo_relcache *relcache;
+	apply_relmap *relmap;
+	int			next_stmt;		/* for statement names */
+
+	apply_cmd  *queue;			/* ring of commands in flight */
+	int			qcap;
+	int			qhead;
+	int			qlen;
+
+	bool		in_xact;		/* a source transaction is open */
+	uint64_t	xact_lsn;		/* its commit LSN */
+
+	/* The target transaction: one or more whole source transactions. */
+	bool		group_open;		/* BEGIN sent (at the first change) */
+	int32_t		group_txns;		/* source transactions complete in it */
+	int32_t		group_changes;
+	uint64_t	group_end_lsn;	/* end LSN of the last complete one */
+	int64_t		group_time;		/* and its commit time */
+	bool		want_write;
+	bool		failed;
+
+	/* Parameters of the change being sent. */
+	strbuf		vals;
+	size_t	   *offsets;
+	bool	   *isnull;
+	const char **params;
+	bool	   *mask_set;
+	bool	   *mask_key;
+	int			nparams;
+	int			maxcols;
+	strbuf		key;			/* statement cache key */
+
+	cdc_apply_stats stats;
+};
+
+/* ---------- connections ---------- */
+
+/* Ignore the apply session's notices (TRUNCATE ... CASCADE says a lot). */
+static void
+notice_processor(void *arg, const char *message)
+{
+	(void) arg;
+	log_debug("target: %s", message);
+}
+
+/*
+ * Open a target session the way conn_open() does, but tell a failure that
+ * may pass (server down) from one that will not.
+ */
+static int
+open_target(const char *target, PGconn **out)
+{
+	char		state[6];
+	char		msg[1024];
+	PGconn	   *conn = conn_try_open(target, state, msg, sizeof(msg));
+
+	*out = NULL;
+	if (conn == NULL)
+	{
+		if (state[0])
+			return error("could not connect to target server: %s", msg);
+		log_warning("could not connect to target server: %s", msg);
+		return CDC_APPLY_LOST;
+	}
+	PQsetNoticeProcessor(conn, notice_processor, NULL);
+	if (conn_exec(conn, SIDE_TARGET,
+				  "SELECT pg_catalog.set_config('search_path', '', false)") != 0)
+	{
+		PQfinish(conn);
+		return CDC_APPLY_LOST;
+	}
+	*out = conn;
+	return 0;
+}
+
+/* -1, or CDC_APPLY_LOST when a connection broke. */
+static int
+failure(const cdc_apply *ap)
+{
+	if ((ap->conn && PQstatus(ap->conn) == CONNECTION_BAD) ||
+		(ap->ctl && PQstatus(ap->ctl) == CONNECTION_BAD))
+		return CDC_APPLY_LOST;
+	return -1;
+}
+
+/* Settings and origin of the apply session. */
+static int
+setup_session(cdc_apply *ap)
+{
+	const char *params[1] = {ap->origin};
+	PGresult   *res;
+
+	if (conn_exec(ap->conn, SIDE_TARGET, "SET session_replication_role = replica") != 0 ||
+		conn_exec(ap->conn, SIDE_TARGET, "SET synchronous_commit = off") != 0)
+		return failure(ap);
+	res = PQexecParams(ap->conn, CDC_ORIGIN_SESSION_SQL, 1, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		/* 55006: an earlier pgcrane's session still holds it, and is ending. */
+		bool		busy = strcmp(conn_sqlstate(res), "55006") == 0;
+
+		if (busy)
+			log_warning("replication origin \"%s\" is still in use on the target, retrying",
+						ap->origin);
+		else
+			conn_log_result_error(res, SIDE_TARGET, "set up the replication origin session");
+		PQclear(res);
+		return busy ? CDC_APPLY_LOST : failure(ap);
+	}
+	PQclear(res);
+	if (PQsetnonblocking(ap->conn, 1) != 0 || PQenterPipelineMode(ap->conn) != 1)
+		return error("could not enter pipeline mode on the target connection");
+	return 0;
+}
+
+int
+cdc_apply_open(const char *target, const char *origin, uint64_t start_lsn,
+			   cdc_apply **out, uint64_t *resume_lsn)
+{
+	cdc_apply  *ap = xcalloc(1, sizeof(cdc_apply));
+	int			rc;
+
+	*out = NULL;
+	ap->origin = xstrdup(origin);
+	ap->relcache = pgo_relcache_create();
+	ap->relmap = apply_relmap_create();
+	ap->qcap = 1024;
+	ap->queue = xcalloc((size_t) ap->qcap, sizeof(apply_cmd));
+	rc = open_target(target, &ap->ctl);
+	if (rc == 0 && cdc_origin_ensure(ap->ctl, origin, start_lsn) != 0)
+		rc = failure(ap);
+	if (rc == 0)
+		rc = open_target(target, &ap->conn);
+	if (rc == 0)
+		rc = setup_session(ap);
+	/* Only now: no earlier session can commit anything any more. */
+	if (rc == 0 && cdc_origin_progress(ap->ctl, origin, true, resume_lsn, NULL) != 0)
+		rc = failure(ap);
+	if (rc != 0)
+	{
+		cdc_apply_close(ap);
+		return rc;
+	}
+	if (*resume_lsn < start_lsn)
+		*resume_lsn = start_lsn;
+	ap->stats.applied_lsn = ap->stats.queued_lsn = *resume_lsn;
+	ap->stats.committed_lsn = *resume_lsn;
+	*out = ap;
+	return 0;
+}
+
+void
+cdc_apply_close(cdc_apply *ap)
+{
+	if (ap == NULL)
+		return;
+	if (ap->conn)
+		PQfinish(ap->conn);
+	if (ap->ctl)
+		PQfinish(ap->ctl);
+	apply_relmap_free(ap->relmap);
+	pgo_relcache_free(ap->relcache);
+	strbuf_release(&ap->vals);
+	strbuf_release(&ap->key);
+	free(ap->offsets);
+	free(ap->isnull);
+	free(ap->params);
+	free(ap->mask_set);
+	free(ap->mask_key);
+	free(ap->queue);
+	free(ap->origin);
+	free(ap);
+}
+
+/* ---------- the queue of commands in flight ---------- */
+
+static apply_cmd *
+queue_push(cdc_apply *ap, char kind)
+{
+	apply_cmd  *cmd;
+
+	if (ap->qlen == ap->qcap)
+	{
+		apply_cmd  *q = xcalloc((size_t) ap->qcap * 2, sizeof(apply_cmd));
+
+		for (int i = 0; i < ap->qlen; i++)
+			q[i] = ap->queue[(ap->qhead + i) % ap->qcap];
+		free(ap->queue);
+		ap->queue = q;
+		ap->qhead = 0;
+		ap->qcap *= 2;
+	}
+	cmd = &ap->queue[(ap->qhead + ap->qlen) % ap->qcap];
+	ap->qlen++;
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->kind = kind;
+	cmd->lsn = ap->xact_lsn;
+	return cmd;
+}
+
+static void
+queue_pop(cdc_apply *ap)
+{
+	ap->qhead = (ap->qhead + 1) % ap->qcap;
+	ap->qlen--;
+}
+
+/* A send to the apply session failed: log it, -1 or CDC_APPLY_LOST. */
+static int
+send_failed(cdc_apply *ap)
+{
+	char		buf[512];
+
+	conn_error_message(ap->conn, buf, sizeof(buf));
+	if (PQstatus(ap->conn) == CONNECTION_BAD)
+	{
+		log_warning("lost the connection to the target server: %s", buf);
+		return CDC_APPLY_LOST;
+	}
+	return error("could not send to target server: %s", buf);
+}
+
+/* Send a statement that is not prepared. */
+static int
+send_sql(cdc_apply *ap, char kind, const char *sql, int nparams,
+		 const char *const *params)
+{
+	if (PQsendQueryParams(ap->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1)
+		return send_failed(ap);
+	queue_push(ap, kind);
+	return 0;
+}
+
+/* End the transaction on the target with a Sync the result reader counts. */
+static int
+send_sync(cdc_apply *ap, uint64_t end_lsn, int64_t commit_time)
+{
+	apply_cmd  *cmd;
+
+	if (PQpipelineSync(ap->conn) != 1)
+		return send_failed(ap);
+	cmd = queue_push(ap, 'S');
+	cmd->lsn = end_lsn;
+	cmd->time = commit_time;
+	cmd->nchanges = ap->group_changes;
+	cmd->ntxns = ap->group_txns;
+	return 0;
+}
+
+/* ---------- results ---------- */
+
+static const char *
+op_name(char op)
+{
+	return op == 'I' ? "Insert" : op == 'U' ? "Update" : "Delete";
+}
+
+/* What a command did, for the message of its failure; you own it. */
+static char *
+cmd_what(const cdc_apply *ap, const apply_cmd *cmd)
+{
+	const apply_rel *rel = apply_relmap_get(ap->relmap, cmd->relid);
+	const char *table = rel ? rel->display : "?";
+	char		lsn[PGO_LSN_BUFSIZE];
+
+	pgo_lsn_format(cmd->lsn, lsn, sizeof(lsn));
+	switch (cmd->kind)
+	{
+		case 'B':
+			return str_printf("begin the transaction of source commit %s", lsn);
+		case 'P':
+			return str_printf("prepare a statement for table \"%s\"", table);
+		case 'X':
+			return str_printf("apply %s to table \"%s\" (source commit %s)",
+							  op_name(cmd->op), table, lsn);
+		case 'T':
+			return str_printf("apply Truncate (source commit %s)", lsn);
+		case 'O':
+			return str_printf("record the replication origin's position (source commit %s)",
+							  lsn);
+		case 'C':
+			return str_printf("commit the transaction of source commit %s", lsn);
+		default:
+			return str_printf("roll back an incomplete transaction");
+	}
+}
+
+/* An update or delete found no row: what PostgreSQL's subscribers log too. */
+static void
+missing_row(cdc_apply *ap, const apply_cmd *cmd)
+{
+	const apply_rel *rel = apply_relmap_get(ap->relmap, cmd->relid);
+	char		lsn[PGO_LSN_BUFSIZE];
+
+	ap->stats.missing_rows++;
+	if (ap->stats.missing_rows > MAX_MISSING_LOGGED)
+		return;
+	pgo_lsn_format(cmd->lsn, lsn, sizeof(lsn));
+	log_warning("the row to %s in table \"%s\" was not found on the target (source commit %s)",
+				cmd->op == 'U' ? "update" : "delete", rel ? rel->display : "?", lsn);
+	if (ap->stats.missing_rows == MAX_MISSING_LOGGED)
+		log_warning("further rows not found are counted, not listed");
+}
+
+static void
+handle_result(cdc_apply *ap, apply_cmd *cmd, PGresult *res)
+{
+	char	   *what;
+
+	switch (PQresultStatus(res))
+	{
+		case PGRES_COMMAND_OK:
+		case PGRES_TUPLES_OK:
+			if (cmd->kind == 'X' && cmd->op != 'I' &&
+				strcmp(PQcmdTuples(res), "0") == 0)
+				missing_row(ap, cmd);
+			break;
+		case PGRES_PIPELINE_ABORTED:
+			ap->failed = true;
+			break;
+		default:
+			if (!ap->failed && PQstatus(ap->conn) != CONNECTION_BAD)
+			{
+				what = cmd_what(ap, cmd);
+				conn_log_result_error(res, SIDE_TARGET, what);
+				free(what);
+			}
+			ap->failed = true;
+			break;
+	}
+}
+
+/* A Sync (or an empty transaction) came back: the transaction is applied. */
+static void
+transaction_done(cdc_apply *ap, const apply_cmd *cmd)
+{
+	if (ap->failed || cmd->lsn == 0)
+		return;
+	ap->stats.applied_lsn = cmd->lsn;
+	ap->stats.applied_time = cmd->time;
+	if (cmd->kind == 'S')
+		ap->stats.committed_lsn = cmd->lsn;
+	ap->stats.transactions += cmd->ntxns;
+	ap->stats.changes += cmd->nchanges;
+}
+
+/* Read every result that arrived, in the order the commands were sent. */
+static int
+read_results(cdc_apply *ap)
+{
+	while (ap->qlen > 0)
+	{
+		apply_cmd  *cmd = &ap->queue[ap->qhead];
+		PGresult   *res;
+
+		if (cmd->kind == 'E')
+		{
+			transaction_done(ap, cmd);
+			queue_pop(ap);
+			continue;
+		}
+		if (PQstatus(ap->conn) == CONNECTION_BAD)
+			return send_failed(ap);
+		if (PQisBusy(ap->conn))
+			break;
+		res = PQgetResult(ap->conn);
+		if (cmd->kind == 'S' && res != NULL)
+		{
+			if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
+				transaction_done(ap, cmd);
+			else
+				handle_result(ap, cmd, res);
+			PQclear(res);
+			queue_pop(ap);
+			continue;
+		}
+		if (res == NULL)
+		{
+			if (!cmd->answered)
+				break;
+			queue_pop(ap);
+			continue;
+		}
+		handle_result(ap, cmd, res);
+		cmd->answered = true;
+		PQclear(res);
+	}
+	return ap->failed ? failure(ap) : 0;
+}
+
+int
+cdc_apply_poll(cdc_apply *ap)
+{
+	int			rc = PQflush(ap->conn);
+
+	if (rc < 0)
+		return send_failed(ap);
+	ap->want_write = rc == 1;
+	if (PQconsumeInput(ap->conn) != 1)
+		return send_failed(ap);
+	return read_results(ap);
+}
+
+int
+cdc_apply_drain(cdc_apply *ap, double timeout)
+{
+	double		end = clock_now() + timeout;
+
+	for (;;)
+	{
+		struct pollfd pfd;
+		int			rc = cdc_apply_flush(ap);
+
+		if (rc == 0)
+			rc = cdc_apply_poll(ap);
+
+		if (rc != 0)
+			return rc;
+		if (ap->qlen == 0)
+			return 0;
+		if (clock_now() > end)
+			return error("the target server did not answer within %.0f seconds", timeout);
+		pfd.fd = PQsocket(ap->conn);
+		pfd.events = POLLIN | (ap->want_write ? POLLOUT : 0);
+		pfd.revents = 0;
+		(void) poll(&pfd, 1, 100);
+	}
+}
+
+/* ---------- changes ---------- */
+
+/* Room for the masks and parameters of a relation of ncols columns. */
+static void
+ensure_cols(cdc_apply *ap, int ncols)
+{
+	size_t		n;
+
+	if (ncols <= ap->maxcols)
+		return;
+	ap->maxcols = ncols;
+	n = (size_t) ncols * 2 + 1;
+	ap->offsets = xrealloc(ap->offsets, n * sizeof(size_t));
+	ap->isnull = xrealloc(ap->isnull, n * sizeof(bool));
+	ap->params = xrealloc(ap->params, n * sizeof(char *));
+	ap->mask_set = xrealloc(ap->mask_set, n * sizeof(bool));
+	ap->mask_key = xrealloc(ap->mask_key, n * sizeof(bool));
+}
+
+/* Add the columns of t that mask selects as the next parameters. */
+static void
+add_params(cdc_apply *ap, const pgo_tuple *t, const bool *mask)
+{
+	for (int i = 0; i < t->ncols; i++)
+	{
+		const pgo_value *v = &t->cols[i];
+		int			n;
+
+		if (!mask[i])
+			continue;
+		n = ap->nparams++;
+		ap->isnull[n] = v->kind == PGO_VALUE_NULL;
+		ap->offsets[n] = ap->vals.len;
+		if (v->len > 0)
+			strbuf_add(&ap->vals, (const char *) v->data, v->len);
+		strbuf_add(&ap->vals, "", 1);
+	}
+}
+
+/* The parameters as libpq takes them, once all are added. */
+static const char *const *
+params_finish(cdc_apply *ap)
+{
+	for (int i = 0; i < ap->nparams; i++)
+		ap->params[i] = ap->isnull[i] ? NULL : ap->vals.buf + ap->offsets[i];
+	return ap->params;
+}
+
+/* The cache key of a statement: operation, then each mask as 0s and 1s. */
+static const char *
+statement_key(cdc_apply *ap, char op, const bool *set, const bool *key, int n)
+{
+	strbuf_reset(&ap->key);
+	strbuf_add(&ap->key, &op, 1);
+	for (int i = 0; set && i < n; i++)
+		strbuf_adds(&ap->key, set[i] ? "1" : "0");
+	strbuf_adds(&ap->key, "/");
+	for (int i = 0; key && i < n; i++)
+		strbuf_adds(&ap->key, key[i] ? "1" : "0");
+	return strbuf_str(&ap->key);
+}
+
+/* BEGIN goes out with the first change, so empty transactions cost nothing. */
+static int
+ensure_begun(cdc_apply *ap)
+{
+	if (ap->group_open)
+		return 0;
+	ap->group_open = true;
+	return send_sql(ap, 'B', "BEGIN", 0, NULL);
+}
+
+/* Prepare the statement for this operation and masks unless it exists. */
+static const apply_stmt *
+prepare_statement(cdc_apply *ap, apply_rel *rel, char op, const bool *set,
+				  const bool *key, int *rc)
+{
+	const char *k = statement_key(ap, op, set, key, rel->ncols);
+	const apply_stmt *st = apply_rel_statement(rel, k);
+	apply_sql_rel r = {rel->qname, rel->ncols, rel->cols, rel->overriding};
+	bool		full = rel->desc->replident == PGO_REPLIDENT_FULL;
+	char	   *sql,
+			   *name;
+	apply_cmd  *cmd;
+
+	*rc = 0;
+	if (st != NULL)
+		return st;
+	sql = op == 'I' ? apply_sql_insert(&r, set)
+		: op == 'U' ? apply_sql_update(&r, set, key, full)
+		: apply_sql_delete(&r, key, full);
+	name = str_printf("pgcrane_%u_%d", rel->oid, ap->next_stmt++);
+	log_debug("prepare %s: %s", name, sql);
+	if (PQsendPrepare(ap->conn, name, sql, ap->nparams, NULL) != 1)
+		*rc = send_failed(ap);
+	else
+	{
+		cmd = queue_push(ap, 'P');
+		cmd->relid = rel->oid;
+		apply_rel_add_statement(rel, k, name);
+		st = apply_rel_statement(rel, k);
+	}
+	free(sql);
+	free(name);
+	return st;
+}
+
+/* Send one change with the parameters collected. */
+static int
+send_change(cdc_apply *ap, apply_rel *rel, char op, const bool *set,
+			const bool *key)
+{
+	const apply_stmt *st;
+	apply_cmd  *cmd;
+	int			rc = ensure_begun(ap);
+
+	if (rc != 0)
+		return rc;
+	st = prepare_statement(ap, rel, op, set, key, &rc);
+	if (rc != 0)
+		return rc;
+	if (PQsendQueryPrepared(ap->conn, st->name, ap->nparams, params_finish(ap),
+							NULL, NULL, 0) != 1)
+		return send_failed(ap);
+	cmd = queue_push(ap, 'X');
+	cmd->op = op;
+	cmd->relid = rel->oid;
+	ap->group_changes++;
+	return 0;
+}
+
+/*
+ * The relation a change names, checked against the tuples it carries
+ * (old may be NULL); NULL after logging when something does not fit.
+ */
+static apply_rel *
+change_rel(cdc_apply *ap, uint32_t relid, char op, const pgo_tuple *new,
+		   const pgo_tuple *old)
+{
+	apply_rel  *rel = apply_relmap_get(ap->relmap, relid);
+
+	if (!ap->in_xact)
+		error("%s outside a transaction in the replication stream", op_name(op));
+	else if (rel == NULL)
+		error("%s for relation OID %u, which the replication stream did not describe",
+			  op_name(op), relid);
+	else if ((new && new->ncols != rel->ncols) || (old && old->ncols != rel->ncols))
+		error("%s for table \"%s\" has %d columns, the table %d",
+			  op_name(op), rel->display, new && new->ncols != rel->ncols ? new->ncols : old->ncols,
+			  rel->ncols);
+	else
+	{
+		ensure_cols(ap, rel->ncols);
+		strbuf_reset(&ap->vals);
+		ap->nparams = 0;
+		return rel;
+	}
+	return NULL;
+}
+
+static int
+apply_insert(cdc_apply *ap, const pgo_insert *ins)
+{
+	apply_rel  *rel = change_rel(ap, ins->relid, 'I', &ins->newtuple, NULL);
+
+	if (rel == NULL)
+		return -1;
+	for (int i = 0; i < rel->ncols; i++)
+		ap->mask_set[i] = ins->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED;
+	add_params(ap, &ins->newtuple, ap->mask_set);
+	return send_change(ap, rel, 'I', ap->mask_set, NULL);
+}
+
+/* Two values are the same bytes (and kind). */
+static bool
+same_value(const pgo_value *a, const pgo_value *b)
+{
+	return a->kind == b->kind && a->len == b->len &&
+		(a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+/*
+ * Fill mask_key with the columns that find the row, from tuple t: every
+ * sent column of the old row for FULL, the key columns otherwise.  -1
+ * (logged) when the key cannot find a row.
+ */
+static int
+key_mask(cdc_apply *ap, const apply_rel *rel, const pgo_tuple *t, char op)
+{
+	bool		full = rel->desc->replident == PGO_REPLIDENT_FULL;
+	int			nkey = 0;
+
+	for (int i = 0; i < rel->ncols; i++)
+	{
+		char		kind = t->cols[i].kind;
+
+		ap->mask_key[i] = full ? kind != PGO_VALUE_UNCHANGED
+			: (rel->desc->atts[i].flags & PGO_ATTR_KEY) != 0;
+		if (!full && ap->mask_key[i] && kind != PGO_VALUE_TEXT)
+			return error("%s for table \"%s\" lacks the value of key column \"%s\"",
+						 op_name(op), rel->display, rel->desc->atts[i].name);
+		nkey += ap->mask_key[i] ? 1 : 0;
+	}
+	if (nkey == 0)
+		return error("%s for table \"%s\" has no replica identity to find the row by",
+					 op_name(op), rel->display);
+	return 0;
+}
+
+/*
+ * UPDATE: SET what was sent, except the key when it did not change, and an
+ * identity column that cannot be set and is not known to have changed.
+ */
+static int
+apply_update(cdc_apply *ap, const pgo_update *u)
+{
+	const pgo_tuple *old = u->old_kind ? &u->oldtuple : NULL;
+	apply_rel  *rel = change_rel(ap, u->relid, 'U', &u->newtuple, old);
+	bool		full;
+	int			nset = 0;
+
+	if (rel == NULL)
+		return -1;
+	full = rel->desc->replident == PGO_REPLIDENT_FULL;
+	if (full && u->old_kind != 'O')
+		return error("Update for table \"%s\" (replica identity full) lacks the old row",
+					 rel->display);
+	if (key_mask(ap, rel, old ? old : &u->newtuple, 'U') != 0)
+		return -1;
+	for (int i = 0; i < rel->ncols; i++)
+	{
+		bool		set = u->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED;
+
+		if (!full && ap->mask_key[i] && old == NULL)
+			set = false;		/* the key did not change */
+		if (rel->identity_always[i] &&
+			(full ? same_value(&old->cols[i], &u->newtuple.cols[i])
+			 : !(ap->mask_key[i] && old != NULL)))
+			set = false;
+		ap->mask_set[i] = set;
+		nset += set ? 1 : 0;
+	}
+	if (nset == 0)
+	{
+		ap->group_changes++;		/* nothing the target does not have */
+		return 0;
+	}
+	add_params(ap, &u->newtuple, ap->mask_set);
+	add_params(ap, old ? old : &u->newtuple, ap->mask_key);
+	return send_change(ap, rel, 'U', ap->mask_set, ap->mask_key);
+}
+
+static int
+apply_delete(cdc_apply *ap, const pgo_delete *d)
+{
+	apply_rel  *rel = change_rel(ap, d->relid, 'D', NULL, &d->oldtuple);
+
+	if (rel == NULL)
+		return -1;
+	if (rel->desc->replident == PGO_REPLIDENT_FULL && d->old_kind != 'O')
+		return error("Delete for table \"%s\" (replica identity full) lacks the old row",
+					 rel->display);
+	if (key_mask(ap, rel, &d->oldtuple, 'D') != 0)
+		return -1;
+	add_params(ap, &d->oldtuple, ap->mask_key);
+	return send_change(ap, rel, 'D', NULL, ap->mask_key);
+}
+
+static int
+apply_truncate(cdc_apply *ap, const pgo_truncate *t)
+{
+	const char **names = xcalloc((size_t) t->nrels + 1, sizeof(char *));
+	bool	   *only = xcalloc((size_t) t->nrels + 1, sizeof(bool));
+	char	   *sql;
+	int			rc = 0;
+
+	if (!ap->in_xact)
+		rc = error("Truncate outside a transaction in the replication stream");
+	for (int i = 0; i < t->nrels && rc == 0; i++)
+	{
+		const apply_rel *rel = apply_relmap_get(ap->relmap, t->relids[i]);
+
+		if (rel == NULL)
+			rc = error("Truncate of relation OID %u, which the replication stream did not describe",
+					   t->relids[i]);
+		else
+		{
+			names[i] = rel->qname;
+			only[i] = rel->relkind != 'p';
+		}
+	}
+	if (rc == 0 && t->nrels > 0)
+	{
+		sql = apply_sql_truncate(names, only, t->nrels,
+								 (t->options & PGO_TRUNCATE_RESTART_IDENTITY) != 0,
+								 (t->options & PGO_TRUNCATE_CASCADE) != 0);
+		rc = ensure_begun(ap);
+		if (rc == 0)
+			rc = send_sql(ap, 'T', sql, 0, NULL);
+		ap->group_changes++;
+		free(sql);
+	}
+	free(names);
+	free(only);
+	return rc;
+}
+
+/* ---------- transactions and relations ---------- */
+
+static int
+apply_begin(cdc_apply *ap, const pgo_begin *b)
+{
+	if (ap->in_xact)
+		return error("Begin inside a transaction in the replication stream");
+	ap->in_xact = true;
+	ap->xact_lsn = b->final_lsn;
+	return 0;
+}
+
+/*
+ * COMMIT the target transaction, with the origin's position set in it to
+ * the end of the last source transaction it holds.
+ */
+static int
+commit_group(cdc_apply *ap)
+{
+	char		lsn[PGO_LSN_BUFSIZE];
+	char		ts[40];
+	const char *params[2] = {lsn, ts};
+	int			rc;
+
+	pgo_lsn_format(ap->group_end_lsn, lsn, sizeof(lsn));
+	apply_sql_timestamp(ap->group_time, ts, sizeof(ts));
+	rc = send_sql(ap, 'O', CDC_ORIGIN_XACT_SETUP_SQL, 2, params);
+	if (rc == 0)
+		rc = send_sql(ap, 'C', "COMMIT", 0, NULL);
+	if (rc == 0)
+		rc = send_sync(ap, ap->group_end_lsn, ap->group_time);
+	ap->group_open = false;
+	ap->group_txns = 0;
+	ap->group_changes = 0;
+	return rc;
+}
+
+/*
+ * The end of a source transaction.  It stays in the open target
+ * transaction, which more may join (cdc_apply_flush() commits it), up to
+ * a size.  A transaction without changes, with nothing open, is only
+ * queued, so that it counts as applied in its turn.
+ */
+static int
+apply_commit(cdc_apply *ap, const pgo_commit *c)
+{
+	apply_cmd  *cmd;
+
+	if (!ap->in_xact)
+		return error("Commit outside a transaction in the replication stream");
+	ap->in_xact = false;
+	ap->stats.queued_lsn = c->end_lsn;
+	if (!ap->group_open)
+	{
+		cmd = queue_push(ap, 'E');
+		cmd->lsn = c->end_lsn;
+		cmd->time = c->commit_time;
+		cmd->ntxns = 1;
+		return 0;
+	}
+	ap->group_txns++;
+	ap->group_end_lsn = c->end_lsn;
+	ap->group_time = c->commit_time;
+	if (ap->group_txns >= GROUP_MAX_TRANSACTIONS || ap->group_changes >= GROUP_MAX_CHANGES)
+		return commit_group(ap);
+	return 0;
+}
+
+int
+cdc_apply_flush(cdc_apply *ap)
+{
+	if (!ap->group_open || ap->in_xact || ap->failed)
+		return 0;
+	return commit_group(ap);
+}
+
+/*
+ * A Relation message: the first one for an OID in this session maps it to
+ * its target table; a later one may change the replica identity, but not
+ * the name or the columns, which the target's table would not match.
+ */
+static int
+apply_relation(cdc_apply *ap, pgo_relation *desc)
+{
+	uint32_t	oid = desc->oid;
+	apply_rel  *rel = apply_relmap_get(ap->relmap, oid);
+	char	   *was = rel ? xstrdup(rel->display) : NULL;
+	unsigned	diff = pgo_relcache_put(ap->relcache, desc);
+	const pgo_relation *d = pgo_relcache_get(ap->relcache, oid);
+	int			rc = 0;
+
+	if (rel != NULL)
+		rel->desc = d;
+	if (rel != NULL && (diff & PGO_RELCHANGE_NAME))
+	{
+		error("table \"%s\" was renamed to \"%s.%s\" on the source", was,
+			  d->nspname, d->relname);
+		rc = CDC_APPLY_MISMATCH;
+	}
+	else if (rel != NULL && (diff & PGO_RELCHANGE_COLUMNS))
+	{
+		error("the columns of table \"%s\" changed on the source", was);
+		rc = CDC_APPLY_MISMATCH;
+	}
+	else if (rel == NULL || (diff & PGO_RELCHANGE_IDENTITY))
+	{
+		rc = apply_rel_load(ap->ctl, ap->relmap, d, &rel);
+		if (rc == APPLY_REL_MISMATCH)
+			rc = CDC_APPLY_MISMATCH;
+		else if (rc != 0)
+			rc = failure(ap);
+		else
+			apply_relmap_put(ap->relmap, rel);
+	}
+	free(was);
+	return rc;
+}
+
+int
+cdc_apply_message(cdc_apply *ap, pgo_message *msg)
+{
+	if (ap->failed)
+		return failure(ap);
+	switch (msg->kind)
+	{
+		case PGO_BEGIN:
+			return apply_begin(ap, &msg->u.begin);
+		case PGO_COMMIT:
+			return apply_commit(ap, &msg->u.commit);
+		case PGO_RELATION:
+			return apply_relation(ap, pgo_message_take_relation(msg));
+		case PGO_INSERT:
+			return apply_insert(ap, &msg->u.insert);
+		case PGO_UPDATE:
+			return apply_update(ap, &msg->u.update);
+		case PGO_DELETE:
+			return apply_delete(ap, &msg->u.delete);
+		case PGO_TRUNCATE:
+			return apply_truncate(ap, &msg->u.truncate);
+		case PGO_TYPE:
+		case PGO_ORIGIN:
+		case PGO_MESSAGE:
+			return 0;			/* nothing to do on the target */
+	}
+	return error("unexpected %s message in the replication stream",
+				 pgo_kind_name(msg->kind));
+}
+
+int
+cdc_apply_rollback(cdc_apply *ap)
+{
+	int			rc = 0;
+
+	ap->in_xact = false;
+	if (ap->group_open)
+	{
+		ap->group_open = false;
+		ap->group_txns = 0;
+		ap->group_changes = 0;
+		rc = send_sql(ap, 'R', "ROLLBACK", 0, NULL);
+		if (rc == 0)
+			rc = send_sync(ap, 0, 0);
+	}
+	return rc;
+}
+
+int
+cdc_apply_durable_lsn(cdc_apply *ap, uint64_t *lsn)
+{
+	if (cdc_origin_progress(ap->ctl, ap->origin, true, lsn, NULL) != 0)
+		return failure(ap);
+	return 0;
+}
+
+int
+cdc_apply_socket(const cdc_apply *ap)
+{
+	return PQsocket(ap->conn);
+}
+
+bool
+cdc_apply_wants_write(const cdc_apply *ap)
+{
+	return ap->want_write;
+}
+
+bool
+cdc_apply_busy(const cdc_apply *ap)
+{
+	return ap->want_write || ap->qlen > MAX_IN_FLIGHT;
+}
+
+bool
+cdc_apply_in_transaction(const cdc_apply *ap)
+{
+	return ap->in_xact;
+}
+
+int
+cdc_apply_in_flight(const cdc_apply *ap)
+{
+	return ap->qlen + (ap->group_open ? 1 : 0);
+}
+
+bool
+cdc_apply_ok(const cdc_apply *ap)
+{
+	return !ap->failed && PQstatus(ap->conn) == CONNECTION_OK &&
+		PQstatus(ap->ctl) == CONNECTION_OK;
+}
+
+const cdc_apply_stats *
+cdc_apply_get_stats(const cdc_apply *ap)
+{
+	return &ap->stats;
+}
+
+PGconn *
+cdc_apply_control(cdc_apply *ap)
+{
+	return ap->ctl;
+}

@@ -1,0 +1,112 @@
+/*
+ * apply.h
+ *		Apply decoded changes to the target, in source commit order.
+ *
+ * A cdc_apply owns two target connections: the apply session, in libpq
+ * pipeline mode, which replays each source transaction as one target
+ * transaction; and a control session for catalog lookups, the origin's
+ * progress and the sequences at cutover.  Messages go in with
+ * cdc_apply_message() as they come out of the decoder; nothing waits for
+ * the target there.  cdc_apply_poll() sends what is queued and reads the
+ * results that have arrived; a transaction counts as applied when the
+ * target has answered its COMMIT.
+ *
+ * Errors are logged once, where detected.  Functions return 0, -1 (give
+ * up), CDC_APPLY_LOST (a connection broke or the origin is still held by
+ * a session that is going away: try again later) or CDC_APPLY_MISMATCH
+ * (the target's table does not match what the source describes: changes
+ * cannot be applied until someone changes the target).
+ */
+#ifndef PGCRANE_CDC_APPLY_H
+#define PGCRANE_CDC_APPLY_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "cdc/pgoutput.h"
+
+#define CDC_APPLY_LOST		(-2)
+#define CDC_APPLY_MISMATCH	(-3)
+
+typedef struct cdc_apply cdc_apply;
+
+typedef struct cdc_apply_stats
+{
+	uint64_t	applied_lsn;	/* end LSN of the last source transaction the
+								 * target committed (or the resume point) */
+	int64_t		applied_time;	/* its source commit time, 0 if none yet */
+	uint64_t	committed_lsn;	/* the same, counting only transactions that
+								 * wrote on the target (the origin's progress) */
+	uint64_t	queued_lsn;		/* end LSN of the last transaction sent */
+	int64_t		transactions;	/* committed in this session */
+	int64_t		changes;		/* rows inserted, updated, deleted; truncates */
+	int64_t		missing_rows;	/* updates and deletes that found no row */
+} cdc_apply_stats;
+
+/*
+ * Connect to the target, create the origin if needed (at start_lsn), bind
+ * the apply session to it and enter pipeline mode.  *resume_lsn is where
+ * streaming must start: the origin's durable progress.
+ */
+int			cdc_apply_open(const char *target, const char *origin,
+						   uint64_t start_lsn, cdc_apply **out,
+						   uint64_t *resume_lsn);
+void		cdc_apply_close(cdc_apply *ap);
+
+/*
+ * Apply one decoded message (Begin, Relation, Insert, ..., Commit).  A
+ * Relation message's relation is taken from msg.  The message may be
+ * released as soon as this returns.
+ */
+int			cdc_apply_message(cdc_apply *ap, pgo_message *msg);
+
+/*
+ * Commit the target transaction, which holds every complete source
+ * transaction received since the last commit (see apply.c).  Call it when
+ * the stream has nothing more to give at once.
+ */
+int			cdc_apply_flush(cdc_apply *ap);
+
+/* Send what is queued and read the results that arrived, without waiting. */
+int			cdc_apply_poll(cdc_apply *ap);
+
+/*
+ * Give up the transaction in progress, if any (the stream broke in the
+ * middle of it): it is rolled back on the target.
+ */
+int			cdc_apply_rollback(cdc_apply *ap);
+
+/* Wait until the target has answered everything sent, at most timeout s. */
+int			cdc_apply_drain(cdc_apply *ap, double timeout);
+
+/*
+ * The origin's progress with the target's WAL flushed up to it: what the
+ * target holds even if it crashes now.
+ */
+int			cdc_apply_durable_lsn(cdc_apply *ap, uint64_t *lsn);
+
+/* The apply session's socket, and whether it waits to be writable. */
+int			cdc_apply_socket(const cdc_apply *ap);
+bool		cdc_apply_wants_write(const cdc_apply *ap);
+
+/* Too much is in flight: stop reading the source until the target catches up. */
+bool		cdc_apply_busy(const cdc_apply *ap);
+
+/* A source transaction is open (Begin seen, not its Commit). */
+bool		cdc_apply_in_transaction(const cdc_apply *ap);
+
+/* Commands sent and not yet answered, plus one for an uncommitted target
+ * transaction: 0 means the target has committed all it was given. */
+int			cdc_apply_in_flight(const cdc_apply *ap);
+
+const cdc_apply_stats *cdc_apply_get_stats(const cdc_apply *ap);
+
+/* The apply session is connected and nothing has failed in it. */
+bool		cdc_apply_ok(const cdc_apply *ap);
+
+/* The control session, for the sequences at cutover (owned by ap). */
+PGconn	   *cdc_apply_control(cdc_apply *ap);
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * apply_rel.c
+ *		Source relations matched to target tables, and their statements.
+ *
+ * The target's catalog is read once per relation and session: the table by
+ * schema and name (the Relation message's), its live columns with their
+ * types printed by format_type() (schema-qualified, since pgcrane sessions
+ * run with an empty search_path), identity and generated flags, and for an
+ * array the element type.  Columns are matched by name, so a target whose
+ * columns sit in another order still works.
+ *
+ * Whether a type has an equality operator matters only for replica
+ * identity FULL.  The catalog cannot say it simply (binary-compatible
+ * types, polymorphic operator classes, domains), so the target is asked:
+ * "SELECT NULL::t IS NOT DISTINCT FROM NULL::t" fails with 42883 exactly
+ * when the parser finds no "=" for t.  An array's "=" is found for any
+ * element type and fails only when run, so the element type is asked too.
+ */
+#include "cdc/apply_rel.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "util/log.h"
+#include "util/str.h"
+
+/* First OID a user object can have: below it, types are built in. */
+#define FIRST_NORMAL_OID 16384
+
+typedef struct type_eq
+{
+	char	   *type;
+	bool		has_eq;
+} type_eq;
+
+struct apply_relmap
+{
+	apply_rel **slots;			/* open addressing, NULL is free */
+	size_t		cap;			/* power of two */
+	size_t		count;
+	type_eq    *types;			/* answers of the equality probe */
+	int			ntypes;
+};
+
+static const char *const target_table_sql =
+"SELECT c.relkind, a.attname, pg_catalog.format_type(a.atttypid, NULL),"
+"       a.atttypid, a.attidentity, a.attgenerated,"
+"       CASE WHEN t.typcategory = 'A' AND t.typelem <> 0"
+"            THEN pg_catalog.format_type(t.typelem, NULL) END"
+"  FROM pg_catalog.pg_class c"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+"  LEFT JOIN pg_catalog.pg_attribute a"
+"         ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+"  LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+" WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')"
+" ORDER BY a.attnum";
+
+/* Column numbers of target_table_sql. */
+enum
+{
+	TT_RELKIND, TT_ATTNAME, TT_TYPE, TT_TYPOID, TT_IDENTITY, TT_GENERATED,
+	TT_ELEMTYPE
+};
+
+/* Ask the target whether type has "="; remembered per map. */
+static bool
+type_has_eq(PGconn *tgt, apply_relmap *map, const char *type)
+{
+	char	   *sql;
+	PGresult   *res;
+	bool		has_eq;
+
+	for (int i = 0; i < map->ntypes; i++)
+		if (strcmp(map->types[i].type, type) == 0)
+			return map->types[i].has_eq;
+	sql = str_printf("SELECT NULL::%s IS NOT DISTINCT FROM NULL::%s", type, type);
+	res = PQexec(tgt, sql);
+	free(sql);
+	has_eq = PQresultStatus(res) == PGRES_TUPLES_OK;
+	if (!has_eq)
+		log_debug("type %s has no equality operator on the target: %s", type,
+				  conn_sqlstate(res));
+	PQclear(res);
+	map->types = xrealloc(map->types, sizeof(type_eq) * (size_t) (map->ntypes + 1));
+	map->types[map->ntypes].type = xstrdup(type);
+	map->types[map->ntypes].has_eq = has_eq;
+	map->ntypes++;
+	return has_eq;
+}
+
+/* The row of res describing column name, or -1. */
+static int
+find_column(const PGresult *res, const char *name)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		if (!PQgetisnull(res, i, TT_ATTNAME) &&
+			strcmp(PQgetvalue(res, i, TT_ATTNAME), name) == 0)
+			return i;
+	return -1;
+}
+
+/*
+ * Check one published column against the target's and fill rel->cols[i];
+ * 0 or APPLY_REL_MISMATCH (logged).
+ */
+static int
+match_column(PGconn *tgt, apply_relmap *map, const PGresult *res,
+			 apply_rel *rel, int i)
+{
+	const pgo_attr *att = &rel->desc->atts[i];
+	int			row = find_column(res, att->name);
+	uint32_t	typoid;
+
+	if (row < 0)
+	{
+		error("column \"%s\" of table \"%s\" does not exist on the target",
+			  att->name, rel->display);
+		return APPLY_REL_MISMATCH;
+	}
+	if (PQgetvalue(res, row, TT_GENERATED)[0] != '\0')
+	{
+		error("column \"%s\" of table \"%s\" is generated on the target but not on the source",
+			  att->name, rel->display);
+		return APPLY_REL_MISMATCH;
+	}
+	typoid = (uint32_t) strtoul(PQgetvalue(res, row, TT_TYPOID), NULL, 10);
+	if (att->typoid < FIRST_NORMAL_OID && typoid != att->typoid)
+	{
+		error("column \"%s\" of table \"%s\" has type %s on the target but type OID %u on the source",
+			  att->name, rel->display, PQgetvalue(res, row, TT_TYPE), att->typoid);
+		return APPLY_REL_MISMATCH;
+	}
+	rel->cols[i].qname = conn_quote_ident(tgt, att->name);
+	rel->cols[i].type = xstrdup(PQgetvalue(res, row, TT_TYPE));
+	rel->identity_always[i] = PQgetvalue(res, row, TT_IDENTITY)[0] == 'a';
+	if (rel->identity_always[i])
+		rel->overriding = true;
+	if (rel->desc->replident == PGO_REPLIDENT_FULL)
+		rel->cols[i].text_compare =
+			!type_has_eq(tgt, map, rel->cols[i].type) ||
+			(!PQgetisnull(res, row, TT_ELEMTYPE) &&
+			 !type_has_eq(tgt, map, PQgetvalue(res, row, TT_ELEMTYPE)));
+	return 0;
+}
+
+int
+apply_rel_load(PGconn *tgt, apply_relmap *map, const pgo_relation *desc,
+			   apply_rel **out)
+{
+	const char *params[2] = {desc->nspname, desc->relname};
+	apply_rel  *rel = xcalloc(1, sizeof(apply_rel));
+	PGresult   *res;
+	int			rc = 0;
+
+	*out = NULL;
+	rel->oid = desc->oid;
+	rel->desc = desc;
+	rel->display = str_printf("%s.%s", desc->nspname, desc->relname);
+	rel->qname = conn_qualified_name(tgt, desc->nspname, desc->relname);
+	rel->ncols = desc->natts;
+	rel->cols = xcalloc((size_t) desc->natts + 1, sizeof(apply_sql_col));
+	rel->identity_always = xcalloc((size_t) desc->natts + 1, sizeof(bool));
+	res = conn_query(tgt, SIDE_TARGET, "read a table's columns", target_table_sql,
+					 2, params);
+	if (res == NULL)
+		rc = -1;
+	else if (PQntuples(res) == 0)
+	{
+		error("table \"%s\" does not exist on the target", rel->display);
+		rc = APPLY_REL_MISMATCH;
+	}
+	else
+	{
+		rel->relkind = PQgetvalue(res, 0, TT_RELKIND)[0];
+		for (int i = 0; i < desc->natts && rc == 0; i++)
+			rc = match_column(tgt, map, res, rel, i);
+	}
+	PQclear(res);
+	if (rc != 0)
+	{
+		apply_rel_free(rel);
+		return rc;
+	}
+	*out = rel;
+	return 0;
+}
+
+void
+apply_rel_forget_statements(apply_rel *rel)
+{
+	for (int i = 0; i < rel->nstmts; i++)
+	{
+		free(rel->stmts[i].key);
+		free(rel->stmts[i].name);
+	}
+	free(rel->stmts);
+	rel->stmts = NULL;
+	rel->nstmts = 0;
+}
+
+void
+apply_rel_free(apply_rel *rel)
+{
+	if (rel == NULL)
+		return;
+	apply_rel_forget_statements(rel);
+	for (int i = 0; rel->cols && i < rel->ncols; i++)
+	{
+		free((char *) rel->cols[i].qname);
+		free((char *) rel->cols[i].type);
+	}
+	free(rel->cols);
+	free(rel->identity_always);
+	free(rel->qname);
+	free(rel->display);
+	free(rel);
+}
+
+const apply_stmt *
+apply_rel_statement(const apply_rel *rel, const char *key)
+{
+	for (int i = 0; i < rel->nstmts; i++)
+		if (strcmp(rel->stmts[i].key, key) == 0)
+			return &rel->stmts[i];
+	return NULL;
+}
+
+void
+apply_rel_add_statement(apply_rel *rel, const char *key, const char *name)
+{
+	rel->stmts = xrealloc(rel->stmts, sizeof(apply_stmt) * (size_t) (rel->nstmts + 1));
+	rel->stmts[rel->nstmts].key = xstrdup(key);
+	rel->stmts[rel->nstmts].name = xstrdup(name);
+	rel->nstmts++;
+}
+
+#define RELMAP_INITIAL_CAP 64
+
+apply_relmap *
+apply_relmap_create(void)
+{
+	apply_relmap *map = xcalloc(1, sizeof(apply_relmap));
+
+	map->cap = RELMAP_INITIAL_CAP;
+	map->slots = xcalloc(map->cap, sizeof(apply_rel *));
+	return map;
+}
+
+void
+apply_relmap_free(apply_relmap *map)
+{
+	if (map == NULL)
+		return;
+	for (size_t i = 0; i < map->cap; i++)
+		apply_rel_free(map->slots[i]);
+	for (int i = 0; i < map->ntypes; i++)
+		free(map->types[i].type);
+	free(map->types);
+	free(map->slots);
+	free(map);
+}
+
+/* The slot holding oid, or the free slot where it goes. */
+static size_t
+relmap_slot(apply_rel *const *slots, size_t cap, uint32_t oid)
+{
+	size_t		i = (size_t) ((oid * UINT32_C(2654435761)) & (cap - 1));
+
+	while (slots[i] != NULL && slots[i]->oid != oid)
+		i = (i + 1) & (cap - 1);
+	return i;
+}
+
+apply_rel *
+apply_relmap_get(const apply_relmap *map, uint32_t oid)
+{
+	return map->slots[relmap_slot(map->slots, map->cap, oid)];
+}
+
+void
+apply_relmap_put(apply_relmap *map, apply_rel *rel)
+{
+	size_t		i;
+
+	if ((map->count + 1) * 2 > map->cap)
+	{
+		size_t		newcap = map->cap * 2;
+		apply_rel **slots = xcalloc(newcap, sizeof(apply_rel *));
+
+		for (size_t j = 0; j < map->cap; j++)
+			if (map->slots[j] != NULL)
+				slots[relmap_slot(slots, newcap, map->slots[j]->oid)] = map->slots[j];
+		free(map->slots);
+		map->slots = slots;
+		map->cap = newcap;
+	}
+	i = relmap_slot(map->slots, map->cap, rel->oid);
+	if (map->slots[i] == NULL)
+		map->count++;
+	else
+		apply_rel_free(map->slots[i]);
+	map->slots[i] = rel;
+}

@@ -1,0 +1,79 @@
+/*
+ * apply_rel.h
+ *		Source relations matched to target tables, and their statements.
+ *
+ * For every relation the stream describes (Relation message), the apply
+ * keeps an apply_rel: the target table it maps to (same schema and name),
+ * each published column's quoted name and target type, and the prepared
+ * statements made for it so far, one per operation and column mask.
+ *
+ * Matching is strict, since a change applied to a table of another shape
+ * would be applied wrongly: the table must exist on the target, every
+ * published column must exist there, must not be generated there, and a
+ * built-in type must be the same on both sides.  A mismatch is logged and
+ * reported as APPLY_REL_MISMATCH.
+ */
+#ifndef PGCRANE_CDC_APPLY_REL_H
+#define PGCRANE_CDC_APPLY_REL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "cdc/apply_sql.h"
+#include "cdc/pgoutput.h"
+
+/* apply_rel_load(): the target's table does not match the source's. */
+#define APPLY_REL_MISMATCH (-3)
+
+typedef struct apply_stmt
+{
+	char	   *key;			/* operation and masks, see apply.c */
+	char	   *name;			/* prepared statement name */
+} apply_stmt;
+
+typedef struct apply_rel
+{
+	uint32_t	oid;			/* the source's OID */
+	const pgo_relation *desc;	/* the description, owned by the relcache */
+	char	   *qname;			/* "schema"."table" */
+	char	   *display;		/* schema.table for messages */
+	char		relkind;		/* the target's: 'r' or 'p' */
+	bool		overriding;		/* a GENERATED ALWAYS identity column */
+	int			ncols;			/* desc->natts when loaded */
+	bool	   *identity_always;	/* per column */
+	apply_sql_col *cols;		/* per column of desc, strings owned */
+	apply_stmt *stmts;
+	int			nstmts;
+} apply_rel;
+
+/*
+ * Read the target table that desc names and build its apply_rel.  Types
+ * without an equality operator are found by asking the target (only for
+ * replica identity FULL, where whole rows are compared); the answers are
+ * remembered in the map.  0, -1 (logged) or APPLY_REL_MISMATCH (logged).
+ */
+typedef struct apply_relmap apply_relmap;
+
+int			apply_rel_load(PGconn *tgt, apply_relmap *map,
+						   const pgo_relation *desc, apply_rel **out);
+void		apply_rel_free(apply_rel *rel);
+
+/* Forget the prepared statements (the replica identity changed). */
+void		apply_rel_forget_statements(apply_rel *rel);
+
+/* The statement prepared for key, or NULL. */
+const apply_stmt *apply_rel_statement(const apply_rel *rel, const char *key);
+
+/* Remember a statement; takes copies of key and name. */
+void		apply_rel_add_statement(apply_rel *rel, const char *key, const char *name);
+
+/* Relations by source OID.  The map owns what is put in it. */
+apply_relmap *apply_relmap_create(void);
+void		apply_relmap_free(apply_relmap *map);
+apply_rel  *apply_relmap_get(const apply_relmap *map, uint32_t oid);
+/* Store rel, freeing the one it replaces. */
+void		apply_relmap_put(apply_relmap *map, apply_rel *rel);
+
+#endif

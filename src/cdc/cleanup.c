@@ -1,0 +1,123 @@
+/*
+ * cleanup.c
+ *		Remove what following changes left on both servers.
+ *
+ * The slot holds WAL on the source for as long as it exists, so it must go
+ * once the migration is over, or once it is abandoned.  The publication
+ * goes from both sides: the target has a copy when the clone's schema dump
+ * carried it along.  A slot is dropped
+ * only when no walsender uses it: a follow that just ended leaves its
+ * walsender for a moment, so this waits a little for it.
+ */
+#include "cdc/cleanup.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cdc/follow.h"
+#include "cdc/origin.h"
+#include "cdc/report.h"
+#include "cdc/slot.h"
+#include "conn.h"
+#include "util/log.h"
+#include "util/str.h"
+
+#define SLOT_WAIT_SECONDS 30
+
+/* A session whose "does not exist, skipping" notices are not printed. */
+static PGconn *
+open_quiet(const char *conninfo, const char *side)
+{
+	PGconn	   *conn = conn_open(conninfo, side);
+
+	if (conn && conn_exec(conn, side, "SET client_min_messages = warning") != 0)
+	{
+		PQfinish(conn);
+		conn = NULL;
+	}
+	return conn;
+}
+
+/* The source side: slot, then publication. */
+static int
+cleanup_source(const char *source, const char *slot, const char *publication)
+{
+	PGconn	   *src = open_quiet(source, SIDE_SOURCE);
+	int			rc = -1;
+
+	if (src == NULL)
+		return -1;
+	if (cdc_slot_wait_inactive(src, slot, SLOT_WAIT_SECONDS) == 0 &&
+		cdc_source_cleanup(src, slot, publication) == 0)
+	{
+		log_info("dropped replication slot \"%s\" and publication \"%s\" on the source",
+				 slot, publication);
+		rc = 0;
+	}
+	PQfinish(src);
+	return rc;
+}
+
+/*
+ * The target side: the origin, and a copy of the publication, which a
+ * schema dump taken after the publication was made carries along.
+ */
+static int
+cleanup_target(const char *target, const char *origin, const char *publication)
+{
+	PGconn	   *tgt = open_quiet(target, SIDE_TARGET);
+	char	   *name,
+			   *sql;
+	bool		dropped;
+	int			rc = -1;
+
+	if (tgt == NULL)
+		return -1;
+	if (cdc_origin_drop(tgt, origin, &dropped) == 0)
+	{
+		if (dropped)
+			log_info("dropped replication origin \"%s\" on the target", origin);
+		name = conn_quote_ident(tgt, publication);
+		sql = str_printf("DROP PUBLICATION IF EXISTS %s", name);
+		rc = conn_exec(tgt, SIDE_TARGET, sql);
+		free(sql);
+		free(name);
+	}
+	PQfinish(tgt);
+	return rc;
+}
+
+int
+cdc_cleanup(state *st, const char *source, const char *target)
+{
+	char	   *src = source ? xstrdup(source) : state_get(st, "source");
+	char	   *tgt = target ? xstrdup(target) : state_get(st, "target");
+	char	   *slot = state_get(st, FOLLOW_KEY_SLOT);
+	char	   *publication = state_get(st, FOLLOW_KEY_PUBLICATION);
+	char	   *origin = state_get(st, FOLLOW_KEY_ORIGIN);
+	char		now[32];
+	int			rc = 0;
+
+	if (slot == NULL || publication == NULL || origin == NULL)
+		rc = error("work directory \"%s\" records no replication slot to drop",
+				   state_dir(st));
+	else if (src == NULL || tgt == NULL)
+		rc = error("work directory \"%s\" records no %s connection", state_dir(st),
+				   src == NULL ? "source" : "target");
+	if (rc == 0)
+		rc = cleanup_source(src, slot, publication);
+	if (rc == 0)
+		rc = cleanup_target(tgt, origin, publication);
+	if (rc == 0)
+	{
+		cdc_report_format_time(time(NULL), now, sizeof(now));
+		state_put(st, CLEANUP_KEY_DONE_AT, now);
+	}
+	free(src);
+	free(tgt);
+	free(slot);
+	free(publication);
+	free(origin);
+	return rc;
+}

@@ -1,0 +1,862 @@
+/*
+ * follow.c
+ *		Keep the target up to date with the source until cutover.
+ *
+ * One loop, one thread.  A session is three connections: the replication
+ * stream from the source's slot (stream.c), the apply session and its
+ * control session on the target (apply.c).  Each turn of the loop
+ *
+ *	1.	sends what the apply queued and reads the target's answers;
+ *	2.	unless the target is behind on answering (cdc_apply_busy), reads
+ *		what the source sent: XLogData is decoded (pgoutput.c) and handed
+ *		to the apply; a keepalive tells how far the source has decoded;
+ *		when nothing more has arrived, the apply commits the source
+ *		transactions it holds (several small ones share a target
+ *		transaction while the stream delivers them back to back);
+ *	3.	once a second records the figures in the state, draws the live
+ *		line, checks for a cutover request; every two seconds sends a
+ *		status update to the source, asking for a keepalive in return,
+ *		and reads its WAL position; a minute without any message from
+ *		the source means the connection is dead even if TCP has not
+ *		noticed;
+ *	4.	waits on both sockets for at most 100 ms, so that Ctrl-C and a
+ *		cutover request are seen at once.
+ *
+ * What the source may forget.  The status update's flush position lets
+ * the source recycle WAL and moves the slot on for good, so it must never
+ * pass what the target holds durably.  The apply commits with
+ * synchronous_commit off; the origin's progress read with flush (which
+ * flushes the target's WAL up to it) is the durable position, polled every
+ * second.  When nothing is in flight, no transaction is open and all of it
+ * is durable, the keepalive's WAL end may be reported instead, so the slot
+ * also advances while the source writes nothing this database publishes.
+ *
+ * Restart.  A session starts streaming at the origin's progress, read
+ * after the apply session has bound the origin (which fails while an older
+ * session still holds it), so no earlier session can still commit behind
+ * it.  A lost connection (server restart, network) ends the session; a new
+ * one starts after a backoff of 1, 2, 4, ... 30 s, for at most
+ * timeout_seconds without success.  The same holds across processes: after
+ * kill -9, "pgcrane follow" resumes exactly after the last transaction the
+ * target committed.
+ *
+ * Cutover.  When cutover.requested appears in the state, the source's WAL
+ * insert position at that moment becomes the cutover position: every
+ * transaction visible on the source then has its commit record before it.
+ * The loop asks for a keepalive every half second and is done when a
+ * keepalive's WAL end has reached the position outside any transaction
+ * and the target has answered everything.  The last commits are then
+ * flushed to disk on the target (the origin's progress with flush, the
+ * same guarantee as synchronous_commit on for the last commit), the
+ * sequence values are copied from the source, and the outcome recorded.
+ */
+#include "cdc/follow.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "cdc/apply.h"
+#include "cdc/pgoutput.h"
+#include "cdc/report.h"
+#include "cdc/stream.h"
+#include "cli/cli.h"
+#include "conn.h"
+#include "sequence.h"
+#include "util/clock.h"
+#include "util/log.h"
+#include "util/str.h"
+
+/* Outcomes of a session; the negative ones are the modules' own codes. */
+#define FOLLOW_FAILED	(-1)
+#define FOLLOW_LOST		(-2)	/* CDC_STREAM_LOST, CDC_APPLY_LOST */
+#define FOLLOW_MISMATCH (-3)	/* CDC_APPLY_MISMATCH */
+#define FOLLOW_DONE		1
+#define FOLLOW_STOPPED	2
+
+#define DEFAULT_TIMEOUT 600			/* seconds without reaching a server */
+#define MAX_BACKOFF 30
+#define MESSAGES_PER_TURN 2000
+#define FEEDBACK_INTERVAL 2.0
+#define CUTOVER_FEEDBACK_INTERVAL 0.5
+#define SOURCE_POLL_INTERVAL 2.0
+#define LOG_INTERVAL 10.0
+#define RECEIVE_TIMEOUT 60.0	/* as wal_receiver_timeout: silence = lost */
+#define CONNECT_TIMEOUT "10"	/* seconds, for every connection made here */
+#define RATE_SAMPLES 6			/* changes per second over ~5 s */
+
+typedef struct follow_ctx
+{
+	const follow_options *o;
+	const char *dir;
+	char	   *source;
+	char	   *target;
+	char	   *slot;
+	char	   *publication;
+	char	   *origin;
+	uint64_t	start_lsn;
+
+	cdc_stream	stream;
+	cdc_apply  *ap;
+	PGconn	   *srcq;			/* plain source session: WAL position */
+	bool		streamed;		/* this session received something */
+	double		last_receive;	/* clock_now() of the last message */
+	bool		more;			/* the stream may hold more at once */
+
+	uint64_t	ka_wal_end;		/* keepalive WAL end outside transactions */
+	uint64_t	durable_lsn;
+	uint64_t	source_lsn;		/* 0 until known */
+	uint64_t	cutover_lsn;	/* 0 until a cutover is requested */
+	const char *phase;
+
+	int64_t		base_transactions;	/* totals of earlier sessions */
+	int64_t		base_changes;
+	int64_t		base_missing;
+
+	double		next_tick;
+	double		next_feedback;
+	double		next_source_poll;
+	double		next_log;
+	double		rate_t[RATE_SAMPLES];
+	int64_t		rate_c[RATE_SAMPLES];
+	int			rate_n;
+	double		rate;
+	bool		tty;
+	bool		line_open;
+} follow_ctx;
+
+static uint64_t
+max_lsn(uint64_t a, uint64_t b)
+{
+	return a > b ? a : b;
+}
+
+/* End the live line so that a message starts on a line of its own. */
+static void
+end_line(follow_ctx *c)
+{
+	if (c->line_open)
+		fputc('\n', stderr);
+	c->line_open = false;
+}
+
+static void
+set_phase(follow_ctx *c, const char *phase)
+{
+	if (c->phase != NULL && strcmp(c->phase, phase) == 0)
+		return;
+	c->phase = phase;
+	state_put(c->o->st, FOLLOW_KEY_PHASE, phase);
+}
+
+/* ---------- positions ---------- */
+
+/* Nothing open, nothing in flight: the target has all it was sent. */
+static bool
+apply_idle(const follow_ctx *c)
+{
+	return !cdc_apply_in_transaction(c->ap) && cdc_apply_in_flight(c->ap) == 0;
+}
+
+/* How far the target has the source: applied, or the keepalive when idle. */
+static uint64_t
+position(const follow_ctx *c)
+{
+	uint64_t	applied = cdc_apply_get_stats(c->ap)->applied_lsn;
+
+	return apply_idle(c) ? max_lsn(applied, c->ka_wal_end) : applied;
+}
+
+/* What the source may forget: see the top of the file. */
+static uint64_t
+safe_flush(const follow_ctx *c)
+{
+	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
+
+	if (apply_idle(c) && c->durable_lsn >= s->committed_lsn)
+		return max_lsn(c->durable_lsn, max_lsn(s->applied_lsn, c->ka_wal_end));
+	return c->durable_lsn;
+}
+
+static int
+send_feedback(follow_ctx *c, bool reply)
+{
+	uint64_t	flush = safe_flush(c);
+	uint64_t	apply = max_lsn(flush, cdc_apply_get_stats(c->ap)->applied_lsn);
+
+	return cdc_stream_feedback(&c->stream, max_lsn(c->stream.received_lsn, apply),
+							   flush, apply, reply);
+}
+
+/* ---------- the source's position ---------- */
+
+/*
+ * Ask the source for its WAL position (insert: for the cutover, which must
+ * cover every commit visible on the source).  0 (and *lsn 0) when the
+ * source cannot be asked now; that is not an error here.
+ */
+static void
+source_position(follow_ctx *c, bool insert, uint64_t *lsn)
+{
+	PGresult   *res;
+
+	*lsn = 0;
+	if (c->srcq == NULL)
+		c->srcq = conn_try_open(c->source, NULL, NULL, 0);
+	if (c->srcq == NULL)
+		return;
+	res = PQexec(c->srcq, insert ? "SELECT pg_catalog.pg_current_wal_insert_lsn()"
+				 : "SELECT pg_catalog.pg_current_wal_lsn()");
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		(void) pgo_lsn_parse(PQgetvalue(res, 0, 0), lsn);
+	PQclear(res);
+	if (*lsn == 0)
+	{
+		PQfinish(c->srcq);
+		c->srcq = NULL;
+	}
+}
+
+/* ---------- figures, live line ---------- */
+
+/* Changes per second over the last few samples (one per tick). */
+static void
+update_rate(follow_ctx *c, double now, int64_t changes)
+{
+	int			oldest;
+
+	if (c->rate_n == RATE_SAMPLES)
+	{
+		memmove(c->rate_t, c->rate_t + 1, sizeof(double) * (RATE_SAMPLES - 1));
+		memmove(c->rate_c, c->rate_c + 1, sizeof(int64_t) * (RATE_SAMPLES - 1));
+		c->rate_n--;
+	}
+	c->rate_t[c->rate_n] = now;
+	c->rate_c[c->rate_n] = changes;
+	c->rate_n++;
+	oldest = 0;
+	c->rate = c->rate_n > 1 && now > c->rate_t[oldest]
+		? (double) (changes - c->rate_c[oldest]) / (now - c->rate_t[oldest]) : 0.0;
+}
+
+static void
+fill_figures(follow_ctx *c, follow_figures *f)
+{
+	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
+	uint64_t	pos = position(c);
+	bool		caught_up = apply_idle(c) && c->source_lsn != 0 && pos >= c->source_lsn;
+
+	f->phase = c->phase;
+	f->applied_lsn = pos;
+	f->source_lsn = c->source_lsn;
+	f->lag_seconds = 0.0;
+	if (!caught_up && s->applied_time != 0)
+	{
+		f->lag_seconds = (double) (pgo_time_to_unix_usec(cdc_now()) -
+								   pgo_time_to_unix_usec(s->applied_time)) / 1e6;
+		if (f->lag_seconds < 0)
+			f->lag_seconds = 0.0;
+	}
+	f->changes_per_second = c->rate;
+	f->transactions = c->base_transactions + s->transactions;
+	f->changes = c->base_changes + s->changes;
+	f->missing_rows = c->base_missing + s->missing_rows;
+}
+
+/* The live line on a terminal, a log line every 10 s otherwise. */
+static void
+show_figures(follow_ctx *c, const follow_figures *f, double now)
+{
+	char		applied[PGO_LSN_BUFSIZE];
+	char		lag[32];
+	char		line[256];
+	int64_t		bytes = f->source_lsn > f->applied_lsn
+		? (int64_t) (f->source_lsn - f->applied_lsn) : 0;
+
+	if (c->o->json)
+		return;
+	pgo_lsn_format(f->applied_lsn, applied, sizeof(applied));
+	str_format_size(bytes, lag, sizeof(lag));
+	snprintf(line, sizeof(line), "follow: %s, applied %s, lag %s / %.1f s, %.0f changes/s, %lld transactions",
+			 f->phase, applied, lag, f->lag_seconds, f->changes_per_second,
+			 (long long) f->transactions);
+	if (c->tty)
+	{
+		fprintf(stderr, "\r\033[K%s", line);
+		fflush(stderr);
+		c->line_open = true;
+	}
+	else if (now >= c->next_log)
+	{
+		log_info("%s", line);
+		c->next_log = now + LOG_INTERVAL;
+	}
+}
+
+/* Once a second: phase, figures into the state, the live line. */
+static void
+record_figures(follow_ctx *c, double now)
+{
+	follow_figures f;
+
+	fill_figures(c, &f);
+	update_rate(c, now, f.changes);
+	f.changes_per_second = c->rate;
+	if (strcmp(c->phase, FOLLOW_PHASE_CATCHING_UP) == 0 && c->source_lsn != 0 &&
+		apply_idle(c) && f.applied_lsn >= c->source_lsn)
+	{
+		char		lsn[PGO_LSN_BUFSIZE];
+
+		pgo_lsn_format(f.applied_lsn, lsn, sizeof(lsn));
+		end_line(c);
+		log_info("caught up with the source at %s; following its changes", lsn);
+		set_phase(c, FOLLOW_PHASE_STREAMING);
+		f.phase = c->phase;
+	}
+	cdc_report_put_figures(c->o->st, &f);
+	show_figures(c, &f, now);
+}
+
+/* ---------- the stream ---------- */
+
+/* Decode one XLogData payload and hand it to the apply. */
+static int
+apply_xlogdata(follow_ctx *c, const cdc_stream_msg *m)
+{
+	pgo_message msg;
+	char		err[256];
+	int			rc;
+
+	if (pgo_decode(m->data, m->len, CDC_PROTO_VERSION, false, &msg, err,
+				   sizeof(err)) != 0)
+	{
+		char		lsn[PGO_LSN_BUFSIZE];
+
+		pgo_lsn_format(m->wal_start, lsn, sizeof(lsn));
+		return error("%s (source LSN %s)", err, lsn);
+	}
+	rc = cdc_apply_message(c->ap, &msg);
+	pgo_message_release(&msg);
+	return rc;
+}
+
+/* Read and apply what the source sent, up to a number of messages. */
+static int
+read_stream(follow_ctx *c)
+{
+	c->more = false;
+	for (int n = 0; n < MESSAGES_PER_TURN; n++)
+	{
+		cdc_stream_msg m;
+		int			rc = cdc_stream_read(&c->stream, &m);
+
+		if (rc != CDC_STREAM_MESSAGE)
+			return rc;
+		c->streamed = true;
+		c->last_receive = clock_now();
+		rc = 0;
+		if (m.kind == 'w')
+			rc = apply_xlogdata(c, &m);
+		else
+		{
+			if (!cdc_apply_in_transaction(c->ap))
+				c->ka_wal_end = max_lsn(c->ka_wal_end, m.wal_end);
+			if (m.reply_requested)
+				rc = send_feedback(c, false);
+		}
+		if (rc != 0)
+			return rc;
+		if (cdc_apply_busy(c->ap))
+			return 0;
+	}
+	c->more = true;
+	return 0;
+}
+
+/* ---------- cutover ---------- */
+
+/* A cutover was requested: fix its position, the source's now. */
+static void
+check_cutover_request(follow_ctx *c)
+{
+	char	   *req;
+	char		lsn[PGO_LSN_BUFSIZE];
+
+	if (c->cutover_lsn != 0)
+		return;
+	req = state_get(c->o->st, CUTOVER_KEY_REQUESTED);
+	if (req == NULL)
+		return;
+	free(req);
+	source_position(c, true, &c->cutover_lsn);
+	if (c->cutover_lsn == 0)
+		return;					/* the source cannot be asked now: next second */
+	pgo_lsn_format(c->cutover_lsn, lsn, sizeof(lsn));
+	end_line(c);
+	log_info("cutover requested: applying every change up to source LSN %s", lsn);
+	set_phase(c, FOLLOW_PHASE_CUTOVER);
+	state_put(c->o->st, "cutover.target_lsn", lsn);
+	c->next_feedback = 0.0;
+}
+
+static bool
+cutover_reached(const follow_ctx *c)
+{
+	return c->cutover_lsn != 0 && c->ka_wal_end >= c->cutover_lsn && apply_idle(c);
+}
+
+/* Copy every sequence's value from the source; 0 or -1 (logged). */
+static int
+copy_sequences(follow_ctx *c)
+{
+	catalog		cat = CATALOG_INIT;
+	PGconn	   *src = conn_open(c->source, SIDE_SOURCE);
+	int			rc = -1;
+
+	if (src == NULL)
+		return FOLLOW_LOST;
+	if (catalog_load(src, &cat) == 0 &&
+		sequence_copy_all(src, cdc_apply_control(c->ap), &cat) == 0)
+	{
+		cdc_report_put_int(c->o->st, "follow.sequences", cat.nsequences);
+		rc = 0;
+	}
+	else if (conn_failure_is_transient(src, cdc_apply_control(c->ap)))
+		rc = FOLLOW_LOST;
+	catalog_release(&cat);
+	PQfinish(src);
+	return rc;
+}
+
+/*
+ * Everything up to the cutover position is applied: make it durable, copy
+ * the sequences, tell the source, record the outcome.
+ */
+static int
+finish_cutover(follow_ctx *c)
+{
+	char		lsn[PGO_LSN_BUFSIZE];
+	char		now[32];
+	follow_figures f;
+	int			rc = cdc_apply_durable_lsn(c->ap, &c->durable_lsn);
+
+	if (rc == 0)
+		rc = copy_sequences(c);
+	if (rc != 0)
+		return rc;
+	(void) send_feedback(c, false);
+	set_phase(c, FOLLOW_PHASE_DONE);
+	fill_figures(c, &f);
+	f.lag_seconds = 0.0;
+	f.changes_per_second = 0.0;
+	cdc_report_put_figures(c->o->st, &f);
+	pgo_lsn_format(c->cutover_lsn, lsn, sizeof(lsn));
+	state_put(c->o->st, CUTOVER_KEY_LSN, lsn);
+	cdc_report_format_time(time(NULL), now, sizeof(now));
+	state_put(c->o->st, CUTOVER_KEY_DONE_AT, now);
+	end_line(c);
+	return FOLLOW_DONE;
+}
+
+/* ---------- the loop ---------- */
+
+/* What is due: durable position, status update, source position, figures. */
+static int
+tick(follow_ctx *c)
+{
+	double		now = clock_now();
+	int			rc = 0;
+
+	if (now >= c->next_feedback)
+	{
+		if (cdc_apply_get_stats(c->ap)->committed_lsn > c->durable_lsn)
+			rc = cdc_apply_durable_lsn(c->ap, &c->durable_lsn);
+		if (rc == 0)
+			rc = send_feedback(c, true);
+		c->next_feedback = now + (c->cutover_lsn ? CUTOVER_FEEDBACK_INTERVAL
+								  : FEEDBACK_INTERVAL);
+	}
+	if (rc == 0 && now >= c->next_source_poll)
+	{
+		uint64_t	lsn;
+
+		source_position(c, false, &lsn);
+		if (lsn != 0)
+			c->source_lsn = lsn;
+		c->next_source_poll = now + SOURCE_POLL_INTERVAL;
+	}
+	if (rc == 0 && now - c->last_receive > RECEIVE_TIMEOUT)
+	{
+		log_warning("nothing received from the source for %.0f seconds", RECEIVE_TIMEOUT);
+		rc = FOLLOW_LOST;
+	}
+	if (rc == 0 && now >= c->next_tick)
+	{
+		check_cutover_request(c);
+		record_figures(c, now);
+		c->next_tick = now + 1.0;
+	}
+	return rc;
+}
+
+/* Wait until a socket has something, at most 100 ms. */
+static void
+wait_sockets(follow_ctx *c)
+{
+	struct pollfd pfd[2];
+	int			n = 0;
+
+	if (c->more && !cdc_apply_busy(c->ap))
+		return;
+	if (!cdc_apply_busy(c->ap))
+	{
+		pfd[n].fd = cdc_stream_socket(&c->stream);
+		pfd[n].events = POLLIN;
+		pfd[n++].revents = 0;
+	}
+	pfd[n].fd = cdc_apply_socket(c->ap);
+	pfd[n].events = POLLIN | (cdc_apply_wants_write(c->ap) ? POLLOUT : 0);
+	pfd[n++].revents = 0;
+	(void) poll(pfd, (nfds_t) n, 100);
+}
+
+static int
+session_loop(follow_ctx *c)
+{
+	for (;;)
+	{
+		int			rc;
+
+		if (c->o->intr->stop)
+			return FOLLOW_STOPPED;
+		rc = cdc_apply_poll(c->ap);
+		if (rc == 0 && !cdc_apply_busy(c->ap))
+			rc = read_stream(c);
+		else if (rc == 0)
+			c->last_receive = clock_now();	/* not reading: not silence */
+		/* The stream has nothing more at once: commit what arrived. */
+		if (rc == 0 && !c->more)
+			rc = cdc_apply_flush(c->ap);
+		if (rc == 0)
+			rc = cdc_apply_poll(c->ap);
+		if (rc == 0)
+			rc = tick(c);
+		if (rc == 0 && cutover_reached(c))
+			return finish_cutover(c);
+		if (rc != 0)
+			return rc;
+		wait_sockets(c);
+	}
+}
+
+/* ---------- sessions ---------- */
+
+static int
+session_start(follow_ctx *c)
+{
+	char		lsn[PGO_LSN_BUFSIZE];
+	uint64_t	resume;
+	int			rc;
+
+	rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
+	if (rc != 0)
+		return rc;
+	c->durable_lsn = resume;
+	c->ka_wal_end = resume;
+	c->streamed = false;
+	rc = cdc_stream_start(&c->stream, c->source, c->slot, c->publication, resume);
+	if (rc != CDC_STREAM_MESSAGE)
+		return rc;
+	pgo_lsn_format(resume, lsn, sizeof(lsn));
+	log_info("streaming changes from slot \"%s\" on the source from %s", c->slot, lsn);
+	c->next_feedback = c->next_tick = c->next_source_poll = 0.0;
+	c->last_receive = clock_now();
+	return 0;
+}
+
+/*
+ * End a session: give up an incomplete transaction, let the target answer
+ * what it was sent (briefly), tell the source what it may forget.
+ */
+static void
+session_end(follow_ctx *c, int rc)
+{
+	const cdc_apply_stats *s;
+
+	end_line(c);
+	if (c->ap != NULL)
+	{
+		if (rc != FOLLOW_DONE && cdc_apply_ok(c->ap) &&
+			cdc_apply_rollback(c->ap) == 0 &&
+			cdc_apply_drain(c->ap, rc == FOLLOW_STOPPED ? 5.0 : 30.0) == 0 &&
+			cdc_apply_durable_lsn(c->ap, &c->durable_lsn) == 0 &&
+			c->stream.conn != NULL)
+			(void) send_feedback(c, false);
+		s = cdc_apply_get_stats(c->ap);
+		c->base_transactions += s->transactions;
+		c->base_changes += s->changes;
+		c->base_missing += s->missing_rows;
+		cdc_apply_close(c->ap);
+		c->ap = NULL;
+	}
+	cdc_stream_close(&c->stream);
+	if (rc != FOLLOW_DONE && c->srcq != NULL)
+	{
+		PQfinish(c->srcq);
+		c->srcq = NULL;
+	}
+}
+
+static int
+run_session(follow_ctx *c)
+{
+	int			rc = session_start(c);
+
+	if (rc == 0)
+		rc = session_loop(c);
+	session_end(c, rc);
+	return rc;
+}
+
+/* Sleep seconds, waking for Ctrl-C; FOLLOW_STOPPED if it came. */
+static int
+backoff_wait(follow_ctx *c, int seconds)
+{
+	double		end = clock_now() + seconds;
+
+	while (clock_now() < end)
+	{
+		if (c->o->intr->stop)
+			return FOLLOW_STOPPED;
+		usleep(100 * 1000);
+	}
+	return 0;
+}
+
+/*
+ * A session lost a connection: wait and try again, or give up when no
+ * session has worked for timeout seconds.  0 to go on.
+ */
+static int
+retry_after_loss(follow_ctx *c, double *first_loss, int *attempt)
+{
+	int			timeout = c->o->timeout_seconds > 0 ? c->o->timeout_seconds
+		: DEFAULT_TIMEOUT;
+	int			delay;
+	double		now = clock_now();
+
+	if (c->streamed)
+	{
+		*first_loss = 0.0;
+		*attempt = 0;
+	}
+	if (*first_loss == 0.0)
+		*first_loss = now;
+	if (now - *first_loss > timeout)
+	{
+		error("no connection to the servers for %d seconds, giving up", timeout);
+		return FOLLOW_FAILED;
+	}
+	delay = *attempt >= 5 ? MAX_BACKOFF : 1 << *attempt;
+	(*attempt)++;
+	set_phase(c, FOLLOW_PHASE_RECONNECTING);
+	log_info("reconnecting in %d s", delay);
+	return backoff_wait(c, delay);
+}
+
+/* ---------- setup ---------- */
+
+/* A required key of the state; NULL (logged) when absent. */
+static char *
+required(follow_ctx *c, const char *key)
+{
+	char	   *v = state_get(c->o->st, key);
+
+	if (v == NULL)
+	{
+		error("work directory \"%s\" records no \"%s\"", c->dir, key);
+		log_hint("Changes can be followed after \"pgcrane clone --follow\".");
+	}
+	return v;
+}
+
+/* The clone this follows must be complete, and not cut over yet. */
+static int
+check_clone_state(follow_ctx *c)
+{
+	char	   *status = state_get(c->o->st, "status");
+	char	   *data = state_step_status(c->o->st, "data");
+	char	   *phase = state_get(c->o->st, FOLLOW_KEY_PHASE);
+	int			rc = 0;
+
+	if (phase && strcmp(phase, FOLLOW_PHASE_DONE) == 0)
+	{
+		rc = error("the cutover recorded in \"%s\" is done already", c->dir);
+		log_hint("Drop the replication slot with: pgcrane cleanup --dir %s", c->dir);
+	}
+	else if ((status && strcmp(status, "ok") != 0 && strcmp(status, "running") != 0) ||
+			 data == NULL || strcmp(data, STATE_DONE) != 0)
+	{
+		rc = error("the clone recorded in \"%s\" is not complete", c->dir);
+		log_hint("Finish it with: pgcrane clone --resume --dir %s", c->dir);
+	}
+	free(status);
+	free(data);
+	free(phase);
+	return rc;
+}
+
+/* Everything a session needs, from the options and the state. */
+static int
+load_setup(follow_ctx *c)
+{
+	char	   *start;
+
+	if (check_clone_state(c) != 0)
+		return -1;
+	c->source = c->o->source ? xstrdup(c->o->source) : required(c, "source");
+	c->target = c->o->target ? xstrdup(c->o->target) : required(c, "target");
+	c->slot = required(c, FOLLOW_KEY_SLOT);
+	c->publication = required(c, FOLLOW_KEY_PUBLICATION);
+	c->origin = required(c, FOLLOW_KEY_ORIGIN);
+	start = required(c, FOLLOW_KEY_START_LSN);
+	if (!c->source || !c->target || !c->slot || !c->publication || !c->origin || !start)
+	{
+		free(start);
+		return -1;
+	}
+	if (!pgo_lsn_parse(start, &c->start_lsn))
+	{
+		error("invalid %s \"%s\" in work directory \"%s\"", FOLLOW_KEY_START_LSN,
+			  start, c->dir);
+		free(start);
+		return -1;
+	}
+	free(start);
+	return 0;
+}
+
+static void
+follow_ctx_release(follow_ctx *c)
+{
+	if (c->srcq)
+		PQfinish(c->srcq);
+	free(c->source);
+	free(c->target);
+	free(c->slot);
+	free(c->publication);
+	free(c->origin);
+}
+
+/* Record that this process follows, and the totals of earlier ones. */
+static void
+record_start(follow_ctx *c)
+{
+	char		now[32];
+	char	   *started = state_get(c->o->st, "follow.started_at");
+
+	cdc_report_put_int(c->o->st, FOLLOW_KEY_PID, (int64_t) getpid());
+	if (started == NULL)
+	{
+		cdc_report_format_time(time(NULL), now, sizeof(now));
+		state_put(c->o->st, "follow.started_at", now);
+	}
+	free(started);
+	c->base_transactions = cdc_report_get_int(c->o->st, "follow.transactions", 0);
+	c->base_changes = cdc_report_get_int(c->o->st, "follow.changes", 0);
+	c->base_missing = cdc_report_get_int(c->o->st, "follow.missing_rows", 0);
+	state_put(c->o->st, FOLLOW_KEY_ERROR, "");
+	set_phase(c, FOLLOW_PHASE_CATCHING_UP);
+}
+
+/* How the run ended, in the state and for the user. */
+static int
+finish(follow_ctx *c, int rc)
+{
+	end_line(c);
+	if (rc == FOLLOW_DONE)
+	{
+		cdc_report_print_cutover(c->o->st, c->o->json);
+		return EXIT_OK;
+	}
+	if (rc == FOLLOW_STOPPED)
+	{
+		set_phase(c, FOLLOW_PHASE_STOPPED);
+		log_info("stopped; resume with: pgcrane follow --dir %s", c->dir);
+		return EXIT_INTERRUPTED;
+	}
+	set_phase(c, FOLLOW_PHASE_FAILED);
+	if (rc == FOLLOW_MISMATCH)
+	{
+		char		lsn[PGO_LSN_BUFSIZE];
+
+		pgo_lsn_format(c->durable_lsn, lsn, sizeof(lsn));
+		state_put(c->o->st, FOLLOW_KEY_ERROR, "the target's tables do not match the source's");
+		log_detail("The target has every change the source committed up to %s; nothing after it is applied.",
+				   lsn);
+		log_hint("Apply the same schema change on the target, then run: pgcrane follow --dir %s",
+				 c->dir);
+	}
+	else
+	{
+		state_put(c->o->st, FOLLOW_KEY_ERROR, "see the messages of pgcrane follow");
+		log_hint("Fix the cause, then run: pgcrane follow --dir %s", c->dir);
+	}
+	return EXIT_ERROR;
+}
+
+bool
+follow_workdir_exists(const char *dir)
+{
+	char	   *path = str_printf("%s/state.db", dir);
+	bool		exists = access(path, F_OK) == 0;
+
+	free(path);
+	if (!exists)
+		error("no pgcrane work directory at \"%s\"", dir);
+	return exists;
+}
+
+int
+follow_run(const follow_options *o)
+{
+	follow_ctx	c;
+	double		first_loss = 0.0;
+	int			attempt = 0;
+	int			rc;
+
+	/*
+	 * A server that does not answer must not hold the loop for the minutes
+	 * a TCP connect can take: the stream also asks for a reply every few
+	 * seconds and gives up on silence (RECEIVE_TIMEOUT).
+	 */
+	if (getenv("PGCONNECT_TIMEOUT") == NULL)
+		setenv("PGCONNECT_TIMEOUT", CONNECT_TIMEOUT, 0);
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	c.dir = state_dir(o->st);
+	c.stream = (cdc_stream) CDC_STREAM_INIT;
+	c.tty = isatty(STDERR_FILENO) && log_get_level() <= LOG_INFO;
+	if (load_setup(&c) != 0)
+	{
+		follow_ctx_release(&c);
+		return EXIT_ERROR;
+	}
+	record_start(&c);
+	for (;;)
+	{
+		rc = run_session(&c);
+		if (rc == FOLLOW_LOST)
+			rc = retry_after_loss(&c, &first_loss, &attempt);
+		if (rc != 0)
+			break;
+		set_phase(&c, c.cutover_lsn ? FOLLOW_PHASE_CUTOVER : FOLLOW_PHASE_CATCHING_UP);
+	}
+	rc = finish(&c, rc);
+	follow_ctx_release(&c);
+	return rc;
+}

@@ -1,0 +1,85 @@
+/*
+ * follow.h
+ *		Keep the target up to date with the source until cutover.
+ *
+ * After a clone made with a replication slot (clone --follow), the target
+ * holds the source as of the slot's consistent point.  follow_run()
+ * streams every change committed after that point from the slot and
+ * applies it to the target, until a cutover is requested (pgcrane
+ * cutover): then it catches up to the source's position at that moment,
+ * copies the sequence values and returns.
+ *
+ * It reads from the state's key/value pairs what clone --follow recorded:
+ *
+ *	follow.slot, follow.publication		on the source
+ *	follow.origin						replication origin on the target
+ *	follow.start_lsn					the slot's consistent point ("X/Y")
+ *	source, target						connections (redacted; passwords
+ *										from ~/.pgpass or PGPASSWORD)
+ *
+ * and records, about once a second: follow.phase (catching-up, streaming,
+ * cutover, done; reconnecting, stopped, failed), follow.applied_lsn,
+ * follow.source_lsn, follow.lag_bytes, follow.lag_seconds,
+ * follow.changes_per_second, follow.transactions, follow.changes,
+ * follow.updated_at and follow.pid; at the end cutover.lsn and
+ * cutover.done_at.  It watches cutover.requested, which pgcrane cutover
+ * sets.
+ */
+#ifndef PGCRANE_CDC_FOLLOW_H
+#define PGCRANE_CDC_FOLLOW_H
+
+#include <stdbool.h>
+
+#include "interrupt.h"
+#include "state.h"
+
+typedef struct follow_options
+{
+	const char *source;			/* NULL: the state's "source" */
+	const char *target;			/* NULL: the state's "target" */
+	state	   *st;				/* open with the directory lock; not closed */
+	interrupt  *intr;			/* started by the caller; not stopped */
+	bool		json;			/* final summary as JSON on stdout */
+	int			timeout_seconds;	/* give up when a server stays out of
+									 * reach this long; 0: 600 */
+} follow_options;
+
+/*
+ * Follow until the cutover is done (EXIT_OK), Ctrl-C or SIGTERM
+ * (EXIT_INTERRUPTED; run it again to go on), or an error (EXIT_ERROR,
+ * logged with what to do).  A lost connection is retried with backoff,
+ * resuming after the last transaction the target committed: nothing is
+ * lost and nothing applied twice.
+ */
+int			follow_run(const follow_options *o);
+
+/*
+ * Whether dir holds a state file; logs an error when not (state_open()
+ * would create an empty one).
+ */
+bool		follow_workdir_exists(const char *dir);
+
+/* The state's keys. */
+#define FOLLOW_KEY_SLOT			"follow.slot"
+#define FOLLOW_KEY_PUBLICATION	"follow.publication"
+#define FOLLOW_KEY_ORIGIN		"follow.origin"
+#define FOLLOW_KEY_START_LSN	"follow.start_lsn"
+#define FOLLOW_KEY_PHASE		"follow.phase"
+#define FOLLOW_KEY_PID			"follow.pid"
+#define FOLLOW_KEY_UPDATED_AT	"follow.updated_at"
+#define FOLLOW_KEY_ERROR		"follow.error"
+#define CUTOVER_KEY_REQUESTED	"cutover.requested"
+#define CUTOVER_KEY_LSN			"cutover.lsn"
+#define CUTOVER_KEY_DONE_AT		"cutover.done_at"
+#define CLEANUP_KEY_DONE_AT		"cleanup.done_at"
+
+/* Phases. */
+#define FOLLOW_PHASE_CATCHING_UP	"catching-up"
+#define FOLLOW_PHASE_STREAMING		"streaming"
+#define FOLLOW_PHASE_CUTOVER		"cutover"
+#define FOLLOW_PHASE_DONE			"done"
+#define FOLLOW_PHASE_RECONNECTING	"reconnecting"
+#define FOLLOW_PHASE_STOPPED		"stopped"
+#define FOLLOW_PHASE_FAILED			"failed"
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * origin.h
+ *		The replication origin on the target: how far it has applied.
+ *
+ * A replication origin is a named record in the target's shared memory,
+ * checkpointed with it, of the last source position a commit came from.
+ * The apply session binds itself to the origin and, in each transaction,
+ * names the source commit it applies; the target then writes that position
+ * with its own commit record, atomically.  After any crash the origin's
+ * progress is exactly the end of the last source transaction the target
+ * committed.
+ *
+ * Functions take a target connection and return 0 or -1 (logged).
+ */
+#ifndef PGCRANE_CDC_ORIGIN_H
+#define PGCRANE_CDC_ORIGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+/*
+ * Create the origin unless it exists, starting at start_lsn (the slot's
+ * consistent point: the clone holds everything before it).
+ */
+int			cdc_origin_ensure(PGconn *tgt, const char *origin, uint64_t start_lsn);
+
+/*
+ * The origin's progress: the end LSN of the last source transaction the
+ * target committed.  With flush, the target's WAL is flushed first up to
+ * that commit, so the position survives a crash of the target.  *lsn is 0
+ * when the origin has none; *exists is false when there is no such origin
+ * (exists may be NULL).
+ */
+int			cdc_origin_progress(PGconn *tgt, const char *origin, bool flush,
+								uint64_t *lsn, bool *exists);
+
+/* Drop the origin if it exists; *dropped says whether it did. */
+int			cdc_origin_drop(PGconn *tgt, const char *origin, bool *dropped);
+
+/* The SQL that marks the transaction in progress as coming from a source commit. */
+#define CDC_ORIGIN_XACT_SETUP_SQL \
+	"SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_catalog.pg_lsn, " \
+	"$2::pg_catalog.timestamptz)"
+
+/* The SQL that binds the session to the origin (one session at a time). */
+#define CDC_ORIGIN_SESSION_SQL \
+	"SELECT pg_catalog.pg_replication_origin_session_setup($1)"
+
+#endif

@@ -1,0 +1,35 @@
+/*
+ * preflight.h (cdc)
+ *		What following changes needs from both servers.
+ *
+ * Run before the clone of a clone --follow, so that nothing is copied for a
+ * follow that cannot work.  Each problem is logged as one error line (with
+ * a hint when there is a fix); the checks go on so that all are seen.
+ */
+#ifndef PGCRANE_CDC_PREFLIGHT_H
+#define PGCRANE_CDC_PREFLIGHT_H
+
+#include <stdbool.h>
+
+#include <libpq-fe.h>
+
+/*
+ * The source: wal_level = logical; a free replication slot and WAL sender;
+ * a role with REPLICATION (or superuser, or rds_replication); a replica
+ * identity on every table, so that its updates and deletes can be
+ * followed; no unlogged table, whose changes logical decoding never sees.
+ * Large objects are only warned about: their changes are not followed.
+ * Returns 0 with *ok telling whether everything passed, or -1 (logged)
+ * when the checks could not run.
+ */
+int			cdc_preflight(PGconn *src, bool *ok);
+
+/*
+ * The target: applying as a replica (session_replication_role) and
+ * recording progress (replication origins) need a superuser, or on
+ * PostgreSQL 15 and later the SET privilege on session_replication_role
+ * and EXECUTE on the replication origin functions.
+ */
+int			cdc_preflight_target(PGconn *tgt, bool *ok);
+
+#endif

@@ -1,0 +1,58 @@
+/*
+ * report.h
+ *		What follow records in the state, and how it is shown.
+ *
+ * follow.c writes its progress into the state's key/value pairs about once
+ * a second; pgcrane status and pgcrane cutover read them from another
+ * process (state_open_shared).  This module owns the formats: timestamps
+ * are UTC "2026-11-21 10:16:38Z", LSNs "X/Y", numbers in decimal.
+ */
+#ifndef PGCRANE_CDC_REPORT_H
+#define PGCRANE_CDC_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "state.h"
+
+/* The live figures follow records. */
+typedef struct follow_figures
+{
+	const char *phase;
+	uint64_t	applied_lsn;
+	uint64_t	source_lsn;		/* 0 when not known */
+	double		lag_seconds;
+	double		changes_per_second;
+	int64_t		transactions;	/* applied since follow first started */
+	int64_t		changes;
+	int64_t		missing_rows;
+} follow_figures;
+
+/* Write the figures and follow.updated_at. */
+void		cdc_report_put_figures(state *st, const follow_figures *f);
+
+/* A time as the state stores it, into buf (at least 24 bytes). */
+void		cdc_report_format_time(time_t t, char *buf, size_t bufsize);
+/* Parse one; false when it is not one. */
+bool		cdc_report_parse_time(const char *s, time_t *t);
+
+/* Store and read a number; read gives dflt when absent or not a number. */
+void		cdc_report_put_int(state *st, const char *key, int64_t value);
+int64_t		cdc_report_get_int(state *st, const char *key, int64_t dflt);
+
+/*
+ * The summary of a finished cutover as recorded in st: text on stderr, or
+ * one JSON object on stdout.
+ */
+void		cdc_report_print_cutover(state *st, bool json);
+
+/*
+ * pgcrane status: the clone's steps and, when there is one, the follow's
+ * figures; live_source_lsn (0 if unknown) replaces the recorded source
+ * position when the source could be asked.
+ */
+void		cdc_report_print_status(state *st, uint64_t live_source_lsn, bool json);
+
+#endif
