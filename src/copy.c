@@ -17,13 +17,17 @@
 #include "util/str.h"
 
 int
-copy_plan_parts(const cat_table *t, int64_t split_bytes, copy_part *parts)
+copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
+				copy_part *parts)
 {
 	int64_t		nparts = 1;
 	int64_t		per_part;
 
 	if (split_bytes > 0 && t->bytes > split_bytes && t->heap_pages > 1)
 		nparts = (t->bytes + split_bytes - 1) / split_bytes;
+	/* A whole number of rounds: no worker copies the last part alone. */
+	if (nparts > 1 && workers > 1 && nparts % workers != 0)
+		nparts += workers - nparts % workers;
 	if (nparts > COPY_MAX_PARTS)
 		nparts = COPY_MAX_PARTS;
 	if (nparts > t->heap_pages)

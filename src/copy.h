@@ -34,11 +34,12 @@ typedef struct copy_part
 #define COPY_MAX_PARTS 64
 
 /*
- * Plan the parts of t for the threshold split_bytes (0 = never split).
- * Returns the number of parts written to parts[] (at most COPY_MAX_PARTS).
- * Pure function.
+ * Plan the parts of t for the threshold split_bytes (0 = never split); a
+ * split table gets a multiple of workers parts where it can.  Returns the
+ * number of parts written to parts[] (at most COPY_MAX_PARTS).  Pure
+ * function.
  */
-int			copy_plan_parts(const cat_table *t, int64_t split_bytes,
+int			copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
 							copy_part *parts);
 
 typedef struct copy_result

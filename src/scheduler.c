@@ -176,7 +176,7 @@ table_parts(sched *s, int t, copy_part *parts, bool *done, bool *truncate)
 		n = state_load_parts(s->cfg->st, tb->oid, first, end, done, COPY_MAX_PARTS);
 	if (n <= 0)
 	{
-		n = copy_plan_parts(tb, s->cfg->split_bytes, parts);
+		n = copy_plan_parts(tb, s->cfg->split_bytes, s->cfg->jobs, parts);
 		memset(done, 0, sizeof(bool) * (size_t) n);
 		return n;
 	}

@@ -452,7 +452,7 @@ plan(int64_t bytes, int64_t heap_pages, int64_t split, copy_part *parts)
 	int			n;
 
 	memset(parts, 0xAB, sizeof(copy_part) * (COPY_MAX_PARTS + 1));
-	n = copy_plan_parts(&t, split, parts);
+	n = copy_plan_parts(&t, split, 1, parts);
 	assert_in_range(n, 1, COPY_MAX_PARTS);
 	return n;
 }
@@ -631,6 +631,26 @@ test_plan_unknown_page_count(void **state)
 	(void) state;
 	assert_int_equal(plan(INT64_C(1) << 40, -1, 1, parts), 1);
 	assert_single_part(&parts[0]);
+}
+
+static void
+test_plan_rounds_to_workers(void **state)
+{
+	cat_table	t;
+	copy_part	parts[COPY_MAX_PARTS + 1];
+	int			n;
+
+	(void) state;
+	memset(&t, 0, sizeof(t));
+	t.bytes = 3000;
+	t.heap_pages = 300;
+	/* Three parts of 1000 bytes on two workers become four. */
+	n = copy_plan_parts(&t, 1000, 2, parts);
+	assert_int_equal(n, 4);
+	assert_int_equal(parts[3].end_block, -1);
+	/* Unsplit tables stay whole whatever the worker count. */
+	n = copy_plan_parts(&t, 5000, 4, parts);
+	assert_int_equal(n, 1);
 }
 
 static void
@@ -1163,6 +1183,7 @@ main(void)
 		cmocka_unit_test(test_plan_two_pages),
 		cmocka_unit_test(test_plan_tiny_tables),
 		cmocka_unit_test(test_plan_unknown_page_count),
+		cmocka_unit_test(test_plan_rounds_to_workers),
 		cmocka_unit_test(test_plan_sweep_invariants),
 		cmocka_unit_test(test_toc_index_matches),
 		cmocka_unit_test(test_toc_constraint_matches),
