@@ -66,7 +66,22 @@ our @EXPORT = qw(
   run_pgcrane
   start_pgcrane
   finish_pgcrane
+  launch_pgcrane
+  reap_pgcrane
+  wait_pgcrane
+  start_background
+  wait_background
+  slurp_if_exists
+  state_query
+  state_kv
+  wait_state_kv
+  process_alive
+  is_snapshot_holder
+  wait_process_gone
+  stop_snapshot_holder
   clone_ok
+  clone_resume_ok
+  clone_result_ok
   error_lines
   schema_dump_equal
   tables_equal
@@ -314,6 +329,305 @@ sub finish_pgcrane
 
 =pod
 
+=item launch_pgcrane(@args)
+
+Starts pgcrane with @args in the background, like start_pgcrane, but
+without PGAPPNAME in its environment (its sessions then carry pgcrane's
+own application_name).  Returns a hash: "pid", "start" (the time it was
+started), and "out" and "err", the files holding its standard output and
+error.  reap_pgcrane and wait_pgcrane fill in the rest once it has ended.
+
+=cut
+
+sub launch_pgcrane
+{
+	my (@args) = @_;
+	$run_dir //= PostgreSQL::Test::Utils::tempdir('pgcrane_runs');
+	$run_count++;
+	my %p = (
+		out => "$run_dir/run$run_count.out",
+		err => "$run_dir/run$run_count.err",
+		start => Time::HiRes::time());
+	my @cmd = (pgcrane_path(), @args);
+	print "# Running in the background: @cmd\n";
+	my $pid = fork();
+	die "fork failed: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		POSIX::setpgid(0, 0);
+		delete $ENV{PGAPPNAME};
+		open(STDIN, '<', '/dev/null') or POSIX::_exit(127);
+		open(STDOUT, '>', $p{out}) or POSIX::_exit(127);
+		open(STDERR, '>', $p{err}) or POSIX::_exit(127);
+		exec(@cmd) or POSIX::_exit(127);
+	}
+	POSIX::setpgid($pid, $pid);
+	$p{pid} = $pid;
+	return \%p;
+}
+
+=pod
+
+=item reap_pgcrane($p)
+
+Reaps the pgcrane started by launch_pgcrane if it has ended, without
+waiting; true once it has.  It then fills in "status" (the wait status),
+"end" (the time it was seen ended), "stdout", "stderr", "exit" (undef
+when killed by a signal) and "signal" (0 when it exited), and prints them.
+
+=cut
+
+sub reap_pgcrane
+{
+	my ($p) = @_;
+	return 1 if defined $p->{status};
+	my $r = waitpid($p->{pid}, POSIX::WNOHANG());
+	return 0 if $r == 0;
+	$p->{status} = $?;
+	$p->{end} = Time::HiRes::time();
+	$p->{stdout} = slurp_bytes($p->{out});
+	$p->{stderr} = slurp_bytes($p->{err});
+	$p->{exit} = $p->{status} & 127 ? undef : $p->{status} >> 8;
+	$p->{signal} = $p->{status} & 127;
+	printf("# pgcrane %d ended after %.1f s: %s\n", $p->{pid},
+		$p->{end} - $p->{start},
+		$p->{signal} ? "killed by signal $p->{signal}" : "exit code $p->{exit}");
+	print "# stdout:\n$p->{stdout}\n" if $p->{stdout} ne '';
+	print "# stderr:\n$p->{stderr}\n" if $p->{stderr} ne '';
+	return 1;
+}
+
+=pod
+
+=item wait_pgcrane($p, $seconds)
+
+Waits at most $seconds for the pgcrane started by launch_pgcrane to end
+(see reap_pgcrane); true when it did.  When it did not, kills its process
+group with SIGKILL, shows its standard error so far and returns false.
+
+=cut
+
+sub wait_pgcrane
+{
+	my ($p, $seconds) = @_;
+	my $deadline = Time::HiRes::time() + $seconds;
+	while (!reap_pgcrane($p))
+	{
+		if (Time::HiRes::time() > $deadline)
+		{
+			diag("pgcrane $p->{pid} still runs after $seconds s; killing it");
+			kill 'KILL', -$p->{pid};
+			waitpid($p->{pid}, 0);
+			$p->{status} = $?;
+			$p->{exit} = undef;
+			diag("its stderr so far:\n" . slurp_bytes($p->{err}));
+			return 0;
+		}
+		Time::HiRes::usleep(50_000);
+	}
+	return 1;
+}
+
+=pod
+
+=item start_background($logdir, $name, @cmd)
+
+Starts any command @cmd in the background, standard input from /dev/null,
+its standard output and error appended to $logdir/$name.out and
+$logdir/$name.err.  Returns its process id.
+
+=cut
+
+sub start_background
+{
+	my ($logdir, $name, @cmd) = @_;
+	print "# spawn $name: " . join(' ', @cmd) . "\n";
+	my $pid = fork();
+	die "fork: $!" unless defined $pid;
+	if ($pid == 0)
+	{
+		open(STDIN, '<', '/dev/null');
+		open(STDOUT, '>>', "$logdir/$name.out");
+		open(STDERR, '>>', "$logdir/$name.err");
+		exec(@cmd) or POSIX::_exit(127);
+	}
+	return $pid;
+}
+
+=pod
+
+=item wait_background($pid, $seconds)
+
+Waits at most $seconds for the child process $pid (from
+start_background) to end.  Returns its exit code, 128 + N when killed by
+signal N, or undef when it still runs.
+
+=cut
+
+sub wait_background
+{
+	my ($pid, $secs) = @_;
+	for (my $i = 0; $i < $secs * 10; $i++)
+	{
+		my $r = waitpid($pid, POSIX::WNOHANG());
+		return $? >> 8 if $r == $pid && ($? & 127) == 0;
+		return 128 + ($? & 127) if $r == $pid;
+		select(undef, undef, undef, 0.1);
+	}
+	return undef;
+}
+
+=pod
+
+=item slurp_if_exists($file)
+
+The contents of $file as bytes, '' when it does not exist.
+
+=cut
+
+sub slurp_if_exists
+{
+	my ($file) = @_;
+	return -f $file ? slurp_bytes($file) : '';
+}
+
+=pod
+
+=item state_query($dir, $sql)
+
+Runs $sql on the state file of work directory $dir with the sqlite3
+shell (waiting up to 5 s for a lock) and returns its output without the
+last newline; '' when the state file does not exist yet.
+
+=cut
+
+sub state_query
+{
+	my ($dir, $sql) = @_;
+	return '' unless -f "$dir/state.db";
+	my ($out, $err) = ('', '');
+	IPC::Run::run(
+		[ 'sqlite3', '-batch', '-noheader', '-cmd', '.timeout 5000',
+			"$dir/state.db", $sql ],
+		'<', \undef, '>', \$out, '2>', \$err);
+	chomp $out;
+	return $out;
+}
+
+=pod
+
+=item state_kv($dir, $key)
+
+The value of $key in the kv table of the state file of $dir, '' when
+absent.
+
+=cut
+
+sub state_kv
+{
+	my ($dir, $key) = @_;
+	return state_query($dir, "SELECT value FROM kv WHERE key = '$key'");
+}
+
+=pod
+
+=item wait_state_kv($dir, $key, $re, $seconds)
+
+Waits at most $seconds until state_kv($dir, $key) matches $re; true when
+it does, otherwise shows the last value and returns false.
+
+=cut
+
+sub wait_state_kv
+{
+	my ($dir, $key, $re, $secs) = @_;
+	for (my $i = 0; $i < $secs * 5; $i++)
+	{
+		return 1 if state_kv($dir, $key) =~ $re;
+		select(undef, undef, undef, 0.2);
+	}
+	diag("state key $key is \"" . state_kv($dir, $key) . "\", expected $re");
+	return 0;
+}
+
+=pod
+
+=item process_alive($pid)
+
+True when process $pid exists and is not a zombie.
+
+=cut
+
+sub process_alive
+{
+	my ($pid) = @_;
+	return 0 unless $pid && $pid =~ /^\d+$/;
+	open(my $fh, '<', "/proc/$pid/stat") or return 0;
+	my $stat = <$fh> // '';
+	close $fh;
+	return $stat =~ /^\d+ \(.*\) ([A-Za-z])/ && $1 ne 'Z' && $1 ne 'X';
+}
+
+=pod
+
+=item is_snapshot_holder($pid)
+
+True when process $pid is a pgcrane snapshot holder.
+
+=cut
+
+sub is_snapshot_holder
+{
+	my ($pid) = @_;
+	open(my $fh, '<', "/proc/$pid/cmdline") or return 0;
+	local $/;
+	my $cmd = <$fh> // '';
+	close $fh;
+	return $cmd =~ /snapshot-holder/;
+}
+
+=pod
+
+=item wait_process_gone($pid, $seconds)
+
+Waits at most $seconds until process $pid is gone (see process_alive);
+true when it is.
+
+=cut
+
+sub wait_process_gone
+{
+	my ($pid, $seconds) = @_;
+	my $deadline = Time::HiRes::time() + $seconds;
+	while (process_alive($pid) && Time::HiRes::time() < $deadline)
+	{
+		Time::HiRes::usleep(100_000);
+	}
+	return !process_alive($pid);
+}
+
+=pod
+
+=item stop_snapshot_holder($dir)
+
+Stops the snapshot holder recorded in the state file of $dir, if it still
+runs: SIGTERM, then SIGKILL when it is not gone after 10 s.
+
+=cut
+
+sub stop_snapshot_holder
+{
+	my ($dir) = @_;
+	my $pid = state_kv($dir, 'snapshot.holder_pid');
+	return unless process_alive($pid) && is_snapshot_holder($pid);
+	note("stopping leftover snapshot holder $pid of $dir");
+	kill 'TERM', $pid;
+	kill 'KILL', $pid unless wait_process_gone($pid, 10);
+	return;
+}
+
+=pod
+
 =item clone_ok($test_name, @args)
 
 Runs "pgcrane clone @args" and asserts that it exits 0; on failure shows
@@ -328,6 +642,59 @@ sub clone_ok
 	my ($rc, $stdout, $stderr) = run_pgcrane('clone', @args);
 	is($rc, 0, $test_name) or diag("pgcrane clone stderr:\n$stderr");
 	return ($rc, $stdout, $stderr);
+}
+
+=pod
+
+=item clone_resume_ok($dir, $label, @args)
+
+Runs "pgcrane clone --resume --dir $dir @args" and asserts that it exits
+0; on failure shows its standard error.  Returns ($exit_code, $stdout,
+$stderr).
+
+=cut
+
+sub clone_resume_ok
+{
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my ($dir, $label, @args) = @_;
+	my ($rc, $out, $err) =
+	  run_pgcrane('clone', '--resume', '--dir' => $dir, @args);
+	is($rc, 0, "$label: clone --resume succeeds") or diag("stderr:\n$err");
+	return ($rc, $out, $err);
+}
+
+=pod
+
+=item clone_result_ok($src, $srcdb, $dst, $dstdb, $dir, $label)
+
+The checks once a clone of $srcdb into $dstdb with work directory $dir
+has succeeded: the state file says ok, the snapshot holder stops within
+30 s, databases_equal holds and "pgcrane verify" finds the target equal.
+Then drops $dstdb on $dst and stops any snapshot holder left.
+
+=cut
+
+sub clone_result_ok
+{
+	local $Test::Builder::Level = $Test::Builder::Level + 1;
+	my ($src, $srcdb, $dst, $dstdb, $dir, $label) = @_;
+	my $status = state_kv($dir, 'status');
+	is($status, 'ok', "$label: the state file says ok");
+	my $holder = state_kv($dir, 'snapshot.holder_pid');
+	ok(wait_process_gone($holder, $status eq 'ok' ? 30 : 0),
+		"$label: the snapshot holder ($holder) is stopped");
+	databases_equal($src, $srcdb, $dst, $dstdb);
+	my ($rc, $out, $err) = run_pgcrane(
+		'verify',
+		'--source' => $src->connstr($srcdb),
+		'--target' => $dst->connstr($dstdb),
+		'--jobs' => 2);
+	is($rc, 0, "$label: pgcrane verify finds the target equal")
+	  or diag("verify output:\n$out\n$err");
+	$dst->safe_psql('postgres', 'DROP DATABASE ' . quote_ident($dstdb));
+	stop_snapshot_holder($dir);
+	return;
 }
 
 =pod

@@ -35,7 +35,6 @@
 use strict;
 use warnings;
 
-use POSIX qw(WNOHANG);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PgCraneTest;
@@ -104,27 +103,6 @@ my %all_dirs;
 # ---------------------------------------------------------------------
 # Helpers
 
-# Run SQL on the state file of $dir with the sqlite3 shell; '' when the
-# file does not exist yet.
-sub state_query
-{
-	my ($dir, $sql) = @_;
-	return '' unless -f "$dir/state.db";
-	my ($out, $err) = ('', '');
-	IPC::Run::run(
-		[ 'sqlite3', '-batch', '-noheader', '-cmd', '.timeout 5000',
-			"$dir/state.db", $sql ],
-		'<', \undef, '>', \$out, '2>', \$err);
-	chomp $out;
-	return $out;
-}
-
-sub state_kv
-{
-	my ($dir, $key) = @_;
-	return state_query($dir, "SELECT value FROM kv WHERE key = '$key'");
-}
-
 # The step the state file says is running, '' if none.
 sub running_step
 {
@@ -149,124 +127,6 @@ sub describe_state
 		$parts || '-', $indexes || '-');
 }
 
-# Whether process $pid exists and is not a zombie.
-sub process_alive
-{
-	my ($pid) = @_;
-	return 0 unless $pid && $pid =~ /^\d+$/;
-	open(my $fh, '<', "/proc/$pid/stat") or return 0;
-	my $stat = <$fh> // '';
-	close $fh;
-	return $stat =~ /^\d+ \(.*\) ([A-Za-z])/ && $1 ne 'Z' && $1 ne 'X';
-}
-
-sub is_snapshot_holder
-{
-	my ($pid) = @_;
-	open(my $fh, '<', "/proc/$pid/cmdline") or return 0;
-	local $/;
-	my $cmd = <$fh> // '';
-	close $fh;
-	return $cmd =~ /snapshot-holder/;
-}
-
-sub wait_process_gone
-{
-	my ($pid, $seconds) = @_;
-	my $deadline = time() + $seconds;
-	while (process_alive($pid) && time() < $deadline)
-	{
-		usleep(100_000);
-	}
-	return !process_alive($pid);
-}
-
-# Kill the snapshot holder recorded in $dir, if it still runs.
-sub stop_holder
-{
-	my ($dir) = @_;
-	my $pid = state_kv($dir, 'snapshot.holder_pid');
-	return unless process_alive($pid) && is_snapshot_holder($pid);
-	note("stopping leftover snapshot holder $pid of $dir");
-	kill 'TERM', $pid;
-	kill 'KILL', $pid unless wait_process_gone($pid, 10);
-	return;
-}
-
-my $nrun = 0;
-
-# Start pgcrane in a process group of its own (as a shell would), with its
-# output in files.
-sub launch_pgcrane
-{
-	my (@args) = @_;
-	$nrun++;
-	my %p = (
-		out => "$tempdir/run$nrun.out",
-		err => "$tempdir/run$nrun.err",
-		start => time());
-	my @cmd = (pgcrane_path(), @args);
-	print "# Running in the background: @cmd\n";
-	my $pid = fork();
-	die "fork failed: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		POSIX::setpgid(0, 0);
-		# Sessions then carry pgcrane's own application_name.
-		delete $ENV{PGAPPNAME};
-		open(STDIN, '<', '/dev/null') or POSIX::_exit(127);
-		open(STDOUT, '>', $p{out}) or POSIX::_exit(127);
-		open(STDERR, '>', $p{err}) or POSIX::_exit(127);
-		exec(@cmd) or POSIX::_exit(127);
-	}
-	POSIX::setpgid($pid, $pid);
-	$p{pid} = $pid;
-	return \%p;
-}
-
-# Reap pgcrane if it ended; true once it has.
-sub reaped
-{
-	my ($p) = @_;
-	return 1 if defined $p->{status};
-	my $r = waitpid($p->{pid}, WNOHANG);
-	return 0 if $r == 0;
-	$p->{status} = $?;
-	$p->{end} = time();
-	$p->{stdout} = slurp_bytes($p->{out});
-	$p->{stderr} = slurp_bytes($p->{err});
-	$p->{exit} = $p->{status} & 127 ? undef : $p->{status} >> 8;
-	$p->{signal} = $p->{status} & 127;
-	printf("# pgcrane %d ended after %.1f s: %s\n", $p->{pid},
-		$p->{end} - $p->{start},
-		$p->{signal} ? "killed by signal $p->{signal}" : "exit code $p->{exit}");
-	print "# stdout:\n$p->{stdout}\n" if $p->{stdout} ne '';
-	print "# stderr:\n$p->{stderr}\n" if $p->{stderr} ne '';
-	return 1;
-}
-
-# Wait for pgcrane to end, at most $seconds; kills its process group and
-# returns false when it did not.
-sub wait_pgcrane
-{
-	my ($p, $seconds) = @_;
-	my $deadline = time() + $seconds;
-	while (!reaped($p))
-	{
-		if (time() > $deadline)
-		{
-			diag("pgcrane $p->{pid} still runs after $seconds s; killing it");
-			kill 'KILL', -$p->{pid};
-			waitpid($p->{pid}, 0);
-			$p->{status} = $?;
-			diag("its stderr so far:\n" . slurp_bytes($p->{err}));
-			return 0;
-		}
-		usleep(50_000);
-	}
-	return 1;
-}
-
 # Poll until $cond->() is true, pgcrane ended or $seconds passed.
 sub wait_until
 {
@@ -275,7 +135,7 @@ sub wait_until
 	while (time() < $deadline)
 	{
 		return 1 if $cond->();
-		return 0 if reaped($p);
+		return 0 if reap_pgcrane($p);
 		usleep(50_000);
 	}
 	return 0;
@@ -300,38 +160,6 @@ sub clone_args
 		'--target' => $dst->connstr($db), '--dir' => $dir, @copy_options);
 }
 
-# The checks after a clone or resume into $db succeeded.
-sub check_target
-{
-	my ($db, $dir, $label) = @_;
-	my $status = state_kv($dir, 'status');
-	is($status, 'ok', "$label: the state file says ok");
-	my $holder = state_kv($dir, 'snapshot.holder_pid');
-	ok(wait_process_gone($holder, $status eq 'ok' ? 30 : 0),
-		"$label: the snapshot holder ($holder) is stopped");
-	databases_equal($src, 'shop', $dst, $db);
-	my ($rc, $out, $err) = run_pgcrane(
-		'verify',
-		'--source' => $src->connstr('shop'),
-		'--target' => $dst->connstr($db),
-		'--jobs' => 2);
-	is($rc, 0, "$label: pgcrane verify finds the target equal")
-	  or diag("verify output:\n$out\n$err");
-	$dst->safe_psql('postgres', "DROP DATABASE $db");
-	stop_holder($dir);
-	return;
-}
-
-# Resume the clone recorded in $dir and check the result.
-sub resume_ok
-{
-	my ($db, $dir, $label, @extra) = @_;
-	my ($rc, $out, $err) =
-	  run_pgcrane('clone', '--resume', '--dir' => $dir, @extra);
-	is($rc, 0, "$label: clone --resume succeeds") or diag("stderr:\n$err");
-	return ($rc, $out, $err);
-}
-
 # ---------------------------------------------------------------------
 # A full clone, timed, seeing when each phase starts.
 
@@ -341,7 +169,7 @@ my %phase_seen;
 	$all_dirs{$dir} = 1;
 	my $p = launch_pgcrane(clone_args('fullcopy', $dir));
 	$phase_seen{preflight} = 0;
-	while (!reaped($p))
+	while (!reap_pgcrane($p))
 	{
 		my $step = running_step($dir);
 		$phase_seen{$step} //= time() - $p->{start} if $step ne '';
@@ -356,7 +184,7 @@ my %phase_seen;
 		  grep { defined $phase_seen{$_} } @phases)));
 	note("full clone: step seconds from the state file: "
 		  . state_query($dir, "SELECT group_concat(name || '=' || round(seconds, 2), ' ') FROM step"));
-	check_target('fullcopy', $dir, 'full clone');
+	clone_result_ok($src, 'shop', $dst, 'fullcopy', $dir, 'full clone');
 }
 
 # The windows of the full clone: each phase from when it was first seen
@@ -400,7 +228,7 @@ sub clone_and_kill
 	my $p = launch_pgcrane(clone_args($db, $dir));
 	my ($target_idx) = grep { $phases[$_] eq $phase } 0 .. $#phases;
 	my $seen_at;
-	while (!reaped($p) && time() - $p->{start} < 4 * $timeout)
+	while (!reap_pgcrane($p) && time() - $p->{start} < 4 * $timeout)
 	{
 		if (!defined $seen_at
 			&& ($phase eq 'preflight' || phase_index($dir) >= $target_idx))
@@ -411,7 +239,7 @@ sub clone_and_kill
 		usleep(20_000);
 	}
 	my $killed_at = time() - $p->{start};
-	kill 'KILL', $p->{pid} unless reaped($p);
+	kill 'KILL', $p->{pid} unless reap_pgcrane($p);
 	wait_pgcrane($p, $timeout);
 	diag(sprintf('%s: at %.2f s: %s', $label, $killed_at, describe_state($dir)));
 	return $p;
@@ -445,7 +273,7 @@ for my $k (0 .. $#kills)
 
 	my $holder = state_kv($dir, 'snapshot.holder_pid');
 	my $holder_alive = process_alive($holder);
-	my ($rc, $out, $err) = resume_ok($db, $dir, $label);
+	my ($rc, $out, $err) = clone_resume_ok($dir, $label);
 	if ($holder_alive)
 	{
 		like($err, qr/resuming in the same snapshot/,
@@ -455,7 +283,7 @@ for my $k (0 .. $#kills)
 	{
 		note("$label: killed before a snapshot holder ran");
 	}
-	check_target($db, $dir, $label);
+	clone_result_ok($src, 'shop', $dst, $db, $dir, $label);
 }
 
 # ---------------------------------------------------------------------
@@ -481,7 +309,7 @@ for my $k (0 .. $#kills)
 			$building ne '';
 		});
 	ok($seen, "$label: index ledger_account_idx is seen being built");
-	kill 'KILL', $p->{pid} unless reaped($p);
+	kill 'KILL', $p->{pid} unless reap_pgcrane($p);
 	wait_pgcrane($p, $timeout);
 	diag("$label: killed during \"$building\": " . describe_state($dir));
 	is($p->{signal}, 9, "$label: pgcrane was killed by SIGKILL");
@@ -489,8 +317,8 @@ for my $k (0 .. $#kills)
 	note("$label: the session building the index is still active: "
 		  . $dst->safe_psql('postgres',
 			"SELECT count(*) FROM pg_stat_activity WHERE pid = " . ($pid // 0)));
-	resume_ok($db, $dir, $label);
-	check_target($db, $dir, $label);
+	clone_resume_ok($dir, $label);
+	clone_result_ok($src, 'shop', $dst, $db, $dir, $label);
 }
 
 # ---------------------------------------------------------------------
@@ -522,10 +350,10 @@ for my $k (0 .. $#kills)
 	my $holder = state_kv($dir, 'snapshot.holder_pid');
 	ok(process_alive($holder), "$label: the snapshot holder ($holder) outlives pgcrane");
 
-	my ($rc, $out, $err) = resume_ok($db, $dir, $label);
+	my ($rc, $out, $err) = clone_resume_ok($dir, $label);
 	like($err, qr/resuming in the same snapshot/,
 		"$label: the resume reads the same snapshot");
-	check_target($db, $dir, $label);
+	clone_result_ok($src, 'shop', $dst, $db, $dir, $label);
 }
 
 # ---------------------------------------------------------------------
@@ -563,14 +391,14 @@ for my $k (0 .. $#kills)
 			   WHERE pid IN (${\($sessions || '0')})}),
 		"$label: the sessions of pgcrane and the holder end on the source");
 
-	my ($rc, $out, $err) = resume_ok($db, $dir, $label);
+	my ($rc, $out, $err) = clone_resume_ok($dir, $label);
 	like($err, qr/^pgcrane: warning: the snapshot of the interrupted clone is gone$/m,
 		"$label: a warning says the snapshot is gone");
 	like($err, qr/^pgcrane: warning: .*starts over from the schema in a new snapshot$/m,
 		"$label: a warning says the clone starts over");
 	is(state_kv($dir, 'snapshot.restarts'), '1',
 		"$label: the state file counts one snapshot restart");
-	check_target($db, $dir, $label);
+	clone_result_ok($src, 'shop', $dst, $db, $dir, $label);
 }
 
 # ---------------------------------------------------------------------
@@ -592,7 +420,7 @@ for my $k (0 .. $#kills)
 		$err,
 		qr/^pgcrane: error: work directory "\Q$dir\E" is in use by another pgcrane \(pid $p->{pid}\)$/m,
 		"$label: the second pgcrane names the one using the directory");
-	ok(!reaped($p), "$label: the first clone goes on");
+	ok(!reap_pgcrane($p), "$label: the first clone goes on");
 
 	# SIGTERM, as from a service manager, in the middle of the copy.
 	my $mid_copy = wait_until($p, $timeout,
@@ -624,10 +452,10 @@ for my $k (0 .. $#kills)
 	ok(!database_exists($dst, 'elsewhere'), "$label: the other target is not created");
 
 	# The recorded source and target, given again, are accepted.
-	resume_ok($db, $dir, $label,
+	clone_resume_ok($dir, $label,
 		'--source' => $src->connstr('shop'),
 		'--target' => $dst->connstr($db));
-	check_target($db, $dir, $label);
+	clone_result_ok($src, 'shop', $dst, $db, $dir, $label);
 }
 
 # ---------------------------------------------------------------------
@@ -635,7 +463,7 @@ for my $k (0 .. $#kills)
 
 foreach my $dir (sort keys %all_dirs)
 {
-	stop_holder($dir);
+	stop_snapshot_holder($dir);
 }
 is($src->safe_psql('postgres', 'SELECT count(*) FROM pg_replication_slots'),
 	'0', 'no replication slot is left on the source');

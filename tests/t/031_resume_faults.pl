@@ -21,7 +21,6 @@
 use strict;
 use warnings;
 
-use POSIX qw(WNOHANG);
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PgCraneTest;
@@ -72,25 +71,6 @@ my %all_dirs;
 # ---------------------------------------------------------------------
 # Helpers (see 030_resume.pl)
 
-sub state_query
-{
-	my ($dir, $sql) = @_;
-	return '' unless -f "$dir/state.db";
-	my ($out, $err) = ('', '');
-	IPC::Run::run(
-		[ 'sqlite3', '-batch', '-noheader', '-cmd', '.timeout 5000',
-			"$dir/state.db", $sql ],
-		'<', \undef, '>', \$out, '2>', \$err);
-	chomp $out;
-	return $out;
-}
-
-sub state_kv
-{
-	my ($dir, $key) = @_;
-	return state_query($dir, "SELECT value FROM kv WHERE key = '$key'");
-}
-
 sub describe_state
 {
 	my ($dir) = @_;
@@ -100,112 +80,6 @@ sub describe_state
 		"SELECT sum(status = 'done') || '/' || count(*) FROM parts");
 	return sprintf('running step "%s", parts done %s',
 		$step eq '' ? 'none' : $step, $parts || '-');
-}
-
-sub process_alive
-{
-	my ($pid) = @_;
-	return 0 unless $pid && $pid =~ /^\d+$/;
-	open(my $fh, '<', "/proc/$pid/stat") or return 0;
-	my $stat = <$fh> // '';
-	close $fh;
-	return $stat =~ /^\d+ \(.*\) ([A-Za-z])/ && $1 ne 'Z' && $1 ne 'X';
-}
-
-sub wait_process_gone
-{
-	my ($pid, $seconds) = @_;
-	my $deadline = time() + $seconds;
-	while (process_alive($pid) && time() < $deadline)
-	{
-		usleep(100_000);
-	}
-	return !process_alive($pid);
-}
-
-sub stop_holder
-{
-	my ($dir) = @_;
-	my $pid = state_kv($dir, 'snapshot.holder_pid');
-	return unless process_alive($pid);
-	open(my $fh, '<', "/proc/$pid/cmdline") or return;
-	my $cmd = do { local $/; <$fh> } // '';
-	close $fh;
-	return unless $cmd =~ /snapshot-holder/;
-	note("stopping leftover snapshot holder $pid of $dir");
-	kill 'TERM', $pid;
-	kill 'KILL', $pid unless wait_process_gone($pid, 10);
-	return;
-}
-
-my $nrun = 0;
-
-sub launch_pgcrane
-{
-	my (@args) = @_;
-	$nrun++;
-	my %p = (
-		out => "$tempdir/run$nrun.out",
-		err => "$tempdir/run$nrun.err",
-		start => time());
-	my @cmd = (pgcrane_path(), @args);
-	print "# Running in the background: @cmd\n";
-	my $pid = fork();
-	die "fork failed: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		POSIX::setpgid(0, 0);
-		# Sessions then carry pgcrane's own application_name.
-		delete $ENV{PGAPPNAME};
-		open(STDIN, '<', '/dev/null') or POSIX::_exit(127);
-		open(STDOUT, '>', $p{out}) or POSIX::_exit(127);
-		open(STDERR, '>', $p{err}) or POSIX::_exit(127);
-		exec(@cmd) or POSIX::_exit(127);
-	}
-	POSIX::setpgid($pid, $pid);
-	$p{pid} = $pid;
-	return \%p;
-}
-
-sub reaped
-{
-	my ($p) = @_;
-	return 1 if defined $p->{status};
-	my $r = waitpid($p->{pid}, WNOHANG);
-	return 0 if $r == 0;
-	$p->{status} = $?;
-	$p->{end} = time();
-	$p->{stdout} = slurp_bytes($p->{out});
-	$p->{stderr} = slurp_bytes($p->{err});
-	$p->{exit} = $p->{status} & 127 ? undef : $p->{status} >> 8;
-	$p->{signal} = $p->{status} & 127;
-	printf("# pgcrane %d ended after %.1f s: %s\n", $p->{pid},
-		$p->{end} - $p->{start},
-		$p->{signal} ? "killed by signal $p->{signal}" : "exit code $p->{exit}");
-	print "# stdout:\n$p->{stdout}\n" if $p->{stdout} ne '';
-	print "# stderr:\n$p->{stderr}\n" if $p->{stderr} ne '';
-	return 1;
-}
-
-sub wait_pgcrane
-{
-	my ($p, $seconds) = @_;
-	my $deadline = time() + $seconds;
-	while (!reaped($p))
-	{
-		if (time() > $deadline)
-		{
-			diag("pgcrane $p->{pid} still runs after $seconds s; killing it");
-			kill 'KILL', -$p->{pid};
-			waitpid($p->{pid}, 0);
-			$p->{status} = $?;
-			$p->{exit} = undef;
-			diag("its stderr so far:\n" . slurp_bytes($p->{err}));
-			return 0;
-		}
-		usleep(50_000);
-	}
-	return 1;
 }
 
 sub clone_args
@@ -236,35 +110,13 @@ sub wait_for_copy
 {
 	my ($p, $node, $command) = @_;
 	my $deadline = time() + $timeout;
-	while (time() < $deadline && !reaped($p))
+	while (time() < $deadline && !reap_pgcrane($p))
 	{
 		my $copy = copy_in_progress($node, $command);
 		return $copy if $copy ne '';
 		usleep(20_000);
 	}
 	return '';
-}
-
-# The checks once the clone into $db is finished.
-sub check_target
-{
-	my ($db, $dir, $label) = @_;
-	my $status = state_kv($dir, 'status');
-	is($status, 'ok', "$label: the state file says ok");
-	my $holder = state_kv($dir, 'snapshot.holder_pid');
-	ok(wait_process_gone($holder, $status eq 'ok' ? 30 : 0),
-		"$label: the snapshot holder is stopped");
-	databases_equal($src, 'shop', $dst, $db);
-	my ($rc, $out, $err) = run_pgcrane(
-		'verify',
-		'--source' => $src->connstr('shop'),
-		'--target' => $dst->connstr($db),
-		'--jobs' => 2);
-	is($rc, 0, "$label: pgcrane verify finds the target equal")
-	  or diag("verify output:\n$out\n$err");
-	$dst->safe_psql('postgres', "DROP DATABASE $db");
-	stop_holder($dir);
-	return;
 }
 
 # After a fault: pgcrane either finished, or failed with exit code 2 and
@@ -281,8 +133,7 @@ sub finish_or_resume
 	is($p->{exit}, 2, "$label: the clone failed with exit code 2");
 	like($p->{stderr}, qr/^pgcrane: hint: Resume it with: pgcrane clone --resume --dir \Q$dir\E$/m,
 		"$label: the failure hints at --resume");
-	my ($rc, $out, $err) = run_pgcrane('clone', '--resume', '--dir' => $dir);
-	is($rc, 0, "$label: clone --resume succeeds") or diag("stderr:\n$err");
+	my ($rc, $out, $err) = clone_resume_ok($dir, $label);
 	return $err;
 }
 
@@ -318,7 +169,7 @@ my $retry_re = qr/^pgcrane: warning: .* failed; retrying in \d+ s \(attempt [2-5
 	my @retries = $p->{stderr} =~ /$retry_re/g;
 	cmp_ok(scalar(@retries), '>=', $n > 0 ? 1 : 0,
 		"$label: a warning says the terminated task is retried");
-	check_target($db, $dir, $label);
+	clone_result_ok($src, 'shop', $dst, $db, $dir, $label);
 }
 
 # ---------------------------------------------------------------------
@@ -335,7 +186,7 @@ my $retry_re = qr/^pgcrane: warning: .* failed; retrying in \d+ s \(attempt [2-5
 	diag("$label: restarting the target during $copy: " . describe_state($dir));
 	$dst->restart;
 	finish_or_resume($p, $dir, $label);
-	check_target($db, $dir, $label);
+	clone_result_ok($src, 'shop', $dst, $db, $dir, $label);
 }
 
 # ---------------------------------------------------------------------
@@ -358,12 +209,12 @@ my $retry_re = qr/^pgcrane: warning: .* failed; retrying in \d+ s \(attempt [2-5
 		like($err, qr/^pgcrane: warning: the snapshot of the interrupted clone is gone$/m,
 			"$label: the resume says the snapshot is gone");
 	}
-	check_target($db, $dir, $label);
+	clone_result_ok($src, 'shop', $dst, $db, $dir, $label);
 }
 
 foreach my $dir (sort keys %all_dirs)
 {
-	stop_holder($dir);
+	stop_snapshot_holder($dir);
 }
 
 done_testing();

@@ -12,7 +12,6 @@
 use strict;
 use warnings;
 
-use POSIX ':sys_wait_h';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PgCraneTest;
@@ -26,70 +25,11 @@ my $timeout = $PostgreSQL::Test::Utils::timeout_default;
 
 # ---------- functions ----------
 
-# Start a command in the background, output to files; returns its pid.
-sub spawn
-{
-	my ($name, @cmd) = @_;
-	print "# spawn $name: " . join(' ', @cmd) . "\n";
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		open(STDIN, '<', '/dev/null');
-		open(STDOUT, '>>', "$tempdir/$name.out");
-		open(STDERR, '>>', "$tempdir/$name.err");
-		exec(@cmd) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-# Wait for a background command; its exit code, or undef if it is still
-# running after $secs seconds.
-sub reap
-{
-	my ($pid, $secs) = @_;
-	for (my $i = 0; $i < $secs * 10; $i++)
-	{
-		my $r = waitpid($pid, WNOHANG);
-		return $? >> 8 if $r == $pid && ($? & 127) == 0;
-		return 128 + ($? & 127) if $r == $pid;
-		select(undef, undef, undef, 0.1);
-	}
-	return undef;
-}
-
-sub slurp
-{
-	my ($file) = @_;
-	return -f $file ? slurp_bytes($file) : '';
-}
-
-# A key of the work directory's state, '' when absent.
-sub kv
-{
-	my ($key) = @_;
-	my $v = `sqlite3 "$dir/state.db" "SELECT value FROM kv WHERE key = '$key'" 2>/dev/null`;
-	chomp $v;
-	return $v;
-}
-
-# Wait until the state's key has a value matching $re.
-sub wait_kv
-{
-	my ($key, $re, $secs) = @_;
-	for (my $i = 0; $i < $secs * 5; $i++)
-	{
-		return 1 if kv($key) =~ $re;
-		select(undef, undef, undef, 0.2);
-	}
-	diag("state key $key is \"" . kv($key) . "\", expected $re");
-	return 0;
-}
-
 sub pgbench
 {
 	my ($name, @args) = @_;
-	return spawn($name, 'pgbench', '-n', @args, $src->connstr('bench'));
+	return start_background($tempdir, $name, 'pgbench', '-n', @args,
+		$src->connstr('bench'));
 }
 
 # ---------- the source ----------
@@ -116,7 +56,7 @@ my $bench1 = pgbench('pgbench1', @workload, '-T', '10');
 $src->poll_query_until('bench', 'SELECT count(*) > 100 FROM pgbench_history')
   or die 'pgbench does not write';
 
-my $clone = spawn('clone', pgcrane_path(), 'clone', '--follow',
+my $clone = start_background($tempdir, 'clone', pgcrane_path(), 'clone', '--follow',
 	'--source' => $src->connstr('bench'),
 	'--target' => $dst->connstr('bench'),
 	'--dir' => $dir, '--jobs' => 2);
@@ -126,18 +66,20 @@ my $clone = spawn('clone', pgcrane_path(), 'clone', '--follow',
 my $follower = $clone;
 for (my $i = 0; $i < $timeout * 5; $i++)
 {
-	last if kv('follow.phase') ne '';
-	my $rc = reap($clone, 0.2);
+	last if state_kv($dir, 'follow.phase') ne '';
+	my $rc = wait_background($clone, 0.2);
 	next unless defined $rc;
-	is($rc, 0, 'clone --follow succeeds') or diag(slurp("$tempdir/clone.err"));
-	$follower = spawn('follow', pgcrane_path(), 'follow', '--dir', $dir);
+	is($rc, 0, 'clone --follow succeeds') or diag(slurp_if_exists("$tempdir/clone.err"));
+	$follower = start_background($tempdir, 'follow', pgcrane_path(), 'follow',
+		'--dir', $dir);
 	last;
 }
-ok(wait_kv('follow.phase', qr/^(catching-up|streaming)$/, $timeout),
+ok(wait_state_kv($dir, 'follow.phase', qr/^(catching-up|streaming)$/, $timeout),
 	'the changes are being applied')
-  or diag(slurp("$tempdir/clone.err") . slurp("$tempdir/follow.err"));
+  or diag(slurp_if_exists("$tempdir/clone.err")
+	  . slurp_if_exists("$tempdir/follow.err"));
 
-ok(wait_kv('follow.applied_lsn', qr/^\d+\/[0-9A-F]+$/, $timeout),
+ok(wait_state_kv($dir, 'follow.applied_lsn', qr/^\d+\/[0-9A-F]+$/, $timeout),
 	'the applied LSN is recorded');
 my ($rc, $out, $err) = run_pgcrane('status', '--dir', $dir);
 is($rc, 0, 'status runs while following');
@@ -151,22 +93,23 @@ like($err, qr/in use by another pgcrane/, 'cleanup says the directory is in use'
 # ---------- kill -9 in the middle of the writes ----------
 
 sleep 2;
-ok(wait_kv('follow.transactions', qr/^[1-9]/, $timeout),
+ok(wait_state_kv($dir, 'follow.transactions', qr/^[1-9]/, $timeout),
 	'transactions were applied before the kill');
-my $pid = kv('follow.pid');
+my $pid = state_kv($dir, 'follow.pid');
 ok($pid =~ /^\d+$/ && kill('KILL', $pid), 'the follower is killed with SIGKILL');
-reap($pid, $timeout);
-$follower = spawn('follow', pgcrane_path(), 'follow', '--dir', $dir);
+wait_background($pid, $timeout);
+$follower = start_background($tempdir, 'follow', pgcrane_path(), 'follow',
+	'--dir', $dir);
 
-is(reap($bench1, 4 * $timeout), 0, 'the first pgbench run succeeds')
-  or diag(slurp("$tempdir/pgbench1.err"));
+is(wait_background($bench1, 4 * $timeout), 0, 'the first pgbench run succeeds')
+  or diag(slurp_if_exists("$tempdir/pgbench1.err"));
 
 # ---------- restart of the source ----------
 
-ok(wait_kv('follow.phase', qr/^streaming$/, 4 * $timeout),
+ok(wait_state_kv($dir, 'follow.phase', qr/^streaming$/, 4 * $timeout),
 	'the restarted follower catches up');
 $src->restart;
-ok(wait_kv('follow.phase', qr/^(catching-up|streaming)$/, $timeout),
+ok(wait_state_kv($dir, 'follow.phase', qr/^(catching-up|streaming)$/, $timeout),
 	'the follower reconnects after the source restarts');
 
 # ---------- crash of the target ----------
@@ -178,8 +121,8 @@ my $bench2 = pgbench('pgbench2', @workload, '-T', '4');
 sleep 2;
 $dst->stop('immediate');
 $dst->start;
-is(reap($bench2, 4 * $timeout), 0, 'the second pgbench run succeeds')
-  or diag(slurp("$tempdir/pgbench2.err"));
+is(wait_background($bench2, 4 * $timeout), 0, 'the second pgbench run succeeds')
+  or diag(slurp_if_exists("$tempdir/pgbench2.err"));
 sleep 2;
 
 # ---------- cutover ----------
@@ -187,19 +130,19 @@ sleep 2;
 ($rc, $out, $err) = run_pgcrane('cutover', '--dir', $dir, '--timeout', 4 * $timeout);
 is($rc, 0, 'cutover succeeds');
 like($err, qr/cutover done at source LSN \d+\/[0-9A-F]+/, 'cutover prints the summary');
-is(reap($follower, $timeout), 0, 'the follower ends after the cutover')
-  or diag(slurp("$tempdir/follow.err"));
-like(slurp("$tempdir/follow.err"), qr/reconnecting in \d+ s/,
+is(wait_background($follower, $timeout), 0, 'the follower ends after the cutover')
+  or diag(slurp_if_exists("$tempdir/follow.err"));
+like(slurp_if_exists("$tempdir/follow.err"), qr/reconnecting in \d+ s/,
 	'the follower reported the lost source connection');
 
 tables_equal($src, 'bench', $dst, 'bench');
 sequences_equal($src, 'bench', $dst, 'bench');
-is(kv('follow.missing_rows'), '0', 'every update and delete found its row');
+is(state_kv($dir, 'follow.missing_rows'), '0', 'every update and delete found its row');
 
 ($rc, $out, $err) = run_pgcrane('status', '--dir', $dir, '--json');
 is($rc, 0, 'status --json runs after the cutover');
 like($out, qr/"phase": "done"/, 'status says the follow is done');
-my $cut = kv('cutover.lsn');
+my $cut = state_kv($dir, 'cutover.lsn');
 like($cut, qr/^\d+\/[0-9A-F]+$/, 'the cutover LSN is recorded');
 is( $src->safe_psql(
 		'postgres',
@@ -222,7 +165,7 @@ is($dst->safe_psql('bench', 'SELECT count(*) FROM pg_replication_origin'),
 isnt($rc, 0, 'follow refuses a directory whose cutover is done');
 like($err, qr/cutover recorded in .* is done already/, 'and says why');
 
-note("clone:\n" . slurp("$tempdir/clone.err"));
-note("follow:\n" . slurp("$tempdir/follow.err"));
+note("clone:\n" . slurp_if_exists("$tempdir/clone.err"));
+note("follow:\n" . slurp_if_exists("$tempdir/follow.err"));
 
 done_testing();

@@ -15,7 +15,6 @@
 use strict;
 use warnings;
 
-use POSIX ':sys_wait_h';
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PgCraneTest;
@@ -29,72 +28,13 @@ my $timeout = $PostgreSQL::Test::Utils::timeout_default;
 
 # ---------- functions ----------
 
-# Start a command in the background, output to files; returns its pid.
-sub spawn
-{
-	my ($name, @cmd) = @_;
-	print "# spawn $name: " . join(' ', @cmd) . "\n";
-	my $pid = fork();
-	die "fork: $!" unless defined $pid;
-	if ($pid == 0)
-	{
-		open(STDIN, '<', '/dev/null');
-		open(STDOUT, '>>', "$tempdir/$name.out");
-		open(STDERR, '>>', "$tempdir/$name.err");
-		exec(@cmd) or POSIX::_exit(127);
-	}
-	return $pid;
-}
-
-# Wait for a background command; its exit code, or undef if it is still
-# running after $secs seconds.
-sub reap
-{
-	my ($pid, $secs) = @_;
-	for (my $i = 0; $i < $secs * 10; $i++)
-	{
-		my $r = waitpid($pid, WNOHANG);
-		return $? >> 8 if $r == $pid && ($? & 127) == 0;
-		return 128 + ($? & 127) if $r == $pid;
-		select(undef, undef, undef, 0.1);
-	}
-	return undef;
-}
-
-sub slurp
-{
-	my ($file) = @_;
-	return -f $file ? slurp_bytes($file) : '';
-}
-
-# A key of the work directory's state, '' when absent.
-sub kv
-{
-	my ($key) = @_;
-	my $v = `sqlite3 "$dir/state.db" "SELECT value FROM kv WHERE key = '$key'" 2>/dev/null`;
-	chomp $v;
-	return $v;
-}
-
-# Wait until the state's key has a value matching $re.
-sub wait_kv
-{
-	my ($key, $re, $secs) = @_;
-	for (my $i = 0; $i < $secs * 5; $i++)
-	{
-		return 1 if kv($key) =~ $re;
-		select(undef, undef, undef, 0.2);
-	}
-	diag("state key $key is \"" . kv($key) . "\", expected $re");
-	return 0;
-}
-
 # Start "pgcrane follow" on the directory; its output goes to $name.err.
 sub start_follow
 {
 	my ($name) = @_;
 	unlink("$tempdir/$name.err");
-	return spawn($name, pgcrane_path(), 'follow', '--dir', $dir);
+	return start_background($tempdir, $name, pgcrane_path(), 'follow',
+		'--dir', $dir);
 }
 
 # The process applying the changes (clone --follow, or follow).
@@ -117,12 +57,13 @@ sub source_then_wait
 			pass("the target received $what");
 			return;
 		}
-		my $rc = reap($follower, 0.2);
+		my $rc = wait_background($follower, 0.2);
 		if (defined $rc)
 		{
 			fail("the target received $what");
 			diag("the follower ended with exit code $rc:\n"
-				  . slurp("$tempdir/clone.err") . slurp("$tempdir/follow.err"));
+				  . slurp_if_exists("$tempdir/clone.err")
+				  . slurp_if_exists("$tempdir/follow.err"));
 			BAIL_OUT('the follower ended');
 		}
 	}
@@ -203,23 +144,24 @@ EOSQL
 
 # ---------- clone --follow ----------
 
-my $clone = spawn('clone', pgcrane_path(), 'clone', '--follow',
+my $clone = start_background($tempdir, 'clone', pgcrane_path(), 'clone', '--follow',
 	'--source' => $src->connstr('dml'),
 	'--target' => $dst->connstr('dml'),
 	'--dir' => $dir, '--jobs' => 2);
 $follower = $clone;
 for (my $i = 0; $i < $timeout * 5; $i++)
 {
-	last if kv('follow.phase') ne '';
-	my $rc = reap($clone, 0.2);
+	last if state_kv($dir, 'follow.phase') ne '';
+	my $rc = wait_background($clone, 0.2);
 	next unless defined $rc;
-	is($rc, 0, 'clone --follow succeeds') or diag(slurp("$tempdir/clone.err"));
+	is($rc, 0, 'clone --follow succeeds') or diag(slurp_if_exists("$tempdir/clone.err"));
 	$follower = start_follow('follow');
 	last;
 }
-ok(wait_kv('follow.phase', qr/^(catching-up|streaming)$/, $timeout),
+ok(wait_state_kv($dir, 'follow.phase', qr/^(catching-up|streaming)$/, $timeout),
 	'the changes are being applied')
-  or diag(slurp("$tempdir/clone.err") . slurp("$tempdir/follow.err"));
+  or diag(slurp_if_exists("$tempdir/clone.err")
+	  . slurp_if_exists("$tempdir/follow.err"));
 
 # ---------- changes ----------
 
@@ -317,7 +259,7 @@ tables_equal($src, 'dml', $dst, 'dml');
 is($dst->safe_psql('dml', 'SELECT count(*) FROM audit'),
 	$src->safe_psql('dml', 'SELECT count(*) FROM audit'),
 	'the trigger did not fire on the target');
-is(kv('follow.missing_rows'), '0', 'every update and delete found its row');
+is(state_kv($dir, 'follow.missing_rows'), '0', 'every update and delete found its row');
 
 # ---------- a schema change on the source ----------
 
@@ -325,13 +267,13 @@ $src->safe_psql('dml', <<'EOSQL');
 ALTER TABLE gen ADD COLUMN extra text;
 INSERT INTO gen (id, a, extra) VALUES (10, 10, 'after the change');
 EOSQL
-is(reap($follower, 4 * $timeout), 2, 'the follow stops at a schema change');
-my $err = slurp("$tempdir/follow.err") . slurp("$tempdir/clone.err");
+is(wait_background($follower, 4 * $timeout), 2, 'the follow stops at a schema change');
+my $err = slurp_if_exists("$tempdir/follow.err") . slurp_if_exists("$tempdir/clone.err");
 like($err, qr/error: (the columns of table "public\.gen" changed on the source|column "extra" of table "public\.gen" does not exist on the target)/,
 	'the message names the table');
 like($err, qr/hint: Apply the same schema change on the target, then run: pgcrane follow --dir /,
 	'the message says how to go on');
-is(kv('follow.phase'), 'failed', 'the state records the failure');
+is(state_kv($dir, 'follow.phase'), 'failed', 'the state records the failure');
 is($dst->safe_psql('dml', 'SELECT count(*) FROM gen WHERE id = 10'), '0',
 	'the change after the schema change is not applied');
 
@@ -351,11 +293,11 @@ CREATE TABLE newtab (id int PRIMARY KEY, v text);
 INSERT INTO newtab VALUES (1, 'new');
 EOSQL
 $follower = start_follow('follow2');
-is(reap($follower, 4 * $timeout), 2, 'the follow stops at a table the target lacks');
-like(slurp("$tempdir/follow2.err"),
+is(wait_background($follower, 4 * $timeout), 2, 'the follow stops at a table the target lacks');
+like(slurp_if_exists("$tempdir/follow2.err"),
 	qr/error: table "public\.newtab" does not exist on the target/,
 	'the message names the new table');
-like(slurp("$tempdir/follow2.err"),
+like(slurp_if_exists("$tempdir/follow2.err"),
 	qr/detail: The target has every change the source committed up to \d+\/[0-9A-F]+; nothing after it is applied/,
 	'the message says how far the target is');
 
@@ -368,9 +310,9 @@ is($dst->safe_psql('dml', 'SELECT extra FROM gen WHERE id = 10'), 'after the cha
 # ---------- Ctrl-C ----------
 
 ok(kill('INT', $follower), 'the follow gets SIGINT');
-is(reap($follower, $timeout), 130, 'the follow stops with exit code 130');
-is(kv('follow.phase'), 'stopped', 'the state records the stop');
-like(slurp("$tempdir/follow3.err"), qr/stopped; resume with: pgcrane follow --dir /,
+is(wait_background($follower, $timeout), 130, 'the follow stops with exit code 130');
+is(state_kv($dir, 'follow.phase'), 'stopped', 'the state records the stop');
+like(slurp_if_exists("$tempdir/follow3.err"), qr/stopped; resume with: pgcrane follow --dir /,
 	'the follow says how to resume');
 
 $src->safe_psql('dml', <<'EOSQL');
@@ -380,7 +322,7 @@ SELECT nextval('standalone_seq');
 SELECT setval('parent_t_id_seq', 500);
 EOSQL
 $follower = start_follow('follow4');
-ok(wait_kv('follow.phase', qr/^(catching-up|streaming)$/, $timeout),
+ok(wait_state_kv($dir, 'follow.phase', qr/^(catching-up|streaming)$/, $timeout),
 	'the follow runs again');
 
 # ---------- cutover ----------
@@ -390,8 +332,8 @@ ok(wait_kv('follow.phase', qr/^(catching-up|streaming)$/, $timeout),
 is($rc, 0, 'cutover --drop-slot succeeds');
 like($out, qr/"status": "done"/, 'cutover --json prints the summary');
 like($out, qr/"cleaned_up": true/, 'the summary says the slot is gone');
-is(reap($follower, $timeout), 0, 'the follow ends after the cutover')
-  or diag(slurp("$tempdir/follow4.err"));
+is(wait_background($follower, $timeout), 0, 'the follow ends after the cutover')
+  or diag(slurp_if_exists("$tempdir/follow4.err"));
 
 tables_equal($src, 'dml', $dst, 'dml');
 sequences_equal($src, 'dml', $dst, 'dml');
@@ -401,5 +343,7 @@ is($src->safe_psql('dml', 'SELECT count(*) FROM pg_replication_slots'),
 is($dst->safe_psql('dml', 'SELECT count(*) FROM pg_replication_origin'),
 	'0', 'no replication origin left on the target');
 
-note("follow:\n" . slurp("$tempdir/follow.err") . slurp("$tempdir/follow4.err"));
+note("follow:\n"
+	  . slurp_if_exists("$tempdir/follow.err")
+	  . slurp_if_exists("$tempdir/follow4.err"));
 done_testing();
