@@ -54,6 +54,15 @@ bool		cli_parse_jobs(const char *name, const char *arg, int *out);
 /* Number of online CPUs, at least 1. */
 int			cli_cpu_count(void);
 
+/* Whether the first argument asks for help (--help or -?). */
+bool		cli_wants_help(int argc, char **argv);
+
+/*
+ * After getopt_long: false, with one error line and the help hint, when
+ * arguments are left over.
+ */
+bool		cli_no_extra_args(int argc, char **argv, const char *cmd);
+
 /* "Try \"pgcrane CMD --help\" for more information." */
 void		cli_try_help(const char *cmd);
 

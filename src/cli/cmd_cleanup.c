@@ -69,7 +69,7 @@ cmd_cleanup(int argc, char **argv)
 	int			c,
 				rc = EXIT_ERROR;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	if (cli_wants_help(argc, argv))
 	{
 		usage();
 		return EXIT_OK;
@@ -99,12 +99,7 @@ cmd_cleanup(int argc, char **argv)
 				return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
-	{
-		error("too many command-line arguments (first is \"%s\")", argv[optind]);
-		cli_try_help("cleanup");
-	}
-	else
+	if (cli_no_extra_args(argc, argv, "cleanup"))
 		rc = run(dir, owned[0], owned[1]);
 	free(owned[0]);
 	free(owned[1]);

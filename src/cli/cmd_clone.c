@@ -169,7 +169,7 @@ cmd_clone(int argc, char **argv)
 	o.hold_seconds = DEFAULT_HOLD_MINUTES * 60;
 	o.jobs = cli_cpu_count();
 	o.split_bytes = CLONE_SPLIT_AUTO;
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	if (cli_wants_help(argc, argv))
 	{
 		usage();
 		return EXIT_OK;
@@ -184,10 +184,8 @@ cmd_clone(int argc, char **argv)
 			return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
+	if (!cli_no_extra_args(argc, argv, "clone"))
 	{
-		error("too many command-line arguments (first is \"%s\")", argv[optind]);
-		cli_try_help("clone");
 		rc = EXIT_ERROR;
 	}
 	else if (!o.resume && !cli_endpoints_resolve(&ep, true))

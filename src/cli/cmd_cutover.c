@@ -213,7 +213,7 @@ cmd_cutover(int argc, char **argv)
 	cutover_options o = {DEFAULT_DIR, 0, false, false};
 	int			c;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	if (cli_wants_help(argc, argv))
 	{
 		usage();
 		return EXIT_OK;
@@ -248,10 +248,8 @@ cmd_cutover(int argc, char **argv)
 				return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
+	if (!cli_no_extra_args(argc, argv, "cutover"))
 	{
-		error("too many command-line arguments (first is \"%s\")", argv[optind]);
-		cli_try_help("cutover");
 		return EXIT_ERROR;
 	}
 	return run(&o);

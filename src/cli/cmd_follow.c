@@ -127,7 +127,7 @@ cmd_follow(int argc, char **argv)
 				rc = EXIT_ERROR;
 
 	memset(&o, 0, sizeof(o));
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	if (cli_wants_help(argc, argv))
 	{
 		usage();
 		return EXIT_OK;
@@ -142,12 +142,7 @@ cmd_follow(int argc, char **argv)
 			return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
-	{
-		error("too many command-line arguments (first is \"%s\")", argv[optind]);
-		cli_try_help("follow");
-	}
-	else
+	if (cli_no_extra_args(argc, argv, "follow"))
 		rc = run(&o, dir);
 	free(owned[0]);
 	free(owned[1]);

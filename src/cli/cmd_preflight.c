@@ -49,7 +49,7 @@ cmd_preflight(int argc, char **argv)
 	int			c,
 				rc;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	if (cli_wants_help(argc, argv))
 	{
 		usage();
 		return EXIT_OK;

@@ -88,7 +88,7 @@ cmd_status(int argc, char **argv)
 	state	   *st;
 	int			c;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-?") == 0))
+	if (cli_wants_help(argc, argv))
 	{
 		usage();
 		return EXIT_OK;
@@ -111,10 +111,8 @@ cmd_status(int argc, char **argv)
 			return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
+	if (!cli_no_extra_args(argc, argv, "status"))
 	{
-		error("too many command-line arguments (first is \"%s\")", argv[optind]);
-		cli_try_help("status");
 		free(source);
 		return EXIT_ERROR;
 	}

@@ -73,8 +73,7 @@ parse_options(int argc, char **argv, verify_options *o, char **src,
 {
 	int			c;
 
-	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
-					 strcmp(argv[1], "-?") == 0))
+	if (cli_wants_help(argc, argv))
 	{
 		usage();
 		return EXIT_OK;
@@ -145,10 +144,8 @@ parse_options(int argc, char **argv, verify_options *o, char **src,
 				return EXIT_ERROR;
 		}
 	}
-	if (optind < argc)
+	if (!cli_no_extra_args(argc, argv, "verify"))
 	{
-		error("too many command-line arguments (first is \"%s\")", argv[optind]);
-		cli_try_help("verify");
 		return EXIT_ERROR;
 	}
 	return -1;

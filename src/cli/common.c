@@ -5,6 +5,7 @@
  */
 #include "cli/cli.h"
 
+#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,4 +74,21 @@ cli_try_help(const char *cmd)
 		fprintf(stderr, "Try \"pgcrane %s --help\" for more information.\n", cmd);
 	else
 		fprintf(stderr, "Try \"pgcrane --help\" for more information.\n");
+}
+
+bool
+cli_wants_help(int argc, char **argv)
+{
+	return argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+						strcmp(argv[1], "-?") == 0);
+}
+
+bool
+cli_no_extra_args(int argc, char **argv, const char *cmd)
+{
+	if (optind >= argc)
+		return true;
+	error("too many command-line arguments (first is \"%s\")", argv[optind]);
+	cli_try_help(cmd);
+	return false;
 }
