@@ -45,6 +45,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=bench/servers.sh
+. bench/servers.sh
 repo=$(pwd)
 pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 bench_user=${PGCRANE_BENCH_USER:-pgcrane}
@@ -90,69 +92,21 @@ if [ ! -x "$pgcrane" ]; then
 	(unset MAKEFLAGS MFLAGS MAKELEVEL; make -C "$repo" -j2 pgcrane)
 fi
 
-as_user=()
-if [ "$(id -u)" -eq 0 ]; then
-	run_user=$bench_user
-	if ! id -u "$bench_user" >/dev/null 2>&1; then
-		echo "creating user \"$bench_user\" to run the servers (PostgreSQL refuses root)"
-		useradd -m -s /bin/bash "$bench_user"
-	fi
-	as_user=(runuser -u "$bench_user" --)
-else
-	run_user=$(id -un)
-fi
-
-tmp=
+servers_user
 follow_pid=
-stop_all() {
-	local side
+# Stop a follow still running before the servers go.
+servers_before_stop() {
 	if [ -n "$follow_pid" ]; then
 		kill -INT "$follow_pid" 2>/dev/null || true
 		wait "$follow_pid" 2>/dev/null || true
 	fi
-	[ -n "$tmp" ] || return 0
-	for side in src dst; do
-		if [ -f "$tmp/$side/postmaster.pid" ]; then
-			"${as_user[@]}" pg_ctl -D "$tmp/$side" -m fast -w stop >/dev/null 2>&1 || true
-		fi
-	done
-	if [ "$keep" -eq 1 ]; then
-		echo "kept (servers stopped): $tmp"
-	else
-		rm -rf "$tmp"
-	fi
 }
-trap stop_all EXIT
-trap 'exit 130' INT TERM
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pgcrane-catchup.XXXXXX")
-chmod 755 "$tmp"
-[ "${#as_user[@]}" -eq 0 ] || chown "$bench_user:" "$tmp"
+servers_dir pgcrane-catchup
 mkdir "$tmp/bin"
 cp "$pgcrane" "$tmp/bin/pgcrane"
 pgcrane=$tmp/bin/pgcrane
 
-echo "== servers in $tmp (source port $src_port, target port $dst_port)"
-for side in src dst; do
-	"${as_user[@]}" initdb -D "$tmp/$side" -A trust -E UTF8 --locale=C.UTF-8 \
-		--no-sync >"$tmp/$side-initdb.log" 2>&1 || { cat "$tmp/$side-initdb.log"; exit 2; }
-	cat >>"$tmp/$side/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$tmp'
-max_connections = 100
-shared_buffers = 256MB
-max_wal_size = 4GB
-checkpoint_timeout = 30min
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-EOF
-done
-printf 'port = %s\nwal_level = logical\n' "$src_port" >>"$tmp/src/postgresql.conf"
-printf 'port = %s\n' "$dst_port" >>"$tmp/dst/postgresql.conf"
-for side in src dst; do
-	"${as_user[@]}" pg_ctl -D "$tmp/$side" -l "$tmp/$side.log" -w start >/dev/null
-done
+servers_start ""
 
 src="host=$tmp port=$src_port user=$run_user dbname=bench"
 crane="host=$tmp port=$dst_port user=$run_user dbname=crane"

@@ -55,6 +55,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=bench/servers.sh
+. bench/servers.sh
 repo=$(pwd)
 bench=$repo/bench
 pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
@@ -143,39 +145,8 @@ if [ "${#tools[@]}" -eq 0 ]; then
 	exit 2
 fi
 
-as_user=()
-if [ "$(id -u)" -eq 0 ]; then
-	run_user=$bench_user
-	if ! id -u "$bench_user" >/dev/null 2>&1; then
-		echo "creating user \"$bench_user\" to run the servers (PostgreSQL refuses root)"
-		useradd -m -s /bin/bash "$bench_user"
-	fi
-	as_user=(runuser -u "$bench_user" --)
-else
-	run_user=$(id -un)
-fi
-
-tmp=
-stop_servers() {
-	local side
-	[ -n "$tmp" ] || return 0
-	for side in src dst; do
-		if [ -f "$tmp/$side/postmaster.pid" ]; then
-			"${as_user[@]}" pg_ctl -D "$tmp/$side" -m fast -w stop >/dev/null 2>&1 || true
-		fi
-	done
-	if [ "$keep" -eq 1 ]; then
-		echo "kept (servers stopped): $tmp"
-	else
-		rm -rf "$tmp"
-	fi
-}
-trap stop_servers EXIT
-trap 'exit 130' INT TERM
-
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pgcrane-bench.XXXXXX")
-chmod 755 "$tmp"
-[ "${#as_user[@]}" -eq 0 ] || chown "$bench_user:" "$tmp"
+servers_user
+servers_dir pgcrane-bench
 # A private copy of the binary: a rebuild of the tree during the run does
 # not change what is measured.
 mkdir "$tmp/bin"
@@ -186,28 +157,7 @@ if "$pgcrane" verify --help >/dev/null 2>&1; then
 	verify_available=1
 fi
 
-echo "== servers in $tmp (source port $src_port, target port $dst_port)"
-for side in src dst; do
-	"${as_user[@]}" initdb -D "$tmp/$side" -A trust -E UTF8 --locale=C.UTF-8 \
-		--no-sync >"$tmp/$side-initdb.log" 2>&1 || { cat "$tmp/$side-initdb.log"; exit 2; }
-	cat >>"$tmp/$side/postgresql.conf" <<EOF
-listen_addresses = ''
-unix_socket_directories = '$tmp'
-max_connections = 100
-shared_buffers = 256MB
-maintenance_work_mem = 256MB
-max_wal_size = 4GB
-checkpoint_timeout = 30min
-fsync = on
-synchronous_commit = on
-full_page_writes = on
-EOF
-done
-printf 'port = %s\nwal_level = logical\n' "$src_port" >>"$tmp/src/postgresql.conf"
-printf 'port = %s\n' "$dst_port" >>"$tmp/dst/postgresql.conf"
-for side in src dst; do
-	"${as_user[@]}" pg_ctl -D "$tmp/$side" -l "$tmp/$side.log" -w start >/dev/null
-done
+servers_start 'maintenance_work_mem = 256MB'
 
 src="host=$tmp port=$src_port user=$run_user dbname=$dbname"
 dst="host=$tmp port=$dst_port user=$run_user dbname=$dbname"
