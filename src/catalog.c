@@ -107,6 +107,24 @@ get_bool(const PGresult *res, int row, int col)
 	return PQgetvalue(res, row, col)[0] == 't';
 }
 
+/*
+ * The table of row i, whose OID is in column col: rows come ordered by
+ * table, so the last answer is kept in *last_oid / *last and reused.
+ */
+static int
+table_of_row(const catalog *cat, const PGresult *res, int i, int col,
+			 uint32_t *last_oid, int *last)
+{
+	uint32_t	oid = get_oid(res, i, col);
+
+	if (*last < -1 || oid != *last_oid)
+	{
+		*last_oid = oid;
+		*last = catalog_find_table(cat, oid);
+	}
+	return *last;
+}
+
 static int
 load_tables(PGconn *src, catalog *cat)
 {
@@ -143,20 +161,15 @@ load_columns(PGconn *src, catalog *cat)
 	strbuf		cols = STRBUF_INIT;
 	int			cur = -1;
 	uint32_t	last_oid = 0;
-	int			t = -1;
+	int			last = -2;
 
 	if (res == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++)
 	{
+		int			t = table_of_row(cat, res, i, 0, &last_oid, &last);
 		char	   *q;
 
-		/* Rows come ordered by table: look each table up once. */
-		if (i == 0 || get_oid(res, i, 0) != last_oid)
-		{
-			last_oid = get_oid(res, i, 0);
-			t = catalog_find_table(cat, last_oid);
-		}
 		if (t < 0)
 			continue;
 		if (t != cur)
@@ -217,13 +230,15 @@ load_indexes(PGconn *src, catalog *cat)
 	PGresult   *res = conn_query(src, SIDE_SOURCE, "list indexes", indexes_sql,
 								 0, NULL);
 	int			n = 0;
+	uint32_t	last_oid = 0;
+	int			last = -2;
 
 	if (res == NULL)
 		return -1;
 	cat->indexes = xcalloc((size_t) PQntuples(res), sizeof(cat_index));
 	for (int i = 0; i < PQntuples(res); i++)
 	{
-		int			t = catalog_find_table(cat, get_oid(res, i, 1));
+		int			t = table_of_row(cat, res, i, 1, &last_oid, &last);
 
 		if (t < 0)
 			continue;
@@ -338,7 +353,7 @@ catalog_keep_indexes(catalog *cat, const bool *keep)
 int
 catalog_find_table(const catalog *cat, uint32_t oid)
 {
-	/* Tables are few enough (thousands) that a scan is fine for loading. */
+	/* Callers look a table up once per table (table_of_row): a scan will do. */
 	for (int i = 0; i < cat->ntables; i++)
 		if (cat->tables[i].oid == oid)
 			return i;

@@ -235,6 +235,19 @@ conn_exec(PGconn *conn, const char *side, const char *sql)
 	return rc;
 }
 
+int
+conn_exec_ident(PGconn *conn, const char *side, const char *fmt,
+				const char *ident)
+{
+	char	   *name = conn_quote_ident(conn, ident);
+	char	   *sql = str_printf(fmt, name);
+	int			rc = conn_exec(conn, side, sql);
+
+	free(sql);
+	free(name);
+	return rc;
+}
+
 PGresult *
 conn_query(PGconn *conn, const char *side, const char *what, const char *sql,
 		   int nparams, const char *const *params)

@@ -46,6 +46,14 @@ PGconn	   *conn_try_open(const char *conninfo, char sqlstate[6],
 int			conn_exec(PGconn *conn, const char *side, const char *sql);
 
 /*
+ * Run a statement about one object: fmt holds one %s, replaced by ident
+ * quoted as an identifier (statements such as DROP PUBLICATION take no
+ * parameters).  0 or -1 (logged).
+ */
+int			conn_exec_ident(PGconn *conn, const char *side, const char *fmt,
+							const char *ident) __attribute__((format(printf, 3, 0)));
+
+/*
  * Run a query with text parameters (params may be NULL when nparams is 0)
  * and return its result (PGRES_TUPLES_OK or PGRES_COMMAND_OK), or NULL
  * (logged, with the SQL's purpose "what" in the message: could not

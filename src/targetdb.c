@@ -63,13 +63,8 @@ targetdb_prepare(const char *target, const preflight_info *info, bool drop)
 		return -1;
 	if (info->target_exists)
 	{
-		char	   *name = conn_quote_ident(conn, info->target_db);
-		char	   *sql = str_printf("DROP DATABASE %s", name);
-
 		log_info("dropping target database \"%s\"", info->target_db);
-		rc = conn_exec(conn, SIDE_TARGET, sql);
-		free(sql);
-		free(name);
+		rc = conn_exec_ident(conn, SIDE_TARGET, "DROP DATABASE %s", info->target_db);
 	}
 	if (rc == 0)
 	{

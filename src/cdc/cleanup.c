@@ -67,8 +67,6 @@ static int
 cleanup_target(const char *target, const char *origin, const char *publication)
 {
 	PGconn	   *tgt = open_quiet(target, SIDE_TARGET);
-	char	   *name,
-			   *sql;
 	bool		dropped;
 	int			rc = -1;
 
@@ -78,11 +76,7 @@ cleanup_target(const char *target, const char *origin, const char *publication)
 	{
 		if (dropped)
 			log_info("dropped replication origin \"%s\" on the target", origin);
-		name = conn_quote_ident(tgt, publication);
-		sql = str_printf("DROP PUBLICATION IF EXISTS %s", name);
-		rc = conn_exec(tgt, SIDE_TARGET, sql);
-		free(sql);
-		free(name);
+		rc = cdc_publication_drop(tgt, SIDE_TARGET, publication);
 	}
 	PQfinish(tgt);
 	return rc;

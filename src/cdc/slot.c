@@ -85,8 +85,6 @@ cdc_publication_create(PGconn *src, const char *publication)
 	PGresult   *res = conn_query(src, SIDE_SOURCE, "look up publication",
 								 "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
 								 1, params);
-	char	   *name,
-			   *sql;
 	int			rc;
 
 	if (res == NULL)
@@ -95,12 +93,14 @@ cdc_publication_create(PGconn *src, const char *publication)
 	PQclear(res);
 	if (rc > 0)
 		return 0;
-	name = conn_quote_ident(src, publication);
-	sql = str_printf("CREATE PUBLICATION %s FOR ALL TABLES", name);
-	rc = conn_exec(src, SIDE_SOURCE, sql);
-	free(sql);
-	free(name);
-	return rc;
+	return conn_exec_ident(src, SIDE_SOURCE, "CREATE PUBLICATION %s FOR ALL TABLES",
+						   publication);
+}
+
+int
+cdc_publication_drop(PGconn *conn, const char *side, const char *publication)
+{
+	return conn_exec_ident(conn, side, "DROP PUBLICATION IF EXISTS %s", publication);
 }
 
 int
@@ -111,21 +111,12 @@ cdc_source_cleanup(PGconn *src, const char *slot, const char *publication)
 								 "SELECT pg_catalog.pg_drop_replication_slot(slot_name)"
 								 " FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
 								 1, params);
-	char	   *name,
-			   *sql;
-	int			rc;
-
 	if (res == NULL)
 		return -1;
 	PQclear(res);
 	if (publication == NULL || publication[0] == '\0')
 		return 0;
-	name = conn_quote_ident(src, publication);
-	sql = str_printf("DROP PUBLICATION IF EXISTS %s", name);
-	rc = conn_exec(src, SIDE_SOURCE, sql);
-	free(sql);
-	free(name);
-	return rc;
+	return cdc_publication_drop(src, SIDE_SOURCE, publication);
 }
 
 int

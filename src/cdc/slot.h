@@ -41,6 +41,10 @@ int			cdc_slot_create(PGconn *repl, const char *slot, char **snapshot,
 /* CREATE PUBLICATION name FOR ALL TABLES, unless it exists. */
 int			cdc_publication_create(PGconn *src, const char *publication);
 
+/* DROP PUBLICATION IF EXISTS on either side (side names it in messages). */
+int			cdc_publication_drop(PGconn *conn, const char *side,
+								 const char *publication);
+
 /* Drop the slot and the publication (unless NULL or "") if they exist. */
 int			cdc_source_cleanup(PGconn *src, const char *slot,
 							   const char *publication);
