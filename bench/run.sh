@@ -5,6 +5,10 @@
 # doing the same job, on two throwaway PostgreSQL 15 servers:
 #
 #   pgcrane         pgcrane clone --jobs N
+#   pgcrane --toast-compression=lz4
+#                   the same, writing TOAST values with lz4 instead of the
+#                   target's default (pglz); only when this pgcrane has the
+#                   option (pgcrane clone --help), else the row is left out
 #   pg_dump         pg_dump -Fd -j N (default compression), then pg_restore -j N
 #   pg_dump -Z0     the same without compression
 #   pgcopydb        pgcopydb clone --table-jobs N --index-jobs N
@@ -14,10 +18,17 @@
 #                   post-data (indexes, constraints) with pg_restore -j N
 #
 # The benchmark database (bench/generate.sh, about --size MB) is built once
-# on the source.  Each round runs every tool once, in the order above, into
-# a freshly dropped and created target database, then checks the result:
-# row counts of every table, indexes, constraints and sequence values must
-# equal the source's, and "pgcrane verify" runs too when this pgcrane has it
+# on the source.  Then, unmeasured, about as much WAL as one copy writes
+# (1.3 times the database size) is written on the target and checkpointed
+# away: a freshly initdb'ed server has to create and zero-fill every new
+# 16 MB WAL segment, while later runs recycle old ones, which made the
+# first run of round 1 several seconds slower than the same run later.
+# After the warm-up every measured run finds segments to recycle.
+#
+# Each round runs every tool once, in the order above, into a freshly
+# dropped and created target database, then checks the result: row counts
+# of every table, indexes, constraints and sequence values must equal the
+# source's, and "pgcrane verify" runs too when this pgcrane has it
 # (its time is reported beside the clone time).  Wall time is measured
 # around the tool, peak RSS with GNU time (the largest process of the
 # tool's process tree; for two-step tools the largest of both steps).
@@ -28,8 +39,9 @@
 #   --jobs N        parallel jobs of every tool [PGCRANE_BENCH_JOBS, CPUs]
 #   --split SIZE    pass --split-tables-larger-than SIZE to pgcrane and
 #                   pgcopydb (default: each tool's own default)
-#   --tools LIST    only these, comma-separated, out of pgcrane, pg_dump,
-#                   pg_dump-Z0, pgcopydb, floor [PGCRANE_BENCH_TOOLS, all]
+#   --tools LIST    only these, comma-separated, out of pgcrane,
+#                   pgcrane-lz4, pg_dump, pg_dump-Z0, pgcopydb, floor
+#                   [PGCRANE_BENCH_TOOLS, all]
 #   --keep          keep the servers' directory and logs (stopped) afterwards
 #
 # Servers: source on port 56001, target on 56002, Unix sockets only, in a
@@ -122,8 +134,15 @@ fi
 have_pgcopydb=0
 command -v pgcopydb >/dev/null && have_pgcopydb=1
 
+have_toast_compression=0
+# (No grep -q: with pipefail, pgcrane could die of SIGPIPE when grep quits.)
+if "$pgcrane" clone --help 2>&1 | grep -- --toast-compression >/dev/null; then
+	have_toast_compression=1
+fi
+
 # key|name|function|arguments after the work directory|command shown
 all_tools=("pgcrane|pgcrane|tool_pgcrane||pgcrane clone --jobs $jobs${split:+ --split-tables-larger-than $split}"
+	"pgcrane-lz4|pgcrane --toast-compression=lz4|tool_pgcrane|--toast-compression=lz4|pgcrane clone --jobs $jobs${split:+ --split-tables-larger-than $split} --toast-compression=lz4"
 	"pg_dump|pg_dump+pg_restore|tool_pg_dump|''|pg_dump -Fd -j $jobs; pg_restore -j $jobs"
 	"pg_dump-Z0|pg_dump -Z0+pg_restore|tool_pg_dump|0|pg_dump -Fd -Z0 -j $jobs; pg_restore -j $jobs"
 	"pgcopydb|pgcopydb|tool_pgcopydb||pgcopydb clone --table-jobs $jobs --index-jobs $jobs${split:+ --split-tables-larger-than $split}"
@@ -138,10 +157,14 @@ for entry in "${all_tools[@]}"; do
 		echo "pgcopydb is not installed: its row is left out"
 		continue
 	fi
+	if [ "$key" = pgcrane-lz4 ] && [ "$have_toast_compression" -eq 0 ]; then
+		echo "pgcrane has no --toast-compression: its row is left out"
+		continue
+	fi
 	tools+=("${entry#*|}")
 done
 if [ "${#tools[@]}" -eq 0 ]; then
-	echo "run.sh: --tools $only names none of pgcrane, pg_dump, pg_dump-Z0, pgcopydb, floor" >&2
+	echo "run.sh: --tools $only names none of pgcrane, pgcrane-lz4, pg_dump, pg_dump-Z0, pgcopydb, floor (or only rows left out above)" >&2
 	exit 2
 fi
 
@@ -198,15 +221,35 @@ q -d "$src" -c "$state_sql" >"$tmp/state-source.txt"
 n_tables=$(grep -c '^rows ' "$tmp/state-source.txt")
 echo "source: $db_mb MB, $n_tables tables (partitions counted), $(grep -c '^index ' "$tmp/state-source.txt") indexes"
 
+# Unmeasured WAL warm-up of the target.  A freshly initdb'ed server has no
+# WAL segments beyond the first few: the first copy would create and
+# zero-fill every 16 MB segment it writes, the later ones recycle them
+# (measured: 39.5 s for the first pgcrane run against 32.8 s later).
+# Writing about as much WAL as one copy (1.3 times the database size) as
+# logical messages, which are WAL only, no table to write or drop, then
+# checkpointing, leaves the target as an earlier run would have: segments
+# to recycle, and a checkpoint distance estimate that keeps them.
+warm_mb=$(awk -v m="$db_mb" 'BEGIN { printf "%d", m * 1.3 + 0.999 }')
+echo "== warming up the target's WAL ($warm_mb MB)"
+w0=$(date +%s.%N)
+warm_lsn0=$(q -d "$dst_admin" -c "SELECT pg_current_wal_lsn()")
+q -d "$dst_admin" -c "
+	SELECT count(pg_logical_emit_message(false, 'pgcrane-bench-warm-up', repeat('x', 1048576)))
+	FROM generate_series(1, $warm_mb)" >/dev/null
+warm_written=$(q -d "$dst_admin" \
+	-c "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$warm_lsn0') / 1048576)" -c "CHECKPOINT")
+echo "target: $warm_written MB of WAL written and checkpointed in $(awk -v a="$w0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
+
 # ---------------------------------------------------------------- tools
 # Each tool function copies source to target, with the work directory of
 # the run as its first argument.  It runs in a child bash (set -e) under
 # GNU time, so that the whole process tree is measured.
 
-tool_pgcrane() {
+tool_pgcrane() { # extra options of pgcrane clone, if any
 	local w=$1
+	shift
 	"$pgcrane" clone --source "$src" --target "$dst" --jobs "$jobs" --dir "$w/pgcrane-work" \
-		${split:+--split-tables-larger-than "$split"} --json >"$w/pgcrane-summary.json"
+		${split:+--split-tables-larger-than "$split"} "$@" --json >"$w/pgcrane-summary.json"
 }
 
 tool_pg_dump() { # compression: "" (default) or 0
@@ -266,6 +309,13 @@ reset_target() {
 }
 
 
+# Width of the tool names in the lines printed after each run.
+name_w=24
+for entry in "${tools[@]}"; do
+	name=${entry%%|*}
+	[ "${#name}" -le "$name_w" ] || name_w=${#name}
+done
+
 echo
 echo "== $rounds round(s), $jobs job(s) each; pgcrane verify: $([ $verify_available -eq 1 ] && echo available || echo "not available, row counts only")"
 for ((round = 1; round <= rounds; round++)); do
@@ -314,7 +364,7 @@ for ((round = 1; round <= rounds; round++)); do
 		fi
 		cat "$w/stderr.log" "$w/stdout.log" | tail -n 20 >"$w/error.txt"
 
-		R_ROUND=$round R_TOOL=$name R_RC=$rc R_WALL=$wall R_RSS=$rss_kb R_DUMP=$dump_s \
+		R_ROUND=$round R_TOOL=$name R_FN=$fn R_RC=$rc R_WALL=$wall R_RSS=$rss_kb R_DUMP=$dump_s \
 			R_RESTORE=$restore_s R_CHECK=$check R_VERIFY_S=$verify_s R_VERIFY_RC=$verify_rc \
 			python3 - "$runs" "$w" <<'EOF'
 import json, os, sys
@@ -331,7 +381,7 @@ def text(name, lines=20):
         return None
 rc = int(e["R_RC"])
 summary = None
-if e["R_TOOL"] == "pgcrane":
+if e["R_FN"] == "tool_pgcrane":  # every pgcrane row, whatever its options
     try:
         with open(os.path.join(w, "pgcrane-summary.json")) as f:
             summary = json.load(f)
@@ -355,7 +405,7 @@ rec = {"round": int(e["R_ROUND"]), "tool": e["R_TOOL"], "exit_code": rc,
 with open(sys.argv[1], "a") as f:
     f.write(json.dumps(rec) + "\n")
 EOF
-		line=$(printf '  round %d  %-24s %8ss  %7s MiB  check %s' "$round" "$name" "$wall" \
+		line=$(printf '  round %d  %-*s %8ss  %7s MiB  check %s' "$round" "$name_w" "$name" "$wall" \
 			"$(awk -v k="${rss_kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "$check")
 		[ -z "$verify_s" ] || line+="  verify ${verify_s}s (exit $verify_rc)"
 		echo "$line"
@@ -431,6 +481,7 @@ for name, command in specs:
         t["median_restore_s"] = med([r["restore_s"] for r in good])
     tools.append(t)
 
+# The default pgcrane row, by its exact name: not "pgcrane --toast-compression=lz4".
 base = next((t for t in tools if t["tool"] == "pgcrane"), None)
 for t in tools:
     def ratio(key):
@@ -513,9 +564,11 @@ with open(os.path.join(outdir, "latest.md"), "w") as f:
 print("results: %s/latest.json and latest.md" % os.path.relpath(outdir))
 EOF
 
-# A failed pgcrane run or a copy that does not match fails the benchmark;
-# the other tools' failures are only reported.
-if grep '"tool": "pgcrane"' "$runs" | grep -q -e '"exit_code": [1-9]' -e '"check": "FAILED"'; then
+# A failed pgcrane run (either pgcrane row) or a copy that does not match
+# fails the benchmark; the other tools' failures are only reported.
+# (No grep -q: with pipefail, the first grep could die of SIGPIPE.)
+if grep -e '"tool": "pgcrane"' -e '"tool": "pgcrane --toast-compression=lz4"' "$runs" |
+	grep -e '"exit_code": [1-9]' -e '"check": "FAILED"' >/dev/null; then
 	echo "run.sh: pgcrane failed or its copy differs from the source (see above)" >&2
 	exit 1
 fi

@@ -25,7 +25,10 @@
 static const char *const tables_sql =
 "SELECT c.oid, n.nspname, c.relname, pg_catalog.pg_table_size(c.oid),"
 " pg_catalog.pg_relation_size(c.oid) /"
-"   pg_catalog.current_setting('block_size')::bigint, c.reltuples"
+"   pg_catalog.current_setting('block_size')::bigint, c.reltuples,"
+" coalesce(pg_catalog.pg_relation_size(nullif(c.reltoastrelid, 0)), 0),"
+" (SELECT coalesce(sum(pg_catalog.pg_relation_size(i.indexrelid)), 0)"
+"   FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)"
 " FROM pg_catalog.pg_class c"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 " WHERE c.relkind = 'r' AND" USER_OBJECT("c")
@@ -35,11 +38,12 @@ static const char *const tables_sql =
  * A column can travel in binary when its type (or a domain's base type) is
  * built in, so that its binary form embeds no OID that differs between
  * servers (composites and arrays of user types do), and has send and
- * receive functions.
+ * receive functions.  An enum travels as its label, so it can too (an
+ * array of enums cannot: it carries the element type's OID).
  */
 static const char *const columns_sql =
 "SELECT a.attrelid, a.attname,"
-" (t.oid < 16384 AND t.typsend <> 0 AND t.typreceive <> 0)"
+" (t.oid < 16384 AND t.typsend <> 0 AND t.typreceive <> 0) OR t.typtype = 'e'"
 " FROM pg_catalog.pg_attribute a"
 " JOIN pg_catalog.pg_class c ON c.oid = a.attrelid"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
@@ -76,6 +80,18 @@ static const char *const indexes_sql =
 " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih"
 "   WHERE ih.inhrelid = i.indexrelid)"
 " ORDER BY c.oid, ic.relname";
+
+static const char *const fks_sql =
+"SELECT con.oid, con.conrelid, con.confrelid, con.conindid, con.conname,"
+" pg_catalog.pg_get_constraintdef(con.oid)"
+" FROM pg_catalog.pg_constraint con"
+" JOIN pg_catalog.pg_class c ON c.oid = con.conrelid"
+" JOIN pg_catalog.pg_class fc ON fc.oid = con.confrelid"
+" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+" WHERE con.contype = 'f' AND con.conparentid = 0"
+" AND c.relkind = 'r' AND fc.relkind = 'r' AND NOT fc.relispartition"
+" AND" USER_OBJECT("c")
+" ORDER BY con.oid";
 
 static const char *const sequences_sql =
 "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
@@ -147,6 +163,8 @@ load_tables(PGconn *src, catalog *cat)
 		t->bytes = get_int64(res, i, 3);
 		t->heap_pages = get_int64(res, i, 4);
 		t->reltuples = strtod(PQgetvalue(res, i, 5), NULL);
+		t->toast_bytes = get_int64(res, i, 6);
+		t->index_bytes = get_int64(res, i, 7);
 		t->binary = true;
 	}
 	PQclear(res);
@@ -250,6 +268,47 @@ load_indexes(PGconn *src, catalog *cat)
 	return 0;
 }
 
+/* Whether the catalog lists an index with this OID (pgcrane builds it). */
+static bool
+has_index(const catalog *cat, uint32_t oid)
+{
+	for (int i = 0; i < cat->nindexes; i++)
+		if (cat->indexes[i].oid == oid)
+			return true;
+	return false;
+}
+
+static int
+load_fks(PGconn *src, catalog *cat)
+{
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "list foreign keys", fks_sql,
+								 0, NULL);
+	int			n = 0;
+
+	if (res == NULL)
+		return -1;
+	cat->fks = xcalloc((size_t) PQntuples(res) + 1, sizeof(cat_fk));
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		cat_fk	   *fk = &cat->fks[n];
+
+		fk->table = catalog_find_table(cat, get_oid(res, i, 1));
+		fk->ref_table = catalog_find_table(cat, get_oid(res, i, 2));
+		fk->ref_index = get_oid(res, i, 3);
+		if (fk->table < 0 || fk->ref_table < 0 || !has_index(cat, fk->ref_index))
+			continue;
+		fk->oid = get_oid(res, i, 0);
+		fk->conname = conn_quote_ident(src, PQgetvalue(res, i, 4));
+		fk->display = str_printf("%s on %s", PQgetvalue(res, i, 4),
+								 cat->tables[fk->table].display);
+		fk->condef = xstrdup(PQgetvalue(res, i, 5));
+		n++;
+	}
+	cat->nfks = n;
+	PQclear(res);
+	return 0;
+}
+
 /* Names from a (nspname, relname) query, quoted; displays optional. */
 static int
 load_names(PGconn *src, const char *sql, const char *what, char ***qnames,
@@ -316,7 +375,8 @@ int
 catalog_load(PGconn *src, catalog *cat)
 {
 	if (load_tables(src, cat) != 0 || load_columns(src, cat) != 0 ||
-		load_indexes(src, cat) != 0 || load_sequences(src, cat) != 0 ||
+		load_indexes(src, cat) != 0 || load_fks(src, cat) != 0 ||
+		load_sequences(src, cat) != 0 ||
 		load_names(src, partitioned_sql, "list partitioned tables",
 				   &cat->partitioned, NULL, &cat->npartitioned) != 0 ||
 		load_counts(src, cat) != 0)
@@ -350,6 +410,29 @@ catalog_keep_indexes(catalog *cat, const bool *keep)
 	cat->nindexes = n;
 }
 
+static void
+free_fk(cat_fk *fk)
+{
+	free(fk->conname);
+	free(fk->display);
+	free(fk->condef);
+}
+
+void
+catalog_keep_fks(catalog *cat, const bool *keep)
+{
+	int			n = 0;
+
+	for (int i = 0; i < cat->nfks; i++)
+	{
+		if (keep[i])
+			cat->fks[n++] = cat->fks[i];
+		else
+			free_fk(&cat->fks[i]);
+	}
+	cat->nfks = n;
+}
+
 int
 catalog_find_table(const catalog *cat, uint32_t oid)
 {
@@ -375,6 +458,8 @@ catalog_release(catalog *cat)
 	}
 	for (int i = 0; i < cat->nindexes; i++)
 		free_index(&cat->indexes[i]);
+	for (int i = 0; i < cat->nfks; i++)
+		free_fk(&cat->fks[i]);
 	for (int i = 0; i < cat->nsequences; i++)
 	{
 		free(cat->sequences[i].qname);
@@ -384,6 +469,7 @@ catalog_release(catalog *cat)
 		free(cat->partitioned[i]);
 	free(cat->tables);
 	free(cat->indexes);
+	free(cat->fks);
 	free(cat->sequences);
 	free(cat->partitioned);
 	memset(cat, 0, sizeof(*cat));

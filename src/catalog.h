@@ -7,7 +7,7 @@
  * It lists the tables whose rows are copied (regular tables and leaf
  * partitions; not views, foreign tables, partitioned parents or tables
  * belonging to extensions), the indexes and index-backed constraints on
- * them, the sequences, the partitioned tables (for ANALYZE) and the number
+ * them, the foreign keys between them, the sequences, the partitioned tables (for ANALYZE) and the number
  * of large objects.  All strings are owned by the catalog and freed by
  * catalog_release().
  */
@@ -31,6 +31,8 @@ typedef struct cat_table
 	bool		binary;			/* every column type has a portable binary form */
 	int64_t		bytes;			/* pg_table_size: heap and TOAST */
 	int64_t		heap_pages;		/* pages of the main fork */
+	int64_t		toast_bytes;	/* of its TOAST table */
+	int64_t		index_bytes;	/* of its indexes on the source */
 	double		reltuples;
 } cat_table;
 
@@ -54,6 +56,22 @@ typedef struct cat_index
 	bool		clustered;		/* CLUSTER ON */
 } cat_index;
 
+/*
+ * A foreign key between two copied tables whose referenced key is one of
+ * the indexes pgcrane builds; added by pgcrane once both tables are done.
+ * Keys on or into partitioned tables are left to the post-data restore.
+ */
+typedef struct cat_fk
+{
+	uint32_t	oid;			/* pg_constraint */
+	int			table;			/* referencing table, index into tables */
+	int			ref_table;		/* referenced table */
+	uint32_t	ref_index;		/* OID of the referenced key's index */
+	char	   *conname;		/* quoted */
+	char	   *display;		/* "name" on schema.table, for messages */
+	char	   *condef;			/* pg_get_constraintdef() */
+} cat_fk;
+
 typedef struct cat_sequence
 {
 	char	   *qname;
@@ -66,6 +84,8 @@ typedef struct catalog
 	int			ntables;
 	cat_index  *indexes;
 	int			nindexes;
+	cat_fk	   *fks;
+	int			nfks;
 	cat_sequence *sequences;
 	int			nsequences;
 	char	  **partitioned;	/* quoted names of partitioned tables */
@@ -82,6 +102,9 @@ void		catalog_release(catalog *cat);
 
 /* Drop the indexes whose keep[i] is false, keeping the order. */
 void		catalog_keep_indexes(catalog *cat, const bool *keep);
+
+/* Drop the foreign keys whose keep[i] is false, keeping the order. */
+void		catalog_keep_fks(catalog *cat, const bool *keep);
 
 /* Index of the table with this OID, or -1. */
 int			catalog_find_table(const catalog *cat, uint32_t oid);

@@ -55,6 +55,9 @@
 #include "util/str.h"
 #include "verify/verify.h"
 
+/* Below this much TOAST data, the compression hint is not worth a line. */
+#define TOAST_HINT_MIN_BYTES ((int64_t) 256 * 1024 * 1024)
+
 typedef struct clone_ctx
 {
 	const clone_options *o;
@@ -102,7 +105,7 @@ static int
 do_preflight(clone_ctx *c)
 {
 	preflight_options po = {c->source, c->target, c->o->drop_if_exists,
-	c->o->resume, c->follow};
+	c->o->resume, c->follow, c->o->toast_compression};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)
@@ -150,18 +153,83 @@ do_schema(clone_ctx *c)
 	return phase_end(c, rc);
 }
 
+/* The TOC keys of what pgcrane builds itself: indexes, then foreign keys. */
+static schema_toc_key *
+built_keys(const catalog *cat)
+{
+	schema_toc_key *keys = xcalloc((size_t) (cat->nindexes + cat->nfks) + 1,
+								   sizeof(schema_toc_key));
+
+	for (int i = 0; i < cat->nindexes; i++)
+	{
+		const cat_index *ix = &cat->indexes[i];
+
+		keys[i].catalog = ix->con_oid ? SCHEMA_TOC_CONSTRAINT : SCHEMA_TOC_INDEX;
+		keys[i].oid = ix->con_oid ? ix->con_oid : ix->oid;
+	}
+	for (int i = 0; i < cat->nfks; i++)
+	{
+		keys[cat->nindexes + i].catalog = SCHEMA_TOC_CONSTRAINT;
+		keys[cat->nindexes + i].oid = cat->fks[i].oid;
+	}
+	return keys;
+}
+
 /*
- * Read the catalog in the snapshot and keep only the indexes the archive
- * has an entry for; those entries are commented out of the post-data list.
+ * Write the post-data list without what pgcrane builds, and keep in the
+ * catalog only what the archive has an entry for.  A foreign key whose
+ * referenced index is not built by pgcrane after all goes back to the
+ * restore: the list is written again without it.
  */
+static int
+write_post_data_list(clone_ctx *c, const char *pub)
+{
+	catalog    *cat = &c->cat;
+	int			nkeys = cat->nindexes + cat->nfks;
+	schema_toc_key *keys = built_keys(cat);
+	bool	   *found = xcalloc((size_t) nkeys + 1, sizeof(bool));
+	bool		again = false;
+	int			rc = schema_write_list(&c->info.tools, c->dump_path, c->list_path,
+									   keys, nkeys, found, pub);
+
+	if (rc == 0)
+	{
+		int			nix = cat->nindexes;
+
+		catalog_keep_indexes(cat, found);
+		for (int i = 0; i < cat->nfks; i++)
+		{
+			bool		ref_kept = false;
+
+			for (int j = 0; j < cat->nindexes && !ref_kept; j++)
+				ref_kept = cat->indexes[j].oid == cat->fks[i].ref_index;
+			again = again || (found[nix + i] && !ref_kept);
+			found[nix + i] = found[nix + i] && ref_kept;
+		}
+		catalog_keep_fks(cat, found + nix);
+	}
+	free(keys);
+	free(found);
+	if (rc == 0 && again)
+	{
+		keys = built_keys(cat);
+		nkeys = cat->nindexes + cat->nfks;
+		found = xcalloc((size_t) nkeys + 1, sizeof(bool));
+		rc = schema_write_list(&c->info.tools, c->dump_path, c->list_path,
+							   keys, nkeys, found, pub);
+		free(keys);
+		free(found);
+	}
+	return rc;
+}
+
+/* Read the catalog in the snapshot and write the post-data list. */
 static int
 do_catalog(clone_ctx *c)
 {
 	PGconn	   *src = conn_open(c->source, SIDE_SOURCE);
-	schema_toc_key *keys;
-	bool	   *found;
 	char	   *pub;
-	int			rc = -1;
+	int			rc;
 
 	if (src == NULL)
 		return -1;
@@ -173,24 +241,8 @@ do_catalog(clone_ctx *c)
 		return -1;
 	}
 	PQfinish(src);
-	keys = xcalloc((size_t) c->cat.nindexes + 1, sizeof(schema_toc_key));
-	found = xcalloc((size_t) c->cat.nindexes + 1, sizeof(bool));
-	for (int i = 0; i < c->cat.nindexes; i++)
-	{
-		const cat_index *ix = &c->cat.indexes[i];
-
-		keys[i].catalog = ix->con_oid ? SCHEMA_TOC_CONSTRAINT : SCHEMA_TOC_INDEX;
-		keys[i].oid = ix->con_oid ? ix->con_oid : ix->oid;
-	}
 	pub = c->follow ? state_get(c->st, "follow.publication") : NULL;
-	if (schema_write_list(&c->info.tools, c->dump_path, c->list_path, keys,
-						  c->cat.nindexes, found, pub) == 0)
-	{
-		catalog_keep_indexes(&c->cat, found);
-		rc = 0;
-	}
-	free(keys);
-	free(found);
+	rc = write_post_data_list(c, pub);
 	free(pub);
 	return rc;
 }
@@ -223,6 +275,7 @@ do_data(clone_ctx *c)
 		.resume = c->o->resume && !c->redo_all,
 		.jobs = c->o->jobs,.index_jobs = c->o->index_jobs,
 		.split_bytes = split_threshold(c),.cat = &c->cat,.st = c->st,
+		.toast_compression = c->info.toast_default ? c->o->toast_compression : NULL,
 		.prog = &c->prog,.intr = &c->intr,
 	};
 
@@ -263,7 +316,7 @@ do_post_data(clone_ctx *c)
 
 	if (step_done(c, "post-data"))
 		return 0;
-	if (c->o->resume && targetdb_drop_partitioned_indexes(c->target) != 0)
+	if (c->o->resume && targetdb_drop_partitioned_indexes(c->target, &c->cat) != 0)
 		return -1;
 	phase_begin(c, "post-data");
 	return phase_end(c, schema_restore_post(&c->info.tools, c->target,
@@ -450,6 +503,8 @@ run_phases(clone_ctx *c)
 		return -1;
 	if ((c->o->resume ? resume_snapshot(c) : new_snapshot(c)) != 0)
 		return -1;
+	if (c->redo_all && targetdb_drop_foreign_keys(c->target) != 0)
+		return -1;
 	if (do_schema(c) != 0 || c->intr.stop)
 		return -1;
 	if (do_catalog(c) != 0)
@@ -459,6 +514,33 @@ run_phases(clone_ctx *c)
 	if (do_sequences(c) != 0 || c->intr.stop)
 		return -1;
 	return do_post_data(c);
+}
+
+/*
+ * After a clone that wrote much TOAST data with the target's pglz while
+ * lz4 was there to take: say what --toast-compression would have saved.
+ */
+static void
+hint_toast_compression(const clone_ctx *c)
+{
+	int64_t		toast = 0,
+				total = 0;
+	char		size[32];
+
+	if (c->o->toast_compression || !c->info.toast_lz4 || !c->info.toast_default ||
+		strcmp(c->info.toast_default, "pglz") != 0)
+		return;
+	for (int i = 0; i < c->cat.ntables; i++)
+	{
+		toast += c->cat.tables[i].toast_bytes;
+		total += c->cat.tables[i].bytes;
+	}
+	if (toast < TOAST_HINT_MIN_BYTES || toast < total / 4)
+		return;
+	str_format_size(toast, size, sizeof(size));
+	log_info("%s of the rows were TOASTed values, compressed again by the target with pglz",
+			 size);
+	log_hint("--toast-compression=lz4 writes them several times faster.");
 }
 
 static int
@@ -474,6 +556,8 @@ finish(clone_ctx *c, int rc, double start)
 		report_print_json(&c->rep);
 	else
 		report_print_text(&c->rep);
+	if (rc == 0 && !c->o->json)
+		hint_toast_compression(c);
 	if (rc == 0)
 		return EXIT_OK;
 	if (c->intr.signo)

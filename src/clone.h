@@ -29,6 +29,7 @@ typedef struct clone_options
 	bool		resume;			/* finish the clone recorded in dir */
 	bool		follow;			/* then apply changes until cutover */
 	int			hold_seconds;	/* snapshot kept this long for a resume */
+	const char *toast_compression;	/* "pglz", "lz4"; NULL: the target's */
 } clone_options;
 
 /*

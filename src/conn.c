@@ -214,6 +214,12 @@ conn_log_result_error(const PGresult *res, const char *side, const char *what)
 int
 conn_exec(PGconn *conn, const char *side, const char *sql)
 {
+	return conn_exec_as(conn, side, sql, "run statement");
+}
+
+int
+conn_exec_as(PGconn *conn, const char *side, const char *sql, const char *what)
+{
 	PGresult   *res = PQexec(conn, sql);
 	int			rc = 0;
 
@@ -228,7 +234,7 @@ conn_exec(PGconn *conn, const char *side, const char *sql)
 				  conn_error_message(conn, buf, sizeof(buf)));
 		}
 		else
-			conn_log_result_error(res, side, "run statement");
+			conn_log_result_error(res, side, what);
 		rc = -1;
 	}
 	PQclear(res);

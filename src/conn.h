@@ -45,6 +45,10 @@ PGconn	   *conn_try_open(const char *conninfo, char sqlstate[6],
 /* Run a statement that returns no rows.  0 or -1 (logged). */
 int			conn_exec(PGconn *conn, const char *side, const char *sql);
 
+/* The same, logged as: could not <what> on <side> server: ... */
+int			conn_exec_as(PGconn *conn, const char *side, const char *sql,
+						 const char *what);
+
 /*
  * Run a statement about one object: fmt holds one %s, replaced by ident
  * quoted as an identifier (statements such as DROP PUBLICATION take no

@@ -14,18 +14,10 @@
 static int
 run(PGconn *tgt, const cat_index *ix, const char *sql, const char *verb)
 {
-	PGresult   *res = PQexec(tgt, sql);
-	int			rc = 0;
+	char	   *what = str_printf("%s \"%s\"", verb, ix->display);
+	int			rc = conn_exec_as(tgt, SIDE_TARGET, sql, what);
 
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-	{
-		char	   *what = str_printf("%s \"%s\"", verb, ix->display);
-
-		conn_log_result_error(res, SIDE_TARGET, what);
-		free(what);
-		rc = -1;
-	}
-	PQclear(res);
+	free(what);
 	return rc;
 }
 

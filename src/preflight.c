@@ -255,6 +255,37 @@ check_extensions(PGconn *src, PGconn *tgt, preflight_info *info)
 	PQclear(avail);
 }
 
+/*
+ * The target's TOAST compression: its default, whether it has lz4, and
+ * whether it can write what --toast-compression asks for.
+ */
+static void
+check_toast_compression(PGconn *tgt, const preflight_options *o,
+						preflight_info *info)
+{
+	PGresult   *res = conn_query(tgt, SIDE_TARGET, "read default_toast_compression",
+								 "SELECT setting, 'lz4' = ANY (enumvals)"
+								 " FROM pg_catalog.pg_settings"
+								 " WHERE name = 'default_toast_compression'",
+								 0, NULL);
+
+	if (res == NULL)
+	{
+		info->problems++;
+		return;
+	}
+	if (PQntuples(res) == 1)
+	{
+		info->toast_default = xstrdup(PQgetvalue(res, 0, 0));
+		info->toast_lz4 = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	}
+	PQclear(res);
+	if (o->toast_compression && strcmp(o->toast_compression, "lz4") == 0 &&
+		!info->toast_lz4)
+		problem(info, "target server cannot compress TOAST values with lz4 "
+				"(needs PostgreSQL 14 or later built with lz4)");
+}
+
 /* clone --follow: replication on the source, apply rights on the target. */
 static void
 check_follow(PGconn *src, PGconn *tgt, preflight_info *info)
@@ -289,6 +320,7 @@ preflight_run(const preflight_options *o, preflight_info *info)
 			check_target_contents(tgt, o, info);
 		if (!info->target_exists || (o->drop_if_exists && !info->target_empty))
 			check_can_create(tgt, info);
+		check_toast_compression(tgt, o, info);
 	}
 	check_versions(info);
 	if (src && tgt)
@@ -312,6 +344,7 @@ preflight_info_release(preflight_info *info)
 	free(info->ctype);
 	free(info->locale_provider);
 	free(info->icu_locale);
+	free(info->toast_default);
 	memset(info, 0, sizeof(*info));
 }
 
@@ -341,8 +374,14 @@ preflight_print(const preflight_info *info, bool json)
 					"\"target_database\":", info->problems ? "false" : "true",
 					info->problems, sv, tv);
 		json_add_string(&sb, info->target_db ? info->target_db : "");
-		strbuf_addf(&sb, ",\"target_exists\":%s,\"pg_dump\":",
+		strbuf_addf(&sb, ",\"target_exists\":%s,\"target_toast_compression\":",
 					info->target_exists ? "true" : "false");
+		if (info->toast_default)
+			json_add_string(&sb, info->toast_default);
+		else
+			strbuf_adds(&sb, "null");
+		strbuf_addf(&sb, ",\"target_lz4\":%s,\"pg_dump\":",
+					info->toast_lz4 ? "true" : "false");
 		json_add_string(&sb, info->tools.pg_dump);
 		strbuf_adds(&sb, "}\n");
 		fputs(strbuf_str(&sb), stdout);

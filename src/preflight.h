@@ -22,6 +22,7 @@ typedef struct preflight_options
 	bool		drop_if_exists;
 	bool		resume;			/* the target holds an unfinished clone */
 	bool		follow;			/* also check what following changes needs */
+	const char *toast_compression;	/* "pglz", "lz4" or NULL: the target's */
 } preflight_options;
 
 typedef struct preflight_info
@@ -38,6 +39,9 @@ typedef struct preflight_info
 	char	   *locale_provider;	/* "c", "i" or NULL before PostgreSQL 15 */
 	char	   *icu_locale;
 	schema_tools tools;
+	char	   *toast_default;	/* target's default_toast_compression, NULL
+								 * before PostgreSQL 14; owned */
+	bool		toast_lz4;		/* the target can compress with lz4 */
 	int			problems;		/* problems found */
 	bool		unreachable;	/* a server could not be reached */
 } preflight_info;

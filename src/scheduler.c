@@ -12,7 +12,8 @@
  *  - follow-up tasks, added as work completes: when the last part of a
  *    table is in, one task per index of that table; when its last index is
  *    built (or at once if it has none), an ANALYZE of the table; when
- *    every table is analyzed, an ANALYZE of each partitioned parent.
+ *    every table is analyzed, an ANALYZE of each partitioned parent; when
+ *    both tables of a foreign key are analyzed, the foreign key.
  *
  * A copy worker holds a source connection inside the clone's snapshot and
  * a target connection; it takes copy tasks while there are any and then
@@ -34,6 +35,7 @@
 #include <string.h>
 
 #include "conn.h"
+#include "fkey.h"
 #include "index.h"
 #include "largeobject.h"
 #include "snapshot.h"
@@ -47,7 +49,8 @@ typedef enum task_kind
 	TASK_COPY,
 	TASK_INDEX,
 	TASK_ANALYZE,
-	TASK_ANALYZE_PARENT
+	TASK_ANALYZE_PARENT,
+	TASK_FK
 } task_kind;
 
 typedef struct task
@@ -84,6 +87,10 @@ typedef struct sched
 	bool	   *index_done;		/* per index, on resume */
 	int		   *table_indexes;	/* index numbers grouped by table */
 	int		   *table_index_start;
+	int		   *table_fks;		/* foreign keys grouped by their tables */
+	int		   *table_fk_start;
+	int		   *fk_waits;		/* per foreign key: tables not analyzed */
+	bool	   *fk_done;		/* per foreign key, on resume */
 	sched_result *res;
 } sched;
 
@@ -153,6 +160,63 @@ index_by_table(sched *s, const catalog *cat)
 			s->table_indexes[s->table_index_start[t] + fill[t]++] = i;
 		}
 		free(fill);
+	}
+}
+
+/*
+ * Group foreign keys by the tables they join (a key on a table that refers
+ * to itself is listed once) and count, per key, the tables to wait for.
+ */
+static void
+fks_by_table(sched *s, const catalog *cat)
+{
+	int		   *count = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+	int			pos = 0;
+
+	s->fk_waits = xcalloc((size_t) cat->nfks + 1, sizeof(int));
+	s->fk_done = xcalloc((size_t) cat->nfks + 1, sizeof(bool));
+	s->table_fk_start = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+	s->table_fks = xcalloc((size_t) cat->nfks * 2 + 1, sizeof(int));
+	for (int pass = 0; pass < 2; pass++)
+	{
+		for (int i = 0; i < cat->nfks; i++)
+		{
+			int			ends[2] = {cat->fks[i].table, cat->fks[i].ref_table};
+
+			for (int e = 0; e < (ends[0] == ends[1] ? 1 : 2); e++)
+			{
+				if (pass == 0)
+				{
+					count[ends[e]]++;
+					s->fk_waits[i]++;
+				}
+				else
+					s->table_fks[s->table_fk_start[ends[e]] + count[ends[e]]++] = i;
+			}
+		}
+		if (pass == 1)
+			break;
+		for (int t = 0; t < cat->ntables; t++)
+		{
+			s->table_fk_start[t] = pos;
+			pos += count[t];
+			count[t] = 0;
+		}
+		s->table_fk_start[cat->ntables] = pos;
+	}
+	free(count);
+}
+
+/* Table t is analyzed: queue the foreign keys that waited only for it. */
+static void
+fks_table_analyzed(sched *s, int t)
+{
+	for (int i = s->table_fk_start[t]; i < s->table_fk_start[t + 1]; i++)
+	{
+		int			fk = s->table_fks[i];
+
+		if (--s->fk_waits[fk] == 0 && !s->fk_done[fk])
+			push_follow(s, TASK_FK, fk);
 	}
 }
 
@@ -252,11 +316,20 @@ plan_follow_ups(sched *s)
 		else
 			s->remaining++;
 	}
+	for (int i = 0; i < cat->nfks; i++)
+	{
+		s->fk_done[i] = resume && state_fk_is_done(s->cfg->st, cat->fks[i].oid);
+		if (!s->fk_done[i])
+			s->remaining++;
+	}
 	for (int t = 0; t < cat->ntables; t++)
 	{
 		s->analyzed[t] = resume && state_table_is_analyzed(s->cfg->st, cat->tables[t].oid);
 		if (s->analyzed[t])
+		{
 			s->tables_left_to_analyze--;
+			fks_table_analyzed(s, t);
+		}
 		else
 			s->remaining++;
 		if (s->track[t].parts_left == 0)
@@ -276,14 +349,15 @@ plan(sched *s)
 	int			cap = cat->ntables * COPY_MAX_PARTS + 1;
 
 	s->copy_q = xcalloc((size_t) cap, sizeof(task));
-	s->follow_q = xcalloc((size_t) (cat->nindexes + cat->ntables + cat->npartitioned + 1),
-						  sizeof(task));
+	s->follow_q = xcalloc((size_t) (cat->nindexes + cat->ntables + cat->npartitioned +
+									cat->nfks + 1), sizeof(task));
 	s->track = xcalloc((size_t) cat->ntables + 1, sizeof(table_track));
 	s->truncate = xcalloc((size_t) cat->ntables + 1, sizeof(int));
 	s->analyzed = xcalloc((size_t) cat->ntables + 1, sizeof(bool));
 	s->index_done = xcalloc((size_t) cat->nindexes + 1, sizeof(bool));
 	s->tables_left_to_analyze = cat->ntables;
 	index_by_table(s, cat);
+	fks_by_table(s, cat);
 	if (cat->nlargeobjects > 0 && !(cfg->resume && lo_done(cfg->st)))
 		s->copy_q[s->ncopy++].kind = TASK_LARGE_OBJECTS;
 	if (!cfg->resume && state_plan_begin(cfg->st) != 0)
@@ -294,6 +368,10 @@ plan(sched *s)
 	for (int i = 0; !cfg->resume && i < cat->nindexes; i++)
 		if (state_plan_index(cfg->st, cat->indexes[i].oid,
 							 cat->indexes[i].table_oid, cat->indexes[i].display) != 0)
+			return -1;
+	for (int i = 0; !cfg->resume && i < cat->nfks; i++)
+		if (state_plan_fk(cfg->st, cat->fks[i].oid,
+						  cat->tables[cat->fks[i].table].oid, cat->fks[i].display) != 0)
 			return -1;
 	plan_follow_ups(s);
 	return cfg->resume ? 0 : state_plan_end(cfg->st);
@@ -334,7 +412,10 @@ complete(sched *s, const task *k)
 			push_follow(s, TASK_ANALYZE, t);
 	}
 	else if (k->kind == TASK_ANALYZE)
+	{
 		state_table_analyzed(s->cfg->st, cat->tables[k->item].oid);
+		fks_table_analyzed(s, k->item);
+	}
 	if (k->kind == TASK_ANALYZE && --s->tables_left_to_analyze == 0)
 	{
 		for (int i = 0; i < cat->npartitioned; i++)
@@ -385,6 +466,20 @@ run_index(worker *w, const task *k)
 }
 
 static int
+run_fk(worker *w, const task *k)
+{
+	sched	   *s = w->s;
+	const cat_fk *fk = &s->cfg->cat->fks[k->item];
+	double		start = clock_now();
+	int			rc = fkey_add(w->tgt, &s->cfg->cat->tables[fk->table], fk,
+							  s->cfg->resume || w->attempt > 1);
+
+	state_fk_end(s->cfg->st, fk->oid, rc == 0 ? STATE_DONE : STATE_FAILED,
+				 clock_now() - start);
+	return rc;
+}
+
+static int
 run_analyze(worker *w, const char *qname, const char *display)
 {
 	char	   *sql = str_printf("ANALYZE %s", qname);
@@ -427,6 +522,8 @@ run_task(worker *w, const task *k)
 		case TASK_ANALYZE_PARENT:
 			return run_analyze(w, cat->partitioned[k->item],
 							   cat->partitioned[k->item]);
+		case TASK_FK:
+			return run_fk(w, k);
 	}
 	return -1;
 }
@@ -457,6 +554,9 @@ task_name(const sched *s, const task *k, char *buf, size_t size)
 			return buf;
 		case TASK_ANALYZE_PARENT:
 			snprintf(buf, size, "analyze of %s", cat->partitioned[k->item]);
+			return buf;
+		case TASK_FK:
+			snprintf(buf, size, "foreign key \"%s\"", cat->fks[k->item].display);
 			return buf;
 	}
 	return "task";
@@ -555,6 +655,19 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* Compress the TOASTed values a copy writes with method ("pglz", "lz4"). */
+static int
+set_toast_compression(PGconn *tgt, const char *method)
+{
+	const char *params[1] = {method};
+	PGresult   *res = conn_query(tgt, SIDE_TARGET, "set default_toast_compression",
+								 "SELECT pg_catalog.set_config('default_toast_compression', $1, false)",
+								 1, params);
+
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
 /* Connect a worker: target always, source in the snapshot for copiers. */
 static int
 worker_connect(worker *w)
@@ -570,6 +683,8 @@ worker_connect(worker *w)
 		return -1;
 	if (!w->copier)
 		return 0;
+	if (cfg->toast_compression && set_toast_compression(w->tgt, cfg->toast_compression) != 0)
+		return -1;
 	w->src = conn_open(cfg->source, SIDE_SOURCE);
 	if (w->src == NULL)
 		return -1;
@@ -608,6 +723,10 @@ sched_free(sched *s)
 	free(s->index_done);
 	free(s->table_indexes);
 	free(s->table_index_start);
+	free(s->table_fks);
+	free(s->table_fk_start);
+	free(s->fk_waits);
+	free(s->fk_done);
 	pthread_mutex_destroy(&s->lock);
 	pthread_cond_destroy(&s->cond);
 }

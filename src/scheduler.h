@@ -28,6 +28,7 @@ typedef struct sched_config
 	int			index_jobs;		/* index workers */
 	int64_t		split_bytes;	/* split tables larger than this; 0 never */
 	bool		resume;			/* skip what the state file records as done */
+	const char *toast_compression;	/* "pglz", "lz4"; NULL: the target's */
 	const catalog *cat;
 	state	   *st;
 	progress   *prog;

@@ -224,13 +224,15 @@ schema_toc_line_matches(const char *line, const schema_toc_key *skip,
 	if (line[0] == ';' ||
 		sscanf(line, "%lu; %lu %lu %31s", &id, &catalog, &oid, type) != 4)
 		return false;
-	/* "FK CONSTRAINT" and "INDEX ATTACH" are other kinds of entry. */
-	if (strcmp(type, "INDEX") != 0 && strcmp(type, "CONSTRAINT") != 0)
+	/* INDEX, CONSTRAINT and FK CONSTRAINT; not INDEX ATTACH. */
+	if (strcmp(type, "INDEX") != 0 && strcmp(type, "CONSTRAINT") != 0 &&
+		strcmp(type, "FK") != 0)
 		return false;
 	{
 		const char *after = strstr(line, type) + strlen(type);
 
-		if (strncmp(after, " ATTACH ", 8) == 0)
+		if (strncmp(after, " ATTACH ", 8) == 0 ||
+			(strcmp(type, "FK") == 0 && strncmp(after, " CONSTRAINT ", 12) != 0))
 			return false;
 	}
 	for (int i = 0; i < nskip; i++)

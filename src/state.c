@@ -48,6 +48,8 @@ static const char *const schema_sql =
 "  rows INTEGER, bytes INTEGER, seconds REAL,"
 "  PRIMARY KEY (table_oid, partno));"
 "CREATE TABLE IF NOT EXISTS indexes (oid INTEGER PRIMARY KEY,"
+"  table_oid INTEGER, name TEXT, status TEXT DEFAULT 'pending', seconds REAL);"
+"CREATE TABLE IF NOT EXISTS foreign_keys (oid INTEGER PRIMARY KEY,"
 "  table_oid INTEGER, name TEXT, status TEXT DEFAULT 'pending', seconds REAL);";
 
 static int
@@ -307,7 +309,7 @@ state_plan_begin(state *st)
 
 	pthread_mutex_lock(&st->lock);
 	rc = exec_sql(st, "BEGIN; DELETE FROM tables; DELETE FROM parts; "
-				  "DELETE FROM indexes;");
+				  "DELETE FROM indexes; DELETE FROM foreign_keys;");
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
@@ -338,6 +340,13 @@ state_plan_index(state *st, uint32_t oid, uint32_t table_oid, const char *name)
 }
 
 int
+state_plan_fk(state *st, uint32_t oid, uint32_t table_oid, const char *name)
+{
+	return run(st, "INSERT INTO foreign_keys (oid, table_oid, name) VALUES (?, ?, ?)",
+			   "iit", (int64_t) oid, (int64_t) table_oid, name);
+}
+
+int
 state_plan_end(state *st)
 {
 	int			rc;
@@ -362,6 +371,13 @@ int
 state_index_end(state *st, uint32_t oid, const char *status, double seconds)
 {
 	return run(st, "UPDATE indexes SET status = ?, seconds = ? WHERE oid = ?",
+			   "tdi", status, seconds, (int64_t) oid);
+}
+
+int
+state_fk_end(state *st, uint32_t oid, const char *status, double seconds)
+{
+	return run(st, "UPDATE foreign_keys SET status = ?, seconds = ? WHERE oid = ?",
 			   "tdi", status, seconds, (int64_t) oid);
 }
 
@@ -402,6 +418,13 @@ bool
 state_index_is_done(state *st, uint32_t oid)
 {
 	return get_int(st, "SELECT status = 'done' FROM indexes WHERE oid = ?",
+				   (int64_t) oid, 0) == 1;
+}
+
+bool
+state_fk_is_done(state *st, uint32_t oid)
+{
+	return get_int(st, "SELECT status = 'done' FROM foreign_keys WHERE oid = ?",
 				   (int64_t) oid, 0) == 1;
 }
 
@@ -447,6 +470,7 @@ state_reset_progress(state *st)
 	pthread_mutex_lock(&st->lock);
 	rc = exec_sql(st, "UPDATE parts SET status = 'pending'; "
 				  "UPDATE indexes SET status = 'pending'; "
+				  "UPDATE foreign_keys SET status = 'pending'; "
 				  "UPDATE tables SET analyzed = 0; "
 				  "DELETE FROM step WHERE name NOT IN ('preflight');");
 	pthread_mutex_unlock(&st->lock);

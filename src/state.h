@@ -67,6 +67,9 @@ int			state_plan_part(state *st, uint32_t table_oid, int partno,
 							int64_t first_block, int64_t end_block);
 int			state_plan_index(state *st, uint32_t oid, uint32_t table_oid,
 							 const char *name);
+/* A foreign key pgcrane adds itself: its pg_constraint OID and table. */
+int			state_plan_fk(state *st, uint32_t oid, uint32_t table_oid,
+						  const char *name);
 int			state_plan_end(state *st);
 
 /* Progress of the plan's items. */
@@ -75,6 +78,8 @@ int			state_part_end(state *st, uint32_t table_oid, int partno,
 						   double seconds);
 int			state_index_end(state *st, uint32_t oid, const char *status,
 							double seconds);
+int			state_fk_end(state *st, uint32_t oid, const char *status,
+						 double seconds);
 
 /*
  * Resume.  What a previous run recorded: the parts of a table (up to max,
@@ -85,6 +90,7 @@ bool		state_has_plan(state *st);
 int			state_load_parts(state *st, uint32_t oid, int64_t *first,
 							 int64_t *end, bool *done, int max);
 bool		state_index_is_done(state *st, uint32_t oid);
+bool		state_fk_is_done(state *st, uint32_t oid);
 int			state_table_analyzed(state *st, uint32_t oid);
 bool		state_table_is_analyzed(state *st, uint32_t oid);
 /* Forget every item's progress (all pending) and every step but preflight. */

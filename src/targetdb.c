@@ -117,39 +117,104 @@ targetdb_end_leftovers(const char *target)
 	return rc;
 }
 
+/* Indexes (i, ic) with their table (t, n) and key constraint (con), if any. */
+#define INDEXES_WITH_KEYS \
+" FROM pg_catalog.pg_index i" \
+" JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid" \
+" JOIN pg_catalog.pg_class t ON t.oid = i.indrelid" \
+" JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace" \
+" LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid" \
+"   AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')"
+
 static const char *const partitioned_indexes_sql =
 "SELECT format(CASE WHEN con.oid IS NOT NULL"
 "   THEN 'ALTER TABLE IF EXISTS %1$I.%2$I DROP CONSTRAINT IF EXISTS %3$I CASCADE'"
 "   ELSE 'DROP INDEX IF EXISTS %1$I.%4$I CASCADE' END,"
 "   n.nspname, t.relname, con.conname, ic.relname)"
-" FROM pg_catalog.pg_index i"
-" JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
-" JOIN pg_catalog.pg_class t ON t.oid = i.indrelid"
-" JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
-" LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid"
-"   AND con.conrelid = t.oid AND con.contype IN ('p', 'u', 'x')"
+INDEXES_WITH_KEYS
 " WHERE t.relkind = 'p'"
 " AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
 " AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih"
 "   WHERE ih.inhrelid = i.indexrelid)";
 
+/*
+ * Indexes of partitions attached to no partitioned index: those the
+ * restore created before it was interrupted ahead of its ATTACH, and
+ * those pgcrane built (not attached on the source either).  With the
+ * name, to tell them apart, and the statement that drops one.
+ */
+static const char *const unattached_sql =
+"SELECT n.nspname || '.' || ic.relname,"
+" format(CASE WHEN con.oid IS NOT NULL"
+"   THEN 'ALTER TABLE IF EXISTS %1$I.%2$I DROP CONSTRAINT IF EXISTS %3$I'"
+"   ELSE 'DROP INDEX IF EXISTS %1$I.%4$I' END,"
+"   n.nspname, t.relname, con.conname, ic.relname)"
+INDEXES_WITH_KEYS
+" WHERE t.relispartition"
+" AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+" AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_inherits ih"
+"   WHERE ih.inhrelid = i.indexrelid)";
+
+static bool
+built_by_pgcrane(const catalog *cat, const char *display)
+{
+	for (int i = 0; i < cat->nindexes; i++)
+		if (strcmp(cat->indexes[i].display, display) == 0)
+			return true;
+	return false;
+}
+
+/* Run the statements a query builds (column stmt_col), unless skipped. */
+static int
+run_built(PGconn *conn, const char *what, const char *sql, int stmt_col,
+		  const catalog *cat)
+{
+	PGresult   *res = conn_query(conn, SIDE_TARGET, what, sql, 0, NULL);
+	int			rc = res ? 0 : -1;
+
+	/* The statements are built by the server with format(%I): quoted. */
+	for (int i = 0; res && i < PQntuples(res) && rc == 0; i++)
+		if (cat == NULL || !built_by_pgcrane(cat, PQgetvalue(res, i, 0)))
+			rc = conn_exec(conn, SIDE_TARGET, PQgetvalue(res, i, stmt_col));
+	PQclear(res);
+	return rc;
+}
+
 int
-targetdb_drop_partitioned_indexes(const char *target)
+targetdb_drop_partitioned_indexes(const char *target, const catalog *cat)
 {
 	PGconn	   *conn = conn_open(target, SIDE_TARGET);
-	PGresult   *res;
-	int			rc = 0;
+	int			rc;
 
 	if (conn == NULL)
 		return -1;
-	/* The statements are built by the server with format(%I): quoted. */
-	res = conn_query(conn, SIDE_TARGET, "list indexes of partitioned tables",
-					 partitioned_indexes_sql, 0, NULL);
-	if (res == NULL)
-		rc = -1;
-	for (int i = 0; res && i < PQntuples(res) && rc == 0; i++)
-		rc = conn_exec(conn, SIDE_TARGET, PQgetvalue(res, i, 0));
-	PQclear(res);
+	rc = run_built(conn, "list indexes of partitioned tables",
+				   partitioned_indexes_sql, 0, NULL);
+	if (rc == 0)
+		rc = run_built(conn, "list unattached indexes of partitions",
+					   unattached_sql, 1, cat);
+	PQfinish(conn);
+	return rc;
+}
+
+static const char *const foreign_keys_sql =
+"SELECT format('ALTER TABLE IF EXISTS %I.%I DROP CONSTRAINT IF EXISTS %I',"
+"   n.nspname, t.relname, con.conname)"
+" FROM pg_catalog.pg_constraint con"
+" JOIN pg_catalog.pg_class t ON t.oid = con.conrelid"
+" JOIN pg_catalog.pg_namespace n ON n.oid = t.relnamespace"
+" WHERE con.contype = 'f' AND con.conparentid = 0"
+" AND n.nspname NOT IN ('pg_catalog', 'information_schema')";
+
+int
+targetdb_drop_foreign_keys(const char *target)
+{
+	PGconn	   *conn = conn_open(target, SIDE_TARGET);
+	int			rc;
+
+	if (conn == NULL)
+		return -1;
+	rc = run_built(conn, "list foreign keys", foreign_keys_sql, 0, NULL);
 	PQfinish(conn);
 	return rc;
 }

@@ -5,6 +5,7 @@
 #ifndef PGCRANE_TARGETDB_H
 #define PGCRANE_TARGETDB_H
 
+#include "catalog.h"
 #include "preflight.h"
 
 /*
@@ -30,8 +31,20 @@ int			targetdb_end_leftovers(const char *target);
  * and key constraints of partitioned tables (with what is attached to
  * them and the foreign keys that use them; the restore recreates all of
  * it).  Otherwise --clean would try to drop an attached partition's
- * constraint on its own, which the server refuses.  0 or -1 (logged).
+ * constraint on its own, which the server refuses.  Also drop the indexes
+ * of partitions left unattached by an interrupted restore (those in cat
+ * were built by pgcrane and stay): the restore does not drop them and
+ * would fail to create them again.  0 or -1 (logged).
  */
-int			targetdb_drop_partitioned_indexes(const char *target);
+int			targetdb_drop_partitioned_indexes(const char *target,
+											  const catalog *cat);
+
+/*
+ * Before the schema is restored again with --clean (a resume in a new
+ * snapshot): drop the foreign keys the data phase added, which would
+ * otherwise keep the restore from dropping the tables they join.
+ * 0 or -1 (logged).
+ */
+int			targetdb_drop_foreign_keys(const char *target);
 
 #endif

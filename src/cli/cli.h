@@ -51,6 +51,13 @@ char	   *cli_take_secret(char *arg);
 /* Parse a positive job count for option "name"; false (logged) if bad. */
 bool		cli_parse_jobs(const char *name, const char *arg, int *out);
 
+/*
+ * Parse --toast-compression: "pglz" or "lz4" (*out points to a constant
+ * string), "default" (*out = NULL: the target server's setting); false
+ * (logged) if bad.
+ */
+bool		cli_parse_toast_compression(const char *arg, const char **out);
+
 /* Number of online CPUs, at least 1. */
 int			cli_cpu_count(void);
 

@@ -36,6 +36,10 @@ usage(void)
 		   "                               copy bigger tables in parallel parts (default:\n"
 		   "                               auto, from the database size and --jobs;\n"
 		   "                               0 never splits)\n");
+	printf("      --toast-compression=METHOD\n"
+		   "                               compress the TOASTed values copied with pglz\n"
+		   "                               or lz4 (default: the target server's\n"
+		   "                               default_toast_compression)\n");
 	printf("      --resume                 finish the interrupted clone recorded in --dir\n"
 		   "                               (source and target may then be left out)\n");
 	printf("      --snapshot-hold-time=MIN keep the snapshot of an interrupted clone for\n"
@@ -62,7 +66,8 @@ enum
 	OPT_VERIFY,
 	OPT_RESUME,
 	OPT_HOLD,
-	OPT_FOLLOW
+	OPT_FOLLOW,
+	OPT_TOAST
 };
 
 static const struct option long_options[] = {
@@ -80,6 +85,7 @@ static const struct option long_options[] = {
 	{"resume", no_argument, NULL, OPT_RESUME},
 	{"follow", no_argument, NULL, OPT_FOLLOW},
 	{"snapshot-hold-time", required_argument, NULL, OPT_HOLD},
+	{"toast-compression", required_argument, NULL, OPT_TOAST},
 	{"verbose", no_argument, NULL, 'v'},
 	{"quiet", no_argument, NULL, 'q'},
 	{"help", no_argument, NULL, '?'},
@@ -137,6 +143,8 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 		case OPT_FOLLOW:
 			o->follow = true;
 			return true;
+		case OPT_TOAST:
+			return cli_parse_toast_compression(optarg, &o->toast_compression);
 		case OPT_HOLD:
 			if (str_to_int(optarg, 1, 7 * 24 * 60, &o->hold_seconds))
 			{

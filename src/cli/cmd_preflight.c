@@ -23,6 +23,8 @@ usage(void)
 	printf("      --drop-if-exists    accept a non-empty target (clone will recreate it)\n");
 	printf("      --follow            also check what clone --follow needs (wal_level,\n"
 		   "                          slots, REPLICATION, replica identities)\n");
+	printf("      --toast-compression=METHOD\n"
+		   "                          check that the target can write pglz or lz4\n");
 	printf("      --json              print the result as JSON on stdout\n");
 	printf("  -?, --help              show this help, then exit\n");
 	printf("\nExit status: 0 ready, 1 problems found, 2 error (e.g. a server unreachable).\n");
@@ -34,6 +36,7 @@ static const struct option long_options[] = {
 	{"drop-if-exists", no_argument, NULL, 'd'},
 	{"json", no_argument, NULL, 'J'},
 	{"follow", no_argument, NULL, 'F'},
+	{"toast-compression", required_argument, NULL, 'T'},
 	{"help", no_argument, NULL, '?'},
 	{NULL, 0, NULL, 0}
 };
@@ -41,7 +44,7 @@ static const struct option long_options[] = {
 int
 cmd_preflight(int argc, char **argv)
 {
-	preflight_options po = {NULL, NULL, false, false, false};
+	preflight_options po = {NULL, NULL, false, false, false, NULL};
 	preflight_info info;
 	cli_endpoints ep = {NULL, NULL};
 	char	   *owned[2] = {NULL, NULL};
@@ -66,6 +69,9 @@ cmd_preflight(int argc, char **argv)
 			json = true;
 		else if (c == 'F')
 			po.follow = true;
+		else if (c == 'T' &&
+				 cli_parse_toast_compression(optarg, &po.toast_compression))
+			continue;
 		else
 		{
 			cli_try_help("preflight");

@@ -59,6 +59,27 @@ cli_parse_jobs(const char *name, const char *arg, int *out)
 	return true;
 }
 
+bool
+cli_parse_toast_compression(const char *arg, const char **out)
+{
+	static const char *const methods[] = {"pglz", "lz4"};
+
+	if (strcmp(arg, "default") == 0)
+	{
+		*out = NULL;
+		return true;
+	}
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(arg, methods[i]) == 0)
+		{
+			*out = methods[i];
+			return true;
+		}
+	error("invalid value \"%s\" for option --toast-compression", arg);
+	log_hint("Valid values are \"default\", \"pglz\" and \"lz4\".");
+	return false;
+}
+
 int
 cli_cpu_count(void)
 {

@@ -729,13 +729,19 @@ test_toc_constraint_matches(void **state)
 }
 
 static void
-test_toc_fk_constraint_not_matched(void **state)
+test_toc_fk_constraint_matches(void **state)
 {
 	int			which;
 
 	(void) state;
-	/* 2606/17000 is a key, but an FK constraint is never built by pgcrane. */
-	assert_false(toc_match("4000; 2606 17000 FK CONSTRAINT public a a_fk postgres",
+	/* Foreign keys between copied tables are added by pgcrane too. */
+	assert_true(toc_match("4000; 2606 17000 FK CONSTRAINT public a a_fk postgres",
+						  &which));
+	assert_int_equal(which, 2);
+	/* Another OID, or an FK entry of an unexpected shape, is not. */
+	assert_false(toc_match("4002; 2606 17002 FK CONSTRAINT public a b_fk postgres",
+						   &which));
+	assert_false(toc_match("4000; 2606 17000 FK TRIGGER public a a_fk postgres",
 						   &which));
 	assert_int_equal(which, -1);
 }
@@ -1187,7 +1193,7 @@ main(void)
 		cmocka_unit_test(test_plan_sweep_invariants),
 		cmocka_unit_test(test_toc_index_matches),
 		cmocka_unit_test(test_toc_constraint_matches),
-		cmocka_unit_test(test_toc_fk_constraint_not_matched),
+		cmocka_unit_test(test_toc_fk_constraint_matches),
 		cmocka_unit_test(test_toc_index_attach_not_matched),
 		cmocka_unit_test(test_toc_comment_lines_not_matched),
 		cmocka_unit_test(test_toc_other_kinds_not_matched),
