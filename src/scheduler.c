@@ -91,6 +91,7 @@ typedef struct sched
 	int		   *table_fk_start;
 	int		   *fk_waits;		/* per foreign key: tables not analyzed */
 	bool	   *fk_done;		/* per foreign key, on resume */
+	int			running;		/* tasks being run */
 	sched_result *res;
 } sched;
 
@@ -103,6 +104,7 @@ typedef struct worker
 	pthread_t	thread;
 	double		idle;
 	int			attempt;		/* of the task being run, from 1 */
+	int			parallel;		/* max_parallel_maintenance_workers set */
 } worker;
 
 static void
@@ -340,6 +342,9 @@ plan_follow_ups(sched *s)
 			push_follow(s, TASK_ANALYZE_PARENT, i);
 }
 
+/* Most parallel maintenance workers one index build is given. */
+#define MAX_PARALLEL_BUILD 4
+
 /* Plan every task and record the plan in the state file. */
 static int
 plan(sched *s)
@@ -450,15 +455,43 @@ run_copy(worker *w, const task *k)
 	return rc;
 }
 
+/*
+ * Let an index build use the CPUs no other task uses: as many parallel
+ * maintenance workers as --jobs leaves free (none while the others are
+ * busy), each 256MB of maintenance_work_mem.  Set only when it changes.
+ */
+static int
+size_index_build(worker *w)
+{
+	sched	   *s = w->s;
+	int			n;
+	char		sql[160];
+
+	pthread_mutex_lock(&s->lock);
+	n = s->cfg->jobs - s->running;
+	pthread_mutex_unlock(&s->lock);
+	n = n < 0 ? 0 : n > MAX_PARALLEL_BUILD ? MAX_PARALLEL_BUILD : n;
+	if (n == w->parallel)
+		return 0;
+	snprintf(sql, sizeof(sql), "SET max_parallel_maintenance_workers = %d; "
+			 "SET maintenance_work_mem = '%dMB'", n, 256 * (n + 1));
+	w->parallel = n;
+	return conn_exec(w->tgt, SIDE_TARGET, sql);
+}
+
 static int
 run_index(worker *w, const task *k)
 {
 	sched	   *s = w->s;
 	const cat_index *ix = &s->cfg->cat->indexes[k->item];
 	double		start = clock_now();
-	int			rc = index_build(w->tgt, &s->cfg->cat->tables[ix->table], ix,
-									 s->cfg->resume || w->attempt > 1);
-	double		secs = clock_now() - start;
+	int			rc = size_index_build(w);
+	double		secs;
+
+	if (rc == 0)
+		rc = index_build(w->tgt, &s->cfg->cat->tables[ix->table], ix,
+						 s->cfg->resume || w->attempt > 1);
+	secs = clock_now() - start;
 
 	s->res->index_seconds[k->item] = secs;
 	state_index_end(s->cfg->st, ix->oid, rc == 0 ? STATE_DONE : STATE_FAILED, secs);
@@ -635,10 +668,12 @@ worker_main(void *arg)
 			w->idle += clock_now() - wait_start;
 			continue;
 		}
+		s->running++;
 		pthread_mutex_unlock(&s->lock);
 		if (run_with_retry(w, &k) != 0)
 		{
 			pthread_mutex_lock(&s->lock);
+			s->running--;
 			if (!s->failed && !s->cfg->intr->stop)
 			{
 				s->failed = true;
@@ -648,6 +683,7 @@ worker_main(void *arg)
 			break;
 		}
 		pthread_mutex_lock(&s->lock);
+		s->running--;
 		complete(s, &k);
 	}
 	pthread_cond_broadcast(&s->cond);
@@ -678,6 +714,7 @@ worker_connect(worker *w)
 	if (w->tgt == NULL)
 		return -1;
 	interrupt_register(cfg->intr, w->tgt);
+	w->parallel = -1;
 	if (conn_exec(w->tgt, SIDE_TARGET, "SET synchronous_commit = off") != 0 ||
 		conn_exec(w->tgt, SIDE_TARGET, "SET maintenance_work_mem = '256MB'") != 0)
 		return -1;
