@@ -65,6 +65,8 @@ typedef struct clone_ctx
 	const char *target;
 	char	   *owned_source;
 	char	   *owned_target;
+	const char *toast;			/* --toast-compression, or as recorded */
+	char	   *owned_toast;
 	int			holder_pid;
 	bool		redo_all;		/* resume in a new snapshot: from the schema */
 	bool		follow;			/* --follow, or recorded by the run resumed */
@@ -105,7 +107,7 @@ static int
 do_preflight(clone_ctx *c)
 {
 	preflight_options po = {c->source, c->target, c->o->drop_if_exists,
-	c->o->resume, c->follow, c->o->toast_compression};
+	c->o->resume, c->follow, c->toast};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)
@@ -275,7 +277,7 @@ do_data(clone_ctx *c)
 		.resume = c->o->resume && !c->redo_all,
 		.jobs = c->o->jobs,.index_jobs = c->o->index_jobs,
 		.split_bytes = split_threshold(c),.cat = &c->cat,.st = c->st,
-		.toast_compression = c->info.toast_default ? c->o->toast_compression : NULL,
+		.toast_compression = c->info.toast_default ? c->toast : NULL,
 		.prog = &c->prog,.intr = &c->intr,
 	};
 
@@ -527,7 +529,7 @@ hint_toast_compression(const clone_ctx *c)
 				total = 0;
 	char		size[32];
 
-	if (c->o->toast_compression || !c->info.toast_lz4 || !c->info.toast_default ||
+	if (c->toast || !c->info.toast_lz4 || !c->info.toast_default ||
 		strcmp(c->info.toast_default, "pglz") != 0)
 		return;
 	for (int i = 0; i < c->cat.ntables; i++)
@@ -656,6 +658,8 @@ setup_endpoints(clone_ctx *c)
 		c->source = c->owned_source = state_get(c->st, "source");
 	if (c->target == NULL)
 		c->target = c->owned_target = state_get(c->st, "target");
+	if (c->toast == NULL)
+		c->toast = c->owned_toast = state_get(c->st, "toast_compression");
 	return 0;
 }
 
@@ -670,6 +674,8 @@ record_run(clone_ctx *c)
 	state_put(c->st, "status", "running");
 	if (c->follow)
 		state_put(c->st, "follow", "on");
+	if (c->toast)
+		state_put(c->st, "toast_compression", c->toast);
 	free(src);
 	free(tgt);
 }
@@ -685,6 +691,7 @@ clone_ctx_release(clone_ctx *c)
 	free(c->snapshot);
 	free(c->owned_source);
 	free(c->owned_target);
+	free(c->owned_toast);
 	free(c->dump_path);
 	free(c->list_path);
 }
@@ -701,6 +708,7 @@ clone_run(const clone_options *o)
 	c.source = o->source;
 	c.target = o->target;
 	c.follow = o->follow;
+	c.toast = o->toast_compression;
 	c.st = state_open(o->dir);
 	if (c.st == NULL)
 		return EXIT_ERROR;

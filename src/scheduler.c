@@ -43,6 +43,9 @@
 #include "util/log.h"
 #include "util/str.h"
 
+/* Most parallel maintenance workers one index build is given. */
+#define MAX_PARALLEL_BUILD 4
+
 typedef enum task_kind
 {
 	TASK_LARGE_OBJECTS,
@@ -341,9 +344,6 @@ plan_follow_ups(sched *s)
 		for (int i = 0; i < cat->npartitioned; i++)
 			push_follow(s, TASK_ANALYZE_PARENT, i);
 }
-
-/* Most parallel maintenance workers one index build is given. */
-#define MAX_PARALLEL_BUILD 4
 
 /* Plan every task and record the plan in the state file. */
 static int

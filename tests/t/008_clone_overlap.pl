@@ -172,6 +172,8 @@ is( $dst->safe_psql('shop_lz4',
 		q{SELECT attcompression = '' FROM pg_attribute
 		  WHERE attrelid = 's.docs'::regclass AND attname = 'body'}),
 	't', 'the column keeps its compression setting');
+is(state_kv($dir, 'toast_compression'), 'lz4',
+	'the state file records the method, for a resume');
 clone_result_ok($src, 'shop', $dst, 'shop_lz4', $dir, 'lz4');
 
 done_testing();
