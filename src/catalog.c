@@ -26,9 +26,7 @@ static const char *const tables_sql =
 "SELECT c.oid, n.nspname, c.relname, pg_catalog.pg_table_size(c.oid),"
 " pg_catalog.pg_relation_size(c.oid) /"
 "   pg_catalog.current_setting('block_size')::bigint, c.reltuples,"
-" coalesce(pg_catalog.pg_relation_size(nullif(c.reltoastrelid, 0)), 0),"
-" (SELECT coalesce(sum(pg_catalog.pg_relation_size(i.indexrelid)), 0)"
-"   FROM pg_catalog.pg_index i WHERE i.indrelid = c.oid)"
+" coalesce(pg_catalog.pg_relation_size(nullif(c.reltoastrelid, 0)), 0)"
 " FROM pg_catalog.pg_class c"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 " WHERE c.relkind = 'r' AND" USER_OBJECT("c")
@@ -164,7 +162,6 @@ load_tables(PGconn *src, catalog *cat)
 		t->heap_pages = get_int64(res, i, 4);
 		t->reltuples = strtod(PQgetvalue(res, i, 5), NULL);
 		t->toast_bytes = get_int64(res, i, 6);
-		t->index_bytes = get_int64(res, i, 7);
 		t->binary = true;
 	}
 	PQclear(res);

@@ -32,7 +32,6 @@ typedef struct cat_table
 	int64_t		bytes;			/* pg_table_size: heap and TOAST */
 	int64_t		heap_pages;		/* pages of the main fork */
 	int64_t		toast_bytes;	/* of its TOAST table */
-	int64_t		index_bytes;	/* of its indexes on the source */
 	double		reltuples;
 } cat_table;
 
