@@ -89,6 +89,8 @@ our @EXPORT = qw(
   large_objects_equal
   databases_equal
   database_exists
+  server_fingerprint
+  holder_processes
   install_without_extension
   slurp_bytes
 );
@@ -726,6 +728,73 @@ sub database_exists
 	my $lit = quote_literal($dbname);
 	return $node->safe_psql('postgres',
 		"SELECT count(*) FROM pg_database WHERE datname = $lit") eq '1';
+}
+
+=pod
+
+=item server_fingerprint($node)
+
+A text that changes when anything pgcrane could do to $node changes: every
+database (name and OID), in each connectable one its relations (name, kind,
+relfilenode, and a table's row count), its publications and its sessions
+named pgcrane; the server's replication slots and replication origins.
+Two fingerprints taken before and after a refused command must be equal.
+
+=cut
+
+sub server_fingerprint
+{
+	my ($node) = @_;
+	my @out;
+	my $dbs = $node->safe_psql('postgres',
+		"SELECT datname, oid, datallowconn FROM pg_database ORDER BY datname");
+	push @out, "databases:\n$dbs";
+	foreach my $line (split /\n/, $dbs)
+	{
+		my ($name, $oid, $conn) = split /\|/, $line;
+		next if $conn ne 't' || $name eq 'template1';
+		my $rels = $node->safe_psql(
+			$name, q{
+SELECT n.nspname || '.' || c.relname, c.relkind, c.relfilenode,
+  CASE WHEN c.relkind = 'r' THEN (xpath('/row/n/text()',
+    query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),
+      false, true, '')))[1]::text END
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname NOT IN ('pg_catalog', 'information_schema')
+  AND n.nspname !~ '^pg_(toast|temp_)'
+ORDER BY 1});
+		my $pubs = $node->safe_psql($name,
+			'SELECT pubname FROM pg_publication ORDER BY 1');
+		push @out, "db $name ($oid) relations:\n$rels\npublications: $pubs";
+	}
+	push @out, 'slots: ' . $node->safe_psql('postgres',
+		'SELECT string_agg(slot_name, \',\' ORDER BY slot_name) FROM pg_replication_slots');
+	push @out, 'origins: ' . $node->safe_psql('postgres',
+		'SELECT string_agg(roname, \',\' ORDER BY roname) FROM pg_replication_origin');
+	push @out, 'sessions: ' . $node->safe_psql('postgres',
+		"SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgcrane'");
+	return join("\n", @out) . "\n";
+}
+
+=pod
+
+=item holder_processes()
+
+The pids of every running "pgcrane snapshot-holder" process, as a sorted
+list.
+
+=cut
+
+sub holder_processes
+{
+	my @pids;
+	opendir(my $dh, '/proc') or return ();
+	foreach my $pid (sort { $a <=> $b } grep { /^\d+$/ } readdir $dh)
+	{
+		push @pids, $pid if process_alive($pid) && is_snapshot_holder($pid);
+	}
+	closedir $dh;
+	return @pids;
 }
 
 =pod
