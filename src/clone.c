@@ -41,6 +41,7 @@
 #include "cdc/slot.h"
 #include "cli/cli.h"
 #include "conn.h"
+#include "identity.h"
 #include "interrupt.h"
 #include "preflight.h"
 #include "progress.h"
@@ -70,6 +71,9 @@ typedef struct clone_ctx
 	int			holder_pid;
 	bool		redo_all;		/* resume in a new snapshot: from the schema */
 	bool		follow;			/* --follow, or recorded by the run resumed */
+	bool		data_started;	/* rows may have been copied */
+	bool		rolled_back;	/* a failed fresh run removed what it made */
+	db_identity created;		/* the target database this run created */
 	interrupt	intr;
 	state	   *st;
 	preflight_info info;
@@ -103,6 +107,22 @@ phase_end(clone_ctx *c, int rc)
 	return rc;
 }
 
+/*
+ * After preflight: a resume proves both sides are the databases the
+ * interrupted run recorded; a fresh run records the source's identity
+ * (the target's once it exists, in run_phases).
+ */
+static int
+check_identities(clone_ctx *c)
+{
+	if (!c->o->resume)
+		return identity_record(c->st, SIDE_SOURCE, &c->info.source_id);
+	if (identity_check_id(c->st, SIDE_SOURCE, &c->info.source_id, c->source) != 0 ||
+		identity_check_id(c->st, SIDE_TARGET, &c->info.target_id, c->target) != 0)
+		return -1;
+	return 0;
+}
+
 static int
 do_preflight(clone_ctx *c)
 {
@@ -118,6 +138,10 @@ do_preflight(clone_ctx *c)
 	if (!c->o->json)
 		preflight_print(&c->info, false);
 	phase_end(c, 0);
+	if (c->intr.stop)
+		return EXIT_INTERRUPTED;
+	if (check_identities(c) != 0)
+		return EXIT_ERROR;
 	return EXIT_OK;
 }
 
@@ -283,6 +307,7 @@ do_data(clone_ctx *c)
 
 	if (step_done(c, "data"))
 		return 0;
+	c->data_started = true;
 	phase_begin(c, "data");
 	c->prog.tables_total = c->cat.ntables;
 	c->prog.indexes_total = c->cat.nindexes;
@@ -495,15 +520,42 @@ resume_snapshot(clone_ctx *c)
 	return new_snapshot(c);
 }
 
+/*
+ * The target database: created (or recreated) unless it is there, and its
+ * identity recorded for every later command on the work directory.
+ */
+static int
+do_target(clone_ctx *c)
+{
+	const db_identity *id = &c->info.target_id;
+	int			rc;
+
+	phase_begin(c, "target");
+	rc = targetdb_prepare(c->target, &c->info, c->o->drop_if_exists && !c->o->resume,
+						  &c->created);
+	if (rc == 0 && c->created.db_oid)
+		id = &c->created;
+	if (rc == 0 && !c->o->resume)
+		rc = identity_record(c->st, SIDE_TARGET, id);
+	if (rc == 0 && c->o->resume)
+		rc = targetdb_end_leftovers(c->target);
+	return phase_end(c, rc);
+}
+
+static int
+do_snapshot(clone_ctx *c)
+{
+	phase_begin(c, "snapshot");
+	return phase_end(c, c->o->resume ? resume_snapshot(c) : new_snapshot(c));
+}
+
 /* Every phase after preflight, in order; stops at the first failure. */
 static int
 run_phases(clone_ctx *c)
 {
-	if (targetdb_prepare(c->target, &c->info, c->o->drop_if_exists && !c->o->resume) != 0)
+	if (c->intr.stop || do_target(c) != 0)
 		return -1;
-	if (c->o->resume && targetdb_end_leftovers(c->target) != 0)
-		return -1;
-	if ((c->o->resume ? resume_snapshot(c) : new_snapshot(c)) != 0)
+	if (c->intr.stop || do_snapshot(c) != 0)
 		return -1;
 	if (c->redo_all && targetdb_drop_foreign_keys(c->target) != 0)
 		return -1;
@@ -545,13 +597,101 @@ hint_toast_compression(const clone_ctx *c)
 	log_hint("--toast-compression=lz4 writes them several times faster.");
 }
 
+/* Forget, in the state file, what a rollback removed. */
+static void
+forget_follow(clone_ctx *c)
+{
+	static const char *const keys[] = {
+		FOLLOW_KEY_SLOT, FOLLOW_KEY_PUBLICATION, FOLLOW_KEY_ORIGIN,
+		FOLLOW_KEY_START_LSN, "follow", "snapshot", "snapshot.holder_pid",
+	};
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (state_delete(c->st, keys[i]) != 0)
+			return;
+}
+
+/* Drop the slot and publication this run made, once its holder is gone. */
+static int
+remove_follow_objects(clone_ctx *c)
+{
+	char	   *slot = state_get(c->st, FOLLOW_KEY_SLOT);
+	char	   *pub = state_get(c->st, FOLLOW_KEY_PUBLICATION);
+	PGconn	   *src = slot ? conn_open(c->source, SIDE_SOURCE) : NULL;
+	int			rc = slot ? -1 : 0;
+
+	if (src && cdc_slot_wait_inactive(src, slot, 30) == 0 &&
+		cdc_source_cleanup(src, slot, pub) == 0)
+	{
+		log_info("dropped replication slot \"%s\" and publication \"%s\" on the source",
+				 slot, pub ? pub : "");
+		rc = 0;
+	}
+	if (src)
+		PQfinish(src);
+	free(slot);
+	free(pub);
+	return rc;
+}
+
+/*
+ * A fresh clone that failed before its first row was copied removes what
+ * it created: the snapshot holder, the slot and publication, the target
+ * database.  The corrected command then runs again as it is.  Only what
+ * this run created goes, each proved by identity.
+ */
+static int
+roll_back(clone_ctx *c)
+{
+	int			rc = 0;
+
+	snapshot_holder_stop(c->holder_pid);
+	c->holder_pid = 0;
+	if (c->follow && remove_follow_objects(c) != 0)
+		rc = -1;
+	if (targetdb_drop_created(c->target, &c->created, &c->info.source_id) != 0)
+		rc = -1;
+	if (rc == 0)
+	{
+		forget_follow(c);
+		c->rolled_back = true;
+	}
+	return rc;
+}
+
+/* What a failed or interrupted run says about going on. */
+static void
+hint_after_failure(clone_ctx *c)
+{
+	char	   *resume = str_printf("pgcrane clone --resume --dir %s", c->o->dir);
+	char	   *slot;
+
+	if (c->rolled_back)
+	{
+		log_hint("Nothing this run created is left; correct the problem and run the same command again.");
+		free(resume);
+		return;
+	}
+	log_hint("Resume it with: %s", resume);
+	if (c->follow && (slot = state_get(c->st, FOLLOW_KEY_SLOT)) != NULL)
+	{
+		cdc_slot_report_left(c->source, slot, c->o->dir, resume);
+		free(slot);
+	}
+	free(resume);
+}
+
 static int
 finish(clone_ctx *c, int rc, double start)
 {
 	const char *status = rc == 0 ? "ok" : c->intr.signo ? "interrupted" : "failed";
 
+	if (rc != 0 && !c->o->resume && !c->intr.signo && !c->data_started &&
+		roll_back(c) == 0)
+		status = "rolled back";
 	fill_report(c, status, start);
-	state_put(c->st, "status", status);
+	if (state_put(c->st, "status", status) != 0 && rc == 0)
+		rc = -1;
 	if (rc == 0)
 		snapshot_holder_stop(c->holder_pid);
 	if (c->o->json)
@@ -566,7 +706,7 @@ finish(clone_ctx *c, int rc, double start)
 		log_info("clone interrupted in phase \"%s\"", c->phase ? c->phase : "setup");
 	else
 		error("clone failed in phase \"%s\"", c->phase ? c->phase : "setup");
-	log_hint("Resume it with: pgcrane clone --resume --dir %s", c->o->dir);
+	hint_after_failure(c);
 	return c->intr.signo ? EXIT_INTERRUPTED : EXIT_ERROR;
 }
 
@@ -618,6 +758,34 @@ same_endpoint(clone_ctx *c, const char *given, const char *key)
 }
 
 /*
+ * A work directory whose replication slot was neither cut over with
+ * --drop-slot nor cleaned up refuses a fresh clone: the new run would
+ * forget the slot, which then holds WAL on the source for ever.
+ */
+static bool
+follow_pending(clone_ctx *c)
+{
+	char	   *slot = state_get(c->st, FOLLOW_KEY_SLOT);
+	char	   *cleaned = state_get(c->st, CLEANUP_KEY_DONE_AT);
+	char	   *phase = state_get(c->st, FOLLOW_KEY_PHASE);
+	bool		pending = slot && slot[0] && cleaned == NULL;
+
+	if (pending)
+	{
+		error("work directory \"%s\" holds a follow whose replication slot \"%s\" still exists",
+			  c->o->dir, slot);
+		log_detail("Its follow is %s.", phase && strcmp(phase, FOLLOW_PHASE_DONE) == 0 ?
+				   "cut over, but the slot was not dropped" : "not cut over");
+		log_hint("Finish it with \"pgcrane cutover --dir %s --drop-slot\" or \"pgcrane cleanup --dir %s\", or use another --dir.",
+				 c->o->dir, c->o->dir);
+	}
+	free(slot);
+	free(cleaned);
+	free(phase);
+	return pending;
+}
+
+/*
  * Decide the endpoints: on resume they come from the state file unless
  * given (then they must match it); a fresh run refuses a directory that
  * holds an unfinished clone.
@@ -633,6 +801,8 @@ setup_endpoints(clone_ctx *c)
 	free(status);
 	if (!c->o->resume)
 	{
+		if (follow_pending(c))
+			return -1;
 		if (unfinished && state_has_plan(c->st))
 		{
 			error("work directory \"%s\" holds an unfinished clone", c->o->dir);

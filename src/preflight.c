@@ -286,6 +286,35 @@ check_toast_compression(PGconn *tgt, const preflight_options *o,
 				"(needs PostgreSQL 14 or later built with lz4)");
 }
 
+/*
+ * Source and target must be two databases, whatever the spelling of the
+ * connection strings: proved by server identity (identity.h).
+ */
+static void
+check_identity(PGconn *src, PGconn *tgt, preflight_info *info)
+{
+	char		buf[512];
+	int			rc = identity_read(src, SIDE_SOURCE, &info->source_id);
+
+	if (rc == 0)
+		rc = info->target_exists ?
+			identity_read(tgt, SIDE_TARGET, &info->target_id) :
+			identity_read_server(tgt, SIDE_TARGET, info->target_db, &info->target_id);
+	if (rc != 0)
+	{
+		info->problems++;
+		return;
+	}
+	if (identity_same_database(&info->source_id, &info->target_id))
+	{
+		info->same_database = true;
+		problem(info, "the source and the target are the same database");
+		log_detail("Both connections reach %s.",
+				   identity_describe(&info->source_id, buf, sizeof(buf)));
+		log_hint("Give a target database on another server, or another database name.");
+	}
+}
+
 /* clone --follow: replication on the source, apply rights on the target. */
 static void
 check_follow(PGconn *src, PGconn *tgt, preflight_info *info)
@@ -316,7 +345,9 @@ preflight_run(const preflight_options *o, preflight_info *info)
 	else
 	{
 		info->target_num = PQserverVersion(tgt);
-		if (info->target_exists && !o->resume)
+		if (src)
+			check_identity(src, tgt, info);
+		if (info->target_exists && !o->resume && !info->same_database)
 			check_target_contents(tgt, o, info);
 		if (!info->target_exists || (o->drop_if_exists && !info->target_empty))
 			check_can_create(tgt, info);

@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 
+#include "identity.h"
 #include "schema.h"
 
 typedef struct preflight_options
@@ -42,6 +43,10 @@ typedef struct preflight_info
 	char	   *toast_default;	/* target's default_toast_compression, NULL
 								 * before PostgreSQL 14; owned */
 	bool		toast_lz4;		/* the target can compress with lz4 */
+	db_identity source_id;		/* what the source connection reaches */
+	db_identity target_id;		/* the target database, or its server when
+								 * the database does not exist (db_oid 0) */
+	bool		same_database;	/* source and target are one database */
 	int			problems;		/* problems found */
 	bool		unreachable;	/* a server could not be reached */
 } preflight_info;

@@ -274,6 +274,12 @@ state_put(state *st, const char *key, const char *value)
 			   "DO UPDATE SET value = excluded.value", "tt", key, value);
 }
 
+int
+state_delete(state *st, const char *key)
+{
+	return run(st, "DELETE FROM kv WHERE key = ?", "t", key);
+}
+
 char *
 state_get(state *st, const char *key)
 {

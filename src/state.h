@@ -49,6 +49,8 @@ const char *state_dir(const state *st);
 
 /* Key/value settings: snapshot, slot, LSNs, the redacted connections. */
 int			state_put(state *st, const char *key, const char *value);
+/* Forget a key; 0 also when it was absent. */
+int			state_delete(state *st, const char *key);
 /* The value or NULL when absent; you own the result. */
 char	   *state_get(state *st, const char *key);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "conn.h"
+#include "identity.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -47,33 +48,118 @@ create_sql(PGconn *conn, const preflight_info *info)
 	return strbuf_detach(&sb);
 }
 
-int
-targetdb_prepare(const char *target, const preflight_info *info, bool drop)
+/*
+ * Before a DROP DATABASE: prove through conn (the target server's
+ * maintenance database) that dbname is the database expected, on the
+ * server expected, and not the source.  0 or -1 (logged).
+ */
+static int
+prove_drop(PGconn *conn, const char *dbname, const db_identity *expected,
+		   const db_identity *source)
 {
-	char	   *maint;
+	db_identity now;
+	char		buf[512];
+
+	if (identity_read_server(conn, SIDE_TARGET, dbname, &now) != 0)
+		return -1;
+	if (now.db_oid == 0)
+		return 0;				/* gone already: nothing to drop */
+	if (identity_same_database(&now, source))
+	{
+		error("refusing to drop database \"%s\": it is the source database", dbname);
+		log_detail("It is %s.", identity_describe(&now, buf, sizeof(buf)));
+		return -1;
+	}
+	if (now.is_template)
+		return error("refusing to drop database \"%s\": it is a template database", dbname);
+	if (!identity_same_database(&now, expected))
+	{
+		error("refusing to drop database \"%s\": it is not the target database checked before",
+			  dbname);
+		log_detail("Expected %s, found %s.", identity_describe(expected, buf, sizeof(buf)),
+				   identity_describe(&now, buf + 256, sizeof(buf) - 256));
+		return -1;
+	}
+	return 0;
+}
+
+/* The target server's maintenance database, to create or drop the target. */
+static PGconn *
+open_maintenance(const char *target)
+{
+	char	   *maint = conn_with_dbname(target, "postgres");
+	PGconn	   *conn = maint ? conn_open(maint, SIDE_TARGET) : NULL;
+
+	free(maint);
+	return conn;
+}
+
+static int
+create_target(PGconn *conn, const preflight_info *info, db_identity *created)
+{
+	char	   *sql = create_sql(conn, info);
+	int			rc;
+
+	log_info("creating target database \"%s\"", info->target_db);
+	rc = conn_exec_as(conn, SIDE_TARGET, sql, "create the target database");
+	free(sql);
+	if (rc == 0)
+		rc = identity_read_server(conn, SIDE_TARGET, info->target_db, created);
+	return rc;
+}
+
+int
+targetdb_prepare(const char *target, const preflight_info *info, bool drop,
+				 db_identity *created)
+{
 	PGconn	   *conn;
 	int			rc = 0;
 
+	memset(created, 0, sizeof(*created));
 	if (info->target_exists && (info->target_empty || !drop))
 		return 0;
-	maint = conn_with_dbname(target, "postgres");
-	conn = maint ? conn_open(maint, SIDE_TARGET) : NULL;
-	free(maint);
-	if (conn == NULL)
+	if ((conn = open_maintenance(target)) == NULL)
 		return -1;
 	if (info->target_exists)
 	{
-		log_info("dropping target database \"%s\"", info->target_db);
-		rc = conn_exec_ident(conn, SIDE_TARGET, "DROP DATABASE %s", info->target_db);
+		rc = prove_drop(conn, info->target_db, &info->target_id, &info->source_id);
+		if (rc == 0)
+		{
+			log_info("dropping target database \"%s\"", info->target_db);
+			rc = conn_exec_ident(conn, SIDE_TARGET, "DROP DATABASE %s", info->target_db);
+		}
 	}
 	if (rc == 0)
-	{
-		char	   *sql = create_sql(conn, info);
+		rc = create_target(conn, info, created);
+	PQfinish(conn);
+	return rc;
+}
 
-		log_info("creating target database \"%s\"", info->target_db);
-		rc = conn_exec(conn, SIDE_TARGET, sql);
-		free(sql);
+int
+targetdb_drop_created(const char *target, const db_identity *created,
+					  const db_identity *source)
+{
+	PGconn	   *conn;
+	int			rc;
+
+	if (created->db_oid == 0)
+		return 0;
+	if ((conn = open_maintenance(target)) == NULL)
+		return -1;
+	rc = prove_drop(conn, created->dbname, created, source);
+	if (rc == 0)
+	{
+		/* Sessions of this run may linger a moment after their PQfinish. */
+		if (PQserverVersion(conn) >= 130000)
+			rc = conn_exec_ident(conn, SIDE_TARGET, "DROP DATABASE IF EXISTS %s WITH (FORCE)",
+								 created->dbname);
+		else
+			rc = conn_exec_ident(conn, SIDE_TARGET, "DROP DATABASE IF EXISTS %s",
+								 created->dbname);
 	}
+	if (rc == 0)
+		log_info("dropped target database \"%s\", which this run had created",
+				 created->dbname);
 	PQfinish(conn);
 	return rc;
 }

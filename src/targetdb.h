@@ -12,10 +12,22 @@
  * Make the target database ready: create it when it does not exist (with
  * the source's encoding, collation and ctype, from template0), or drop and
  * recreate it when it is not empty and drop is set.  Works through the
- * target server's "postgres" database.  0 or -1 (logged).
+ * target server's "postgres" database.  Before a DROP DATABASE it proves,
+ * by identity, that the database is the one preflight saw (info->
+ * target_id) and not the source (info->source_id).  When it creates the
+ * database, its identity goes into created (db_oid 0 otherwise).
+ * 0 or -1 (logged).
  */
 int			targetdb_prepare(const char *target, const preflight_info *info,
-							 bool drop);
+							 bool drop, db_identity *created);
+
+/*
+ * Drop the database a failed run created (created, from
+ * targetdb_prepare), after proving it is that very database and not the
+ * source.  Nothing when created->db_oid is 0.  0 or -1 (logged).
+ */
+int			targetdb_drop_created(const char *target, const db_identity *created,
+								  const db_identity *source);
 
 /*
  * Before a resume: end the sessions an interrupted pgcrane (or its

@@ -20,6 +20,8 @@
 #include "cdc/report.h"
 #include "cdc/slot.h"
 #include "conn.h"
+#include "snapshot.h"
+#include "identity.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -41,14 +43,16 @@ open_quiet(const char *conninfo, const char *side)
 
 /* The source side: slot, then publication. */
 static int
-cleanup_source(const char *source, const char *slot, const char *publication)
+cleanup_source(state *st, const char *source, const char *slot,
+			   const char *publication)
 {
 	PGconn	   *src = open_quiet(source, SIDE_SOURCE);
 	int			rc = -1;
 
 	if (src == NULL)
 		return -1;
-	if (cdc_slot_wait_inactive(src, slot, SLOT_WAIT_SECONDS) == 0 &&
+	if (identity_check_conn(st, SIDE_SOURCE, src, source) == 0 &&
+		cdc_slot_wait_inactive(src, slot, SLOT_WAIT_SECONDS) == 0 &&
 		cdc_source_cleanup(src, slot, publication) == 0)
 	{
 		log_info("dropped replication slot \"%s\" and publication \"%s\" on the source",
@@ -64,7 +68,8 @@ cleanup_source(const char *source, const char *slot, const char *publication)
  * schema dump taken after the publication was made carries along.
  */
 static int
-cleanup_target(const char *target, const char *origin, const char *publication)
+cleanup_target(state *st, const char *target, const char *origin,
+			   const char *publication)
 {
 	PGconn	   *tgt = open_quiet(target, SIDE_TARGET);
 	bool		dropped;
@@ -72,6 +77,11 @@ cleanup_target(const char *target, const char *origin, const char *publication)
 
 	if (tgt == NULL)
 		return -1;
+	if (identity_check_conn(st, SIDE_TARGET, tgt, target) != 0)
+	{
+		PQfinish(tgt);
+		return -1;
+	}
 	if (cdc_origin_drop(tgt, origin, &dropped) == 0)
 	{
 		if (dropped)
@@ -80,6 +90,24 @@ cleanup_target(const char *target, const char *origin, const char *publication)
 	}
 	PQfinish(tgt);
 	return rc;
+}
+
+/*
+ * The snapshot holder of an interrupted clone, which would otherwise keep
+ * its source session (and VACUUM's horizon) for up to its hold time.
+ */
+static void
+stop_holder(state *st)
+{
+	char	   *pid = state_get(st, "snapshot.holder_pid");
+	int			n;
+
+	if (pid && str_to_int(pid, 1, 1 << 30, &n) && snapshot_holder_alive(n))
+	{
+		snapshot_holder_stop(n);
+		log_info("stopped the snapshot holder (pid %d)", n);
+	}
+	free(pid);
 }
 
 int
@@ -93,20 +121,22 @@ cdc_cleanup(state *st, const char *source, const char *target)
 	char		now[32];
 	int			rc = 0;
 
+	stop_holder(st);
 	if (slot == NULL || publication == NULL || origin == NULL)
-		rc = error("work directory \"%s\" records no replication slot to drop",
-				   state_dir(st));
+		log_info("work directory \"%s\" records no replication slot", state_dir(st));
 	else if (src == NULL || tgt == NULL)
 		rc = error("work directory \"%s\" records no %s connection", state_dir(st),
 				   src == NULL ? "source" : "target");
-	if (rc == 0)
-		rc = cleanup_source(src, slot, publication);
-	if (rc == 0)
-		rc = cleanup_target(tgt, origin, publication);
+	else
+	{
+		rc = cleanup_source(st, src, slot, publication);
+		if (rc == 0)
+			rc = cleanup_target(st, tgt, origin, publication);
+	}
 	if (rc == 0)
 	{
 		cdc_report_format_time(time(NULL), now, sizeof(now));
-		state_put(st, CLEANUP_KEY_DONE_AT, now);
+		rc = state_put(st, CLEANUP_KEY_DONE_AT, now);
 	}
 	free(src);
 	free(tgt);

@@ -63,9 +63,11 @@
 #include "cdc/apply.h"
 #include "cdc/pgoutput.h"
 #include "cdc/report.h"
+#include "cdc/slot.h"
 #include "cdc/stream.h"
 #include "cli/cli.h"
 #include "conn.h"
+#include "identity.h"
 #include "sequence.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -729,6 +731,13 @@ load_setup(follow_ctx *c)
 		free(start);
 		return -1;
 	}
+	/* Given or recorded, each must reach the database the clone used. */
+	if (identity_check_recorded(c->o->st, SIDE_SOURCE, c->source) != 0 ||
+		identity_check_recorded(c->o->st, SIDE_TARGET, c->target) != 0)
+	{
+		free(start);
+		return -1;
+	}
 	if (!pgo_lsn_parse(start, &c->start_lsn))
 	{
 		error("invalid %s \"%s\" in work directory \"%s\"", FOLLOW_KEY_START_LSN,
@@ -773,6 +782,19 @@ record_start(follow_ctx *c)
 	set_phase(c, FOLLOW_PHASE_CATCHING_UP);
 }
 
+/* The slot stays on the source after this exit: say so, and its cost. */
+static void
+report_slot_left(follow_ctx *c)
+{
+	char	   *resume;
+
+	if (c->slot == NULL)
+		return;
+	resume = str_printf("pgcrane follow --dir %s", c->dir);
+	cdc_slot_report_left(c->source, c->slot, c->dir, resume);
+	free(resume);
+}
+
 /* How the run ended, in the state and for the user. */
 static int
 finish(follow_ctx *c, int rc)
@@ -787,6 +809,7 @@ finish(follow_ctx *c, int rc)
 	{
 		set_phase(c, FOLLOW_PHASE_STOPPED);
 		log_info("stopped; resume with: pgcrane follow --dir %s", c->dir);
+		report_slot_left(c);
 		return EXIT_INTERRUPTED;
 	}
 	set_phase(c, FOLLOW_PHASE_FAILED);
@@ -806,6 +829,7 @@ finish(follow_ctx *c, int rc)
 		state_put(c->o->st, FOLLOW_KEY_ERROR, "see the messages of pgcrane follow");
 		log_hint("Fix the cause, then run: pgcrane follow --dir %s", c->dir);
 	}
+	report_slot_left(c);
 	return EXIT_ERROR;
 }
 

@@ -143,3 +143,50 @@ cdc_slot_wait_inactive(PGconn *src, const char *slot, int timeout)
 	return error("replication slot \"%s\" is still in use on the source after %d seconds",
 				 slot, timeout);
 }
+
+/* The WAL the slot retains, as text ("1.2 MB"), or NULL when it is gone. */
+static char *
+slot_retained(PGconn *src, const char *slot)
+{
+	const char *params[1] = {slot};
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "read replication slot",
+								 "SELECT pg_catalog.pg_size_pretty(pg_catalog.pg_wal_lsn_diff("
+								 " CASE WHEN pg_catalog.pg_is_in_recovery()"
+								 "  THEN pg_catalog.pg_last_wal_replay_lsn()"
+								 "  ELSE pg_catalog.pg_current_wal_lsn() END,"
+								 " restart_lsn))"
+								 " FROM pg_catalog.pg_replication_slots WHERE slot_name = $1",
+								 1, params);
+	char	   *size = NULL;
+
+	if (res && PQntuples(res) == 1)
+		size = xstrdup(PQgetisnull(res, 0, 0) ? "an unknown amount" : PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return size;
+}
+
+void
+cdc_slot_report_left(const char *source, const char *slot, const char *dir,
+					 const char *resume_cmd)
+{
+	PGconn	   *src = source ? conn_try_open(source, NULL, NULL, 0) : NULL;
+	char	   *size = NULL;
+
+	if (slot == NULL || slot[0] == '\0')
+		return;
+	if (src)
+	{
+		size = slot_retained(src, slot);
+		PQfinish(src);
+		if (size == NULL)
+			return;
+		log_warning("replication slot \"%s\" remains on the source and retains %s of WAL",
+					slot, size);
+	}
+	else
+		log_warning("replication slot \"%s\" may remain on the source, retaining WAL",
+					slot);
+	log_hint("Go on with \"%s\", or remove the slot with \"pgcrane cleanup --dir %s\".",
+			 resume_cmd, dir);
+	free(size);
+}

@@ -56,6 +56,15 @@ int			cdc_source_cleanup(PGconn *src, const char *slot,
  */
 int			cdc_slot_wait_inactive(PGconn *src, const char *slot, int timeout);
 
+/*
+ * Before an exit that leaves the slot on the source: say that it remains,
+ * how much WAL it retains, and how to go on or remove it.  Quiet when the
+ * slot does not exist (or the source cannot be asked: then only the name
+ * and the commands are printed).  resume_cmd is the command that goes on.
+ */
+void		cdc_slot_report_left(const char *source, const char *slot,
+								 const char *dir, const char *resume_cmd);
+
 /* LSNs are formatted and parsed with pgo_lsn_format/pgo_lsn_parse. */
 
 #endif

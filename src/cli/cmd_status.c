@@ -12,6 +12,7 @@
 #include "cdc/report.h"
 #include "cli/cli.h"
 #include "conn.h"
+#include "identity.h"
 #include "state.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -119,6 +120,13 @@ cmd_status(int argc, char **argv)
 	st = state_open_shared(dir);
 	if (st == NULL)
 	{
+		free(source);
+		return EXIT_ERROR;
+	}
+	/* A --source given must be the clone's: its LSN is compared. */
+	if (source && identity_check_recorded(st, SIDE_SOURCE, source) != 0)
+	{
+		state_close(st);
 		free(source);
 		return EXIT_ERROR;
 	}

@@ -19,6 +19,8 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "conn.h"
+#include "identity.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -130,6 +132,10 @@ verify_run(const verify_options *o)
 		intr = &own;
 	if (intr == NULL)
 		rc = EXIT_ERROR;
+	else if (st != o->st &&
+			 (identity_check_recorded(st, SIDE_SOURCE, o->source) != 0 ||
+			  identity_check_recorded(st, SIDE_TARGET, o->target) != 0))
+		rc = EXIT_ERROR;		/* --dir of another clone */
 	else
 		rc = run(o, st, intr);
 	if (intr == &own)
