@@ -43,16 +43,14 @@ open_quiet(const char *conninfo, const char *side)
 
 /* The source side: slot, then publication. */
 static int
-cleanup_source(state *st, const char *source, const char *slot,
-			   const char *publication)
+cleanup_source(const char *source, const char *slot, const char *publication)
 {
 	PGconn	   *src = open_quiet(source, SIDE_SOURCE);
 	int			rc = -1;
 
 	if (src == NULL)
 		return -1;
-	if (identity_check_conn(st, SIDE_SOURCE, src, source) == 0 &&
-		cdc_slot_wait_inactive(src, slot, SLOT_WAIT_SECONDS) == 0 &&
+	if (cdc_slot_wait_inactive(src, slot, SLOT_WAIT_SECONDS) == 0 &&
 		cdc_source_cleanup(src, slot, publication) == 0)
 	{
 		log_info("dropped replication slot \"%s\" and publication \"%s\" on the source",
@@ -68,8 +66,7 @@ cleanup_source(state *st, const char *source, const char *slot,
  * schema dump taken after the publication was made carries along.
  */
 static int
-cleanup_target(state *st, const char *target, const char *origin,
-			   const char *publication)
+cleanup_target(const char *target, const char *origin, const char *publication)
 {
 	PGconn	   *tgt = open_quiet(target, SIDE_TARGET);
 	bool		dropped;
@@ -77,11 +74,6 @@ cleanup_target(state *st, const char *target, const char *origin,
 
 	if (tgt == NULL)
 		return -1;
-	if (identity_check_conn(st, SIDE_TARGET, tgt, target) != 0)
-	{
-		PQfinish(tgt);
-		return -1;
-	}
 	if (cdc_origin_drop(tgt, origin, &dropped) == 0)
 	{
 		if (dropped)
@@ -127,11 +119,14 @@ cdc_cleanup(state *st, const char *source, const char *target)
 	else if (src == NULL || tgt == NULL)
 		rc = error("work directory \"%s\" records no %s connection", state_dir(st),
 				   src == NULL ? "source" : "target");
+	else if (identity_check_recorded(st, SIDE_SOURCE, src) != 0 ||
+			 identity_check_recorded(st, SIDE_TARGET, tgt) != 0)
+		rc = -1;				/* both proved before anything is dropped */
 	else
 	{
-		rc = cleanup_source(st, src, slot, publication);
+		rc = cleanup_source(src, slot, publication);
 		if (rc == 0)
-			rc = cleanup_target(st, tgt, origin, publication);
+			rc = cleanup_target(tgt, origin, publication);
 	}
 	if (rc == 0)
 	{

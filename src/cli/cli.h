@@ -70,7 +70,16 @@ bool		cli_wants_help(int argc, char **argv);
  */
 bool		cli_no_extra_args(int argc, char **argv, const char *cmd);
 
-/* "Try \"pgcrane CMD --help\" for more information." */
+/*
+ * getopt_long with pgcrane's messages: an unknown option or a missing
+ * value is reported as one "pgcrane: error:" line (the caller adds the
+ * help hint) and '?' is returned, as getopt_long does.
+ */
+struct option;
+int			cli_getopt(int argc, char **argv, const char *optstring,
+					   const struct option *longopts);
+
+/* "hint: Try \"pgcrane CMD --help\" for more information." */
 void		cli_try_help(const char *cmd);
 
 #endif

@@ -74,7 +74,7 @@ cmd_cleanup(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = getopt_long(argc, argv, "D:s:t:v?", long_options, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, "D:s:t:v?", long_options)) != -1)
 	{
 		switch (c)
 		{

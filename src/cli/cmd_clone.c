@@ -182,7 +182,7 @@ cmd_clone(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = getopt_long(argc, argv, "s:t:j:J:D:Oxvq?", long_options, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, "s:t:j:J:D:Oxvq?", long_options)) != -1)
 	{
 		if (c == '?' || !parse_option(c, &o, &ep, owned))
 		{

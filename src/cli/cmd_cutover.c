@@ -218,7 +218,7 @@ cmd_cutover(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = getopt_long(argc, argv, "D:v?", long_options, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, "D:v?", long_options)) != -1)
 	{
 		switch (c)
 		{

@@ -132,7 +132,7 @@ cmd_follow(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = getopt_long(argc, argv, "D:s:t:vq?", long_options, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, "D:s:t:vq?", long_options)) != -1)
 	{
 		if (c == '?' || !parse_option(c, &o, &dir, owned))
 		{

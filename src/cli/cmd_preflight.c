@@ -57,7 +57,7 @@ cmd_preflight(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = getopt_long(argc, argv, "s:t:?", long_options, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, "s:t:?", long_options)) != -1)
 	{
 		if (c == 's')
 			ep.source = owned[0] = cli_take_secret(optarg);

@@ -29,7 +29,7 @@ cmd_snapshot_holder(int argc, char **argv)
 	int			hold = 0,
 				c;
 
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, "", opts)) != -1)
 	{
 		if (c == 'D')
 			dir = optarg;

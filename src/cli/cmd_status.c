@@ -94,7 +94,7 @@ cmd_status(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = getopt_long(argc, argv, "D:s:?", long_options, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, "D:s:?", long_options)) != -1)
 	{
 		if (c == 'D')
 			dir = optarg;

@@ -79,7 +79,7 @@ parse_options(int argc, char **argv, verify_options *o, char **src,
 		return EXIT_OK;
 	}
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "s:t:j:D:Oxv", long_options, NULL)) != -1)
+	while ((c = cli_getopt(argc, argv, "s:t:j:D:Oxv", long_options)) != -1)
 	{
 		switch (c)
 		{

@@ -92,9 +92,55 @@ void
 cli_try_help(const char *cmd)
 {
 	if (cmd)
-		fprintf(stderr, "Try \"pgcrane %s --help\" for more information.\n", cmd);
+		log_hint("Try \"pgcrane %s --help\" for more information.", cmd);
 	else
-		fprintf(stderr, "Try \"pgcrane --help\" for more information.\n");
+		log_hint("Try \"pgcrane --help\" for more information.");
+}
+
+/* Whether short option ch takes a value in optstring. */
+static bool
+takes_value(const char *optstring, int ch)
+{
+	const char *p = ch > 0 && ch < 256 ? strchr(optstring, ch) : NULL;
+
+	return p && p[1] == ':';
+}
+
+static void
+report_bad_option(int argc, char **argv, const char *optstring)
+{
+	const char *arg = optind > 0 && optind <= argc ? argv[optind - 1] : "";
+	size_t		len = strcspn(arg, "=");
+
+	if (strncmp(arg, "--", 2) == 0)
+	{
+		if (optopt == 0)
+			error("unrecognized option \"%.*s\"", (int) len, arg);
+		else
+			error("option \"%.*s\" requires a value", (int) len, arg);
+	}
+	else if (takes_value(optstring, optopt))
+		error("option \"-%c\" requires a value", optopt);
+	else if (optopt > 0 && optopt < 256 && optopt != '?')
+		error("invalid option \"-%c\"", optopt);
+	else
+		error("invalid option \"%s\"", arg);
+}
+
+int
+cli_getopt(int argc, char **argv, const char *optstring,
+		   const struct option *longopts)
+{
+	int			c;
+
+	opterr = 0;
+	optopt = 0;
+	c = getopt_long(argc, argv, optstring, longopts, NULL);
+	if (c == '?' && optind > 0 && optind <= argc &&
+		strcmp(argv[optind - 1], "--help") != 0 &&
+		strcmp(argv[optind - 1], "-?") != 0)
+		report_bad_option(argc, argv, optstring);
+	return c;
 }
 
 bool

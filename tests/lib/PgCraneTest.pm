@@ -778,20 +778,31 @@ ORDER BY 1});
 
 =pod
 
-=item holder_processes()
+=item holder_processes($dir)
 
-The pids of every running "pgcrane snapshot-holder" process, as a sorted
+The pids of every running "pgcrane snapshot-holder" process whose command
+line names a path under $dir (every one when $dir is undef), as a sorted
 list.
 
 =cut
 
 sub holder_processes
 {
+	my ($under) = @_;
 	my @pids;
 	opendir(my $dh, '/proc') or return ();
 	foreach my $pid (sort { $a <=> $b } grep { /^\d+$/ } readdir $dh)
 	{
-		push @pids, $pid if process_alive($pid) && is_snapshot_holder($pid);
+		next unless process_alive($pid) && is_snapshot_holder($pid);
+		if (defined $under)
+		{
+			open(my $fh, '<', "/proc/$pid/cmdline") or next;
+			local $/;
+			my $cmd = <$fh> // '';
+			close $fh;
+			next unless index($cmd, $under) >= 0;
+		}
+		push @pids, $pid;
 	}
 	closedir $dh;
 	return @pids;
