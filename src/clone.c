@@ -73,6 +73,9 @@ typedef struct clone_ctx
 	bool		follow;			/* --follow, or recorded by the run resumed */
 	bool		data_started;	/* rows may have been copied */
 	bool		rolled_back;	/* a failed fresh run removed what it made */
+	bool		schema_started; /* the restore may have written the target */
+	bool		partial_target; /* the target holds the schema of a run
+								 * rolled back: restore over it */
 	db_identity created;		/* the target database this run created */
 	interrupt	intr;
 	state	   *st;
@@ -115,6 +118,9 @@ phase_end(clone_ctx *c, int rc)
 static int
 check_identities(clone_ctx *c)
 {
+	if (c->partial_target &&
+		identity_check_id(c->st, SIDE_TARGET, &c->info.target_id, c->target) != 0)
+		return -1;
 	if (!c->o->resume)
 		return identity_record(c->st, SIDE_SOURCE, &c->info.source_id);
 	if (identity_check_id(c->st, SIDE_SOURCE, &c->info.source_id, c->source) != 0 ||
@@ -127,7 +133,7 @@ static int
 do_preflight(clone_ctx *c)
 {
 	preflight_options po = {c->source, c->target, c->o->drop_if_exists,
-	c->o->resume, c->follow, c->toast};
+	c->o->resume || c->partial_target, c->follow, c->toast};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)
@@ -165,12 +171,13 @@ step_done(clone_ctx *c, const char *step)
 static int
 do_schema(clone_ctx *c)
 {
-	schema_restore_opts ro = {c->o->no_owner, c->o->no_acl, 1, c->o->resume,
-	&c->intr.stop};
+	schema_restore_opts ro = {c->o->no_owner, c->o->no_acl, 1,
+	c->o->resume || c->partial_target, &c->intr.stop};
 	int			rc;
 
 	if (step_done(c, "schema"))
 		return 0;
+	c->schema_started = true;
 	phase_begin(c, "schema");
 	rc = schema_dump(&c->info.tools, c->source, c->snapshot, c->dump_path,
 					 &c->intr.stop);
@@ -656,6 +663,9 @@ roll_back(clone_ctx *c)
 		forget_follow(c);
 		c->rolled_back = true;
 	}
+	/* A database that was there before stays, with what was restored. */
+	if (rc == 0 && c->created.db_oid == 0 && c->schema_started)
+		rc = state_put(c->st, "target.partial", "on");
 	return rc;
 }
 
@@ -666,6 +676,13 @@ hint_after_failure(clone_ctx *c)
 	char	   *resume = str_printf("pgcrane clone --resume --dir %s", c->o->dir);
 	char	   *slot;
 
+	if (c->rolled_back && c->created.db_oid == 0 && c->schema_started)
+	{
+		log_hint("Everything else this run created is gone; target database \"%s\" existed before and keeps part of the schema, which the same command with the same --dir restores again.",
+				 c->info.target_db);
+		free(resume);
+		return;
+	}
 	if (c->rolled_back)
 	{
 		log_hint("Nothing this run created is left; correct the problem and run the same command again.");
@@ -691,6 +708,8 @@ finish(clone_ctx *c, int rc, double start)
 		status = "rolled back";
 	fill_report(c, status, start);
 	if (state_put(c->st, "status", status) != 0 && rc == 0)
+		rc = -1;
+	if (rc == 0 && c->partial_target && state_delete(c->st, "target.partial") != 0)
 		rc = -1;
 	if (rc == 0)
 		snapshot_holder_stop(c->holder_pid);
@@ -786,6 +805,22 @@ follow_pending(clone_ctx *c)
 }
 
 /*
+ * Whether the directory records a fresh run that was rolled back but left
+ * part of the schema in a target database that existed before, so that
+ * the same command restores over it (once preflight proves, by identity,
+ * that it is that database).
+ */
+static bool
+rolled_back_into(clone_ctx *c)
+{
+	char	   *partial = state_get(c->st, "target.partial");
+	bool		yes = partial && strcmp(partial, "on") == 0;
+
+	free(partial);
+	return yes;
+}
+
+/*
  * Decide the endpoints: on resume they come from the state file unless
  * given (then they must match it); a fresh run refuses a directory that
  * holds an unfinished clone.
@@ -803,6 +838,7 @@ setup_endpoints(clone_ctx *c)
 	{
 		if (follow_pending(c))
 			return -1;
+		c->partial_target = rolled_back_into(c);
 		if (unfinished && state_has_plan(c->st))
 		{
 			error("work directory \"%s\" holds an unfinished clone", c->o->dir);
