@@ -621,12 +621,21 @@ run_with_retry(worker *w, const task *k)
 
 	for (int attempt = 1;; attempt++)
 	{
+		bool		last;
+
 		conn_clear_last_error();
 		w->attempt = attempt;
+		log_hold_begin();
 		if (w->tgt && run_task(w, k) == 0)
+		{
+			log_hold_end(LOG_WARNING);
 			return 0;
-		if (s->cfg->intr->stop || attempt >= MAX_ATTEMPTS ||
-			(w->tgt && !conn_failure_is_transient(w->src, w->tgt)))
+		}
+		last = s->cfg->intr->stop || attempt >= MAX_ATTEMPTS ||
+			(w->tgt && !conn_failure_is_transient(w->src, w->tgt));
+		/* Held errors are errors only when nothing is tried again. */
+		log_hold_end(last ? LOG_ERROR : LOG_WARNING);
+		if (last)
 			return -1;
 		log_warning("%s failed; retrying in %d s (attempt %d of %d)",
 					task_name(s, k, name, sizeof(name)), 1 << (attempt - 1),
@@ -634,15 +643,19 @@ run_with_retry(worker *w, const task *k)
 		backoff(s, 1 << (attempt - 1));
 		worker_disconnect(w);
 		conn_clear_last_error();
+		log_hold_begin();
 		if (worker_connect(w) != 0)
 		{
 			/* A server still down is worth waiting for; a lost snapshot is not. */
 			bool		again = conn_failure_is_transient(NULL, NULL);
 
+			log_hold_end(again && attempt + 1 < MAX_ATTEMPTS ? LOG_WARNING : LOG_ERROR);
 			worker_disconnect(w);
 			if (!again)
 				return -1;
 		}
+		else
+			log_hold_end(LOG_WARNING);
 	}
 }
 

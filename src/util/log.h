@@ -5,7 +5,8 @@
  * Messages are lowercase, have no trailing period and quote the object.
  * Every function here is thread-safe: a line is written with one call.
  * The verbosity is configuration set once in main() before any thread
- * starts; nothing else here is mutable.
+ * starts; the only other state is each thread's own held lines
+ * (log_hold_begin).
  */
 #ifndef PGCRANE_LOG_H
 #define PGCRANE_LOG_H
@@ -41,6 +42,16 @@ void		log_hint(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 
 /* Log at error level and return -1, for "return error(...)". */
 int			error(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * Retried work: between log_hold_begin() and log_hold_end() the error,
+ * detail and hint lines of the calling thread are held back.
+ * log_hold_end(LOG_WARNING) prints the errors as warnings (the work is
+ * retried, or recovered), log_hold_end(LOG_ERROR) as errors (it failed for
+ * good).  A run that recovered thus shows no "error:" line.
+ */
+void		log_hold_begin(void);
+void		log_hold_end(log_level level);
 
 /* Report a broken invariant and abort. */
 #define BUG(msg) log_bug(__FILE__, __LINE__, (msg))

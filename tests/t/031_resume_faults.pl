@@ -169,6 +169,10 @@ my $retry_re = qr/^pgcrane: warning: .* failed; retrying in \d+ s \(attempt [2-5
 	my @retries = $p->{stderr} =~ /$retry_re/g;
 	cmp_ok(scalar(@retries), '>=', $n > 0 ? 1 : 0,
 		"$label: a warning says the terminated task is retried");
+	is_deeply([ error_lines($p->{stderr}) ], [],
+		"$label: a recovered fault prints warnings, no error line");
+	like($p->{stderr}, qr/^pgcrane: warning: could not .*terminat/m,
+		"$label: the cause of the retry is a warning");
 	clone_result_ok($src, 'shop', $dst, $db, $dir, $label);
 }
 
