@@ -89,14 +89,19 @@ typedef struct clone_ctx
 	char	   *list_path;
 	double		phase_start;
 	const char *phase;
+	bool		phase_unrecorded;	/* its begin could not be recorded */
 } clone_ctx;
 
+/*
+ * A phase's status goes into the state file; resume trusts it, so a phase
+ * whose begin or end cannot be recorded fails.
+ */
 static void
 phase_begin(clone_ctx *c, const char *name)
 {
 	c->phase = name;
 	c->phase_start = clock_now();
-	state_step_begin(c->st, name);
+	c->phase_unrecorded = state_step_begin(c->st, name) != 0;
 	log_debug("phase %s", name);
 }
 
@@ -105,7 +110,10 @@ phase_end(clone_ctx *c, int rc)
 {
 	double		secs = clock_now() - c->phase_start;
 
-	state_step_end(c->st, c->phase, rc == 0 ? STATE_DONE : STATE_FAILED, secs);
+	if (c->phase_unrecorded)
+		rc = -1;
+	if (state_step_end(c->st, c->phase, rc == 0 ? STATE_DONE : STATE_FAILED, secs) != 0)
+		rc = -1;
 	report_add_phase(&c->rep, c->phase, secs);
 	return rc;
 }
@@ -412,9 +420,13 @@ prepare_follow(clone_ctx *c, char **slot)
 	if (name == NULL)
 	{
 		name = str_printf("pgcrane_%08x", (unsigned) (time(NULL) ^ (getpid() << 16)));
-		state_put(c->st, "follow.slot", name);
-		state_put(c->st, "follow.publication", name);
-		state_put(c->st, "follow.origin", name);
+		if (state_put(c->st, "follow.slot", name) != 0 ||
+			state_put(c->st, "follow.publication", name) != 0 ||
+			state_put(c->st, "follow.origin", name) != 0)
+		{
+			free(name);
+			return -1;
+		}
 	}
 	src = conn_open(c->source, SIDE_SOURCE);
 	if (src == NULL)
@@ -453,14 +465,17 @@ new_snapshot(clone_ctx *c)
 	h.name = NULL;
 	c->holder_pid = h.pid;
 	snprintf(pid, sizeof(pid), "%d", h.pid);
-	state_put(c->st, "snapshot", c->snapshot);
-	state_put(c->st, "snapshot.holder_pid", pid);
-	if (h.lsn)
+	rc = state_put(c->st, "snapshot", c->snapshot);
+	if (rc == 0)
+		rc = state_put(c->st, "snapshot.holder_pid", pid);
+	if (rc == 0 && h.lsn)
 	{
-		state_put(c->st, "follow.start_lsn", h.lsn);
+		rc = state_put(c->st, "follow.start_lsn", h.lsn);
 		log_info("replication slot created at %s", h.lsn);
 	}
 	snapshot_holder_release(&h);
+	if (rc != 0)
+		return -1;
 	log_info("snapshot \"%s\" exported on the source", c->snapshot);
 	return 0;
 }
@@ -505,7 +520,8 @@ resume_snapshot(clone_ctx *c)
 	log_warning("the snapshot of the interrupted clone is gone");
 	snprintf(count, sizeof(count), "%d", restarts ? (int) strtol(restarts, NULL, 10) + 1 : 1);
 	free(restarts);
-	state_put(c->st, "snapshot.restarts", count);
+	if (state_put(c->st, "snapshot.restarts", count) != 0)
+		return -1;
 	if (!data_done)
 	{
 		log_warning("rows were not all copied: the clone starts over from the schema in a new snapshot");
@@ -869,21 +885,27 @@ setup_endpoints(clone_ctx *c)
 	return 0;
 }
 
-static void
+/* The run's endpoints (without passwords) and options.  0 or -1. */
+static int
 record_run(clone_ctx *c)
 {
 	char	   *src = conn_redact(c->source);
 	char	   *tgt = conn_redact(c->target);
+	int			rc = src && tgt ? 0 : -1;
 
-	state_put(c->st, "source", src);
-	state_put(c->st, "target", tgt);
-	state_put(c->st, "status", "running");
-	if (c->follow)
-		state_put(c->st, "follow", "on");
-	if (c->toast)
-		state_put(c->st, "toast_compression", c->toast);
+	if (rc == 0)
+		rc = state_put(c->st, "source", src);
+	if (rc == 0)
+		rc = state_put(c->st, "target", tgt);
+	if (rc == 0)
+		rc = state_put(c->st, "status", "running");
+	if (rc == 0 && c->follow)
+		rc = state_put(c->st, "follow", "on");
+	if (rc == 0 && c->toast)
+		rc = state_put(c->st, "toast_compression", c->toast);
 	free(src);
 	free(tgt);
+	return rc;
 }
 
 static void
@@ -925,11 +947,16 @@ clone_run(const clone_options *o)
 		clone_ctx_release(&c);
 		return EXIT_ERROR;
 	}
-	record_run(&c);
+	if (record_run(&c) != 0)
+	{
+		clone_ctx_release(&c);
+		return EXIT_ERROR;
+	}
 	progress_init(&c.prog, o->json);
 	rc = do_preflight(&c);
-	if (rc != EXIT_OK)
-		state_put(c.st, "status", o->resume ? "failed" : "preflight failed");
+	if (rc != EXIT_OK &&
+		state_put(c.st, "status", o->resume ? "failed" : "preflight failed") != 0)
+		rc = EXIT_ERROR;
 	else
 	{
 		rc = finish(&c, run_phases(&c), start);

@@ -418,7 +418,13 @@ complete(sched *s, const task *k)
 	}
 	else if (k->kind == TASK_ANALYZE)
 	{
-		state_table_analyzed(s->cfg->st, cat->tables[k->item].oid);
+		/* Resume trusts the state file: a run that cannot record stops. */
+		if (state_table_analyzed(s->cfg->st, cat->tables[k->item].oid) != 0 &&
+			!s->failed)
+		{
+			s->failed = true;
+			interrupt_cancel_all(s->cfg->intr);
+		}
 		fks_table_analyzed(s, k->item);
 	}
 	if (k->kind == TASK_ANALYZE && --s->tables_left_to_analyze == 0)
@@ -441,9 +447,10 @@ run_copy(worker *w, const task *k)
 
 	rc = copy_table_part(w->src, w->tgt, t, &k->part, &r, &s->cfg->prog->bytes,
 						 &s->cfg->intr->stop);
-	state_part_end(s->cfg->st, t->oid, k->part.partno,
-				   rc == 0 ? STATE_DONE : STATE_FAILED, r.rows, r.bytes,
-				   clock_now() - start);
+	if (state_part_end(s->cfg->st, t->oid, k->part.partno,
+					   rc == 0 ? STATE_DONE : STATE_FAILED, r.rows, r.bytes,
+					   clock_now() - start) != 0)
+		rc = -1;
 	pthread_mutex_lock(&s->lock);
 	ts->rows += r.rows;
 	ts->bytes += r.bytes;
@@ -494,7 +501,9 @@ run_index(worker *w, const task *k)
 	secs = clock_now() - start;
 
 	s->res->index_seconds[k->item] = secs;
-	state_index_end(s->cfg->st, ix->oid, rc == 0 ? STATE_DONE : STATE_FAILED, secs);
+	if (state_index_end(s->cfg->st, ix->oid, rc == 0 ? STATE_DONE : STATE_FAILED,
+						secs) != 0)
+		rc = -1;
 	return rc;
 }
 
@@ -507,8 +516,9 @@ run_fk(worker *w, const task *k)
 	int			rc = fkey_add(w->tgt, &s->cfg->cat->tables[fk->table], fk,
 							  s->cfg->resume || w->attempt > 1);
 
-	state_fk_end(s->cfg->st, fk->oid, rc == 0 ? STATE_DONE : STATE_FAILED,
-				 clock_now() - start);
+	if (state_fk_end(s->cfg->st, fk->oid, rc == 0 ? STATE_DONE : STATE_FAILED,
+					 clock_now() - start) != 0)
+		rc = -1;
 	return rc;
 }
 

@@ -21,6 +21,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* A state write whose status is not looked at is a bug: resume trusts it. */
+#define STATE_MUST_CHECK __attribute__((warn_unused_result))
+
 typedef struct state state;
 
 /* Status of a step, a table, a part or an index. */
@@ -48,39 +51,39 @@ void		state_close(state *st);
 const char *state_dir(const state *st);
 
 /* Key/value settings: snapshot, slot, LSNs, the redacted connections. */
-int			state_put(state *st, const char *key, const char *value);
+STATE_MUST_CHECK int			state_put(state *st, const char *key, const char *value);
 /* Forget a key; 0 also when it was absent. */
-int			state_delete(state *st, const char *key);
+STATE_MUST_CHECK int			state_delete(state *st, const char *key);
 /* The value or NULL when absent; you own the result. */
 char	   *state_get(state *st, const char *key);
 
 /* A step of the run ("preflight", "schema", "data", ...). */
-int			state_step_begin(state *st, const char *step);
-int			state_step_end(state *st, const char *step, const char *status,
+STATE_MUST_CHECK int			state_step_begin(state *st, const char *step);
+STATE_MUST_CHECK int			state_step_end(state *st, const char *step, const char *status,
 						   double seconds);
 /* The status of a step or NULL when it never started; you own the result. */
 char	   *state_step_status(state *st, const char *step);
 
 /* The plan.  Table ids are the source's pg_class OIDs. */
-int			state_plan_begin(state *st);	/* clears an earlier plan */
-int			state_plan_table(state *st, uint32_t oid, const char *name,
+STATE_MUST_CHECK int			state_plan_begin(state *st);	/* clears an earlier plan */
+STATE_MUST_CHECK int			state_plan_table(state *st, uint32_t oid, const char *name,
 							 int64_t bytes, int nparts, const char *format);
-int			state_plan_part(state *st, uint32_t table_oid, int partno,
+STATE_MUST_CHECK int			state_plan_part(state *st, uint32_t table_oid, int partno,
 							int64_t first_block, int64_t end_block);
-int			state_plan_index(state *st, uint32_t oid, uint32_t table_oid,
+STATE_MUST_CHECK int			state_plan_index(state *st, uint32_t oid, uint32_t table_oid,
 							 const char *name);
 /* A foreign key pgcrane adds itself: its pg_constraint OID and table. */
-int			state_plan_fk(state *st, uint32_t oid, uint32_t table_oid,
+STATE_MUST_CHECK int			state_plan_fk(state *st, uint32_t oid, uint32_t table_oid,
 						  const char *name);
-int			state_plan_end(state *st);
+STATE_MUST_CHECK int			state_plan_end(state *st);
 
 /* Progress of the plan's items. */
-int			state_part_end(state *st, uint32_t table_oid, int partno,
+STATE_MUST_CHECK int			state_part_end(state *st, uint32_t table_oid, int partno,
 						   const char *status, int64_t rows, int64_t bytes,
 						   double seconds);
-int			state_index_end(state *st, uint32_t oid, const char *status,
+STATE_MUST_CHECK int			state_index_end(state *st, uint32_t oid, const char *status,
 							double seconds);
-int			state_fk_end(state *st, uint32_t oid, const char *status,
+STATE_MUST_CHECK int			state_fk_end(state *st, uint32_t oid, const char *status,
 						 double seconds);
 
 /*
@@ -89,13 +92,13 @@ int			state_fk_end(state *st, uint32_t oid, const char *status,
  * whether an index is built and a table analyzed.
  */
 bool		state_has_plan(state *st);
-int			state_load_parts(state *st, uint32_t oid, int64_t *first,
+STATE_MUST_CHECK int			state_load_parts(state *st, uint32_t oid, int64_t *first,
 							 int64_t *end, bool *done, int max);
 bool		state_index_is_done(state *st, uint32_t oid);
 bool		state_fk_is_done(state *st, uint32_t oid);
-int			state_table_analyzed(state *st, uint32_t oid);
+STATE_MUST_CHECK int			state_table_analyzed(state *st, uint32_t oid);
 bool		state_table_is_analyzed(state *st, uint32_t oid);
 /* Forget every item's progress (all pending) and every step but preflight. */
-int			state_reset_progress(state *st);
+STATE_MUST_CHECK int			state_reset_progress(state *st);
 
 #endif

@@ -94,6 +94,7 @@
 typedef struct follow_ctx
 {
 	const follow_options *o;
+	bool		state_broken;	/* a write to the state file failed */
 	const char *dir;
 	char	   *source;
 	char	   *target;
@@ -146,13 +147,26 @@ end_line(follow_ctx *c)
 	c->line_open = false;
 }
 
+/*
+ * A write to the state file that failed (logged by the state module):
+ * status and cutover read that file, so the follow stops at its next
+ * tick.  Nothing is lost: what is applied is recorded by the origin on
+ * the target, not here.
+ */
+static void
+note_state(follow_ctx *c, int rc)
+{
+	if (rc != 0)
+		c->state_broken = true;
+}
+
 static void
 set_phase(follow_ctx *c, const char *phase)
 {
 	if (c->phase != NULL && strcmp(c->phase, phase) == 0)
 		return;
 	c->phase = phase;
-	state_put(c->o->st, FOLLOW_KEY_PHASE, phase);
+	note_state(c, state_put(c->o->st, FOLLOW_KEY_PHASE, phase));
 }
 
 /* ---------- positions ---------- */
@@ -319,7 +333,7 @@ record_figures(follow_ctx *c, double now)
 		set_phase(c, FOLLOW_PHASE_STREAMING);
 		f.phase = c->phase;
 	}
-	cdc_report_put_figures(c->o->st, &f);
+	note_state(c, cdc_report_put_figures(c->o->st, &f));
 	show_figures(c, &f, now);
 }
 
@@ -401,7 +415,7 @@ check_cutover_request(follow_ctx *c)
 	end_line(c);
 	log_info("cutover requested: applying every change up to source LSN %s", lsn);
 	set_phase(c, FOLLOW_PHASE_CUTOVER);
-	state_put(c->o->st, "cutover.target_lsn", lsn);
+	note_state(c, state_put(c->o->st, "cutover.target_lsn", lsn));
 	c->next_feedback = 0.0;
 }
 
@@ -424,8 +438,7 @@ copy_sequences(follow_ctx *c)
 	if (catalog_load(src, &cat) == 0 &&
 		sequence_copy_all(src, cdc_apply_control(c->ap), &cat) == 0)
 	{
-		cdc_report_put_int(c->o->st, "follow.sequences", cat.nsequences);
-		rc = 0;
+		rc = cdc_report_put_int(c->o->st, "follow.sequences", cat.nsequences);
 	}
 	else if (conn_failure_is_transient(src, cdc_apply_control(c->ap)))
 		rc = FOLLOW_LOST;
@@ -455,12 +468,14 @@ finish_cutover(follow_ctx *c)
 	fill_figures(c, &f);
 	f.lag_seconds = 0.0;
 	f.changes_per_second = 0.0;
-	cdc_report_put_figures(c->o->st, &f);
+	note_state(c, cdc_report_put_figures(c->o->st, &f));
 	pgo_lsn_format(c->cutover_lsn, lsn, sizeof(lsn));
-	state_put(c->o->st, CUTOVER_KEY_LSN, lsn);
+	note_state(c, state_put(c->o->st, CUTOVER_KEY_LSN, lsn));
 	cdc_report_format_time(time(NULL), now, sizeof(now));
-	state_put(c->o->st, CUTOVER_KEY_DONE_AT, now);
+	note_state(c, state_put(c->o->st, CUTOVER_KEY_DONE_AT, now));
 	end_line(c);
+	if (c->state_broken)
+		return error("could not record the cutover in the state file of \"%s\"", c->dir);
 	return FOLLOW_DONE;
 }
 
@@ -501,6 +516,9 @@ tick(follow_ctx *c)
 		check_cutover_request(c);
 		record_figures(c, now);
 		c->next_tick = now + 1.0;
+		if (c->state_broken)
+			rc = error("could not record the follow's progress in the state file of \"%s\"",
+					   c->dir);
 	}
 	return rc;
 }
@@ -768,17 +786,17 @@ record_start(follow_ctx *c)
 	char		now[32];
 	char	   *started = state_get(c->o->st, "follow.started_at");
 
-	cdc_report_put_int(c->o->st, FOLLOW_KEY_PID, (int64_t) getpid());
+	note_state(c, cdc_report_put_int(c->o->st, FOLLOW_KEY_PID, (int64_t) getpid()));
 	if (started == NULL)
 	{
 		cdc_report_format_time(time(NULL), now, sizeof(now));
-		state_put(c->o->st, "follow.started_at", now);
+		note_state(c, state_put(c->o->st, "follow.started_at", now));
 	}
 	free(started);
 	c->base_transactions = cdc_report_get_int(c->o->st, "follow.transactions", 0);
 	c->base_changes = cdc_report_get_int(c->o->st, "follow.changes", 0);
 	c->base_missing = cdc_report_get_int(c->o->st, "follow.missing_rows", 0);
-	state_put(c->o->st, FOLLOW_KEY_ERROR, "");
+	note_state(c, state_put(c->o->st, FOLLOW_KEY_ERROR, ""));
 	set_phase(c, FOLLOW_PHASE_CATCHING_UP);
 }
 
@@ -818,7 +836,8 @@ finish(follow_ctx *c, int rc)
 		char		lsn[PGO_LSN_BUFSIZE];
 
 		pgo_lsn_format(c->durable_lsn, lsn, sizeof(lsn));
-		state_put(c->o->st, FOLLOW_KEY_ERROR, "the target's tables do not match the source's");
+		note_state(c, state_put(c->o->st, FOLLOW_KEY_ERROR,
+								"the target's tables do not match the source's"));
 		log_detail("The target has every change the source committed up to %s; nothing after it is applied.",
 				   lsn);
 		log_hint("Apply the same schema change on the target, then run: pgcrane follow --dir %s",
@@ -826,7 +845,8 @@ finish(follow_ctx *c, int rc)
 	}
 	else
 	{
-		state_put(c->o->st, FOLLOW_KEY_ERROR, "see the messages of pgcrane follow");
+		note_state(c, state_put(c->o->st, FOLLOW_KEY_ERROR,
+								"see the messages of pgcrane follow"));
 		log_hint("Fix the cause, then run: pgcrane follow --dir %s", c->dir);
 	}
 	report_slot_left(c);

@@ -50,13 +50,13 @@ cdc_report_parse_time(const char *s, time_t *t)
 	return true;
 }
 
-void
+int
 cdc_report_put_int(state *st, const char *key, int64_t value)
 {
 	char		buf[32];
 
 	snprintf(buf, sizeof(buf), "%" PRId64, value);
-	state_put(st, key, buf);
+	return state_put(st, key, buf);
 }
 
 int64_t
@@ -71,48 +71,47 @@ cdc_report_get_int(state *st, const char *key, int64_t dflt)
 	return n;
 }
 
-static void
+static int
 put_lsn(state *st, const char *key, uint64_t lsn)
 {
 	char		buf[PGO_LSN_BUFSIZE];
 
 	if (lsn == 0)
-	{
-		state_put(st, key, "");
-		return;
-	}
+		return state_put(st, key, "");
 	pgo_lsn_format(lsn, buf, sizeof(buf));
-	state_put(st, key, buf);
+	return state_put(st, key, buf);
 }
 
-static void
+static int
 put_double(state *st, const char *key, double value)
 {
 	char		buf[32];
 
 	snprintf(buf, sizeof(buf), "%.1f", value);
-	state_put(st, key, buf);
+	return state_put(st, key, buf);
 }
 
-void
+int
 cdc_report_put_figures(state *st, const follow_figures *f)
 {
 	char		now[32];
+	int			failed = 0;
 
-	put_lsn(st, "follow.applied_lsn", f->applied_lsn);
-	put_lsn(st, "follow.source_lsn", f->source_lsn);
+	failed |= put_lsn(st, "follow.applied_lsn", f->applied_lsn);
+	failed |= put_lsn(st, "follow.source_lsn", f->source_lsn);
 	if (f->source_lsn == 0)
-		state_put(st, "follow.lag_bytes", "");
+		failed |= state_put(st, "follow.lag_bytes", "");
 	else
-		cdc_report_put_int(st, "follow.lag_bytes", f->source_lsn > f->applied_lsn
-						   ? (int64_t) (f->source_lsn - f->applied_lsn) : 0);
-	put_double(st, "follow.lag_seconds", f->lag_seconds);
-	put_double(st, "follow.changes_per_second", f->changes_per_second);
-	cdc_report_put_int(st, "follow.transactions", f->transactions);
-	cdc_report_put_int(st, "follow.changes", f->changes);
-	cdc_report_put_int(st, "follow.missing_rows", f->missing_rows);
+		failed |= cdc_report_put_int(st, "follow.lag_bytes", f->source_lsn > f->applied_lsn
+									 ? (int64_t) (f->source_lsn - f->applied_lsn) : 0);
+	failed |= put_double(st, "follow.lag_seconds", f->lag_seconds);
+	failed |= put_double(st, "follow.changes_per_second", f->changes_per_second);
+	failed |= cdc_report_put_int(st, "follow.transactions", f->transactions);
+	failed |= cdc_report_put_int(st, "follow.changes", f->changes);
+	failed |= cdc_report_put_int(st, "follow.missing_rows", f->missing_rows);
 	cdc_report_format_time(time(NULL), now, sizeof(now));
-	state_put(st, FOLLOW_KEY_UPDATED_AT, now);
+	failed |= state_put(st, FOLLOW_KEY_UPDATED_AT, now);
+	return failed ? -1 : 0;
 }
 
 /* A key's value, or "" when absent; you own it. */

@@ -31,7 +31,8 @@ typedef struct follow_figures
 } follow_figures;
 
 /* Write the figures and follow.updated_at. */
-void		cdc_report_put_figures(state *st, const follow_figures *f);
+/* 0, or -1 when a write failed (logged). */
+STATE_MUST_CHECK int cdc_report_put_figures(state *st, const follow_figures *f);
 
 /* A time as the state stores it, into buf (at least 24 bytes). */
 void		cdc_report_format_time(time_t t, char *buf, size_t bufsize);
@@ -39,7 +40,7 @@ void		cdc_report_format_time(time_t t, char *buf, size_t bufsize);
 bool		cdc_report_parse_time(const char *s, time_t *t);
 
 /* Store and read a number; read gives dflt when absent or not a number. */
-void		cdc_report_put_int(state *st, const char *key, int64_t value);
+STATE_MUST_CHECK int cdc_report_put_int(state *st, const char *key, int64_t value);
 int64_t		cdc_report_get_int(state *st, const char *key, int64_t dflt);
 
 /*
