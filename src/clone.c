@@ -954,9 +954,11 @@ clone_run(const clone_options *o)
 	}
 	progress_init(&c.prog, o->json);
 	rc = do_preflight(&c);
-	if (rc != EXIT_OK &&
-		state_put(c.st, "status", o->resume ? "failed" : "preflight failed") != 0)
-		rc = EXIT_ERROR;
+	if (rc != EXIT_OK)
+	{
+		if (state_put(c.st, "status", o->resume ? "failed" : "preflight failed") != 0)
+			rc = EXIT_ERROR;
+	}
 	else
 	{
 		rc = finish(&c, run_phases(&c), start);
