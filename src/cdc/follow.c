@@ -62,6 +62,7 @@
 #include "catalog.h"
 #include "cdc/apply.h"
 #include "cdc/pgoutput.h"
+#include "cdc/position.h"
 #include "cdc/report.h"
 #include "cdc/slot.h"
 #include "cdc/stream.h"
@@ -187,15 +188,18 @@ position(const follow_ctx *c)
 	return apply_idle(c) ? max_lsn(applied, c->ka_wal_end) : applied;
 }
 
-/* What the source may forget: see the top of the file. */
+/*
+ * What the source may forget: never past what the target has durably
+ * committed (cdc/position.h states the invariant and computes it).
+ */
 static uint64_t
 safe_flush(const follow_ctx *c)
 {
 	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
+	cdc_position p = {c->durable_lsn, s->committed_lsn, s->applied_lsn,
+	c->ka_wal_end, apply_idle(c)};
 
-	if (apply_idle(c) && c->durable_lsn >= s->committed_lsn)
-		return max_lsn(c->durable_lsn, max_lsn(s->applied_lsn, c->ka_wal_end));
-	return c->durable_lsn;
+	return cdc_position_flush(&p);
 }
 
 static int
@@ -379,8 +383,9 @@ read_stream(follow_ctx *c)
 			rc = apply_xlogdata(c, &m);
 		else
 		{
-			if (!cdc_apply_in_transaction(c->ap))
-				c->ka_wal_end = max_lsn(c->ka_wal_end, m.wal_end);
+			/* Not while a target transaction is open: it may yet roll back. */
+			c->ka_wal_end = cdc_position_keepalive(c->ka_wal_end, m.wal_end,
+												   apply_idle(c));
 			if (m.reply_requested)
 				rc = send_feedback(c, false);
 		}
@@ -610,6 +615,11 @@ session_end(follow_ctx *c, int rc)
 	end_line(c);
 	if (c->ap != NULL)
 	{
+		/*
+		 * What was open is rolled back: the keepalive position, which may
+		 * lie past transactions in it, falls back to what is durable.
+		 */
+		c->ka_wal_end = cdc_position_after_rollback(c->ka_wal_end, c->durable_lsn);
 		if (rc != FOLLOW_DONE && cdc_apply_ok(c->ap) &&
 			cdc_apply_rollback(c->ap) == 0 &&
 			cdc_apply_drain(c->ap, rc == FOLLOW_STOPPED ? 5.0 : 30.0) == 0 &&
