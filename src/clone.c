@@ -45,6 +45,7 @@
 #include "interrupt.h"
 #include "preflight.h"
 #include "progress.h"
+#include "rollback.h"
 #include "scheduler.h"
 #include "schema.h"
 #include "sequence.h"
@@ -560,6 +561,8 @@ do_target(clone_ctx *c)
 		id = &c->created;
 	if (rc == 0 && !c->o->resume)
 		rc = identity_record(c->st, SIDE_TARGET, id);
+	if (rc == 0 && c->created.db_oid)
+		rc = state_put(c->st, "target.created", "on");
 	if (rc == 0 && c->o->resume)
 		rc = targetdb_end_leftovers(c->target);
 	return phase_end(c, rc);
@@ -620,65 +623,21 @@ hint_toast_compression(const clone_ctx *c)
 	log_hint("--toast-compression=lz4 writes them several times faster.");
 }
 
-/* Forget, in the state file, what a rollback removed. */
-static void
-forget_follow(clone_ctx *c)
-{
-	static const char *const keys[] = {
-		FOLLOW_KEY_SLOT, FOLLOW_KEY_PUBLICATION, FOLLOW_KEY_ORIGIN,
-		FOLLOW_KEY_START_LSN, "follow", "snapshot", "snapshot.holder_pid",
-	};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (state_delete(c->st, keys[i]) != 0)
-			return;
-}
-
-/* Drop the slot and publication this run made, once its holder is gone. */
-static int
-remove_follow_objects(clone_ctx *c)
-{
-	char	   *slot = state_get(c->st, FOLLOW_KEY_SLOT);
-	char	   *pub = state_get(c->st, FOLLOW_KEY_PUBLICATION);
-	PGconn	   *src = slot ? conn_open(c->source, SIDE_SOURCE) : NULL;
-	int			rc = slot ? -1 : 0;
-
-	if (src && cdc_slot_wait_inactive(src, slot, 30) == 0 &&
-		cdc_source_cleanup(src, slot, pub) == 0)
-	{
-		log_info("dropped replication slot \"%s\" and publication \"%s\" on the source",
-				 slot, pub ? pub : "");
-		rc = 0;
-	}
-	if (src)
-		PQfinish(src);
-	free(slot);
-	free(pub);
-	return rc;
-}
-
 /*
  * A fresh clone that failed before its first row was copied removes what
- * it created: the snapshot holder, the slot and publication, the target
- * database.  The corrected command then runs again as it is.  Only what
- * this run created goes, each proved by identity.
+ * it created (rollback.h); the corrected command then runs again as it
+ * is.
  */
 static int
 roll_back(clone_ctx *c)
 {
-	int			rc = 0;
+	int			rc;
 
 	snapshot_holder_stop(c->holder_pid);
 	c->holder_pid = 0;
-	if (c->follow && remove_follow_objects(c) != 0)
-		rc = -1;
-	if (targetdb_drop_created(c->target, &c->created, &c->info.source_id) != 0)
-		rc = -1;
+	rc = rollback_run(c->st, c->source, c->target, &c->info.source_id);
 	if (rc == 0)
-	{
-		forget_follow(c);
 		c->rolled_back = true;
-	}
 	/* A database that was there before stays, with what was restored. */
 	if (rc == 0 && c->created.db_oid == 0 && c->schema_started)
 		rc = state_put(c->st, "target.partial", "on");
@@ -793,6 +752,34 @@ same_endpoint(clone_ctx *c, const char *given, const char *key)
 }
 
 /*
+ * A fresh run on a directory whose last fresh run died (kill -9, a
+ * reboot) before it copied a row: what that run created is removed first,
+ * as a failed run removes it itself (rollback.h).  Rows copied make the
+ * run resumable instead: it is left alone, and refused below.  1 when
+ * something was removed, 0 when nothing was to be, -1 (logged) on error.
+ */
+static int
+remove_leftovers(clone_ctx *c)
+{
+	char	   *phase = state_get(c->st, FOLLOW_KEY_PHASE);
+	int64_t		done = state_parts_done(c->st);
+	db_identity source_id;
+	int			rc = 0;
+
+	if (phase == NULL && done == 0 && identity_load(c->st, SIDE_SOURCE, &source_id) == 1)
+	{
+		log_info("removing what an earlier run that copied no row left in \"%s\"", c->o->dir);
+		rc = rollback_run(c->st, c->source, c->target, &source_id);
+		if (rc != 0)
+			log_hint("Give the --source and --target of that run, or use another --dir.");
+		else if ((rc = state_put(c->st, "status", "rolled back")) == 0)
+			rc = 1;
+	}
+	free(phase);
+	return rc;
+}
+
+/*
  * A work directory whose replication slot was neither cut over with
  * --drop-slot nor cleaned up refuses a fresh clone: the new run would
  * forget the slot, which then holds WAL on the source for ever.
@@ -852,6 +839,11 @@ setup_endpoints(clone_ctx *c)
 	free(status);
 	if (!c->o->resume)
 	{
+		int			removed = unfinished ? remove_leftovers(c) : 0;
+
+		if (removed < 0)
+			return -1;
+		unfinished = unfinished && removed == 0;
 		if (follow_pending(c))
 			return -1;
 		c->partial_target = rolled_back_into(c);
@@ -899,6 +891,9 @@ record_run(clone_ctx *c)
 		rc = state_put(c->st, "target", tgt);
 	if (rc == 0)
 		rc = state_put(c->st, "status", "running");
+	/* Only what this very run creates may be removed if it fails. */
+	if (rc == 0 && !c->o->resume)
+		rc = state_delete(c->st, "target.created");
 	if (rc == 0 && c->follow)
 		rc = state_put(c->st, "follow", "on");
 	if (rc == 0 && c->toast)

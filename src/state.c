@@ -434,6 +434,13 @@ state_fk_is_done(state *st, uint32_t oid)
 				   (int64_t) oid, 0) == 1;
 }
 
+int64_t
+state_parts_done(state *st)
+{
+	return get_int(st, "SELECT count(*) FROM parts WHERE status = 'done' AND table_oid >= ?",
+				   0, -1);
+}
+
 bool
 state_has_plan(state *st)
 {

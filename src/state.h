@@ -92,6 +92,8 @@ STATE_MUST_CHECK int			state_fk_end(state *st, uint32_t oid, const char *status,
  * whether an index is built and a table analyzed.
  */
 bool		state_has_plan(state *st);
+/* How many parts were copied (rows committed on the target); -1 on error. */
+int64_t		state_parts_done(state *st);
 STATE_MUST_CHECK int			state_load_parts(state *st, uint32_t oid, int64_t *first,
 							 int64_t *end, bool *done, int max);
 bool		state_index_is_done(state *st, uint32_t oid);

@@ -159,4 +159,42 @@ SKIP:
 }
 stop_snapshot_holder($dir2);
 
+# ---------- a fresh run after one killed before it copied a row ----------
+
+{
+	my $label = 'after kill -9';
+	my $dir3 = "$tempdir/killed";
+	my @cmd = (pgcrane_path(), 'clone', '--follow', '--source' => $src->connstr('shop'),
+		'--target' => $dst->connstr('copy3'), '--dir' => $dir3, '--jobs' => 1);
+	my $k = start_background($tempdir, 'killed', @cmd);
+	ok(wait_state_kv($dir3, 'snapshot.holder_pid', qr/^\d+$/, $timeout),
+		"$label: the first run has its snapshot");
+	kill 'KILL', $k;
+	wait_background($k, $timeout);
+	my $old_holder = state_kv($dir3, 'snapshot.holder_pid');
+	my $done = state_query($dir3, "SELECT count(*) FROM parts WHERE status = 'done'");
+	SKIP:
+	{
+		skip "$label: the first run had copied rows already", 5
+		  if $done ne '' && $done > 0;
+		my $again = start_background($tempdir, 'again', @cmd);
+		ok(wait_state_kv($dir3, 'follow.phase', qr/^streaming$/, $timeout),
+			"$label: the same command runs again as it is")
+		  or diag(slurp_if_exists("$tempdir/again.err"));
+		like(slurp_if_exists("$tempdir/again.err"),
+			qr/removing what an earlier run that copied no row left/,
+			"$label: the leftovers of the killed run are removed first");
+		ok(!(process_alive($old_holder) && is_snapshot_holder($old_holder)),
+			"$label: the killed run's snapshot holder is gone");
+		is($src->safe_psql('postgres',
+				'SELECT string_agg(slot_name, \',\') FROM pg_replication_slots'),
+			state_kv($dir3, 'follow.slot'), "$label: one slot on the source, the new run's");
+		tables_equal($src, 'shop', $dst, 'copy3');
+		kill 'INT', $again;
+		wait_background($again, $timeout);
+	}
+	run_pgcrane('cleanup', '--dir' => $dir3);
+	stop_snapshot_holder($dir3);
+}
+
 done_testing();
