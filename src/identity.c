@@ -102,8 +102,10 @@ identity_read_server(PGconn *conn, const char *side, const char *dbname,
 bool
 identity_same_server(const db_identity *a, const db_identity *b)
 {
+	/* A recorded identity has no start time: the system decides then. */
 	return strcmp(a->system, b->system) == 0 &&
-		strcmp(a->started, b->started) == 0;
+		(a->started[0] == '\0' || b->started[0] == '\0' ||
+		 strcmp(a->started, b->started) == 0);
 }
 
 bool

@@ -57,7 +57,11 @@ int			identity_read(PGconn *conn, const char *side, db_identity *id);
 int			identity_read_server(PGconn *conn, const char *side,
 								 const char *dbname, db_identity *id);
 
-/* Whether a and b are one database of one running server. */
+/*
+ * Whether a and b are one database of one running server.  When one of
+ * them has no start time (an identity loaded from the state file), the
+ * system identifier and the OID decide, which errs towards "the same".
+ */
 bool		identity_same_database(const db_identity *a, const db_identity *b);
 
 /* Whether a and b are one running server (any database). */

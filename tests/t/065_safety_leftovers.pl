@@ -164,6 +164,7 @@ stop_snapshot_holder($dir2);
 {
 	my $label = 'after kill -9';
 	my $dir3 = "$tempdir/killed";
+	$src->safe_psql('shop', 'ALTER TABLE big ADD PRIMARY KEY (id)');
 	my @cmd = (pgcrane_path(), 'clone', '--follow', '--source' => $src->connstr('shop'),
 		'--target' => $dst->connstr('copy3'), '--dir' => $dir3, '--jobs' => 1);
 	my $k = start_background($tempdir, 'killed', @cmd);
