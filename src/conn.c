@@ -600,7 +600,7 @@ add_kv(strbuf *sb, const char *key, const char *val)
 static char *
 rebuild(const char *conninfo, const char *dbname, bool keep_password)
 {
-	PQconninfoOption *opts = parse_or_log(conninfo);
+	PQconninfoOption *opts = parse_quiet(conninfo, NULL, 0);
 	strbuf		sb = STRBUF_INIT;
 
 	if (opts == NULL)
@@ -638,7 +638,7 @@ conn_with_dbname(const char *conninfo, const char *dbname)
 char *
 conn_dbname(const char *conninfo)
 {
-	PQconninfoOption *opts = parse_or_log(conninfo);
+	PQconninfoOption *opts = parse_quiet(conninfo, NULL, 0);
 	char	   *db = NULL;
 	const char *user = NULL;
 
@@ -793,7 +793,7 @@ conn_with_env_password(const char *conninfo)
 
 	if (pw == NULL || pw[0] == '\0')
 		return xstrdup(conninfo);
-	opts = parse_or_log(conninfo);
+	opts = parse_quiet(conninfo, NULL, 0);
 	if (opts == NULL)
 		return NULL;
 	if (opt_value(opts, "password"))

@@ -112,7 +112,8 @@ char	   *conn_qualified_name(PGconn *conn, const char *nspname,
 
 /*
  * Connection-string utilities.  All return newly allocated strings, or NULL
- * (logged) when the string cannot be parsed.
+ * when the string cannot be parsed.  That is not logged here: connecting
+ * with the string reports it, once (conn_open, conn_try_open).
  */
 
 /* The string with its secrets removed, for messages and the state file. */
@@ -127,7 +128,7 @@ char	   *conn_dbname(const char *conninfo);
 /*
  * The same string with the password of PGPASSWORD added when the string
  * has none (a copy of it otherwise), for a process that must not keep
- * the password in its environment.  NULL (logged) when unparsable.
+ * the password in its environment.  NULL when unparsable (not logged).
  */
 char	   *conn_with_env_password(const char *conninfo);
 

@@ -131,7 +131,7 @@ snapshot_holder_start(const char *source, const char *dir, int hold_seconds,
 	 */
 	conninfo = conn_with_env_password(source);
 	if (conninfo == NULL)
-		return -1;
+		return error("could not start the snapshot holder on the source");
 	rc = proc_start_reader(argv, env, conninfo, line, sizeof(line), &h->pid);
 	explicit_bzero(conninfo, strlen(conninfo));
 	free(conninfo);
