@@ -230,6 +230,7 @@ conn_wait(PGconn *conn, int timeout, char *msg, size_t msgsize,
 {
 	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
 	int			sock = -1;
+	const char *host = NULL;
 	double		deadline = 0;
 
 	msg[0] = '\0';
@@ -243,9 +244,11 @@ conn_wait(PGconn *conn, int timeout, char *msg, size_t msgsize,
 			str_copy(msg, "connection attempt interrupted", msgsize);
 			return -1;
 		}
-		if (pfd.fd != sock)
+		/* A new socket or host: libpq moved on to the next address. */
+		if (pfd.fd != sock || PQhost(conn) != host)
 		{
 			sock = pfd.fd;
+			host = PQhost(conn);
 			deadline = clock_now() + timeout;
 		}
 		if (timeout > 0 && clock_now() >= deadline)
