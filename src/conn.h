@@ -8,7 +8,16 @@
  *
  * Every function that fails logs one error naming the side ("source" or
  * "target"), the server's message and its SQLSTATE, and returns NULL or -1;
- * callers propagate without logging again.  Results returned to the caller
+ * callers propagate without logging again.  A server's message is one
+ * line, its DETAIL and HINT follow as "detail:" and "hint:" lines.  No
+ * message ever quotes a connection string or a part of one: a malformed
+ * one is reported by the kind of problem only, as it may hold a password.
+ *
+ * Connecting never blocks: it waits on the socket in short steps, gives
+ * up after connect_timeout (from the string, else PGCONNECT_TIMEOUT, else
+ * 10 s) and at once when interrupt_pending() (Ctrl-C, SIGTERM), so that
+ * no connection opens after an interrupt.  Every session gets TCP
+ * keepalives unless the string sets keepalives* itself.  Results returned to the caller
  * are the caller's to PQclear(); strings returned are the caller's to free().
  */
 #ifndef PGCRANE_CONN_H
@@ -36,8 +45,10 @@ PGconn	   *conn_open(const char *conninfo, const char *side);
 
 /*
  * Like conn_open but quiet: on failure returns NULL and, if sqlstate is
- * not NULL, stores the connection error's SQLSTATE (or "" if unknown) and
- * the first line of the message into msg (msgsize bytes).
+ * not NULL, stores the connection error's SQLSTATE (inferred: 3D000,
+ * 28P01, 08001; 57014 when interrupted) and a one-line message into msg
+ * (msgsize bytes).  conn_open logs an interrupted attempt at debug level
+ * only: the interrupt itself was reported.
  */
 PGconn	   *conn_try_open(const char *conninfo, char sqlstate[6],
 						  char *msg, size_t msgsize);
@@ -82,7 +93,11 @@ void		conn_clear_last_error(void);
 /* The SQLSTATE of a result, "" when it has none. */
 const char *conn_sqlstate(const PGresult *res);
 
-/* The last libpq error of a connection without its trailing newline. */
+/*
+ * The last libpq error of a connection on one line: a line per address
+ * tried joined by "; ", libpq's indented hints and "invalid socket" left
+ * out.
+ */
 const char *conn_error_message(const PGconn *conn, char *buf, size_t bufsize);
 
 /* Major version of the server, e.g. 15 (from server_version_num). */
@@ -97,10 +112,11 @@ char	   *conn_qualified_name(PGconn *conn, const char *nspname,
 
 /*
  * Connection-string utilities.  All return newly allocated strings, or NULL
- * (logged) when the string cannot be parsed.
+ * when the string cannot be parsed.  That is not logged here: connecting
+ * with the string reports it, once (conn_open, conn_try_open).
  */
 
-/* The string with its password removed, for messages and the state file. */
+/* The string with its secrets removed, for messages and the state file. */
 char	   *conn_redact(const char *conninfo);
 
 /* The same connection with dbname replaced. */
@@ -110,12 +126,46 @@ char	   *conn_with_dbname(const char *conninfo, const char *dbname);
 char	   *conn_dbname(const char *conninfo);
 
 /*
- * Environment for a child program (pg_dump, pg_restore): an array of
- * "PGHOST=..." strings for every option the string sets, and
- * PGAPPNAME=pgcrane unless it sets application_name, NULL-terminated, so
- * no secret goes onto a command line.  Free with conn_env_free().
+ * The same string with the password of PGPASSWORD added when the string
+ * has none (a copy of it otherwise), for a process that must not keep
+ * the password in its environment.  NULL when unparsable (not logged).
  */
-char	  **conn_child_env(const char *conninfo);
-void		conn_env_free(char **env);
+char	   *conn_with_env_password(const char *conninfo);
+
+/*
+ * How a child program (pg_dump, pg_restore) connects to the server of a
+ * connection string.  dbname_arg is "--dbname=" and a key/value string
+ * holding every option the string sets but its secrets, the database
+ * name always (quoted by libpq's rules, so a name such as "a=b" or
+ * "postgresql://x" reaches the child literally, never parsed as a
+ * connection string), and pgcrane's defaults: application_name=pgcrane,
+ * connect_timeout=10 (unless PGCONNECT_TIMEOUT is set) and TCP
+ * keepalives.  env holds the secrets as "PGPASSWORD=..." for the child's
+ * environment only, and the names (without "=") of variables the child
+ * must not inherit (PGCRANE_SOURCE, PGCRANE_TARGET), as proc_run() takes
+ * them.  The struct owns both; free with conn_child_release().
+ */
+typedef struct conn_child
+{
+	char	   *dbname_arg;
+	char	  **env;
+} conn_child;
+
+#define CONN_CHILD_INIT {NULL, NULL}
+
+/*
+ * Fill c; 0, or -1 (logged) when the string cannot be parsed or holds a
+ * secret a child cannot get without showing it (conn_child_unpassable).
+ */
+int			conn_child_prepare(const char *conninfo, conn_child *c);
+void		conn_child_release(conn_child *c);
+
+/*
+ * The keyword of a secret the string sets that has no environment
+ * variable, so it cannot reach pg_dump or pg_restore without showing on
+ * their command line ("sslpassword"); NULL when there is none or the
+ * string cannot be parsed.  The result is a constant.
+ */
+const char *conn_child_unpassable(const char *conninfo);
 
 #endif

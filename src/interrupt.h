@@ -9,6 +9,14 @@
  * within moments instead of finishing a long COPY.  Nothing runs inside a
  * signal handler.  interrupt_cancel_all() does the same without a signal,
  * for when one worker fails and the others must stop.
+ *
+ * Before any command runs, main() calls interrupt_install_handlers(): until
+ * a command starts the signal thread, SIGINT and SIGTERM end the process at
+ * once with exit code 130 (the handler only writes one line and calls
+ * _exit(), so nothing new is created after the signal).  Both the handler
+ * and the signal thread set one process-wide flag, interrupt_pending(),
+ * that code waiting outside a query (a connection attempt, conn.c) checks
+ * every few milliseconds.
  */
 #ifndef PGCRANE_INTERRUPT_H
 #define PGCRANE_INTERRUPT_H
@@ -31,6 +39,12 @@ typedef struct interrupt
 	pthread_t	thread;
 	bool		started;
 } interrupt;
+
+/* Install the SIGINT/SIGTERM handlers described above; call once, first. */
+void		interrupt_install_handlers(void);
+
+/* Whether SIGINT or SIGTERM arrived (the signal thread or the handler). */
+bool		interrupt_pending(void);
 
 /* Initialise and start the signal thread; 0 or -1 (logged). */
 int			interrupt_start(interrupt *in);

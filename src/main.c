@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "interrupt.h"
 
 typedef struct command
 {
@@ -61,10 +62,16 @@ main(int argc, char **argv)
 		printf("pgcrane %s\n", PGCRANE_VERSION);
 		return EXIT_OK;
 	}
+	interrupt_install_handlers();
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 	{
 		if (strcmp(argv[1], commands[i].name) == 0)
-			return commands[i].fn(argc - 1, argv + 1);
+		{
+			int			rc = commands[i].fn(argc - 1, argv + 1);
+
+			/* Whatever failed after Ctrl-C or SIGTERM failed because of it. */
+			return rc != EXIT_OK && interrupt_pending() ? EXIT_INTERRUPTED : rc;
+		}
 	}
 	fprintf(stderr, "pgcrane: error: unknown command \"%s\"\n", argv[1]);
 	cli_try_help(NULL);

@@ -333,8 +333,17 @@ preflight_run(const preflight_options *o, preflight_info *info)
 {
 	PGconn	   *src;
 	PGconn	   *tgt;
+	const char *unpassable;
 
 	memset(info, 0, sizeof(*info));
+	/* pg_dump and pg_restore get no secret on their command line. */
+	if ((unpassable = conn_child_unpassable(o->source)) != NULL ||
+		(unpassable = conn_child_unpassable(o->target)) != NULL)
+	{
+		problem(info, "connection option \"%s\" cannot be passed to pg_dump safely",
+				unpassable);
+		log_hint("Use a client key without a pass phrase, readable only by its owner.");
+	}
 	check_source(o, info, &src);
 	tgt = open_target(o, info);
 	if (tgt == NULL)

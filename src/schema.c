@@ -2,9 +2,12 @@
  * schema.c
  *		Run pg_dump and pg_restore for the schema.
  *
- * Connections reach the child programs through PG* environment variables
- * built from the connection strings (conn_child_env), never on their
- * command line, so no password shows in the process list.
+ * A child program gets its connection as --dbname with a key/value
+ * connection string (conn_child_prepare): every option the user gave, the
+ * database name quoted so that any name reaches it literally, and no
+ * secret.  The password goes in the child's own environment (PGPASSWORD),
+ * which lives only as long as the step; no secret shows in the process
+ * list.
  */
 #include "schema.h"
 
@@ -100,18 +103,29 @@ schema_find_tools(int min_major, schema_tools *tools)
 	return tools->major > 0 ? 0 : -1;
 }
 
-/* Run a tool with the connection of conninfo in its environment. */
+/*
+ * Run a tool; with conninfo, its connection goes in as argv[1] (the tool's
+ * options come after it, so argv[0] is followed by --dbname=...).
+ */
 static int
 run_tool(const char *const *argv, const char *conninfo, const char *stdout_path,
 		 const volatile sig_atomic_t *cancel, const char *what)
 {
-	char	  **env = conninfo ? conn_child_env(conninfo) : NULL;
-	int			rc;
+	conn_child	child = CONN_CHILD_INIT;
+	const char *args[32];
+	int			n = 0,
+				rc;
 
-	if (conninfo && env == NULL)
+	if (conninfo && conn_child_prepare(conninfo, &child) != 0)
 		return -1;
-	rc = proc_run(argv, env, stdout_path, cancel, what);
-	conn_env_free(env);
+	args[n++] = argv[0];
+	if (conninfo)
+		args[n++] = child.dbname_arg;
+	for (int i = 1; argv[i] && n < 31; i++)
+		args[n++] = argv[i];
+	args[n] = NULL;
+	rc = proc_run(args, child.env, stdout_path, cancel, what);
+	conn_child_release(&child);
 	if (rc > 0)
 		return error("%s failed with exit code %d", what, rc);
 	return rc;
@@ -135,13 +149,12 @@ schema_dump(const schema_tools *tools, const char *source, const char *snap,
 
 /* The common part of pg_restore's command line; returns argc used. */
 static int
-restore_args(const char **argv, const schema_tools *tools, const char *dbarg,
+restore_args(const char **argv, const schema_tools *tools,
 			 const schema_restore_opts *o)
 {
 	int			n = 0;
 
 	argv[n++] = tools->pg_restore;
-	argv[n++] = dbarg;
 	argv[n++] = "--exit-on-error";
 	if (o->no_owner)
 		argv[n++] = "--no-owner";
@@ -160,18 +173,13 @@ restore(const schema_tools *tools, const char *target, const char *dump,
 		const char *section, const char *list_path,
 		const schema_restore_opts *o)
 {
-	char	   *db = conn_dbname(target);
-	char	   *dbarg,
-			   *listarg = NULL,
+	char	   *listarg = NULL,
 			   *jobsarg = NULL;
 	const char *argv[16];
 	int			n,
 				rc;
 
-	if (db == NULL)
-		return -1;
-	dbarg = str_printf("--dbname=%s", db);
-	n = restore_args(argv, tools, dbarg, o);
+	n = restore_args(argv, tools, o);
 	argv[n++] = section;
 	if (list_path)
 	{
@@ -186,8 +194,6 @@ restore(const schema_tools *tools, const char *target, const char *dump,
 	argv[n++] = dump;
 	argv[n] = NULL;
 	rc = run_tool(argv, target, NULL, o->cancel, "pg_restore");
-	free(db);
-	free(dbarg);
 	free(listarg);
 	free(jobsarg);
 	return rc;

@@ -113,7 +113,9 @@ snapshot_holder_start(const char *source, const char *dir, int hold_seconds,
 	ssize_t		n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	const char *argv[] = {self, "snapshot-holder", "--dir", dir, "--hold-time",
 	hold, slot ? "--slot" : NULL, slot, NULL};
-	char	   *env[2];
+	/* Nothing of the connection in its environment: it outlives the clone. */
+	char	   *env[] = {"PGPASSWORD", "PGCRANE_SOURCE", "PGCRANE_TARGET", NULL};
+	char	   *conninfo;
 	char		line[256];
 	int			rc;
 
@@ -122,11 +124,17 @@ snapshot_holder_start(const char *source, const char *dir, int hold_seconds,
 		return error("could not find the pgcrane executable: %s", strerror(errno));
 	self[n] = '\0';
 	snprintf(hold, sizeof(hold), "%d", hold_seconds);
-	/* The connection string travels in the environment, not on argv. */
-	env[0] = str_printf("PGCRANE_SOURCE=%s", source);
-	env[1] = NULL;
-	rc = proc_start_reader(argv, env, line, sizeof(line), &h->pid);
-	free(env[0]);
+	/*
+	 * The connection string, with PGPASSWORD's password if it needs one,
+	 * travels on the holder's stdin: /proc/PID/environ and cmdline of a
+	 * process that may run for days show no secret.
+	 */
+	conninfo = conn_with_env_password(source);
+	if (conninfo == NULL)
+		return error("could not start the snapshot holder on the source");
+	rc = proc_start_reader(argv, env, conninfo, line, sizeof(line), &h->pid);
+	explicit_bzero(conninfo, strlen(conninfo));
+	free(conninfo);
 	if (rc != 0 || line[0] == '\0')
 		return error("could not start the snapshot holder on the source");
 	/* "snapshot" or "snapshot lsn" */

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,7 +20,19 @@
 
 extern char **environ;
 
-/* environ with extra_env's names replaced; the array is yours to free. */
+/* Whether the environment string e sets the variable that x names. */
+static bool
+same_name(const char *e, const char *x)
+{
+	size_t		len = strcspn(x, "=");
+
+	return strncmp(e, x, len) == 0 && e[len] == '=';
+}
+
+/*
+ * environ with extra_env's names replaced, or removed for an entry
+ * without "="; the array is yours to free (not the strings).
+ */
 static char **
 merge_env(char *const *extra_env)
 {
@@ -35,17 +48,16 @@ merge_env(char *const *extra_env)
 	env = xcalloc(n + m + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
 	{
-		const char *eq = strchr(environ[i], '=');
-		size_t		len = eq ? (size_t) (eq - environ[i]) + 1 : strlen(environ[i]);
 		bool		replaced = false;
 
 		for (size_t j = 0; j < m && !replaced; j++)
-			replaced = strncmp(environ[i], extra_env[j], len) == 0;
+			replaced = same_name(environ[i], extra_env[j]);
 		if (!replaced)
 			env[k++] = environ[i];
 	}
 	for (size_t j = 0; j < m; j++)
-		env[k++] = extra_env[j];
+		if (strchr(extra_env[j], '='))
+			env[k++] = extra_env[j];
 	env[k] = NULL;
 	return env;
 }
@@ -159,49 +171,92 @@ proc_read_line(const char *const *argv, char *buf, size_t bufsize)
 	return 0;
 }
 
-int
-proc_start_reader(const char *const *argv, char *const *extra_env, char *buf,
-				  size_t bufsize, int *pid)
+/*
+ * Give the child data on its stdin: a socket pair, so that writing to a
+ * child that died raises no SIGPIPE (MSG_NOSIGNAL).  The data is small
+ * (a connection string) and fits in the socket's buffer.
+ */
+static int
+send_stdin(int fd, const char *data)
 {
-	int			fds[2];
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	char	  **env = merge_env(extra_env);
-	pid_t		child;
-	size_t		len = 0;
-	int			rc;
+	size_t		len = strlen(data),
+				off = 0;
 
-	buf[0] = '\0';
-	if (pipe(fds) != 0)
+	while (off < len)
 	{
-		free(env);
-		return -1;
+		ssize_t		n = send(fd, data + off, len - off, MSG_NOSIGNAL);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		off += (size_t) n;
 	}
-	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-	posix_spawn_file_actions_addclose(&fa, fds[0]);
-	spawnattr_init(&attr, POSIX_SPAWN_SETSID);
-	rc = posix_spawn(&child, argv[0], &fa, &attr, (char *const *) argv, env);
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&attr);
-	free(env);
-	close(fds[1]);
-	if (rc != 0)
-	{
-		close(fds[0]);
-		return -1;
-	}
-	/* Read up to the first newline; EOF first means the child failed. */
+	return 0;
+}
+
+/* Read up to the first newline; EOF first means the child failed. */
+static size_t
+read_first_line(int fd, char *buf, size_t bufsize)
+{
+	size_t		len = 0;
+
 	while (len < bufsize - 1)
 	{
-		ssize_t		n = read(fds[0], buf + len, 1);
+		ssize_t		n = read(fd, buf + len, 1);
 
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0 || buf[len] == '\n')
 			break;
 		len++;
 	}
 	buf[len] = '\0';
-	close(fds[0]);
+	return len;
+}
+
+int
+proc_start_reader(const char *const *argv, char *const *extra_env,
+				  const char *stdin_data, char *buf, size_t bufsize, int *pid)
+{
+	int			out[2],
+				in[2];
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
+	char	  **env;
+	pid_t		child;
+	int			rc;
+
+	buf[0] = '\0';
+	if (pipe2(out, O_CLOEXEC) != 0)
+		return -1;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0)
+	{
+		close(out[0]);
+		close(out[1]);
+		return -1;
+	}
+	env = merge_env(extra_env);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, in[1], STDIN_FILENO);
+	spawnattr_init(&attr, POSIX_SPAWN_SETSID);
+	rc = posix_spawn(&child, argv[0], &fa, &attr, (char *const *) argv, env);
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	free(env);
+	close(out[1]);
+	close(in[1]);
+	if (rc == 0 && stdin_data)
+		(void) send_stdin(in[0], stdin_data);
+	close(in[0]);
+	if (rc != 0)
+	{
+		close(out[0]);
+		return -1;
+	}
+	rc = read_first_line(out[0], buf, bufsize) > 0 ? 0 : -1;
+	close(out[0]);
 	*pid = (int) child;
-	return len > 0 ? 0 : -1;
+	return rc;
 }

@@ -11,7 +11,8 @@
 
 /*
  * Run argv[0] (a full path) with argv, the current environment plus the
- * "NAME=value" strings of extra_env (which override), stdout sent to
+ * "NAME=value" strings of extra_env (which override; a "NAME" without
+ * "=" removes that variable from the child's environment), stdout sent to
  * stdout_path when it is not NULL.  Wait for it; when *cancel becomes
  * non-zero, the child gets SIGTERM.  Returns the exit status (0 success),
  * or -1 if it could not start or died by a signal; logged with "what".
@@ -28,11 +29,14 @@ int			proc_read_line(const char *const *argv, char *buf, size_t bufsize);
 
 /*
  * Start argv[0] in a session of its own (it survives this process and
- * does not get the terminal's Ctrl-C), with extra_env added, and read the
- * first line it prints into buf; its pid goes to *pid.  The child keeps
- * running.  0 or -1 (not logged).
+ * does not get the terminal's Ctrl-C), with extra_env applied as for
+ * proc_run(), stdin_data (when not NULL) on its stdin followed by EOF,
+ * and read the first line it prints into buf; its pid goes to *pid.  The
+ * child keeps running.  stdin_data is for what must not show in the
+ * child's environment or command line.  0 or -1 (not logged).
  */
 int			proc_start_reader(const char *const *argv, char *const *extra_env,
-							  char *buf, size_t bufsize, int *pid);
+							  const char *stdin_data, char *buf,
+							  size_t bufsize, int *pid);
 
 #endif

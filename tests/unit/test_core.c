@@ -920,7 +920,11 @@ test_conn_invalid_strings(void **state)
 		assert_null(conn_redact(bad[i]));
 		assert_null(conn_with_dbname(bad[i], "x"));
 		assert_null(conn_dbname(bad[i]));
-		assert_null(conn_child_env(bad[i]));
+		{
+			conn_child	child;
+
+			assert_int_equal(conn_child_prepare(bad[i], &child), -1);
+		}
 	}
 }
 
@@ -1008,67 +1012,6 @@ test_dbname_defaults(void **state)
 	unsetenv("PGUSER");
 	setenv("USER", "osuser", 1);
 	expect_dbname("host=h", "osuser");
-}
-
-static void
-test_child_env_keyword_value(void **state)
-{
-	char	  **env = conn_child_env("host=db1 port=5433 user=alice password=s3cret dbname=app");
-
-	(void) state;
-	assert_non_null(env);
-	assert_string_equal(env[0], "PGUSER=alice");
-	assert_string_equal(env[1], "PGPASSWORD=s3cret");
-	assert_string_equal(env[2], "PGDATABASE=app");
-	assert_string_equal(env[3], "PGHOST=db1");
-	assert_string_equal(env[4], "PGPORT=5433");
-	assert_string_equal(env[5], "PGAPPNAME=pgcrane");
-	assert_null(env[6]);
-	conn_env_free(env);
-}
-
-static void
-test_child_env_uri(void **state)
-{
-	char	  **env = conn_child_env("postgresql://alice:s3cret@db1:5433/app?sslmode=require");
-
-	(void) state;
-	assert_non_null(env);
-	assert_string_equal(env[0], "PGUSER=alice");
-	assert_string_equal(env[1], "PGPASSWORD=s3cret");
-	assert_string_equal(env[2], "PGDATABASE=app");
-	assert_string_equal(env[3], "PGHOST=db1");
-	assert_string_equal(env[4], "PGPORT=5433");
-	assert_string_equal(env[5], "PGSSLMODE=require");
-	assert_string_equal(env[6], "PGAPPNAME=pgcrane");
-	assert_null(env[7]);
-	conn_env_free(env);
-}
-
-static void
-test_child_env_raw_values(void **state)
-{
-	char	  **env = conn_child_env("password='a b\\'c' application_name=pgc");
-
-	(void) state;
-	assert_non_null(env);
-	assert_string_equal(env[0], "PGPASSWORD=a b'c");
-	assert_string_equal(env[1], "PGAPPNAME=pgc");
-	assert_null(env[2]);
-	conn_env_free(env);
-}
-
-static void
-test_child_env_empty(void **state)
-{
-	char	  **env = conn_child_env("");
-
-	(void) state;
-	assert_non_null(env);
-	assert_string_equal(env[0], "PGAPPNAME=pgcrane");
-	assert_null(env[1]);
-	conn_env_free(env);
-	conn_env_free(NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1215,10 +1158,6 @@ main(void)
 		cmocka_unit_test(test_with_dbname_quotes),
 		cmocka_unit_test(test_dbname_explicit),
 		cmocka_unit_test(test_dbname_defaults),
-		cmocka_unit_test(test_child_env_keyword_value),
-		cmocka_unit_test(test_child_env_uri),
-		cmocka_unit_test(test_child_env_raw_values),
-		cmocka_unit_test(test_child_env_empty),
 		cmocka_unit_test(test_json_plain),
 		cmocka_unit_test(test_json_quotes_and_backslashes),
 		cmocka_unit_test(test_json_whitespace_escapes),
