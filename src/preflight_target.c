@@ -134,7 +134,7 @@ check_new_database(preflight_ctx *c, const char *value, const char *source)
 		problem(c->info, "target database \"%s\" cannot be created: default_transaction_read_only is on in database \"postgres\"",
 				c->info->target_db);
 		log_detail("It is set %s.", where);
-		log_hint("Set default_transaction_read_only to off for the target role on the target server.");
+		log_hint("Set default_transaction_read_only to off where it is set.");
 		return;
 	}
 	fresh = read_only_in(c->tgt, NULL, value, source, &where);
@@ -145,7 +145,7 @@ check_new_database(preflight_ctx *c, const char *value, const char *source)
 		problem(c->info, "target database \"%s\" would be created read-only: default_transaction_read_only is on",
 				c->info->target_db);
 		log_detail("It is set %s.", where);
-		log_hint("Set default_transaction_read_only to off for the target role on the target server.");
+		log_hint("Set default_transaction_read_only to off where it is set.");
 	}
 }
 
@@ -172,7 +172,7 @@ preflight_target_writable(preflight_ctx *c)
 		problem(c->info, "target database \"%s\" is read-only: default_transaction_read_only is on",
 				c->info->target_db);
 		log_detail("It is set %s.", source_text(PQgetvalue(res, 0, 3)));
-		log_hint("Set default_transaction_read_only to off for the target role and database.");
+		log_hint("Set default_transaction_read_only to off where it is set.");
 	}
 	PQclear(res);
 }
