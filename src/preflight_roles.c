@@ -67,7 +67,8 @@ preflight_source_rls(preflight_ctx *c)
 
 /*
  * Every role the restore may name: is_owner (owns a restored object),
- * is_acl (grantee or grantor of a privilege, or of default privileges),
+ * is_acl (grantee or grantor of a privilege, or of default privileges;
+ * the owner's own entries are pg_dump's defaults and not restored),
  * always (named by a policy or a user mapping).  Objects of extensions
  * and of the system (OID below 16384) are not restored.
  */
@@ -95,14 +96,16 @@ static const char *const source_roles_sql =
 " UNION ALL SELECT pubowner, NULL, oid FROM pg_catalog.pg_publication"
 "  WHERE pubname !~ '^pgcrane_'"
 " UNION ALL SELECT stxowner, NULL, oid FROM pg_catalog.pg_statistic_ext"
-" UNION ALL SELECT 0, a.attacl, a.attrelid FROM pg_catalog.pg_attribute a"
-"  WHERE a.attacl IS NOT NULL"
+" UNION ALL SELECT c.relowner, a.attacl, a.attrelid FROM pg_catalog.pg_attribute a"
+"  JOIN pg_catalog.pg_class c ON c.oid = a.attrelid WHERE a.attacl IS NOT NULL"
 "), live AS (SELECT * FROM obj o WHERE o.oid >= 16384 AND NOT EXISTS"
 "  (SELECT 1 FROM pg_catalog.pg_depend d WHERE d.objid = o.oid AND d.deptype = 'e')"
 "), named(role, kind) AS ("
 " SELECT owner, 'o' FROM live"
 " UNION ALL SELECT a.grantee, 'a' FROM live, pg_catalog.aclexplode(live.acl) a"
+"  WHERE a.grantee <> live.owner"
 " UNION ALL SELECT a.grantor, 'a' FROM live, pg_catalog.aclexplode(live.acl) a"
+"  WHERE a.grantor <> live.owner"
 " UNION ALL SELECT defaclrole, 'a' FROM pg_catalog.pg_default_acl"
 " UNION ALL SELECT a.grantee, 'a' FROM pg_catalog.pg_default_acl d,"
 "  pg_catalog.aclexplode(d.defaclacl) a"
