@@ -199,34 +199,6 @@ check_target_contents(PGconn *tgt, const preflight_options *o,
 	PQclear(res);
 }
 
-/* The target role may create databases (needed when none exists yet). */
-static void
-check_can_create(preflight_ctx *c)
-{
-	PGresult   *res = conn_query(c->tgt, SIDE_TARGET, "check privileges",
-								 "SELECT rolcreatedb OR rolsuper FROM pg_catalog.pg_roles"
-								 " WHERE rolname = current_user", 0, NULL);
-
-	if (res == NULL)
-	{
-		c->info->problems++;
-		return;
-	}
-	if (PQgetvalue(res, 0, 0)[0] != 't' && c->info->target_exists)
-	{
-		problem(c->info, "target database \"%s\" cannot be recreated: the target role may not create databases",
-				c->info->target_db);
-		log_hint("Grant CREATEDB to the target role, or empty the database and clone without --drop-if-exists.");
-	}
-	else if (PQgetvalue(res, 0, 0)[0] != 't')
-	{
-		problem(c->info, "target database \"%s\" does not exist and the target role may not create databases",
-				c->info->target_db);
-		log_hint("Create the database on the target first (owned by the target role), or grant CREATEDB.");
-	}
-	PQclear(res);
-}
-
 /*
  * The target database could not be connected to for a reason other than
  * its absence: look at it through the maintenance database.  A template
@@ -385,7 +357,7 @@ check_target(preflight_ctx *c)
 			(o->drop_if_exists && !info->target_empty && !o->resume);
 		preflight_target_writable(c);
 		if (c->recreate)
-			check_can_create(c);
+			preflight_target_can_create(c);
 		if (c->recreate && info->target_exists)
 			preflight_target_droppable(c);
 		if (c->src && !c->recreate && !o->resume)

@@ -52,8 +52,12 @@ void		preflight_target_writable(preflight_ctx *c);
  */
 void		preflight_target_usable(preflight_ctx *c);
 
+/* The target role may create databases (the clone creates the target). */
+void		preflight_target_can_create(preflight_ctx *c);
+
 /*
- * With --drop-if-exists on a non-empty target: the target role may drop
+ * With --drop-if-exists on a non-empty target: the clone can connect to
+ * the maintenance database "postgres", and the target role may drop
  * it (owner or superuser), no other session is connected to it, and it
  * is not the maintenance database.
  */

@@ -206,6 +206,33 @@ preflight_target_usable(preflight_ctx *c)
 	PQclear(res);
 }
 
+void
+preflight_target_can_create(preflight_ctx *c)
+{
+	PGresult   *res = conn_query(c->tgt, SIDE_TARGET, "check privileges",
+								 "SELECT rolcreatedb OR rolsuper FROM pg_catalog.pg_roles"
+								 " WHERE rolname = current_user", 0, NULL);
+
+	if (res == NULL)
+	{
+		c->info->problems++;
+		return;
+	}
+	if (PQgetvalue(res, 0, 0)[0] != 't' && c->info->target_exists)
+	{
+		problem(c->info, "target database \"%s\" cannot be recreated: the target role may not create databases",
+				c->info->target_db);
+		log_hint("Grant CREATEDB to the target role, or empty the database and clone without --drop-if-exists.");
+	}
+	else if (PQgetvalue(res, 0, 0)[0] != 't')
+	{
+		problem(c->info, "target database \"%s\" does not exist and the target role may not create databases",
+				c->info->target_db);
+		log_hint("Create the database on the target first (owned by the target role), or grant CREATEDB.");
+	}
+	PQclear(res);
+}
+
 static const char *const drop_sql =
 "SELECT r.rolsuper OR pg_catalog.pg_has_role(d.datdba, 'USAGE'),"
 " pg_catalog.pg_get_userbyid(d.datdba),"
@@ -214,6 +241,25 @@ static const char *const drop_sql =
 "  AND a.backend_type IN ('client backend', 'walsender'))"
 " FROM pg_catalog.pg_database d, pg_catalog.pg_roles r"
 " WHERE d.datname = $1 AND r.rolname = current_user";
+
+/* The clone drops and creates the database from "postgres": can it connect? */
+static void
+check_maint_reachable(preflight_ctx *c)
+{
+	char	   *maint = conn_with_dbname(c->o->target, "postgres");
+	char		msg[1024] = "";
+	PGconn	   *conn = maint ? conn_try_open(maint, NULL, msg, sizeof(msg)) : NULL;
+
+	free(maint);
+	if (conn)
+	{
+		PQfinish(conn);
+		return;
+	}
+	problem(c->info, "target database \"%s\" cannot be dropped: the maintenance database \"postgres\" cannot be connected to",
+			c->info->target_db);
+	log_detail("%s", msg);
+}
 
 void
 preflight_target_droppable(preflight_ctx *c)
@@ -228,6 +274,7 @@ preflight_target_droppable(preflight_ctx *c)
 		log_hint("Clone into another database.");
 		return;
 	}
+	check_maint_reachable(c);
 	res = conn_query(c->tgt, SIDE_TARGET, "check the right to drop the target database",
 					 drop_sql, 1, params);
 	if (res == NULL || PQntuples(res) != 1)
