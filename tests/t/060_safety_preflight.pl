@@ -186,6 +186,26 @@ $dst->safe_psql('full_db', 'CREATE TABLE keep (id int); INSERT INTO keep VALUES 
 		qr/^pgcrane: error: target database "newdb" does not exist and the target role may not create databases$/,
 		\@nodes, source => $app,
 		target => $dst->connstr('newdb') . ' user=plain', opts => [ '-O', '-x' ]);
+	$src->safe_psql('postgres', 'CREATE DATABASE super_only');
+	$src->safe_psql('super_only', <<'EOSQL');
+CREATE FUNCTION my_lower(text) RETURNS text LANGUAGE internal STRICT AS 'lower';
+CREATE FUNCTION on_ddl() RETURNS event_trigger LANGUAGE plpgsql AS 'BEGIN END';
+CREATE EVENT TRIGGER watch_ddl ON ddl_command_end EXECUTE FUNCTION on_ddl();
+EOSQL
+	($rc, $out, $err) = run_pgcrane('preflight',
+		'--source' => $src->connstr('super_only'),
+		'--target' => $dst->connstr('super_only') . ' user=creator', '-O', '-x');
+	is_deeply(
+		[ error_lines($err) ],
+		[
+			'pgcrane: error: event trigger "watch_ddl" can only be created by a superuser on the target server',
+			'pgcrane: error: function "public.my_lower(text)" in untrusted language "internal" can only be created by a superuser on the target server',
+		],
+		'objects only a superuser may create: one line each');
+	refused('objects only a superuser may create', 1,
+		qr/^pgcrane: error: event trigger "watch_ddl" can only be created by a superuser on the target server$/,
+		\@nodes, source => $src->connstr('super_only'),
+		target => $dst->connstr('super_only') . ' user=creator', opts => [ '-O', '-x' ]);
 	refused('owners the target role may not give objects to', 1,
 		qr/^pgcrane: error: the target role may not make role "[^"]+" the owner of objects: it is not a member of it$/,
 		\@nodes, source => $app,
