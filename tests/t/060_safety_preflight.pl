@@ -15,7 +15,7 @@
 #  (f) owners and grantees that do not exist as roles on the target
 #      (unless --no-owner / --no-acl), and roles named by policies;
 #  (g) --follow with a source role that may not create a publication FOR
-#      ALL TABLES;
+#      ALL TABLES, or lacks REPLICATION;
 #  (h) a stray argument.
 # Each case runs "pgcrane preflight" and "pgcrane clone" and checks the exit
 # code, the error line, and that both servers are exactly as before with
@@ -331,6 +331,12 @@ refused('--follow without the right to publish all tables', 1,
 	[ $src, $dst ],
 	source => "$app user=repl", target => $dst->connstr('newdb'),
 	opts => ['--follow']);
+
+refused('--follow without REPLICATION', 1,
+	qr/^pgcrane: error: the source role may not replicate: it needs the REPLICATION attribute$/,
+	[ $src, $dst ],
+	source => "$app user=lim", target => $dst->connstr('newdb'),
+	opts => [ '--follow', '--jobs' => 1 ]);
 
 # ---------- (h) a stray argument ----------
 
