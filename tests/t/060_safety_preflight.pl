@@ -235,6 +235,15 @@ EOSQL
 	$small->stop;
 }
 
+# Source and target on the same server: their needs add up.  16 copy
+# workers and the holder fit in 47 free connections, and 16 + 16 workers
+# on the target too, but not all 49 together.
+refused('source and target on the same server', 1,
+	qr/^pgcrane: error: --jobs 16 and --index-jobs 16 need 49 connections to the server \(the source and the target are the same server\), but only \d+ are free$/,
+	[$src],
+	source => $app, target => $src->connstr('same_server'),
+	opts => [ '--jobs' => 16, '--index-jobs' => 16 ]);
+
 # The source role "lim" may open 2 connections: --jobs 2 needs 3 (the
 # copy workers and the snapshot holder).
 refused('source role connection limit', 1,
