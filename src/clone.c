@@ -142,7 +142,8 @@ static int
 do_preflight(clone_ctx *c)
 {
 	preflight_options po = {c->source, c->target, c->o->drop_if_exists,
-	c->o->resume || c->partial_target, c->follow, c->toast};
+	c->o->resume || c->partial_target, c->follow, c->toast, c->o->no_owner,
+	c->o->no_acl, c->o->jobs, c->o->index_jobs};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)

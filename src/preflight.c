@@ -4,8 +4,11 @@
  *
  * Every check logs its own problem and counts it; the run goes on so the
  * user sees every problem at once.  A target database that does not exist
- * is checked through the maintenance database ("postgres") of the same
- * server, where the clone will create it.
+ * (or does not accept connections) is checked through the maintenance
+ * database ("postgres") of the same server, where the clone will create
+ * it.  The checks of the target server, of the roles and of the
+ * connections are in preflight_target.c, preflight_roles.c and
+ * preflight_conns.c.
  */
 #include "preflight.h"
 
@@ -16,18 +19,17 @@
 
 #include "cdc/preflight.h"
 #include "conn.h"
+#include "preflight_int.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/str.h"
 
 #define MIN_SERVER_NUM 120000
 
-/* Log one problem and count it. */
-static void problem(preflight_info *info, const char *fmt,...)
-			__attribute__((format(printf, 2, 3)));
+#define problem preflight_problem
 
-static void
-problem(preflight_info *info, const char *fmt,...)
+void
+preflight_problem(preflight_info *info, const char *fmt,...)
 {
 	va_list		ap;
 
@@ -35,6 +37,20 @@ problem(preflight_info *info, const char *fmt,...)
 	log_vmsg(LOG_ERROR, fmt, ap);
 	va_end(ap);
 	info->problems++;
+}
+
+char *
+preflight_value(PGconn *conn, const char *side, const char *sql)
+{
+	PGresult   *res = conn_query(conn, side, "run a check", sql, 0, NULL);
+	char	   *v = NULL;
+
+	if (res == NULL)
+		return NULL;
+	if (PQntuples(res) > 0 && !PQgetisnull(res, 0, 0))
+		v = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
 }
 
 static char *
@@ -183,48 +199,60 @@ check_target_contents(PGconn *tgt, const preflight_options *o,
 	PQclear(res);
 }
 
-/* The target role may create databases (needed when none exists yet). */
-static void
-check_can_create(PGconn *tgt, preflight_info *info)
-{
-	PGresult   *res = conn_query(tgt, SIDE_TARGET, "check privileges",
-								 "SELECT rolcreatedb OR rolsuper FROM pg_catalog.pg_roles"
-								 " WHERE rolname = current_user", 0, NULL);
-
-	if (res == NULL)
-	{
-		info->problems++;
-		return;
-	}
-	if (PQgetvalue(res, 0, 0)[0] != 't')
-		problem(info, "target database \"%s\" does not exist and the target role may not create databases",
-				info->target_db);
-	PQclear(res);
-}
-
+/*
+ * The target database could not be connected to for a reason other than
+ * its absence: look at it through the maintenance database.  A template
+ * or a database that takes no connections is a problem to report (exit
+ * 1), anything else (password, pg_hba.conf, a server down) an error.
+ */
 static PGconn *
-open_target(const preflight_options *o, preflight_info *info)
+open_target_maint(preflight_ctx *c, const char *msg)
 {
-	char		sqlstate[6];
-	char		msg[1024];
-	PGconn	   *tgt = conn_try_open(o->target, sqlstate, msg, sizeof(msg));
-	char	   *maint;
+	char	   *maint = conn_with_dbname(c->o->target, "postgres");
+	PGconn	   *tgt = maint ? conn_try_open(maint, NULL, NULL, 0) : NULL;
+	const char *params[1] = {c->info->target_db};
+	PGresult   *res = NULL;
 
-	info->target_db = conn_dbname(o->target);
-	if (tgt != NULL)
+	free(maint);
+	if (tgt && c->info->target_db)
+		res = conn_query(tgt, SIDE_TARGET, "look up the target database",
+						 "SELECT 1 FROM pg_catalog.pg_database WHERE datname = $1"
+						 " AND (datistemplate OR NOT datallowconn)", 1, params);
+	if (res == NULL || PQntuples(res) == 0)
 	{
-		info->target_exists = true;
-		return tgt;
-	}
-	if (strcmp(sqlstate, "3D000") != 0)
-	{
+		PQclear(res);
+		if (tgt)
+			PQfinish(tgt);
 		error("could not connect to target server: %s", msg);
 		return NULL;
 	}
+	PQclear(res);
+	c->info->target_exists = true;
+	c->tgt_maint = true;
+	return tgt;
+}
+
+static PGconn *
+open_target(preflight_ctx *c)
+{
+	char		sqlstate[6];
+	char		msg[1024];
+	PGconn	   *tgt = conn_try_open(c->o->target, sqlstate, msg, sizeof(msg));
+	char	   *maint;
+
+	c->info->target_db = conn_dbname(c->o->target);
+	if (tgt != NULL)
+	{
+		c->info->target_exists = true;
+		return tgt;
+	}
+	if (strcmp(sqlstate, "3D000") != 0)
+		return open_target_maint(c, msg);
 	/* No such database: look at the server through its maintenance one. */
-	maint = conn_with_dbname(o->target, "postgres");
+	maint = conn_with_dbname(c->o->target, "postgres");
 	tgt = maint ? conn_open(maint, SIDE_TARGET) : NULL;
 	free(maint);
+	c->tgt_maint = true;
 	return tgt;
 }
 
@@ -317,25 +345,72 @@ check_identity(PGconn *src, PGconn *tgt, preflight_info *info)
 
 /* clone --follow: replication on the source, apply rights on the target. */
 static void
-check_follow(PGconn *src, PGconn *tgt, preflight_info *info)
+check_follow(preflight_ctx *c)
 {
 	bool		ok = true;
 
-	if (src && (cdc_preflight(src, &ok) != 0 || !ok))
-		info->problems++;
+	if (c->src && (cdc_preflight(c->src, &ok) != 0 || !ok))
+		c->info->problems++;
 	ok = true;
-	if (tgt && (cdc_preflight_target(tgt, &ok) != 0 || !ok))
-		info->problems++;
+	if (c->tgt && (cdc_preflight_target(c->tgt, &ok) != 0 || !ok))
+		c->info->problems++;
+}
+
+static void
+read_target_role(preflight_ctx *c)
+{
+	char	   *v = preflight_value(c->tgt, SIDE_TARGET,
+									"SELECT rolsuper FROM pg_catalog.pg_roles"
+									" WHERE rolname = current_user");
+
+	c->tgt_super = v && v[0] == 't';
+	free(v);
+}
+
+/* The target database and what the clone will do to it. */
+static void
+check_target(preflight_ctx *c)
+{
+	const preflight_options *o = c->o;
+	preflight_info *info = c->info;
+
+	info->target_num = PQserverVersion(c->tgt);
+	read_target_role(c);
+	/* One database as both sides: nothing else about the target matters. */
+	if (c->src)
+		check_identity(c->src, c->tgt, info);
+	c->refused = c->refused || info->same_database;
+	if (info->target_exists && !c->refused)
+		preflight_target_usable(c);
+	if (!c->refused)
+	{
+		if (info->target_exists && !o->resume)
+			check_target_contents(c->tgt, o, info);
+		c->recreate = !info->target_exists ||
+			(o->drop_if_exists && !info->target_empty && !o->resume);
+		preflight_target_writable(c);
+		if (c->recreate)
+			preflight_target_can_create(c);
+		if (c->recreate && info->target_exists)
+			preflight_target_droppable(c);
+		if (c->src && !c->recreate && !o->resume)
+			preflight_target_create_rights(c);
+		if (c->src)
+			preflight_target_superuser_objects(c);
+	}
+	check_toast_compression(c->tgt, o, info);
 }
 
 int
 preflight_run(const preflight_options *o, preflight_info *info)
 {
-	PGconn	   *src;
-	PGconn	   *tgt;
+	preflight_ctx c;
 	const char *unpassable;
 
 	memset(info, 0, sizeof(*info));
+	memset(&c, 0, sizeof(c));
+	c.o = o;
+	c.info = info;
 	/* pg_dump and pg_restore get no secret on their command line. */
 	if ((unpassable = conn_child_unpassable(o->source)) != NULL ||
 		(unpassable = conn_child_unpassable(o->target)) != NULL)
@@ -344,33 +419,32 @@ preflight_run(const preflight_options *o, preflight_info *info)
 				unpassable);
 		log_hint("Use a client key without a pass phrase, readable only by its owner.");
 	}
-	check_source(o, info, &src);
-	tgt = open_target(o, info);
-	if (tgt == NULL)
+	check_source(o, info, &c.src);
+	c.tgt = open_target(&c);
+	if (c.tgt == NULL)
 	{
 		info->problems++;
 		info->unreachable = true;
 	}
 	else
-	{
-		info->target_num = PQserverVersion(tgt);
-		if (src)
-			check_identity(src, tgt, info);
-		if (info->target_exists && !o->resume && !info->same_database)
-			check_target_contents(tgt, o, info);
-		if (!info->target_exists || (o->drop_if_exists && !info->target_empty))
-			check_can_create(tgt, info);
-		check_toast_compression(tgt, o, info);
-	}
+		check_target(&c);
 	check_versions(info);
-	if (src && tgt)
-		check_extensions(src, tgt, info);
+	if (c.src && c.tgt)
+	{
+		check_extensions(c.src, c.tgt, info);
+		preflight_source_rls(&c);
+		if (!c.refused)
+		{
+			preflight_roles(&c);
+			preflight_connections(&c);
+		}
+	}
 	if (o->follow)
-		check_follow(src, tgt, info);
-	if (src)
-		PQfinish(src);
-	if (tgt)
-		PQfinish(tgt);
+		check_follow(&c);
+	if (c.src)
+		PQfinish(c.src);
+	if (c.tgt)
+		PQfinish(c.tgt);
 	return info->problems == 0 ? 0 : -1;
 }
 

@@ -3,10 +3,17 @@
  *		Check both servers before anything is touched.
  *
  * preflight_run() connects to both sides and checks everything a clone
- * needs: versions, a pg_dump at least as new as the source, read access
- * to every table and sequence, the target database (present and empty, or
- * absent and creatable), the extensions the source uses, encodings.  It
- * logs every problem it finds, one line each, and never changes anything.
+ * needs, so that a clone that would fail stops before it creates anything
+ * (the target database, a slot, a snapshot holder): versions, a pg_dump at
+ * least as new as the source, read access to every table and sequence
+ * without row-level security in the way, a target server that can be
+ * written (not a standby, not read-only), a target database that is not a
+ * template and is present and empty or absent and creatable (or droppable
+ * with --drop-if-exists), the target role's right to create what the
+ * restore creates, the roles that own or hold privileges on source
+ * objects, enough free connections on both servers for --jobs and
+ * --index-jobs, the extensions the source uses, encodings.  It logs every
+ * problem it finds, one line each, and never changes anything.
  */
 #ifndef PGCRANE_PREFLIGHT_H
 #define PGCRANE_PREFLIGHT_H
@@ -24,6 +31,10 @@ typedef struct preflight_options
 	bool		resume;			/* the target holds an unfinished clone */
 	bool		follow;			/* also check what following changes needs */
 	const char *toast_compression;	/* "pglz", "lz4" or NULL: the target's */
+	bool		no_owner;		/* the restore sets no owners */
+	bool		no_acl;			/* the restore sets no privileges */
+	int			jobs;			/* copy workers (at least 1) */
+	int			index_jobs;		/* index workers (at least 1) */
 } preflight_options;
 
 typedef struct preflight_info

@@ -9,6 +9,8 @@
  * unique index, or the whole row); a table with none makes the source
  * refuse the update or delete altogether once it is in the publication.
  * Unlogged tables are not in the WAL, so their changes never arrive.
+ * The publication pgcrane creates is FOR ALL TABLES, which only a
+ * superuser may create (rds_superuser on Amazon RDS).
  */
 #include "cdc/preflight.h"
 
@@ -32,7 +34,12 @@ static const char *const settings_sql =
 "                          WHERE rolname = 'rds_replication')"
 "            THEN pg_catalog.pg_has_role('rds_replication', 'MEMBER')"
 "            ELSE false END,"
-"       EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata)"
+"       EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata),"
+"       r.rolsuper OR"
+"       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles"
+"                          WHERE rolname = 'rds_superuser')"
+"            THEN pg_catalog.pg_has_role('rds_superuser', 'MEMBER')"
+"            ELSE false END"
 "  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
 
 /* Tables whose updates and deletes cannot be followed, and unlogged ones. */
@@ -84,6 +91,12 @@ check_settings(PGconn *src, bool *ok)
 	{
 		error("the source role may not replicate: it needs the REPLICATION attribute");
 		log_hint("Run ALTER ROLE ... REPLICATION on the source, or connect as a superuser.");
+		*ok = false;
+	}
+	if (strcmp(PQgetvalue(res, 0, 5), "t") != 0)
+	{
+		error("the source role may not create a publication FOR ALL TABLES: it must be a superuser");
+		log_hint("Connect to the source as a superuser: no other privilege allows a publication of all tables.");
 		*ok = false;
 	}
 	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)

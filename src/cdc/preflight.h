@@ -15,7 +15,8 @@
 
 /*
  * The source: wal_level = logical; a free replication slot and WAL sender;
- * a role with REPLICATION (or superuser, or rds_replication); a replica
+ * a role with REPLICATION (or superuser, or rds_replication) that may
+ * create a publication FOR ALL TABLES (superuser, or rds_superuser); a replica
  * identity on every table, so that its updates and deletes can be
  * followed; no unlogged table, whose changes logical decoding never sees.
  * Large objects are only warned about: their changes are not followed.

@@ -21,6 +21,11 @@ usage(void)
 	printf("  -s, --source=CONNINFO   source database (or PGCRANE_SOURCE)\n");
 	printf("  -t, --target=CONNINFO   target database (or PGCRANE_TARGET)\n");
 	printf("      --drop-if-exists    accept a non-empty target (clone will recreate it)\n");
+	printf("  -j, --jobs=N            copy workers clone will use (default: number of CPUs):\n"
+		   "                          check that both servers have the connections\n");
+	printf("  -J, --index-jobs=N      index workers (default: same as --jobs)\n");
+	printf("  -O, --no-owner          clone will not set owners: owners need not exist\n");
+	printf("  -x, --no-acl            clone will not copy privileges: grantees need not exist\n");
 	printf("      --follow            also check what clone --follow needs (wal_level,\n"
 		   "                          slots, REPLICATION, replica identities)\n");
 	printf("      --toast-compression=METHOD\n"
@@ -34,17 +39,52 @@ static const struct option long_options[] = {
 	{"source", required_argument, NULL, 's'},
 	{"target", required_argument, NULL, 't'},
 	{"drop-if-exists", no_argument, NULL, 'd'},
-	{"json", no_argument, NULL, 'J'},
+	{"json", no_argument, NULL, 'S'},
+	{"jobs", required_argument, NULL, 'j'},
+	{"index-jobs", required_argument, NULL, 'J'},
+	{"no-owner", no_argument, NULL, 'O'},
+	{"no-acl", no_argument, NULL, 'x'},
 	{"follow", no_argument, NULL, 'F'},
 	{"toast-compression", required_argument, NULL, 'T'},
 	{"help", no_argument, NULL, '?'},
 	{NULL, 0, NULL, 0}
 };
 
+/* One option into po (or json); false (logged) when it is not valid. */
+static bool
+parse_option(int c, preflight_options *po, bool *json)
+{
+	switch (c)
+	{
+		case 'd':
+			po->drop_if_exists = true;
+			return true;
+		case 'S':
+			*json = true;
+			return true;
+		case 'F':
+			po->follow = true;
+			return true;
+		case 'T':
+			return cli_parse_toast_compression(optarg, &po->toast_compression);
+		case 'j':
+			return cli_parse_jobs("--jobs", optarg, &po->jobs);
+		case 'J':
+			return cli_parse_jobs("--index-jobs", optarg, &po->index_jobs);
+		case 'O':
+			po->no_owner = true;
+			return true;
+		case 'x':
+			po->no_acl = true;
+			return true;
+	}
+	return false;
+}
+
 int
 cmd_preflight(int argc, char **argv)
 {
-	preflight_options po = {NULL, NULL, false, false, false, NULL};
+	preflight_options po = {0};
 	preflight_info info;
 	cli_endpoints ep = {NULL, NULL};
 	char	   *owned[2] = {NULL, NULL};
@@ -57,22 +97,14 @@ cmd_preflight(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = cli_getopt(argc, argv, "s:t:?", long_options)) != -1)
+	po.jobs = cli_cpu_count();
+	while ((c = cli_getopt(argc, argv, "s:t:j:J:Ox?", long_options)) != -1)
 	{
 		if (c == 's')
 			ep.source = owned[0] = cli_take_secret(optarg);
 		else if (c == 't')
 			ep.target = owned[1] = cli_take_secret(optarg);
-		else if (c == 'd')
-			po.drop_if_exists = true;
-		else if (c == 'J')
-			json = true;
-		else if (c == 'F')
-			po.follow = true;
-		else if (c == 'T' &&
-				 cli_parse_toast_compression(optarg, &po.toast_compression))
-			continue;
-		else
+		else if (c == '?' || !parse_option(c, &po, &json))
 		{
 			cli_try_help("preflight");
 			free(owned[0]);
@@ -80,7 +112,10 @@ cmd_preflight(int argc, char **argv)
 			return EXIT_ERROR;
 		}
 	}
-	if (!cli_endpoints_resolve(&ep, true))
+	if (po.index_jobs == 0)
+		po.index_jobs = po.jobs;
+	if (!cli_no_extra_args(argc, argv, "preflight") ||
+		!cli_endpoints_resolve(&ep, true))
 	{
 		free(owned[0]);
 		free(owned[1]);

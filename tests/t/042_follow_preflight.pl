@@ -33,7 +33,9 @@ CREATE ROLE reader LOGIN;
 GRANT SELECT ON ALL TABLES IN SCHEMA public TO reader;
 EOSQL
 $plain->safe_psql('postgres', 'CREATE DATABASE app');
-$dst->safe_psql('postgres', 'CREATE ROLE plain LOGIN CREATEDB');
+# Roles are global objects: the one the source grants to exists on the
+# target too, as the restore of its privileges needs.
+$dst->safe_psql('postgres', 'CREATE ROLE plain LOGIN CREATEDB; CREATE ROLE reader');
 
 sub preflight
 {
