@@ -952,7 +952,15 @@ clone_run(const clone_options *o)
 	rc = do_preflight(&c);
 	if (rc != EXIT_OK)
 	{
-		if (state_put(c.st, "status", o->resume ? "failed" : "preflight failed") != 0)
+		const char *status = c.intr.signo ? "preflight interrupted" :
+			o->resume ? "failed" : "preflight failed";
+
+		if (c.intr.signo)
+		{
+			log_info("clone interrupted in phase \"preflight\"; nothing was created");
+			rc = EXIT_INTERRUPTED;
+		}
+		if (state_put(c.st, "status", status) != 0 && rc == EXIT_OK)
 			rc = EXIT_ERROR;
 	}
 	else
