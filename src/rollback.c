@@ -33,14 +33,17 @@ rollback_created_target(state *st)
 	return is_on(st, "target.created");
 }
 
-static void
-stop_holder(state *st)
+void
+rollback_stop_holder(state *st)
 {
 	char	   *pid = state_get(st, "snapshot.holder_pid");
 	int			n;
 
 	if (pid && str_to_int(pid, 1, 1 << 30, &n) && snapshot_holder_alive(n))
+	{
 		snapshot_holder_stop(n);
+		log_info("stopped the snapshot holder (pid %d)", n);
+	}
 	free(pid);
 }
 
@@ -101,7 +104,7 @@ rollback_run(state *st, const char *source, const char *target,
 {
 	int			rc = 0;
 
-	stop_holder(st);
+	rollback_stop_holder(st);
 	if (drop_follow_objects(st, source) != 0)
 		rc = -1;
 	if (drop_target(st, target, source_id) != 0)

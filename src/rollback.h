@@ -39,6 +39,12 @@
 int			rollback_run(state *st, const char *source, const char *target,
 						 const db_identity *source_id);
 
+/*
+ * Stop the snapshot holder st records, if it still runs (it would hold
+ * its source session, and VACUUM's horizon, for up to its hold time).
+ */
+void		rollback_stop_holder(state *st);
+
 /* Whether st records a target database created by the run. */
 bool		rollback_created_target(state *st);
 

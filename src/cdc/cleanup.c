@@ -20,7 +20,7 @@
 #include "cdc/report.h"
 #include "cdc/slot.h"
 #include "conn.h"
-#include "snapshot.h"
+#include "rollback.h"
 #include "identity.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -84,24 +84,6 @@ cleanup_target(const char *target, const char *origin, const char *publication)
 	return rc;
 }
 
-/*
- * The snapshot holder of an interrupted clone, which would otherwise keep
- * its source session (and VACUUM's horizon) for up to its hold time.
- */
-static void
-stop_holder(state *st)
-{
-	char	   *pid = state_get(st, "snapshot.holder_pid");
-	int			n;
-
-	if (pid && str_to_int(pid, 1, 1 << 30, &n) && snapshot_holder_alive(n))
-	{
-		snapshot_holder_stop(n);
-		log_info("stopped the snapshot holder (pid %d)", n);
-	}
-	free(pid);
-}
-
 int
 cdc_cleanup(state *st, const char *source, const char *target)
 {
@@ -113,7 +95,7 @@ cdc_cleanup(state *st, const char *source, const char *target)
 	char		now[32];
 	int			rc = 0;
 
-	stop_holder(st);
+	rollback_stop_holder(st);
 	if (slot == NULL || publication == NULL || origin == NULL)
 		log_info("work directory \"%s\" records no replication slot", state_dir(st));
 	else if (src == NULL || tgt == NULL)
