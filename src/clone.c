@@ -838,6 +838,10 @@ setup_endpoints(clone_ctx *c)
 										strcmp(status, "interrupted") == 0);
 
 	free(status);
+	/* A string that does not parse is reported once, before anything. */
+	if ((c->source && !conn_check_string(c->source, SIDE_SOURCE)) ||
+		(c->target && !conn_check_string(c->target, SIDE_TARGET)))
+		return -1;
 	if (!c->o->resume)
 	{
 		int			removed = unfinished ? remove_leftovers(c) : 0;
@@ -882,9 +886,13 @@ setup_endpoints(clone_ctx *c)
 static int
 record_run(clone_ctx *c)
 {
-	char	   *src = conn_redact(c->source);
-	char	   *tgt = conn_redact(c->target);
-	int			rc = src && tgt ? 0 : -1;
+	char	   *src,
+			   *tgt;
+	int			rc;
+
+	src = conn_redact(c->source);
+	tgt = conn_redact(c->target);
+	rc = src && tgt ? 0 : -1;
 
 	if (rc == 0)
 		rc = state_put(c->st, "source", src);

@@ -103,6 +103,21 @@ parse_quiet(const char *conninfo, char *msg, size_t msgsize)
 	return opts;
 }
 
+bool
+conn_check_string(const char *conninfo, const char *side)
+{
+	char		msg[512];
+	PQconninfoOption *opts = parse_quiet(conninfo, msg, sizeof(msg));
+
+	if (opts == NULL)
+	{
+		error("could not connect to %s server: %s", side, msg);
+		return false;
+	}
+	PQconninfoFree(opts);
+	return true;
+}
+
 static const char *
 opt_value(const PQconninfoOption *opts, const char *keyword)
 {

@@ -116,6 +116,13 @@ char	   *conn_qualified_name(PGconn *conn, const char *nspname,
  * with the string reports it, once (conn_open, conn_try_open).
  */
 
+/*
+ * Whether conninfo can be parsed; if not, one error names the side and the
+ * kind of problem (never the string's contents).  For commands that must
+ * record a string before they connect.
+ */
+bool		conn_check_string(const char *conninfo, const char *side);
+
 /* The string with its secrets removed, for messages and the state file. */
 char	   *conn_redact(const char *conninfo);
 

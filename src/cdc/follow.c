@@ -96,6 +96,7 @@ typedef struct follow_ctx
 {
 	const follow_options *o;
 	bool		state_broken;	/* a write to the state file failed */
+	char	   *slot_retained;	/* WAL the slot held at the last session end */
 	const char *dir;
 	char	   *source;
 	char	   *target;
@@ -634,6 +635,10 @@ session_end(follow_ctx *c, int rc)
 		c->ap = NULL;
 	}
 	cdc_stream_close(&c->stream);
+	/* The slot stays: what it retains is asked now, while a session is open. */
+	free(c->slot_retained);
+	c->slot_retained = rc != FOLLOW_DONE && c->srcq != NULL ?
+		cdc_slot_retained(c->srcq, c->slot) : NULL;
 	if (rc != FOLLOW_DONE && c->srcq != NULL)
 	{
 		PQfinish(c->srcq);
@@ -785,6 +790,7 @@ follow_ctx_release(follow_ctx *c)
 	free(c->source);
 	free(c->target);
 	free(c->slot);
+	free(c->slot_retained);
 	free(c->publication);
 	free(c->origin);
 }
@@ -819,7 +825,10 @@ report_slot_left(follow_ctx *c)
 	if (c->slot == NULL)
 		return;
 	resume = str_printf("pgcrane follow --dir %s", c->dir);
-	cdc_slot_report_left(c->source, c->slot, c->dir, resume);
+	if (c->slot_retained)
+		cdc_slot_report_retained(c->slot, c->slot_retained, c->dir, resume);
+	else
+		cdc_slot_report_left(c->source, c->slot, c->dir, resume);
 	free(resume);
 }
 

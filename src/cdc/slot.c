@@ -144,9 +144,8 @@ cdc_slot_wait_inactive(PGconn *src, const char *slot, int timeout)
 				 slot, timeout);
 }
 
-/* The WAL the slot retains, as text ("1.2 MB"), or NULL when it is gone. */
-static char *
-slot_retained(PGconn *src, const char *slot)
+char *
+cdc_slot_retained(PGconn *src, const char *slot)
 {
 	const char *params[1] = {slot};
 	PGresult   *res = conn_query(src, SIDE_SOURCE, "read replication slot",
@@ -166,27 +165,37 @@ slot_retained(PGconn *src, const char *slot)
 }
 
 void
-cdc_slot_report_left(const char *source, const char *slot, const char *dir,
-					 const char *resume_cmd)
+cdc_slot_report_retained(const char *slot, const char *retained,
+						 const char *dir, const char *resume_cmd)
 {
-	PGconn	   *src = source ? conn_try_open(source, NULL, NULL, 0) : NULL;
-	char	   *size = NULL;
-
-	if (slot == NULL || slot[0] == '\0')
-		return;
-	if (src)
-	{
-		size = slot_retained(src, slot);
-		PQfinish(src);
-		if (size == NULL)
-			return;
+	if (retained)
 		log_warning("replication slot \"%s\" remains on the source and retains %s of WAL",
-					slot, size);
-	}
+					slot, retained);
 	else
 		log_warning("replication slot \"%s\" may remain on the source, retaining WAL",
 					slot);
 	log_hint("Go on with \"%s\", or remove the slot with \"pgcrane cleanup --dir %s\".",
 			 resume_cmd, dir);
+}
+
+void
+cdc_slot_report_left(const char *source, const char *slot, const char *dir,
+					 const char *resume_cmd)
+{
+	PGconn	   *src;
+	char	   *size;
+
+	if (slot == NULL || slot[0] == '\0')
+		return;
+	src = source ? conn_try_open(source, NULL, NULL, 0) : NULL;
+	if (src == NULL)
+	{
+		cdc_slot_report_retained(slot, NULL, dir, resume_cmd);
+		return;
+	}
+	size = cdc_slot_retained(src, slot);
+	PQfinish(src);
+	if (size)
+		cdc_slot_report_retained(slot, size, dir, resume_cmd);
 	free(size);
 }

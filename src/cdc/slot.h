@@ -65,6 +65,19 @@ int			cdc_slot_wait_inactive(PGconn *src, const char *slot, int timeout);
 void		cdc_slot_report_left(const char *source, const char *slot,
 								 const char *dir, const char *resume_cmd);
 
+/*
+ * The WAL the slot retains, as text ("1296 kB"), asked on src; NULL when
+ * the slot is gone or src cannot answer.  You own the result.
+ */
+char	   *cdc_slot_retained(PGconn *src, const char *slot);
+
+/*
+ * The same report with the amount known (retained from
+ * cdc_slot_retained, or NULL when it could not be asked).
+ */
+void		cdc_slot_report_retained(const char *slot, const char *retained,
+									 const char *dir, const char *resume_cmd);
+
 /* LSNs are formatted and parsed with pgo_lsn_format/pgo_lsn_parse. */
 
 #endif
