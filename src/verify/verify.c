@@ -29,6 +29,27 @@
 #include "verify/verify_schema.h"
 #include "verify/verify_session.h"
 
+/*
+ * A database compared with itself is always "equal": that proves nothing,
+ * so one database as both sides is refused, by identity (identity.h).
+ */
+static int
+distinct_databases(vsession *s)
+{
+	db_identity a,
+				b;
+	char		buf[512];
+
+	if (identity_read(s->src, SIDE_SOURCE, &a) != 0 ||
+		identity_read(s->tgt, SIDE_TARGET, &b) != 0)
+		return -1;
+	if (!identity_same_database(&a, &b))
+		return 0;
+	error("the source and the target are the same database");
+	log_detail("Both connections reach %s.", identity_describe(&a, buf, sizeof(buf)));
+	return -1;
+}
+
 /* Compare what the options ask for; 0 or -1 (logged). */
 static int
 compare(const verify_options *o, interrupt *intr, vreport *r)
@@ -40,6 +61,11 @@ compare(const verify_options *o, interrupt *intr, vreport *r)
 
 	if (vsession_open(&leader, o->source, o->target, NULL, NULL, intr) != 0)
 		return -1;
+	if (distinct_databases(&leader) != 0)
+	{
+		vsession_close(&leader);
+		return -1;
+	}
 	if (!o->data_only)
 	{
 		vschema_options so = {o->no_owner, o->no_acl};

@@ -95,6 +95,8 @@ foreach my $drop (0, 1)
 		'--source' => tcp_connstr($src, 'shop'),
 		'--target' => $src->connstr('shop'), @drop);
 }
+refused('verify of one database with itself', 2, $same, 'verify',
+	'--source' => $src->connstr('shop'), '--target' => tcp_connstr($src, 'shop'));
 {
 	local $ENV{PGCRANE_SOURCE} = $src->connstr('shop');
 	local $ENV{PGCRANE_TARGET} = tcp_connstr($src, 'shop');
