@@ -181,8 +181,11 @@ sort_locked(vreport *r)
 {
 	if (r->sorted)
 		return;
-	qsort(r->items, (size_t) r->nitems, sizeof(vitem), item_cmp);
-	qsort(r->tables, (size_t) r->ntables, sizeof(vtable_result), table_cmp);
+	/* qsort's array may not be NULL, even for no element. */
+	if (r->nitems > 0)
+		qsort(r->items, (size_t) r->nitems, sizeof(vitem), item_cmp);
+	if (r->ntables > 0)
+		qsort(r->tables, (size_t) r->ntables, sizeof(vtable_result), table_cmp);
 	r->sorted = true;
 }
 

@@ -332,7 +332,8 @@ nameset_add(nameset *s, const char *name)
 static void
 nameset_seal(nameset *s)
 {
-	qsort(s->names, (size_t) s->n, sizeof(char *), strptr_cmp);
+	if (s->n > 0)
+		qsort(s->names, (size_t) s->n, sizeof(char *), strptr_cmp);
 	s->nsorted = s->n;
 }
 
