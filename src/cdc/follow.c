@@ -61,6 +61,7 @@
 
 #include "catalog.h"
 #include "cdc/apply.h"
+#include "cdc/lag.h"
 #include "cdc/pgoutput.h"
 #include "cdc/position.h"
 #include "cdc/report.h"
@@ -120,6 +121,11 @@ typedef struct follow_ctx
 	int64_t		base_transactions;	/* totals of earlier sessions */
 	int64_t		base_changes;
 	int64_t		base_missing;
+	int64_t		recorded_transactions;	/* the total last in the state */
+
+	cdc_lag		lag;			/* transactions received, not applied */
+	uint64_t	shown_applied;	/* highest applied LSN recorded */
+	uint64_t	shown_durable;	/* highest durable LSN recorded */
 
 	double		next_tick;
 	double		next_feedback;
@@ -263,24 +269,28 @@ update_rate(follow_ctx *c, double now, int64_t changes)
 		? (double) (changes - c->rate_c[oldest]) / (now - c->rate_t[oldest]) : 0.0;
 }
 
+/*
+ * The figures now.  The LSNs shown never move back: a new session starts
+ * at the durable position, which may lie before what an earlier one had
+ * applied (and shown); the highest one is kept.  The lag in seconds is the
+ * age of the oldest source commit received and not applied (cdc/lag.h).
+ */
 static void
 fill_figures(follow_ctx *c, follow_figures *f)
 {
 	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
 	uint64_t	pos = position(c);
-	bool		caught_up = apply_idle(c) && c->source_lsn != 0 && pos >= c->source_lsn;
+	bool		backlog = c->more ||
+		(strcmp(c->phase, FOLLOW_PHASE_CATCHING_UP) == 0 && c->source_lsn > pos);
 
+	c->shown_applied = max_lsn(c->shown_applied, pos);
+	c->shown_durable = max_lsn(c->shown_durable, c->durable_lsn);
+	cdc_lag_applied(&c->lag, s->applied_lsn);
 	f->phase = c->phase;
-	f->applied_lsn = pos;
+	f->applied_lsn = c->shown_applied;
+	f->durable_lsn = c->shown_durable;
 	f->source_lsn = c->source_lsn;
-	f->lag_seconds = 0.0;
-	if (!caught_up && s->applied_time != 0)
-	{
-		f->lag_seconds = (double) (pgo_time_to_unix_usec(cdc_now()) -
-								   pgo_time_to_unix_usec(s->applied_time)) / 1e6;
-		if (f->lag_seconds < 0)
-			f->lag_seconds = 0.0;
-	}
+	f->lag_seconds = cdc_lag_seconds(&c->lag, cdc_now(), backlog, s->applied_time);
 	f->changes_per_second = c->rate;
 	f->transactions = c->base_transactions + s->transactions;
 	f->changes = c->base_changes + s->changes;
@@ -359,6 +369,8 @@ apply_xlogdata(follow_ctx *c, const cdc_stream_msg *m)
 		pgo_lsn_format(m->wal_start, lsn, sizeof(lsn));
 		return error("%s (source LSN %s)", err, lsn);
 	}
+	if (msg.kind == PGO_BEGIN)
+		cdc_lag_begin(&c->lag, msg.u.begin.final_lsn, msg.u.begin.commit_time);
 	rc = cdc_apply_message(c->ap, &msg);
 	pgo_message_release(&msg);
 	return rc;
@@ -486,12 +498,31 @@ finish_cutover(follow_ctx *c)
 
 /* ---------- the loop ---------- */
 
+/*
+ * The counts, in the state as soon as the target has answered a commit:
+ * a kill -9 loses only those of commits it had not answered yet.
+ */
+static void
+record_counts(follow_ctx *c)
+{
+	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
+	int64_t		total = c->base_transactions + s->transactions;
+
+	if (total == c->recorded_transactions)
+		return;
+	note_state(c, cdc_report_put_counts(c->o->st, total, c->base_changes + s->changes,
+										c->base_missing + s->missing_rows));
+	c->recorded_transactions = total;
+}
+
 /* What is due: durable position, status update, source position, figures. */
 static int
 tick(follow_ctx *c)
 {
 	double		now = clock_now();
 	int			rc = 0;
+
+	record_counts(c);
 
 	if (now >= c->next_feedback)
 	{
@@ -620,6 +651,7 @@ session_end(follow_ctx *c, int rc)
 		 * lie past transactions in it, falls back to what is durable.
 		 */
 		c->ka_wal_end = cdc_position_after_rollback(c->ka_wal_end, c->durable_lsn);
+		cdc_lag_reset(&c->lag);	/* what was not applied comes again */
 		if (rc != FOLLOW_DONE && cdc_apply_ok(c->ap) &&
 			cdc_apply_rollback(c->ap) == 0 &&
 			cdc_apply_drain(c->ap, rc == FOLLOW_STOPPED ? 5.0 : 30.0) == 0 &&
@@ -787,6 +819,7 @@ follow_ctx_release(follow_ctx *c)
 	free(c->slot);
 	free(c->publication);
 	free(c->origin);
+	cdc_lag_release(&c->lag);
 }
 
 /* Record that this process follows, and the totals of earlier ones. */
@@ -806,6 +839,11 @@ record_start(follow_ctx *c)
 	c->base_transactions = cdc_report_get_int(c->o->st, "follow.transactions", 0);
 	c->base_changes = cdc_report_get_int(c->o->st, "follow.changes", 0);
 	c->base_missing = cdc_report_get_int(c->o->st, "follow.missing_rows", 0);
+	c->recorded_transactions = c->base_transactions;
+	c->shown_applied = cdc_report_get_lsn(c->o->st, "follow.applied_lsn");
+	c->shown_durable = cdc_report_get_lsn(c->o->st, "follow.durable_lsn");
+	if (c->shown_applied < c->start_lsn)	/* an earlier follow's */
+		c->shown_applied = c->shown_durable = 0;
 	note_state(c, state_put(c->o->st, FOLLOW_KEY_ERROR, ""));
 	set_phase(c, FOLLOW_PHASE_CATCHING_UP);
 }
