@@ -61,6 +61,7 @@
 
 #include "catalog.h"
 #include "cdc/apply.h"
+#include "cdc/carry.h"
 #include "cdc/lag.h"
 #include "cdc/pgoutput.h"
 #include "cdc/position.h"
@@ -481,6 +482,7 @@ finish_cutover(follow_ctx *c)
 	if (rc != 0)
 		return rc;
 	(void) send_feedback(c, false);
+	note_state(c, cdc_carry_record(c->o->st, c->source));
 	set_phase(c, FOLLOW_PHASE_DONE);
 	fill_figures(c, &f);
 	f.lag_seconds = 0.0;

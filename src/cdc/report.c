@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/carry.h"
 #include "cdc/follow.h"
 #include "cdc/pgoutput.h"
 #include "util/json.h"
@@ -176,6 +177,52 @@ json_key(strbuf *sb, state *st, const char *name, const char *key, bool number)
 	free(v);
 }
 
+/* The list of what was not carried as a JSON array of its lines. */
+static void
+json_lines(strbuf *sb, const char *name, const char *lines)
+{
+	const char *p = lines;
+	bool		first = true;
+
+	strbuf_adds(sb, ", ");
+	json_add_string(sb, name);
+	strbuf_adds(sb, ": [");
+	while (p && *p)
+	{
+		size_t		len = strcspn(p, "\n");
+		strbuf		line = STRBUF_INIT;
+
+		if (!first)
+			strbuf_adds(sb, ", ");
+		strbuf_add(&line, p, len);
+		json_add_string(sb, strbuf_str(&line));
+		strbuf_release(&line);
+		first = false;
+		p += len + (p[len] == '\n');
+	}
+	strbuf_adds(sb, "]");
+}
+
+/* The text summary's list of what was not carried; true when it had one. */
+static bool
+print_not_carried(const char *lines)
+{
+	const char *p = lines;
+
+	if (lines == NULL || lines[0] == '\0')
+		return false;
+	fprintf(stderr, "Not carried by the follow (do these by hand on the target):\n");
+	while (*p)
+	{
+		size_t		len = strcspn(p, "\n");
+
+		fprintf(stderr, "  %s%.*s\n", p[0] == ' ' ? "  " : "- ", (int) len,
+				p[0] == ' ' ? p + 2 : p);
+		p += len + (p[len] == '\n');
+	}
+	return true;
+}
+
 void
 cdc_report_print_cutover(state *st, bool json)
 {
@@ -183,6 +230,7 @@ cdc_report_print_cutover(state *st, bool json)
 	char	   *done = get_or_empty(st, CUTOVER_KEY_DONE_AT);
 	char	   *slot = get_or_empty(st, FOLLOW_KEY_SLOT);
 	char	   *cleaned = get_or_empty(st, CLEANUP_KEY_DONE_AT);
+	char	   *uncarried = state_get(st, CUTOVER_KEY_NOT_CARRIED);
 	int64_t		missing = cdc_report_get_int(st, "follow.missing_rows", 0);
 
 	if (json)
@@ -200,6 +248,7 @@ cdc_report_print_cutover(state *st, bool json)
 		json_key(&sb, st, "sequences", "follow.sequences", true);
 		json_field(&sb, "slot", slot, false);
 		json_field(&sb, "cleaned_up", cleaned[0] ? "true" : "false", true);
+		json_lines(&sb, "not_carried", uncarried);
 		strbuf_adds(&sb, "}\n");
 		fputs(strbuf_str(&sb), stdout);
 		fflush(stdout);
@@ -216,7 +265,10 @@ cdc_report_print_cutover(state *st, bool json)
 		if (missing > 0)
 			fprintf(stderr, "  rows not found        %" PRId64 " (updates and deletes of rows the target did not have)\n",
 					missing);
-		fprintf(stderr, "The target now holds every change committed on the source before the cutover.\n");
+		if (print_not_carried(uncarried))
+			fprintf(stderr, "The target holds every row change (insert, update, delete, truncate) committed on the source before the cutover, and none of the changes listed above.\n");
+		else
+			fprintf(stderr, "The target holds every row change (insert, update, delete, truncate) committed on the source before the cutover.\n");
 		if (cleaned[0])
 			fprintf(stderr, "The replication slot, publication and origin are dropped.\n");
 		else
@@ -227,6 +279,7 @@ cdc_report_print_cutover(state *st, bool json)
 	free(done);
 	free(slot);
 	free(cleaned);
+	free(uncarried);
 }
 
 /* A follow in this phase records every second. */
