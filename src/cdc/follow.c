@@ -870,7 +870,8 @@ finish(follow_ctx *c, int rc)
 	end_line(c);
 	if (rc == FOLLOW_DONE)
 	{
-		cdc_report_print_cutover(c->o->st, c->o->json);
+		if (!c->o->no_summary)
+			cdc_report_print_cutover(c->o->st, c->o->json);
 		return EXIT_OK;
 	}
 	if (rc == FOLLOW_STOPPED)

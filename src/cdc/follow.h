@@ -43,6 +43,7 @@ typedef struct follow_options
 	bool		json;			/* final summary as JSON on stdout */
 	int			timeout_seconds;	/* give up when a server stays out of
 									 * reach this long; 0: 600 */
+	bool		no_summary;		/* the caller prints the cutover summary */
 } follow_options;
 
 /*
