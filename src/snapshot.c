@@ -221,7 +221,7 @@ export_from_slot(const char *source, const char *slot, snapshot *snap,
 	snap->holder = cdc_repl_connect(source);
 	if (snap->holder == NULL)
 		return -1;
-	if (cdc_slot_create(snap->holder, slot, &snap->name, &point) != 0)
+	if (cdc_slot_create(snap->holder, source, slot, &snap->name, &point) != 0)
 	{
 		snapshot_release(snap);
 		return -1;
