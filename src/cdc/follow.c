@@ -52,6 +52,7 @@
  */
 #include "cdc/follow.h"
 
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,8 @@ typedef struct follow_ctx
 	int64_t		base_changes;
 	int64_t		base_missing;
 	int64_t		recorded_transactions;	/* the total last in the state */
+	uint64_t	counted_lsn;	/* the counts in the state hold every
+								 * transaction up to here, none after */
 
 	cdc_lag		lag;			/* transactions received, not applied */
 	uint64_t	shown_applied;	/* highest applied LSN recorded */
@@ -209,10 +212,105 @@ safe_flush(const follow_ctx *c)
 	return cdc_position_flush(&p);
 }
 
+/* ---------- counts ---------- */
+
+/*
+ * The counts survive kill -9 exactly.  The state holds them with
+ * follow.counted_lsn: every source transaction whose commit ends at or
+ * before it is counted, none after.  They are written as soon as the
+ * target answers a commit, and before every status update, whose flush
+ * position never passes what is counted; so the slot never moves past
+ * counted_lsn.  A session starts at the origin's durable progress, which
+ * may lie after counted_lsn (the target committed what this process did
+ * not see answered before it died) or before it (a crash of the target
+ * lost commits, which come again): resume_counts() asks the slot how many
+ * transactions lie in between, without consuming them, and adds or takes
+ * them away.
+ */
+
+/* Record the counts when they changed. */
+static void
+record_counts(follow_ctx *c)
+{
+	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
+	int64_t		total = c->base_transactions + s->transactions;
+	uint64_t	counted = max_lsn(c->counted_lsn, s->applied_lsn);
+
+	if (total == c->recorded_transactions && counted == c->counted_lsn)
+		return;
+	note_state(c, cdc_report_put_counts(c->o->st, total, c->base_changes + s->changes,
+										c->base_missing + s->missing_rows, counted));
+	c->recorded_transactions = total;
+	c->counted_lsn = counted;
+}
+
+/*
+ * The flush position to report: not past what is counted (while commands
+ * are in flight, the durable position may include commits whose answers
+ * were not read yet), and recorded as counted first.  Never more than
+ * flush: what the source may forget only gets smaller here.
+ */
+static uint64_t
+counted_flush(follow_ctx *c, uint64_t flush)
+{
+	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
+
+	if (!apply_idle(c) && flush > s->applied_lsn)
+		flush = s->applied_lsn;
+	record_counts(c);
+	if (flush > c->counted_lsn)
+	{
+		note_state(c, cdc_report_put_counts(c->o->st, c->base_transactions + s->transactions,
+											c->base_changes + s->changes,
+											c->base_missing + s->missing_rows, flush));
+		c->counted_lsn = flush;
+	}
+	return flush;
+}
+
+/*
+ * A session starts at resume: take the counts from the state, corrected by
+ * the transactions between counted_lsn and resume (see above).  Without
+ * an answer from the source they stay as recorded, and may be off by those.
+ */
+static void
+resume_counts(follow_ctx *c, uint64_t resume)
+{
+	uint64_t	counted = cdc_report_get_lsn(c->o->st, "follow.counted_lsn");
+	int64_t		txns = 0;
+	int64_t		changes = 0;
+	bool		known = counted == resume || counted < c->start_lsn;
+
+	c->base_transactions = cdc_report_get_int(c->o->st, "follow.transactions", 0);
+	c->base_changes = cdc_report_get_int(c->o->st, "follow.changes", 0);
+	c->base_missing = cdc_report_get_int(c->o->st, "follow.missing_rows", 0);
+	if (!known && c->srcq == NULL)
+		c->srcq = conn_try_open(c->source, NULL, NULL, 0);
+	if (!known && c->srcq != NULL &&
+		cdc_slot_count_between(c->srcq, c->slot, c->publication,
+							   counted < resume ? counted : resume,
+							   counted < resume ? resume : counted,
+							   &txns, &changes) == 0)
+	{
+		int			sign = counted < resume ? 1 : -1;
+
+		log_debug("%" PRId64 " transactions %s between the counted and the resume position",
+				  txns, sign > 0 ? "committed uncounted" : "to come again");
+		c->base_transactions += sign * txns;
+		c->base_changes += sign * changes;
+		known = true;
+	}
+	c->recorded_transactions = c->base_transactions;
+	c->counted_lsn = known ? resume : 0;
+	if (known)
+		note_state(c, cdc_report_put_counts(c->o->st, c->base_transactions, c->base_changes,
+											c->base_missing, resume));
+}
+
 static int
 send_feedback(follow_ctx *c, bool reply)
 {
-	uint64_t	flush = safe_flush(c);
+	uint64_t	flush = counted_flush(c, safe_flush(c));
 	uint64_t	apply = max_lsn(flush, cdc_apply_get_stats(c->ap)->applied_lsn);
 
 	return cdc_stream_feedback(&c->stream, max_lsn(c->stream.received_lsn, apply),
@@ -500,23 +598,6 @@ finish_cutover(follow_ctx *c)
 
 /* ---------- the loop ---------- */
 
-/*
- * The counts, in the state as soon as the target has answered a commit:
- * a kill -9 loses only those of commits it had not answered yet.
- */
-static void
-record_counts(follow_ctx *c)
-{
-	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
-	int64_t		total = c->base_transactions + s->transactions;
-
-	if (total == c->recorded_transactions)
-		return;
-	note_state(c, cdc_report_put_counts(c->o->st, total, c->base_changes + s->changes,
-										c->base_missing + s->missing_rows));
-	c->recorded_transactions = total;
-}
-
 /* What is due: durable position, status update, source position, figures. */
 static int
 tick(follow_ctx *c)
@@ -623,6 +704,7 @@ session_start(follow_ctx *c)
 	rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
 	if (rc != 0)
 		return rc;
+	resume_counts(c, resume);
 	c->durable_lsn = resume;
 	c->ka_wal_end = resume;
 	c->streamed = false;
@@ -660,6 +742,7 @@ session_end(follow_ctx *c, int rc)
 			cdc_apply_durable_lsn(c->ap, &c->durable_lsn) == 0 &&
 			c->stream.conn != NULL)
 			(void) send_feedback(c, false);
+		record_counts(c);
 		s = cdc_apply_get_stats(c->ap);
 		c->base_transactions += s->transactions;
 		c->base_changes += s->changes;

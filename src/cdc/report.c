@@ -74,18 +74,20 @@ cdc_report_get_int(state *st, const char *key, int64_t dflt)
 
 int
 cdc_report_put_counts(state *st, int64_t transactions, int64_t changes,
-					  int64_t missing_rows)
+					  int64_t missing_rows, uint64_t counted_lsn)
 {
 	static const char *const keys[] = {
-		"follow.transactions", "follow.changes", "follow.missing_rows"
+		"follow.transactions", "follow.changes", "follow.missing_rows",
+		"follow.counted_lsn"
 	};
-	char		v[3][32];
-	const char *values[3] = {v[0], v[1], v[2]};
+	char		v[4][32];
+	const char *values[4] = {v[0], v[1], v[2], v[3]};
 
 	snprintf(v[0], sizeof(v[0]), "%" PRId64, transactions);
 	snprintf(v[1], sizeof(v[1]), "%" PRId64, changes);
 	snprintf(v[2], sizeof(v[2]), "%" PRId64, missing_rows);
-	return state_put_many(st, keys, values, 3);
+	pgo_lsn_format(counted_lsn, v[3], sizeof(v[3]));
+	return state_put_many(st, keys, values, 4);
 }
 
 uint64_t
@@ -136,7 +138,9 @@ cdc_report_put_figures(state *st, const follow_figures *f)
 									 ? (int64_t) (f->source_lsn - f->applied_lsn) : 0);
 	failed |= put_double(st, "follow.lag_seconds", f->lag_seconds);
 	failed |= put_double(st, "follow.changes_per_second", f->changes_per_second);
-	failed |= cdc_report_put_counts(st, f->transactions, f->changes, f->missing_rows);
+	failed |= cdc_report_put_int(st, "follow.transactions", f->transactions);
+	failed |= cdc_report_put_int(st, "follow.changes", f->changes);
+	failed |= cdc_report_put_int(st, "follow.missing_rows", f->missing_rows);
 	cdc_report_format_time(time(NULL), now, sizeof(now));
 	failed |= state_put(st, FOLLOW_KEY_UPDATED_AT, now);
 	return failed ? -1 : 0;

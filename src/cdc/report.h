@@ -36,11 +36,13 @@ typedef struct follow_figures
 STATE_MUST_CHECK int cdc_report_put_figures(state *st, const follow_figures *f);
 
 /*
- * The counts alone (follow.transactions, .changes, .missing_rows), in one
- * state transaction; 0 or -1 (logged).
+ * The counts alone (follow.transactions, .changes, .missing_rows) and
+ * follow.counted_lsn, the source position up to which they count every
+ * transaction, in one state transaction; 0 or -1 (logged).
  */
 STATE_MUST_CHECK int cdc_report_put_counts(state *st, int64_t transactions,
-										   int64_t changes, int64_t missing_rows);
+										   int64_t changes, int64_t missing_rows,
+										   uint64_t counted_lsn);
 
 /* An LSN the state holds at key, 0 when absent or not one. */
 uint64_t	cdc_report_get_lsn(state *st, const char *key);

@@ -314,3 +314,46 @@ cdc_slot_report_left(const char *source, const char *slot, const char *dir,
 			 resume_cmd, dir);
 	free(size);
 }
+
+/*
+ * The slot's transactions from the first commit after its confirmed
+ * position, with their commit messages' LSN (the commit's end) and the
+ * number of row changes in each, decoded without consuming anything.
+ */
+static const char *const between_sql =
+"SELECT count(*) FILTER (WHERE k = 67),"
+" count(*) FILTER (WHERE k IN (73, 85, 68, 84))"
+" FROM (SELECT k, max(lsn) FILTER (WHERE k = 67) OVER (PARTITION BY t) AS end_lsn"
+"  FROM (SELECT lsn, k, sum((k = 66)::int) OVER (ORDER BY n) AS t"
+"   FROM (SELECT lsn, pg_catalog.get_byte(data, 0) AS k,"
+"         pg_catalog.row_number() OVER () AS n"
+"     FROM pg_catalog.pg_logical_slot_peek_binary_changes($1, $3::pg_lsn, NULL,"
+"       'proto_version', '1', 'publication_names', $4)) r) s) u"
+" WHERE end_lsn > $2::pg_lsn AND end_lsn <= $3::pg_lsn";
+
+int
+cdc_slot_count_between(PGconn *src, const char *slot, const char *publication,
+					   uint64_t after, uint64_t upto, int64_t *transactions,
+					   int64_t *changes)
+{
+	char		lo[PGO_LSN_BUFSIZE];
+	char		hi[PGO_LSN_BUFSIZE];
+	char	   *pub = conn_quote_ident(src, publication);
+	const char *params[4] = {slot, lo, hi, pub};
+	PGresult   *res;
+	int			rc = -1;
+
+	pgo_lsn_format(after, lo, sizeof(lo));
+	pgo_lsn_format(upto, hi, sizeof(hi));
+	res = PQexecParams(src, between_sql, 4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		str_to_int64(PQgetvalue(res, 0, 0), transactions) &&
+		str_to_int64(PQgetvalue(res, 0, 1), changes))
+		rc = 0;
+	else
+		log_debug("could not count the transactions of slot \"%s\" between %s and %s: %s",
+				  slot, lo, hi, PQresultErrorMessage(res));
+	PQclear(res);
+	free(pub);
+	return rc;
+}

@@ -50,6 +50,18 @@ int			cdc_slot_create(PGconn *repl, const char *source, const char *slot,
  */
 int			cdc_slot_waiters(PGconn *src, int self, strbuf *out);
 
+/*
+ * How many source transactions the slot would stream whose commit ends
+ * after after and at or before upto, and how many row changes they hold;
+ * decoded on src (a plain session) without moving the slot.  The slot must
+ * not be in use and not be past after.  0, or -1 (logged at debug level:
+ * the caller can do without).
+ */
+int			cdc_slot_count_between(PGconn *src, const char *slot,
+								   const char *publication, uint64_t after,
+								   uint64_t upto, int64_t *transactions,
+								   int64_t *changes);
+
 /* CREATE PUBLICATION name FOR ALL TABLES, unless it exists. */
 int			cdc_publication_create(PGconn *src, const char *publication);
 
