@@ -582,6 +582,7 @@ finish_cutover(follow_ctx *c)
 	(void) send_feedback(c, false);
 	note_state(c, cdc_carry_record(c->o->st, c->source));
 	set_phase(c, FOLLOW_PHASE_DONE);
+	record_counts(c);
 	fill_figures(c, &f);
 	f.lag_seconds = 0.0;
 	f.changes_per_second = 0.0;

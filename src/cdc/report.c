@@ -138,9 +138,6 @@ cdc_report_put_figures(state *st, const follow_figures *f)
 									 ? (int64_t) (f->source_lsn - f->applied_lsn) : 0);
 	failed |= put_double(st, "follow.lag_seconds", f->lag_seconds);
 	failed |= put_double(st, "follow.changes_per_second", f->changes_per_second);
-	failed |= cdc_report_put_int(st, "follow.transactions", f->transactions);
-	failed |= cdc_report_put_int(st, "follow.changes", f->changes);
-	failed |= cdc_report_put_int(st, "follow.missing_rows", f->missing_rows);
 	cdc_report_format_time(time(NULL), now, sizeof(now));
 	failed |= state_put(st, FOLLOW_KEY_UPDATED_AT, now);
 	return failed ? -1 : 0;

@@ -31,7 +31,10 @@ typedef struct follow_figures
 	int64_t		missing_rows;
 } follow_figures;
 
-/* Write the figures and follow.updated_at. */
+/*
+ * Write the figures and follow.updated_at; not the counts, which
+ * cdc_report_put_counts() writes with the position they cover.
+ */
 /* 0, or -1 when a write failed (logged). */
 STATE_MUST_CHECK int cdc_report_put_figures(state *st, const follow_figures *f);
 
