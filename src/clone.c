@@ -727,7 +727,7 @@ run_verify(clone_ctx *c)
 static int
 run_follow(clone_ctx *c)
 {
-	follow_options fo = {c->source, c->target, c->st, &c->intr, c->o->json, 0};
+	follow_options fo = {c->source, c->target, c->st, &c->intr, c->o->json, 0, false};
 
 	log_info("following changes on the source; run \"pgcrane cutover --dir %s\" to finish",
 			 c->o->dir);

@@ -17,6 +17,7 @@
 #include "cdc/pgoutput.h"
 #include "cdc/slot.h"
 #include "conn.h"
+#include "state.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/str.h"
@@ -207,17 +208,7 @@ snapshot_holder_release(snapshot_holder *h)
 static bool
 dir_in_use(const char *dir)
 {
-	char	   *path = str_printf("%s/pgcrane.lock", dir);
-	int			fd = open(path, O_RDONLY | O_CLOEXEC);
-	bool		busy = false;
-
-	free(path);
-	if (fd < 0)
-		return false;
-	if (flock(fd, LOCK_SH | LOCK_NB) != 0)
-		busy = true;
-	close(fd);
-	return busy;
+	return state_lock_probe(dir, NULL) == 1;
 }
 
 /* Export through a new replication slot; the connection holds it. */
@@ -230,7 +221,7 @@ export_from_slot(const char *source, const char *slot, snapshot *snap,
 	snap->holder = cdc_repl_connect(source);
 	if (snap->holder == NULL)
 		return -1;
-	if (cdc_slot_create(snap->holder, slot, &snap->name, &point) != 0)
+	if (cdc_slot_create(snap->holder, source, slot, &snap->name, &point) != 0)
 	{
 		snapshot_release(snap);
 		return -1;

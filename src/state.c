@@ -93,6 +93,58 @@ take_lock(state *st)
 
 static state *state_open_mode(const char *dir, bool lock);
 
+/* The pid a holder wrote in the lock file open as fd, or 0. */
+static long
+lock_file_pid(int fd)
+{
+	char		buf[32];
+	ssize_t		n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long		pid = 0;
+
+	if (n > 0)
+	{
+		buf[n] = '\0';
+		int			v;
+
+		buf[strcspn(buf, "\n")] = '\0';
+		if (str_to_int(buf, 1, 1 << 30, &v))
+			pid = v;
+	}
+	return pid;
+}
+
+int
+state_lock_probe(const char *dir, long *pid)
+{
+	char	   *path = str_printf("%s/pgcrane.lock", dir);
+	int			fd = open(path, O_RDONLY | O_CLOEXEC);
+	int			held;
+
+	if (pid)
+		*pid = 0;
+	if (fd < 0)
+	{
+		held = errno == ENOENT ? 0 : -1;
+		if (held < 0)
+			error("could not open lock file \"%s\": %s", path, strerror(errno));
+		free(path);
+		return held;
+	}
+	free(path);
+	/* A new open file description: its lock conflicts with the holder's. */
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		held = 0;				/* closing fd lets go of it at once */
+	else if (errno == EWOULDBLOCK)
+		held = 1;
+	else
+		held = error("could not test the lock of work directory \"%s\": %s",
+					 dir, strerror(errno));
+	if (held == 1 && pid)
+		*pid = lock_file_pid(fd);
+	close(fd);
+	return held;
+}
+
 static int
 exec_sql(state *st, const char *sql)
 {
@@ -272,6 +324,49 @@ state_put(state *st, const char *key, const char *value)
 {
 	return run(st, "INSERT INTO kv VALUES (?, ?) ON CONFLICT (key) "
 			   "DO UPDATE SET value = excluded.value", "tt", key, value);
+}
+
+/* One key's value, with the mutex held; 0 or -1 (logged). */
+static int
+put_locked(state *st, const char *key, const char *value)
+{
+	sqlite3_stmt *stmt;
+	int			rc;
+
+	if (sqlite3_prepare_v2(st->db, "INSERT INTO kv VALUES (?, ?) ON CONFLICT (key) "
+						   "DO UPDATE SET value = excluded.value", -1, &stmt,
+						   NULL) != SQLITE_OK)
+		return error("could not update state file in \"%s\": %s", st->dir,
+					 sqlite3_errmsg(st->db));
+	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_TRANSIENT);
+	if (value)
+		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(stmt, 2);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return error("could not update state file in \"%s\": %s", st->dir,
+					 sqlite3_errmsg(st->db));
+	return 0;
+}
+
+int
+state_put_many(state *st, const char *const *keys, const char *const *values,
+			   int n)
+{
+	int			rc;
+
+	pthread_mutex_lock(&st->lock);
+	rc = exec_sql(st, "BEGIN");
+	for (int i = 0; rc == 0 && i < n; i++)
+		rc = put_locked(st, keys[i], values[i]);
+	if (rc == 0)
+		rc = exec_sql(st, "COMMIT");
+	else
+		(void) exec_sql(st, "ROLLBACK");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }
 
 int

@@ -47,11 +47,23 @@ state	   *state_open(const char *dir);
 state	   *state_open_shared(const char *dir);
 void		state_close(state *st);
 
+/*
+ * Whether a pgcrane holds DIR's lock now: 1 held, 0 free (no process works
+ * in DIR: a follow recorded there is gone), -1 when it cannot be told
+ * (logged).  It tries a shared lock on an open file description of its
+ * own for a moment, so it may run while the holder runs, and never blocks.
+ * *pid (may be NULL) gets the pid the holder wrote in the lock file, or 0.
+ */
+int			state_lock_probe(const char *dir, long *pid);
+
 /* Path of the work directory (owned by the state). */
 const char *state_dir(const state *st);
 
 /* Key/value settings: snapshot, slot, LSNs, the redacted connections. */
 STATE_MUST_CHECK int			state_put(state *st, const char *key, const char *value);
+/* Several keys in one SQLite transaction: n pairs keys[i], values[i]. */
+STATE_MUST_CHECK int			state_put_many(state *st, const char *const *keys,
+							   const char *const *values, int n);
 /* Forget a key; 0 also when it was absent. */
 STATE_MUST_CHECK int			state_delete(state *st, const char *key);
 /* The value or NULL when absent; you own the result. */

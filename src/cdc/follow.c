@@ -52,6 +52,7 @@
  */
 #include "cdc/follow.h"
 
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +62,8 @@
 
 #include "catalog.h"
 #include "cdc/apply.h"
+#include "cdc/carry.h"
+#include "cdc/lag.h"
 #include "cdc/pgoutput.h"
 #include "cdc/position.h"
 #include "cdc/report.h"
@@ -121,6 +124,13 @@ typedef struct follow_ctx
 	int64_t		base_transactions;	/* totals of earlier sessions */
 	int64_t		base_changes;
 	int64_t		base_missing;
+	int64_t		recorded_transactions;	/* the total last in the state */
+	uint64_t	counted_lsn;	/* the counts in the state hold every
+								 * transaction up to here, none after */
+
+	cdc_lag		lag;			/* transactions received, not applied */
+	uint64_t	shown_applied;	/* highest applied LSN recorded */
+	uint64_t	shown_durable;	/* highest durable LSN recorded */
 
 	double		next_tick;
 	double		next_feedback;
@@ -203,10 +213,105 @@ safe_flush(const follow_ctx *c)
 	return cdc_position_flush(&p);
 }
 
+/* ---------- counts ---------- */
+
+/*
+ * The counts survive kill -9 exactly.  The state holds them with
+ * follow.counted_lsn: every source transaction whose commit ends at or
+ * before it is counted, none after.  They are written as soon as the
+ * target answers a commit, and before every status update, whose flush
+ * position never passes what is counted; so the slot never moves past
+ * counted_lsn.  A session starts at the origin's durable progress, which
+ * may lie after counted_lsn (the target committed what this process did
+ * not see answered before it died) or before it (a crash of the target
+ * lost commits, which come again): resume_counts() asks the slot how many
+ * transactions lie in between, without consuming them, and adds or takes
+ * them away.
+ */
+
+/* Record the counts when they changed. */
+static void
+record_counts(follow_ctx *c)
+{
+	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
+	int64_t		total = c->base_transactions + s->transactions;
+	uint64_t	counted = max_lsn(c->counted_lsn, s->applied_lsn);
+
+	if (total == c->recorded_transactions && counted == c->counted_lsn)
+		return;
+	note_state(c, cdc_report_put_counts(c->o->st, total, c->base_changes + s->changes,
+										c->base_missing + s->missing_rows, counted));
+	c->recorded_transactions = total;
+	c->counted_lsn = counted;
+}
+
+/*
+ * The flush position to report: not past what is counted (while commands
+ * are in flight, the durable position may include commits whose answers
+ * were not read yet), and recorded as counted first.  Never more than
+ * flush: what the source may forget only gets smaller here.
+ */
+static uint64_t
+counted_flush(follow_ctx *c, uint64_t flush)
+{
+	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
+
+	if (!apply_idle(c) && flush > s->applied_lsn)
+		flush = s->applied_lsn;
+	record_counts(c);
+	if (flush > c->counted_lsn)
+	{
+		note_state(c, cdc_report_put_counts(c->o->st, c->base_transactions + s->transactions,
+											c->base_changes + s->changes,
+											c->base_missing + s->missing_rows, flush));
+		c->counted_lsn = flush;
+	}
+	return flush;
+}
+
+/*
+ * A session starts at resume: take the counts from the state, corrected by
+ * the transactions between counted_lsn and resume (see above).  Without
+ * an answer from the source they stay as recorded, and may be off by those.
+ */
+static void
+resume_counts(follow_ctx *c, uint64_t resume)
+{
+	uint64_t	counted = cdc_report_get_lsn(c->o->st, "follow.counted_lsn");
+	int64_t		txns = 0;
+	int64_t		changes = 0;
+	bool		known = counted == resume || counted < c->start_lsn;
+
+	c->base_transactions = cdc_report_get_int(c->o->st, "follow.transactions", 0);
+	c->base_changes = cdc_report_get_int(c->o->st, "follow.changes", 0);
+	c->base_missing = cdc_report_get_int(c->o->st, "follow.missing_rows", 0);
+	if (!known && c->srcq == NULL)
+		c->srcq = conn_try_open(c->source, NULL, NULL, 0);
+	if (!known && c->srcq != NULL &&
+		cdc_slot_count_between(c->srcq, c->slot, c->publication,
+							   counted < resume ? counted : resume,
+							   counted < resume ? resume : counted,
+							   &txns, &changes) == 0)
+	{
+		int			sign = counted < resume ? 1 : -1;
+
+		log_debug("%" PRId64 " transactions %s between the counted and the resume position",
+				  txns, sign > 0 ? "committed uncounted" : "to come again");
+		c->base_transactions += sign * txns;
+		c->base_changes += sign * changes;
+		known = true;
+	}
+	c->recorded_transactions = c->base_transactions;
+	c->counted_lsn = known ? resume : 0;
+	if (known)
+		note_state(c, cdc_report_put_counts(c->o->st, c->base_transactions, c->base_changes,
+											c->base_missing, resume));
+}
+
 static int
 send_feedback(follow_ctx *c, bool reply)
 {
-	uint64_t	flush = safe_flush(c);
+	uint64_t	flush = counted_flush(c, safe_flush(c));
 	uint64_t	apply = max_lsn(flush, cdc_apply_get_stats(c->ap)->applied_lsn);
 
 	return cdc_stream_feedback(&c->stream, max_lsn(c->stream.received_lsn, apply),
@@ -264,24 +369,28 @@ update_rate(follow_ctx *c, double now, int64_t changes)
 		? (double) (changes - c->rate_c[oldest]) / (now - c->rate_t[oldest]) : 0.0;
 }
 
+/*
+ * The figures now.  The LSNs shown never move back: a new session starts
+ * at the durable position, which may lie before what an earlier one had
+ * applied (and shown); the highest one is kept.  The lag in seconds is the
+ * age of the oldest source commit received and not applied (cdc/lag.h).
+ */
 static void
 fill_figures(follow_ctx *c, follow_figures *f)
 {
 	const cdc_apply_stats *s = cdc_apply_get_stats(c->ap);
 	uint64_t	pos = position(c);
-	bool		caught_up = apply_idle(c) && c->source_lsn != 0 && pos >= c->source_lsn;
+	bool		backlog = c->more ||
+		(strcmp(c->phase, FOLLOW_PHASE_CATCHING_UP) == 0 && c->source_lsn > pos);
 
+	c->shown_applied = max_lsn(c->shown_applied, pos);
+	c->shown_durable = max_lsn(c->shown_durable, c->durable_lsn);
+	cdc_lag_applied(&c->lag, s->applied_lsn);
 	f->phase = c->phase;
-	f->applied_lsn = pos;
+	f->applied_lsn = c->shown_applied;
+	f->durable_lsn = c->shown_durable;
 	f->source_lsn = c->source_lsn;
-	f->lag_seconds = 0.0;
-	if (!caught_up && s->applied_time != 0)
-	{
-		f->lag_seconds = (double) (pgo_time_to_unix_usec(cdc_now()) -
-								   pgo_time_to_unix_usec(s->applied_time)) / 1e6;
-		if (f->lag_seconds < 0)
-			f->lag_seconds = 0.0;
-	}
+	f->lag_seconds = cdc_lag_seconds(&c->lag, cdc_now(), backlog, s->applied_time);
 	f->changes_per_second = c->rate;
 	f->transactions = c->base_transactions + s->transactions;
 	f->changes = c->base_changes + s->changes;
@@ -360,6 +469,8 @@ apply_xlogdata(follow_ctx *c, const cdc_stream_msg *m)
 		pgo_lsn_format(m->wal_start, lsn, sizeof(lsn));
 		return error("%s (source LSN %s)", err, lsn);
 	}
+	if (msg.kind == PGO_BEGIN)
+		cdc_lag_begin(&c->lag, msg.u.begin.final_lsn, msg.u.begin.commit_time);
 	rc = cdc_apply_message(c->ap, &msg);
 	pgo_message_release(&msg);
 	return rc;
@@ -470,7 +581,9 @@ finish_cutover(follow_ctx *c)
 	if (rc != 0)
 		return rc;
 	(void) send_feedback(c, false);
+	note_state(c, cdc_carry_record(c->o->st, c->source));
 	set_phase(c, FOLLOW_PHASE_DONE);
+	record_counts(c);
 	fill_figures(c, &f);
 	f.lag_seconds = 0.0;
 	f.changes_per_second = 0.0;
@@ -493,6 +606,8 @@ tick(follow_ctx *c)
 {
 	double		now = clock_now();
 	int			rc = 0;
+
+	record_counts(c);
 
 	if (now >= c->next_feedback)
 	{
@@ -591,6 +706,7 @@ session_start(follow_ctx *c)
 	rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
 	if (rc != 0)
 		return rc;
+	resume_counts(c, resume);
 	c->durable_lsn = resume;
 	c->ka_wal_end = resume;
 	c->streamed = false;
@@ -621,12 +737,14 @@ session_end(follow_ctx *c, int rc)
 		 * lie past transactions in it, falls back to what is durable.
 		 */
 		c->ka_wal_end = cdc_position_after_rollback(c->ka_wal_end, c->durable_lsn);
+		cdc_lag_reset(&c->lag);	/* what was not applied comes again */
 		if (rc != FOLLOW_DONE && cdc_apply_ok(c->ap) &&
 			cdc_apply_rollback(c->ap) == 0 &&
 			cdc_apply_drain(c->ap, rc == FOLLOW_STOPPED ? 5.0 : 30.0) == 0 &&
 			cdc_apply_durable_lsn(c->ap, &c->durable_lsn) == 0 &&
 			c->stream.conn != NULL)
 			(void) send_feedback(c, false);
+		record_counts(c);
 		s = cdc_apply_get_stats(c->ap);
 		c->base_transactions += s->transactions;
 		c->base_changes += s->changes;
@@ -793,6 +911,7 @@ follow_ctx_release(follow_ctx *c)
 	free(c->slot_retained);
 	free(c->publication);
 	free(c->origin);
+	cdc_lag_release(&c->lag);
 }
 
 /* Record that this process follows, and the totals of earlier ones. */
@@ -812,6 +931,11 @@ record_start(follow_ctx *c)
 	c->base_transactions = cdc_report_get_int(c->o->st, "follow.transactions", 0);
 	c->base_changes = cdc_report_get_int(c->o->st, "follow.changes", 0);
 	c->base_missing = cdc_report_get_int(c->o->st, "follow.missing_rows", 0);
+	c->recorded_transactions = c->base_transactions;
+	c->shown_applied = cdc_report_get_lsn(c->o->st, "follow.applied_lsn");
+	c->shown_durable = cdc_report_get_lsn(c->o->st, "follow.durable_lsn");
+	if (c->shown_applied < c->start_lsn)	/* an earlier follow's */
+		c->shown_applied = c->shown_durable = 0;
 	note_state(c, state_put(c->o->st, FOLLOW_KEY_ERROR, ""));
 	set_phase(c, FOLLOW_PHASE_CATCHING_UP);
 }
@@ -839,7 +963,8 @@ finish(follow_ctx *c, int rc)
 	end_line(c);
 	if (rc == FOLLOW_DONE)
 	{
-		cdc_report_print_cutover(c->o->st, c->o->json);
+		if (!c->o->no_summary)
+			cdc_report_print_cutover(c->o->st, c->o->json);
 		return EXIT_OK;
 	}
 	if (rc == FOLLOW_STOPPED)

@@ -18,10 +18,11 @@
  *										from ~/.pgpass or PGPASSWORD)
  *
  * and records, about once a second: follow.phase (catching-up, streaming,
- * cutover, done; reconnecting, stopped, failed), follow.applied_lsn,
- * follow.source_lsn, follow.lag_bytes, follow.lag_seconds,
+ * cutover, done; reconnecting, stopped, failed), follow.applied_lsn and
+ * follow.durable_lsn (both only ever move forward), follow.source_lsn, follow.lag_bytes, follow.lag_seconds,
  * follow.changes_per_second, follow.transactions, follow.changes,
- * follow.updated_at and follow.pid; at the end cutover.lsn and
+ * follow.updated_at and follow.pid (the counts also as soon as the
+ * target answers a commit); at the end cutover.lsn and
  * cutover.done_at.  It watches cutover.requested, which pgcrane cutover
  * sets.
  */
@@ -42,6 +43,7 @@ typedef struct follow_options
 	bool		json;			/* final summary as JSON on stdout */
 	int			timeout_seconds;	/* give up when a server stays out of
 									 * reach this long; 0: 600 */
+	bool		no_summary;		/* the caller prints the cutover summary */
 } follow_options;
 
 /*

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/carry.h"
 #include "cdc/follow.h"
 #include "cdc/pgoutput.h"
 #include "util/json.h"
@@ -71,6 +72,36 @@ cdc_report_get_int(state *st, const char *key, int64_t dflt)
 	return n;
 }
 
+int
+cdc_report_put_counts(state *st, int64_t transactions, int64_t changes,
+					  int64_t missing_rows, uint64_t counted_lsn)
+{
+	static const char *const keys[] = {
+		"follow.transactions", "follow.changes", "follow.missing_rows",
+		"follow.counted_lsn"
+	};
+	char		v[4][32];
+	const char *values[4] = {v[0], v[1], v[2], v[3]};
+
+	snprintf(v[0], sizeof(v[0]), "%" PRId64, transactions);
+	snprintf(v[1], sizeof(v[1]), "%" PRId64, changes);
+	snprintf(v[2], sizeof(v[2]), "%" PRId64, missing_rows);
+	pgo_lsn_format(counted_lsn, v[3], sizeof(v[3]));
+	return state_put_many(st, keys, values, 4);
+}
+
+uint64_t
+cdc_report_get_lsn(state *st, const char *key)
+{
+	char	   *v = state_get(st, key);
+	uint64_t	lsn = 0;
+
+	if (v == NULL || !pgo_lsn_parse(v, &lsn))
+		lsn = 0;
+	free(v);
+	return lsn;
+}
+
 static int
 put_lsn(state *st, const char *key, uint64_t lsn)
 {
@@ -98,6 +129,7 @@ cdc_report_put_figures(state *st, const follow_figures *f)
 	int			failed = 0;
 
 	failed |= put_lsn(st, "follow.applied_lsn", f->applied_lsn);
+	failed |= put_lsn(st, "follow.durable_lsn", f->durable_lsn);
 	failed |= put_lsn(st, "follow.source_lsn", f->source_lsn);
 	if (f->source_lsn == 0)
 		failed |= state_put(st, "follow.lag_bytes", "");
@@ -106,9 +138,6 @@ cdc_report_put_figures(state *st, const follow_figures *f)
 									 ? (int64_t) (f->source_lsn - f->applied_lsn) : 0);
 	failed |= put_double(st, "follow.lag_seconds", f->lag_seconds);
 	failed |= put_double(st, "follow.changes_per_second", f->changes_per_second);
-	failed |= cdc_report_put_int(st, "follow.transactions", f->transactions);
-	failed |= cdc_report_put_int(st, "follow.changes", f->changes);
-	failed |= cdc_report_put_int(st, "follow.missing_rows", f->missing_rows);
 	cdc_report_format_time(time(NULL), now, sizeof(now));
 	failed |= state_put(st, FOLLOW_KEY_UPDATED_AT, now);
 	return failed ? -1 : 0;
@@ -149,6 +178,52 @@ json_key(strbuf *sb, state *st, const char *name, const char *key, bool number)
 	free(v);
 }
 
+/* The list of what was not carried as a JSON array of its lines. */
+static void
+json_lines(strbuf *sb, const char *name, const char *lines)
+{
+	const char *p = lines;
+	bool		first = true;
+
+	strbuf_adds(sb, ", ");
+	json_add_string(sb, name);
+	strbuf_adds(sb, ": [");
+	while (p && *p)
+	{
+		size_t		len = strcspn(p, "\n");
+		strbuf		line = STRBUF_INIT;
+
+		if (!first)
+			strbuf_adds(sb, ", ");
+		strbuf_add(&line, p, len);
+		json_add_string(sb, strbuf_str(&line));
+		strbuf_release(&line);
+		first = false;
+		p += len + (p[len] == '\n');
+	}
+	strbuf_adds(sb, "]");
+}
+
+/* The text summary's list of what was not carried; true when it had one. */
+static bool
+print_not_carried(const char *lines)
+{
+	const char *p = lines;
+
+	if (lines == NULL || lines[0] == '\0')
+		return false;
+	fprintf(stderr, "Not carried by the follow (do these by hand on the target):\n");
+	while (*p)
+	{
+		size_t		len = strcspn(p, "\n");
+
+		fprintf(stderr, "  %s%.*s\n", p[0] == ' ' ? "  " : "- ", (int) len,
+				p[0] == ' ' ? p + 2 : p);
+		p += len + (p[len] == '\n');
+	}
+	return true;
+}
+
 void
 cdc_report_print_cutover(state *st, bool json)
 {
@@ -156,6 +231,7 @@ cdc_report_print_cutover(state *st, bool json)
 	char	   *done = get_or_empty(st, CUTOVER_KEY_DONE_AT);
 	char	   *slot = get_or_empty(st, FOLLOW_KEY_SLOT);
 	char	   *cleaned = get_or_empty(st, CLEANUP_KEY_DONE_AT);
+	char	   *uncarried = state_get(st, CUTOVER_KEY_NOT_CARRIED);
 	int64_t		missing = cdc_report_get_int(st, "follow.missing_rows", 0);
 
 	if (json)
@@ -173,6 +249,7 @@ cdc_report_print_cutover(state *st, bool json)
 		json_key(&sb, st, "sequences", "follow.sequences", true);
 		json_field(&sb, "slot", slot, false);
 		json_field(&sb, "cleaned_up", cleaned[0] ? "true" : "false", true);
+		json_lines(&sb, "not_carried", uncarried);
 		strbuf_adds(&sb, "}\n");
 		fputs(strbuf_str(&sb), stdout);
 		fflush(stdout);
@@ -189,7 +266,10 @@ cdc_report_print_cutover(state *st, bool json)
 		if (missing > 0)
 			fprintf(stderr, "  rows not found        %" PRId64 " (updates and deletes of rows the target did not have)\n",
 					missing);
-		fprintf(stderr, "The target now holds every change committed on the source before the cutover.\n");
+		if (print_not_carried(uncarried))
+			fprintf(stderr, "The target holds every row change (insert, update, delete, truncate) committed on the source before the cutover, and none of the changes listed above.\n");
+		else
+			fprintf(stderr, "The target holds every row change (insert, update, delete, truncate) committed on the source before the cutover.\n");
 		if (cleaned[0])
 			fprintf(stderr, "The replication slot, publication and origin are dropped.\n");
 		else
@@ -200,6 +280,7 @@ cdc_report_print_cutover(state *st, bool json)
 	free(done);
 	free(slot);
 	free(cleaned);
+	free(uncarried);
 }
 
 /* A follow in this phase records every second. */
@@ -247,8 +328,21 @@ lag_bytes(state *st, uint64_t live, uint64_t *source)
 	return lag;
 }
 
+/*
+ * Whether the follow recorded in st runs now: the directory's lock is held
+ * (lock 1, -1 unknown) by the process that recorded itself as the follow
+ * (lock_pid, 0 when the lock file does not tell).
+ */
+static bool
+follow_running(state *st, int lock, long lock_pid)
+{
+	int64_t		pid = cdc_report_get_int(st, FOLLOW_KEY_PID, 0);
+
+	return lock != 0 && (lock_pid == 0 || pid == 0 || lock_pid == pid);
+}
+
 static void
-status_json(state *st, uint64_t live)
+status_json(state *st, uint64_t live, int lock, long lock_pid)
 {
 	strbuf		sb = STRBUF_INIT;
 	uint64_t	source;
@@ -269,7 +363,10 @@ status_json(state *st, uint64_t live)
 	}
 	strbuf_adds(&sb, "}");
 	json_key(&sb, st, "phase", FOLLOW_KEY_PHASE, false);
+	json_field(&sb, "running", lock < 0 ? NULL
+			   : follow_running(st, lock, lock_pid) ? "true" : "false", true);
 	json_key(&sb, st, "applied_lsn", "follow.applied_lsn", false);
+	json_key(&sb, st, "durable_lsn", "follow.durable_lsn", false);
 	pgo_lsn_format(source, buf, sizeof(buf));
 	json_field(&sb, "source_lsn", source ? buf : NULL, false);
 	json_field(&sb, "source_lsn_live", live ? "true" : "false", true);
@@ -290,31 +387,57 @@ status_json(state *st, uint64_t live)
 	strbuf_release(&sb);
 }
 
+/*
+ * The follow's first status line: its phase and process, or that it is
+ * gone when it recorded an active phase and no longer holds the lock.
+ */
+static void
+status_text_phase(state *st, const char *phase, int lock, long lock_pid)
+{
+	long		age = age_of(st, FOLLOW_KEY_UPDATED_AT);
+	int64_t		pid = cdc_report_get_int(st, FOLLOW_KEY_PID, 0);
+
+	if (phase_is_active(phase) && !follow_running(st, lock, lock_pid))
+	{
+		printf("follow:   not running (last seen %s", phase);
+		if (age >= 0)
+			printf(" %ld s ago", age);
+		printf(", pid %" PRId64 " gone)\n", pid);
+		if (lock_pid > 0)
+			printf("  the work directory is held by pid %ld\n", lock_pid);
+		else
+			printf("  go on with: pgcrane follow --dir %s\n", state_dir(st));
+		return;
+	}
+	printf("follow:   %s", phase);
+	if (age >= 0)
+		printf(" (pid %" PRId64 ", updated %ld s ago)", pid, age);
+	if (age > STALE_SECONDS && phase_is_active(phase))
+		printf("\n  no update for %ld s", age);
+	printf("\n");
+}
+
 /* The follow part of the text status; nothing when there is no follow. */
 static void
-status_text_follow(state *st, uint64_t live)
+status_text_follow(state *st, uint64_t live, int lock, long lock_pid)
 {
 	char	   *phase = state_get(st, FOLLOW_KEY_PHASE);
 	char	   *applied = get_or_empty(st, "follow.applied_lsn");
+	char	   *durable = get_or_empty(st, "follow.durable_lsn");
 	char	   *lag_s = get_or_empty(st, "follow.lag_seconds");
 	char	   *rate = get_or_empty(st, "follow.changes_per_second");
 	char	   *req = state_get(st, CUTOVER_KEY_REQUESTED);
 	char	   *cut = state_get(st, CUTOVER_KEY_LSN);
 	uint64_t	source;
 	int64_t		lag = lag_bytes(st, live, &source);
-	long		age = age_of(st, FOLLOW_KEY_UPDATED_AT);
 	char		buf[PGO_LSN_BUFSIZE];
 	char		size[32];
 
 	if (phase != NULL)
 	{
-		printf("follow:   %s", phase);
-		if (age >= 0)
-			printf(" (pid %" PRId64 ", updated %ld s ago)",
-				   cdc_report_get_int(st, FOLLOW_KEY_PID, 0), age);
-		if (age > STALE_SECONDS && phase_is_active(phase))
-			printf("\n  no update for %ld s: is pgcrane follow running?", age);
-		printf("\n  applied LSN         %s\n", applied[0] ? applied : "-");
+		status_text_phase(st, phase, lock, lock_pid);
+		printf("  applied LSN         %s\n", applied[0] ? applied : "-");
+		printf("  durable LSN         %s\n", durable[0] ? durable : "-");
 		pgo_lsn_format(source, buf, sizeof(buf));
 		printf("  source LSN          %s%s\n", source ? buf : "-",
 			   live ? " (now)" : source ? " (last recorded)" : "");
@@ -332,6 +455,7 @@ status_text_follow(state *st, uint64_t live)
 		printf("cutover:  requested at %s\n", req);
 	free(phase);
 	free(applied);
+	free(durable);
 	free(lag_s);
 	free(rate);
 	free(req);
@@ -342,10 +466,12 @@ void
 cdc_report_print_status(state *st, uint64_t live_source_lsn, bool json)
 {
 	char	   *status;
+	long		lock_pid;
+	int			lock = state_lock_probe(state_dir(st), &lock_pid);
 
 	if (json)
 	{
-		status_json(st, live_source_lsn);
+		status_json(st, live_source_lsn, lock, lock_pid);
 		fflush(stdout);
 		return;
 	}
@@ -361,6 +487,6 @@ cdc_report_print_status(state *st, uint64_t live_source_lsn, bool json)
 		free(s);
 	}
 	free(status);
-	status_text_follow(st, live_source_lsn);
+	status_text_follow(st, live_source_lsn, lock, lock_pid);
 	fflush(stdout);
 }

@@ -21,7 +21,8 @@
 typedef struct follow_figures
 {
 	const char *phase;
-	uint64_t	applied_lsn;
+	uint64_t	applied_lsn;	/* highest shown so far: never moves back */
+	uint64_t	durable_lsn;	/* on the target's disk; never moves back */
 	uint64_t	source_lsn;		/* 0 when not known */
 	double		lag_seconds;
 	double		changes_per_second;
@@ -30,9 +31,24 @@ typedef struct follow_figures
 	int64_t		missing_rows;
 } follow_figures;
 
-/* Write the figures and follow.updated_at. */
+/*
+ * Write the figures and follow.updated_at; not the counts, which
+ * cdc_report_put_counts() writes with the position they cover.
+ */
 /* 0, or -1 when a write failed (logged). */
 STATE_MUST_CHECK int cdc_report_put_figures(state *st, const follow_figures *f);
+
+/*
+ * The counts alone (follow.transactions, .changes, .missing_rows) and
+ * follow.counted_lsn, the source position up to which they count every
+ * transaction, in one state transaction; 0 or -1 (logged).
+ */
+STATE_MUST_CHECK int cdc_report_put_counts(state *st, int64_t transactions,
+										   int64_t changes, int64_t missing_rows,
+										   uint64_t counted_lsn);
+
+/* An LSN the state holds at key, 0 when absent or not one. */
+uint64_t	cdc_report_get_lsn(state *st, const char *key);
 
 /* A time as the state stores it, into buf (at least 24 bytes). */
 void		cdc_report_format_time(time_t t, char *buf, size_t bufsize);

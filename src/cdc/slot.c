@@ -4,6 +4,7 @@
  */
 #include "cdc/slot.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "cdc/pgoutput.h"
 #include "conn.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -49,14 +51,133 @@ cdc_repl_connect(const char *source)
 	return conn;
 }
 
+#define WAITERS_FIRST 3.0		/* seconds before the first word */
+#define WAITERS_INTERVAL 5.0
+
+/* Transactions with an xid, then prepared ones, in every database. */
+static const char *const waiters_sql =
+"SELECT 'pid ' || pid || ' in database \"' || coalesce(datname, '') || '\" (user \"'"
+"  || coalesce(usename, '') || '\", ' || coalesce(state, 'unknown') || ', transaction open '"
+"  || coalesce(pg_catalog.floor(extract(epoch FROM pg_catalog.now() - xact_start))::text, '?')"
+"  || ' s): ' || pg_catalog.left(pg_catalog.regexp_replace(coalesce(query, ''), '\\s+', ' ', 'g'), 80)"
+" FROM pg_catalog.pg_stat_activity"
+" WHERE backend_xid IS NOT NULL AND pid <> pg_catalog.pg_backend_pid() AND pid <> $1::int"
+" UNION ALL "
+"SELECT 'prepared transaction \"' || gid || '\" in database \"' || database"
+"  || '\" (owner \"' || owner || '\", prepared '"
+"  || pg_catalog.floor(extract(epoch FROM pg_catalog.now() - prepared))::text || ' s ago)'"
+" FROM pg_catalog.pg_prepared_xacts";
+
 int
-cdc_slot_create(PGconn *repl, const char *slot, char **snapshot,
-				uint64_t *consistent_lsn)
+cdc_slot_waiters(PGconn *src, int self, strbuf *out)
+{
+	char		pid[16];
+	const char *params[1] = {pid};
+	PGresult   *res;
+	int			n;
+
+	snprintf(pid, sizeof(pid), "%d", self);
+	res = src ? PQexecParams(src, waiters_sql, 1, NULL, params, NULL, NULL, 0) : NULL;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		return -1;
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+	{
+		if (out->len > 0)
+			strbuf_adds(out, "\n");
+		strbuf_adds(out, PQgetvalue(res, i, 0));
+	}
+	PQclear(res);
+	return n;
+}
+
+/* Say what the slot creation waits for; *watch is opened on first use. */
+static void
+report_waiters(const char *source, PGconn **watch, PGconn *repl, const char *slot,
+			   double waited)
+{
+	strbuf		sb = STRBUF_INIT;
+	int			n;
+
+	if (*watch == NULL && source != NULL)
+		*watch = conn_try_open(source, NULL, NULL, 0);
+	n = cdc_slot_waiters(*watch, PQbackendPID(repl), &sb);
+	if (n < 0 && *watch != NULL)
+	{
+		PQfinish(*watch);
+		*watch = NULL;
+	}
+	if (n == 0)
+		log_info("creating replication slot \"%s\": waiting %.0f s for the source to reach a consistent point",
+				 slot, waited);
+	else if (n > 0)
+	{
+		const char *p = strbuf_str(&sb);
+
+		log_info("creating replication slot \"%s\": waiting %.0f s for %d transaction%s on the source to end",
+				 slot, waited, n, n == 1 ? "" : "s");
+		while (*p)
+		{
+			size_t		len = strcspn(p, "\n");
+
+			log_info("  %.*s", (int) len, p);
+			p += len + (p[len] == '\n');
+		}
+	}
+	strbuf_release(&sb);
+}
+
+/*
+ * Send sql on repl and wait for its result, saying every few seconds
+ * what the server waits for.  The result (NULL if the connection broke).
+ */
+static PGresult *
+create_and_watch(PGconn *repl, const char *source, const char *slot, const char *sql)
+{
+	double		start = clock_now();
+	double		next = start + WAITERS_FIRST;
+	PGconn	   *watch = NULL;
+	PGresult   *res = NULL;
+	PGresult   *r;
+
+	if (!PQsendQuery(repl, sql))
+		return NULL;
+	while (PQisBusy(repl))
+	{
+		struct pollfd pfd = {PQsocket(repl), POLLIN, 0};
+
+		(void) poll(&pfd, 1, 500);
+		if (!PQconsumeInput(repl))
+			break;
+		if (clock_now() >= next && PQisBusy(repl))
+		{
+			report_waiters(source, &watch, repl, slot, clock_now() - start);
+			next = clock_now() + WAITERS_INTERVAL;
+		}
+	}
+	while ((r = PQgetResult(repl)) != NULL)
+	{
+		if (res == NULL)
+			res = r;
+		else
+			PQclear(r);
+	}
+	if (watch)
+		PQfinish(watch);
+	return res;
+}
+
+int
+cdc_slot_create(PGconn *repl, const char *source, const char *slot,
+				char **snapshot, uint64_t *consistent_lsn)
 {
 	char	   *name = conn_quote_ident(repl, slot);
 	char	   *sql = str_printf("CREATE_REPLICATION_SLOT %s LOGICAL pgoutput EXPORT_SNAPSHOT",
 								 name);
-	PGresult   *res = PQexec(repl, sql);
+	PGresult   *res = create_and_watch(repl, source, slot, sql);
 	int			rc = 0;
 
 	free(sql);
@@ -64,7 +185,10 @@ cdc_slot_create(PGconn *repl, const char *slot, char **snapshot,
 	{
 		char	   *what = str_printf("create replication slot \"%s\"", slot);
 
-		conn_log_result_error(res, SIDE_SOURCE, what);
+		if (res)
+			conn_log_result_error(res, SIDE_SOURCE, what);
+		else
+			error("could not %s on source server: %s", what, PQerrorMessage(repl));
 		free(what);
 		rc = -1;
 	}
@@ -198,4 +322,47 @@ cdc_slot_report_left(const char *source, const char *slot, const char *dir,
 	if (size)
 		cdc_slot_report_retained(slot, size, dir, resume_cmd);
 	free(size);
+}
+
+/*
+ * The slot's transactions from the first commit after its confirmed
+ * position, with their commit messages' LSN (the commit's end) and the
+ * number of row changes in each, decoded without consuming anything.
+ */
+static const char *const between_sql =
+"SELECT count(*) FILTER (WHERE k = 67),"
+" count(*) FILTER (WHERE k IN (73, 85, 68, 84))"
+" FROM (SELECT k, max(lsn) FILTER (WHERE k = 67) OVER (PARTITION BY t) AS end_lsn"
+"  FROM (SELECT lsn, k, sum((k = 66)::int) OVER (ORDER BY n) AS t"
+"   FROM (SELECT lsn, pg_catalog.get_byte(data, 0) AS k,"
+"         pg_catalog.row_number() OVER () AS n"
+"     FROM pg_catalog.pg_logical_slot_peek_binary_changes($1, $3::pg_lsn, NULL,"
+"       'proto_version', '1', 'publication_names', $4)) r) s) u"
+" WHERE end_lsn > $2::pg_lsn AND end_lsn <= $3::pg_lsn";
+
+int
+cdc_slot_count_between(PGconn *src, const char *slot, const char *publication,
+					   uint64_t after, uint64_t upto, int64_t *transactions,
+					   int64_t *changes)
+{
+	char		lo[PGO_LSN_BUFSIZE];
+	char		hi[PGO_LSN_BUFSIZE];
+	char	   *pub = conn_quote_ident(src, publication);
+	const char *params[4] = {slot, lo, hi, pub};
+	PGresult   *res;
+	int			rc = -1;
+
+	pgo_lsn_format(after, lo, sizeof(lo));
+	pgo_lsn_format(upto, hi, sizeof(hi));
+	res = PQexecParams(src, between_sql, 4, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		str_to_int64(PQgetvalue(res, 0, 0), transactions) &&
+		str_to_int64(PQgetvalue(res, 0, 1), changes))
+		rc = 0;
+	else
+		log_debug("could not count the transactions of slot \"%s\" between %s and %s: %s",
+				  slot, lo, hi, PQresultErrorMessage(res));
+	PQclear(res);
+	free(pub);
+	return rc;
 }

@@ -21,6 +21,8 @@
 
 #include <libpq-fe.h>
 
+#include "util/str.h"
+
 /* A replication connection (replication=database) to the source. */
 PGconn	   *cdc_repl_connect(const char *source);
 
@@ -33,10 +35,32 @@ PGconn	   *cdc_repl_try_connect(const char *source, char sqlstate[6],
 
 /*
  * CREATE_REPLICATION_SLOT name LOGICAL pgoutput EXPORT_SNAPSHOT on repl:
- * the snapshot's name and the slot's consistent point.
+ * the snapshot's name and the slot's consistent point.  The server waits
+ * there for every transaction holding an xid (and every prepared one) to
+ * end; while it does, every few seconds this names them (pid, database,
+ * age, query) at info level, asking from a second session on source.
  */
-int			cdc_slot_create(PGconn *repl, const char *slot, char **snapshot,
-							uint64_t *consistent_lsn);
+int			cdc_slot_create(PGconn *repl, const char *source, const char *slot,
+							char **snapshot, uint64_t *consistent_lsn);
+
+/*
+ * The transactions a new slot waits for, as seen from src: one line each
+ * appended to out; how many, or -1 when src could not be asked.  The
+ * replication session with backend pid self is left out.
+ */
+int			cdc_slot_waiters(PGconn *src, int self, strbuf *out);
+
+/*
+ * How many source transactions the slot would stream whose commit ends
+ * after after and at or before upto, and how many row changes they hold;
+ * decoded on src (a plain session) without moving the slot.  The slot must
+ * not be in use and not be past after.  0, or -1 (logged at debug level:
+ * the caller can do without).
+ */
+int			cdc_slot_count_between(PGconn *src, const char *slot,
+								   const char *publication, uint64_t after,
+								   uint64_t upto, int64_t *transactions,
+								   int64_t *changes);
 
 /* CREATE PUBLICATION name FOR ALL TABLES, unless it exists. */
 int			cdc_publication_create(PGconn *src, const char *publication);

@@ -1,6 +1,11 @@
 /*
  * cmd_cutover.c
- *		pgcrane cutover: ask the running follow to finish, and wait for it.
+ *		pgcrane cutover: ask the running follow to finish, and wait for it;
+ *		or, when none runs, catch up here.
+ *
+ * First the source is asked for prepared transactions in its database:
+ * their changes reach the stream only at COMMIT PREPARED, so a cutover
+ * now would leave them out; it is refused while there are any.
  *
  * The request is a key in the state (cutover.requested), written without
  * the directory's lock, which the follow holds.  The follow fixes the
@@ -8,6 +13,11 @@
  * applies everything up to it, copies the sequences and records
  * follow.phase = done; this waits for that.  The request stays when the
  * wait times out: the follow still cuts over when it gets there.
+ *
+ * No follow runs when nobody holds the directory's lock (state.h), before
+ * the request or at any moment of the wait (the follow died): then this
+ * process takes the lock and runs the follow itself, with the cutover
+ * already requested (follow_run), so the cutover never waits for nothing.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,17 +28,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdc/carry.h"
 #include "cdc/cleanup.h"
 #include "cdc/follow.h"
 #include "cdc/report.h"
 #include "cli/cli.h"
+#include "conn.h"
+#include "interrupt.h"
 #include "state.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
 
 #define DEFAULT_DIR "pgcrane-work"
-#define STALE_SECONDS 10		/* follow records every second */
 #define WAIT_LOG_INTERVAL 10.0
 
 typedef struct cutover_options
@@ -57,7 +69,11 @@ usage(void)
 	printf("      --json             print the summary as JSON on stdout\n");
 	printf("  -v, --verbose          more messages\n");
 	printf("  -?, --help             show this help, then exit\n");
-	printf("\nExit status: 0 cutover done, 2 error or timeout.\n");
+	printf("\nWhen no follow runs on DIR, the cutover runs it itself until it is done\n"
+		   "(--timeout does not apply then; Ctrl-C stops it, the request stays).\n"
+		   "The cutover is refused while transactions are prepared on the source\n"
+		   "database: their changes would not reach the target.\n");
+	printf("\nExit status: 0 cutover done, 2 error or timeout, 130 interrupted.\n");
 }
 
 enum
@@ -86,47 +102,83 @@ current_phase(state *st)
 	return phase ? phase : xstrdup("");
 }
 
-/* Say once when no follow seems to be running: nothing happens without one. */
-static void
-check_running(state *st, const char *dir, bool *warned)
+/* Whether follow.phase is done; a fresh read of the state. */
+static bool
+phase_done(state *st)
 {
 	char	   *phase = current_phase(st);
-	char	   *updated = state_get(st, FOLLOW_KEY_UPDATED_AT);
-	time_t		t;
-	bool		stale = !cdc_report_parse_time(updated, &t) ||
-		time(NULL) - t > STALE_SECONDS ||
-		strcmp(phase, FOLLOW_PHASE_STOPPED) == 0 ||
-		strcmp(phase, FOLLOW_PHASE_FAILED) == 0;
+	bool		done = strcmp(phase, FOLLOW_PHASE_DONE) == 0;
 
-	if (stale && !*warned)
-	{
-		log_warning("pgcrane follow does not seem to be running on \"%s\" (phase \"%s\")",
-					dir, phase);
-		log_hint("The cutover happens when it runs: pgcrane follow --dir %s", dir);
-		*warned = true;
-	}
 	free(phase);
-	free(updated);
+	return done;
 }
 
-/* Wait for follow.phase = done; 0, or -1 (logged) on timeout. */
+/*
+ * Run the follow in this process, the cutover requested, until it is done:
+ * nobody else holds the directory.  An exit code; 1 when another pgcrane
+ * took the directory first (then wait for it).
+ */
 static int
-wait_done(state *st, const cutover_options *o)
+catch_up_here(const cutover_options *o)
+{
+	follow_options fo;
+	interrupt	intr;
+	int			rc;
+
+	memset(&fo, 0, sizeof(fo));
+	memset(&intr, 0, sizeof(intr));
+	if (state_lock_probe(o->dir, NULL) != 0 || (fo.st = state_open(o->dir)) == NULL)
+		return 1;
+	log_info("no pgcrane follow runs on \"%s\": catching up to the cutover here", o->dir);
+	if (interrupt_start(&intr) != 0)
+	{
+		state_close(fo.st);
+		return EXIT_ERROR;
+	}
+	fo.intr = &intr;
+	fo.json = o->json;
+	fo.no_summary = true;
+	rc = follow_run(&fo);
+	interrupt_stop(&intr);
+	if (rc == EXIT_OK && o->drop_slot && cdc_cleanup(fo.st, NULL, NULL) != 0)
+		rc = EXIT_ERROR;
+	if (rc == EXIT_OK)
+		cdc_report_print_cutover(fo.st, o->json);
+	else if (rc != EXIT_INTERRUPTED)
+		log_hint("The cutover request stays: run \"pgcrane cutover --dir %s\" again once the cause is fixed.",
+				 o->dir);
+	state_close(fo.st);
+	return rc;
+}
+
+/*
+ * Wait for follow.phase = done.  0 when done, the exit code of
+ * catch_up_here() when it ran (*ran_here), -1 (logged) on timeout.
+ */
+static int
+wait_done(state *st, const cutover_options *o, bool *ran_here)
 {
 	double		start = clock_now();
 	double		next_log = start + WAIT_LOG_INTERVAL;
-	bool		warned = false;
 
+	*ran_here = false;
 	for (;;)
 	{
-		char	   *phase = current_phase(st);
-		bool		done = strcmp(phase, FOLLOW_PHASE_DONE) == 0;
 		double		now = clock_now();
 
-		free(phase);
-		if (done)
+		if (phase_done(st))
 			return 0;
-		check_running(st, o->dir, &warned);
+		/* Nobody holds the directory: the follow is gone, or never ran. */
+		if (state_lock_probe(o->dir, NULL) == 0 && !phase_done(st))
+		{
+			int			rc = catch_up_here(o);
+
+			if (rc != 1)
+			{
+				*ran_here = true;
+				return rc;
+			}
+		}
 		if (o->timeout > 0 && now - start >= o->timeout)
 		{
 			error("the cutover did not finish within %d seconds", o->timeout);
@@ -143,6 +195,38 @@ wait_done(state *st, const cutover_options *o)
 		}
 		usleep(200 * 1000);
 	}
+}
+
+/*
+ * Refuse while transactions are prepared in the source database: their
+ * changes come only with COMMIT PREPARED, after the cutover.  0 to go on
+ * (also when the source cannot be asked: warned), -1 (logged) otherwise.
+ */
+static int
+check_prepared(state *st, const char *dir)
+{
+	char	   *source = state_get(st, "source");
+	char		msg[512] = "";
+	PGconn	   *src = source ? conn_try_open(source, NULL, msg, sizeof(msg)) : NULL;
+	strbuf		list = STRBUF_INIT;
+	int			n = cdc_carry_prepared(src, &list);
+
+	if (src)
+		PQfinish(src);
+	free(source);
+	if (n < 0)
+		log_warning("could not ask the source for prepared transactions%s%s",
+					msg[0] ? ": " : "", msg);
+	if (n > 0)
+	{
+		error("%d transaction%s prepared on the source database: their changes would not reach the target",
+			  n, n == 1 ? " is" : "s are");
+		log_detail("%s", strbuf_str(&list));
+		log_hint("Run COMMIT PREPARED or ROLLBACK PREPARED for each on the source, then \"pgcrane cutover --dir %s\".",
+				 dir);
+	}
+	strbuf_release(&list);
+	return n > 0 ? -1 : 0;
 }
 
 /* Wait for the follow process to exit, so that its lock and slot are free. */
@@ -177,6 +261,7 @@ run(const cutover_options *o)
 	state	   *st;
 	char	   *req;
 	char		now[32];
+	bool		ran_here = false;
 	int			rc = 0;
 
 	if ((st = state_open_shared(o->dir)) == NULL)
@@ -189,6 +274,11 @@ run(const cutover_options *o)
 		return EXIT_ERROR;
 	}
 	free(req);
+	if (!phase_done(st) && check_prepared(st, o->dir) != 0)
+	{
+		state_close(st);
+		return EXIT_ERROR;
+	}
 	if ((req = state_get(st, CUTOVER_KEY_REQUESTED)) == NULL)
 	{
 		cdc_report_format_time(time(NULL), now, sizeof(now));
@@ -198,7 +288,12 @@ run(const cutover_options *o)
 	}
 	free(req);
 	if (rc == 0)
-		rc = wait_done(st, o);
+		rc = wait_done(st, o, &ran_here);
+	if (ran_here)
+	{
+		state_close(st);
+		return rc;
+	}
 	if (rc == 0 && o->drop_slot)
 		rc = drop_slot(st, o->dir);
 	if (rc == 0)

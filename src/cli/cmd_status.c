@@ -23,9 +23,11 @@ static void
 usage(void)
 {
 	printf("pgcrane status shows what the clone or the follow recorded in a work\n"
-		   "directory is doing: the clone's steps; the follow's phase, last applied\n"
-		   "LSN, the source's current LSN, the lag in bytes and seconds and the\n"
-		   "changes applied per second.  It may run while they run.\n\n");
+		   "directory is doing: the clone's steps; the follow's phase (or that its\n"
+		   "process is gone), last applied and durable LSN, the source's current\n"
+		   "LSN, the lag in bytes and seconds (the age of the oldest source commit\n"
+		   "not applied yet) and the changes applied per second.  It may run while\n"
+		   "they run.\n\n");
 	printf("Usage:\n  pgcrane status [--dir DIR] [OPTION]...\n\n");
 	printf("Options:\n");
 	printf("  -D, --dir=DIR          work directory (default: ./" DEFAULT_DIR ")\n");

@@ -1,0 +1,158 @@
+/*
+ * carry.c
+ *		What a follow does not carry to the target (see carry.h).
+ */
+#include "cdc/carry.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conn.h"
+#include "util/log.h"
+
+static const char *const prepared_sql =
+"SELECT gid, owner,"
+" pg_catalog.to_char(prepared AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS\"Z\"'),"
+" pg_catalog.floor(extract(epoch FROM pg_catalog.now() - prepared))::bigint"
+" FROM pg_catalog.pg_prepared_xacts"
+" WHERE database = pg_catalog.current_database() ORDER BY prepared";
+
+/* Counts of what exists on the source that the stream leaves out. */
+static const char *const counts_sql =
+"SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata),"
+" (SELECT count(*) FROM pg_catalog.pg_class c"
+"   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+"   WHERE c.relkind = 'm' AND n.nspname <> 'information_schema'"
+"   AND n.nspname NOT LIKE 'pg\\_%'),"
+" (SELECT count(*) FROM pg_catalog.pg_class c"
+"   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+"   WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p')"
+"   AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'),"
+" (SELECT count(*) FROM pg_catalog.pg_class c"
+"   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+"   WHERE c.relkind = 'S' AND n.nspname <> 'information_schema'"
+"   AND n.nspname NOT LIKE 'pg\\_%')";
+
+int
+cdc_carry_prepared(PGconn *src, strbuf *out)
+{
+	PGresult   *res = src ? PQexec(src, prepared_sql) : NULL;
+	int			n;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		PQclear(res);
+		return -1;
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+	{
+		if (out->len > 0)
+			strbuf_adds(out, "\n");
+		strbuf_addf(out, "gid \"%s\", owner \"%s\", prepared %s (%s s ago)",
+					PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
+					PQgetvalue(res, i, 2), PQgetvalue(res, i, 3));
+	}
+	PQclear(res);
+	return n;
+}
+
+/* Append one line to the list. */
+static void
+add_line(strbuf *out, const char *line)
+{
+	if (out->len > 0)
+		strbuf_adds(out, "\n");
+	strbuf_adds(out, line);
+}
+
+/* The lines that depend on what exists on the source. */
+static void
+list_counts(PGconn *src, strbuf *out)
+{
+	PGresult   *res = src ? PQexec(src, counts_sql) : NULL;
+	char	   *line;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
+	{
+		add_line(out, "large objects, materialized view refreshes, unlogged tables: "
+				 "the source could not be asked whether it has any");
+		PQclear(res);
+		return;
+	}
+	line = str_printf("sequences: only their values at the cutover (%s on the source)",
+					  PQgetvalue(res, 0, 3));
+	add_line(out, line);
+	free(line);
+	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+	{
+		line = str_printf("large objects: %s on the source; those created, changed or "
+						  "removed since the clone are not on the target",
+						  PQgetvalue(res, 0, 0));
+		add_line(out, line);
+		free(line);
+	}
+	if (strcmp(PQgetvalue(res, 0, 1), "0") != 0)
+	{
+		line = str_printf("materialized views: %s; the target's hold their contents as "
+						  "of the clone: refresh them there", PQgetvalue(res, 0, 1));
+		add_line(out, line);
+		free(line);
+	}
+	if (strcmp(PQgetvalue(res, 0, 2), "0") != 0)
+	{
+		line = str_printf("unlogged tables: %s; their changes since the clone are not "
+						  "on the target", PQgetvalue(res, 0, 2));
+		add_line(out, line);
+		free(line);
+	}
+	PQclear(res);
+}
+
+void
+cdc_carry_list(PGconn *src, strbuf *out)
+{
+	strbuf		prepared = STRBUF_INIT;
+	int			n;
+
+	add_line(out, "schema changes (DDL), roles and privileges made on the source "
+			 "since the clone");
+	list_counts(src, out);
+	n = cdc_carry_prepared(src, &prepared);
+	if (n < 0)
+		add_line(out, "prepared transactions: the source could not be asked");
+	else if (n > 0)
+	{
+		char	   *line = str_printf("prepared transactions still prepared on the source "
+									  "(their changes are not on the target): %d", n);
+		char	   *p = prepared.buf;
+
+		add_line(out, line);
+		free(line);
+		while (p && *p)
+		{
+			size_t		len = strcspn(p, "\n");
+
+			strbuf_adds(out, "\n  ");
+			strbuf_add(out, p, len);
+			p += len + (p[len] == '\n');
+		}
+	}
+	strbuf_release(&prepared);
+}
+
+int
+cdc_carry_record(state *st, const char *conninfo)
+{
+	PGconn	   *src = conn_try_open(conninfo, NULL, NULL, 0);
+	strbuf		sb = STRBUF_INIT;
+	int			rc;
+
+	cdc_carry_list(src, &sb);
+	if (src)
+		PQfinish(src);
+	rc = state_put(st, CUTOVER_KEY_NOT_CARRIED, strbuf_str(&sb));
+	strbuf_release(&sb);
+	return rc;
+}

@@ -1,0 +1,48 @@
+/*
+ * carry.h
+ *		What a follow does not carry to the target, said at the cutover.
+ *
+ * pgoutput streams the row changes (INSERT, UPDATE, DELETE, TRUNCATE) of
+ * committed transactions in published tables.  It does not stream schema
+ * changes, roles and privileges, sequence changes, large objects, the
+ * rows of unlogged tables, materialized view refreshes, nor a prepared
+ * transaction until COMMIT PREPARED: a transaction still prepared on the
+ * source at the cutover has changes the target will never see.  This
+ * module asks the source what of that applies to it and words it for the
+ * cutover's summary.
+ *
+ * Functions log nothing unless they say so.
+ */
+#ifndef PGCRANE_CDC_CARRY_H
+#define PGCRANE_CDC_CARRY_H
+
+#include <libpq-fe.h>
+
+#include "state.h"
+#include "util/str.h"
+
+/* The state key: one line per kind of change not carried. */
+#define CUTOVER_KEY_NOT_CARRIED "cutover.not_carried"
+
+/*
+ * The transactions prepared in src's database, one line each appended to
+ * out ("gid \"g\", owner \"o\", prepared 2026-11-21 10:16:38Z (12 s ago)").
+ * How many, or -1 when the source could not be asked (nothing appended).
+ */
+int			cdc_carry_prepared(PGconn *src, strbuf *out);
+
+/*
+ * Every kind of change the follow did not carry, one line each (no final
+ * newline), with the counts found on src.  Lines that need the source say
+ * so when it cannot be asked.
+ */
+void		cdc_carry_list(PGconn *src, strbuf *out);
+
+/*
+ * Ask the source (a new session on conninfo) and record the list in st
+ * under CUTOVER_KEY_NOT_CARRIED.  0, or -1 when the state could not be
+ * written (logged).
+ */
+STATE_MUST_CHECK int cdc_carry_record(state *st, const char *conninfo);
+
+#endif
