@@ -172,7 +172,7 @@ finish_copy(PGconn *conn, const char *side, const cat_table *t, int64_t *rows)
 /* Move the data; 0 when the source reached its end normally. */
 static int
 pump(PGconn *src, PGconn *tgt, const cat_table *t, copy_result *r,
-	 _Atomic int64_t *bytes_counter, const volatile sig_atomic_t *cancel)
+	 _Atomic int64_t *bytes_counter, const interrupt_flag *cancel)
 {
 	char	   *buf;
 	int			n;
@@ -200,7 +200,7 @@ pump(PGconn *src, PGconn *tgt, const cat_table *t, copy_result *r,
 static int
 stream(PGconn *src, PGconn *tgt, const cat_table *t, const copy_part *part,
 	   copy_result *r, _Atomic int64_t *bytes_counter,
-	   const volatile sig_atomic_t *cancel)
+	   const interrupt_flag *cancel)
 {
 	char	   *ssql = source_sql(t, part);
 	char	   *tsql = target_sql(t, part);
@@ -230,7 +230,7 @@ int
 copy_table_part(PGconn *src, PGconn *tgt, const cat_table *t,
 				const copy_part *part, copy_result *result,
 				_Atomic int64_t *bytes_counter,
-				const volatile sig_atomic_t *cancel)
+				const interrupt_flag *cancel)
 {
 	int			rc;
 

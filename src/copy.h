@@ -19,6 +19,8 @@
 
 #include <libpq-fe.h>
 
+#include "interrupt.h"
+
 #include "catalog.h"
 
 /* Part of a table: heap blocks [first_block, end_block); end -1 = to the end. */
@@ -57,6 +59,6 @@ typedef struct copy_result
 int			copy_table_part(PGconn *src, PGconn *tgt, const cat_table *t,
 							const copy_part *part, copy_result *result,
 							_Atomic int64_t *bytes_counter,
-							const volatile sig_atomic_t *cancel);
+							const interrupt_flag *cancel);
 
 #endif

@@ -4,6 +4,7 @@
  */
 #include "interrupt.h"
 
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -60,10 +61,19 @@ cancel_registered(interrupt *in)
 	char		err[256];
 
 	pthread_mutex_lock(&in->lock);
-	for (int i = 0; i < INTERRUPT_MAX_CONNS; i++)
-		if (in->cancels[i])
-			PQcancel(in->cancels[i], err, sizeof(err));
+	for (int i = 0; i < in->nconns; i++)
+		PQcancel(in->conns[i].cancel, err, sizeof(err));
 	pthread_mutex_unlock(&in->lock);
+}
+
+/* The signals the signal thread waits for: SIGUSR2 only wakes it to end. */
+static void
+thread_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGUSR2);
 }
 
 static void *
@@ -72,14 +82,12 @@ signal_thread(void *arg)
 	interrupt  *in = arg;
 	sigset_t	set;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	for (;;)
+	thread_signals(&set);
+	while (!atomic_load(&in->quit))
 	{
 		int			sig;
 
-		if (sigwait(&set, &sig) != 0)
+		if (sigwait(&set, &sig) != 0 || sig == SIGUSR2)
 			continue;
 		if (!in->signo)
 			log_info("%s received, stopping", sig == SIGINT ? "interrupt" : "termination signal");
@@ -97,10 +105,11 @@ interrupt_start(interrupt *in)
 	sigset_t	set;
 
 	memset(in, 0, sizeof(*in));
+	atomic_init(&in->stop, 0);
+	atomic_init(&in->signo, 0);
+	atomic_init(&in->quit, false);
 	pthread_mutex_init(&in->lock, NULL);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
+	thread_signals(&set);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	thread_running = 1;
 	if (pthread_create(&in->thread, NULL, signal_thread, in) != 0)
@@ -126,16 +135,17 @@ interrupt_stop(interrupt *in)
 
 	if (!in->started)
 		return;
-	pthread_cancel(in->thread);
+	atomic_store(&in->quit, true);
+	pthread_kill(in->thread, SIGUSR2);
 	pthread_join(in->thread, NULL);
 	in->started = false;
-	for (int i = 0; i < INTERRUPT_MAX_CONNS; i++)
-		if (in->cancels[i])
-			PQfreeCancel(in->cancels[i]);
+	for (int i = 0; i < in->nconns; i++)
+		PQfreeCancel(in->conns[i].cancel);
+	free(in->conns);
+	in->conns = NULL;
+	in->nconns = in->capacity = 0;
 	pthread_mutex_destroy(&in->lock);
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
+	thread_signals(&set);
 	/* A signal still pending now ends the process through the handler. */
 	thread_running = 0;
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
@@ -145,15 +155,18 @@ void
 interrupt_register(interrupt *in, PGconn *conn)
 {
 	pthread_mutex_lock(&in->lock);
-	for (int i = 0; i < INTERRUPT_MAX_CONNS; i++)
+	if (in->nconns == in->capacity)
 	{
-		if (in->conns[i] == NULL)
-		{
-			in->conns[i] = conn;
-			in->cancels[i] = PQgetCancel(conn);
-			break;
-		}
+		int			cap = in->capacity ? in->capacity * 2 : 16;
+		interrupt_conn *grown = realloc(in->conns, sizeof(interrupt_conn) * (size_t) cap);
+
+		if (grown == NULL)
+			BUG("out of memory");
+		in->conns = grown;
+		in->capacity = cap;
 	}
+	in->conns[in->nconns].conn = conn;
+	in->conns[in->nconns++].cancel = PQgetCancel(conn);
 	pthread_mutex_unlock(&in->lock);
 	/* A signal that came before the registration still stops this one. */
 	if (in->stop)
@@ -164,13 +177,12 @@ void
 interrupt_unregister(interrupt *in, PGconn *conn)
 {
 	pthread_mutex_lock(&in->lock);
-	for (int i = 0; i < INTERRUPT_MAX_CONNS; i++)
+	for (int i = 0; i < in->nconns; i++)
 	{
-		if (in->conns[i] == conn)
+		if (in->conns[i].conn == conn)
 		{
-			PQfreeCancel(in->cancels[i]);
-			in->cancels[i] = NULL;
-			in->conns[i] = NULL;
+			PQfreeCancel(in->conns[i].cancel);
+			in->conns[i] = in->conns[--in->nconns];
 			break;
 		}
 	}

@@ -23,19 +23,34 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 
 #include <libpq-fe.h>
 
-#define INTERRUPT_MAX_CONNS 1024
+/*
+ * The stop flag: written by the signal thread or a failing worker, read
+ * by every worker; atomic, so that is no data race.  Functions that only
+ * watch it take a const interrupt_flag *.
+ */
+typedef atomic_int interrupt_flag;
+
+/* A registered connection and the cancel handle made for it. */
+typedef struct interrupt_conn
+{
+	PGconn	   *conn;
+	PGcancel   *cancel;
+} interrupt_conn;
 
 typedef struct interrupt
 {
-	volatile sig_atomic_t stop;		/* set when work must stop */
-	volatile sig_atomic_t signo;	/* the signal that arrived, or 0 */
-	pthread_mutex_t lock;
-	PGconn	   *conns[INTERRUPT_MAX_CONNS];
-	PGcancel   *cancels[INTERRUPT_MAX_CONNS];
+	interrupt_flag stop;		/* set when work must stop */
+	atomic_int	signo;			/* the signal that arrived, or 0 */
+	atomic_bool quit;			/* interrupt_stop: the thread must end */
+	pthread_mutex_t lock;		/* guards conns */
+	interrupt_conn *conns;		/* registered connections, grown as needed */
+	int			nconns;
+	int			capacity;
 	pthread_t	thread;
 	bool		started;
 } interrupt;
@@ -48,7 +63,10 @@ bool		interrupt_pending(void);
 
 /* Initialise and start the signal thread; 0 or -1 (logged). */
 int			interrupt_start(interrupt *in);
-/* Stop the signal thread and restore the signal mask. */
+/*
+ * Stop the signal thread (woken with SIGUSR2, it ends by itself: it is
+ * never cancelled while it may hold a lock) and restore the signal mask.
+ */
 void		interrupt_stop(interrupt *in);
 
 /* Track a connection so it can be canceled; forget it before PQfinish. */

@@ -102,7 +102,7 @@ copy_one(PGconn *src, PGconn *tgt, const char *oid,
 int
 largeobject_copy_all(PGconn *src, PGconn *tgt, int64_t *count,
 					 _Atomic int64_t *bytes_counter,
-					 const volatile sig_atomic_t *cancel)
+					 const interrupt_flag *cancel)
 {
 	PGresult   *res = conn_query(src, SIDE_SOURCE, "list large objects",
 								 "SELECT oid FROM pg_catalog.pg_largeobject_metadata ORDER BY oid",

@@ -16,12 +16,14 @@
 
 #include <libpq-fe.h>
 
+#include "interrupt.h"
+
 /*
  * Copy the contents of every large object; *count gets how many.  0 or -1
  * (logged: could not copy large object 16385: ...).
  */
 int			largeobject_copy_all(PGconn *src, PGconn *tgt, int64_t *count,
 								 _Atomic int64_t *bytes_counter,
-								 const volatile sig_atomic_t *cancel);
+								 const interrupt_flag *cancel);
 
 #endif

@@ -109,7 +109,7 @@ schema_find_tools(int min_major, schema_tools *tools)
  */
 static int
 run_tool(const char *const *argv, const char *conninfo, const char *stdout_path,
-		 const volatile sig_atomic_t *cancel, const char *what)
+		 const interrupt_flag *cancel, const char *what)
 {
 	conn_child	child = CONN_CHILD_INIT;
 	const char *args[32];
@@ -133,7 +133,7 @@ run_tool(const char *const *argv, const char *conninfo, const char *stdout_path,
 
 int
 schema_dump(const schema_tools *tools, const char *source, const char *snap,
-			const char *path, const volatile sig_atomic_t *cancel)
+			const char *path, const interrupt_flag *cancel)
 {
 	char	   *snaparg = str_printf("--snapshot=%s", snap);
 	char	   *filearg = str_printf("--file=%s", path);

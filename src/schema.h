@@ -19,6 +19,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "interrupt.h"
+
 /* pg_dump and pg_restore of one installation. */
 typedef struct schema_tools
 {
@@ -41,13 +43,13 @@ typedef struct schema_restore_opts
 	bool		no_acl;
 	int			jobs;
 	bool		clean;			/* drop what an earlier attempt created first */
-	const volatile sig_atomic_t *cancel;
+	const interrupt_flag *cancel;
 } schema_restore_opts;
 
 /* Dump pre-data and post-data in snapshot snap to path; 0 or -1 (logged). */
 int			schema_dump(const schema_tools *tools, const char *source,
 						const char *snap, const char *path,
-						const volatile sig_atomic_t *cancel);
+						const interrupt_flag *cancel);
 
 /* Restore the pre-data section into the target; 0 or -1 (logged). */
 int			schema_restore_pre(const schema_tools *tools, const char *target,

@@ -85,7 +85,7 @@ spawnattr_init(posix_spawnattr_t *attr, short flags)
 }
 
 static int
-wait_child(pid_t pid, const volatile sig_atomic_t *cancel, const char *what)
+wait_child(pid_t pid, const atomic_int *cancel, const char *what)
 {
 	int			status;
 	bool		signalled = false;
@@ -115,7 +115,7 @@ wait_child(pid_t pid, const volatile sig_atomic_t *cancel, const char *what)
 
 int
 proc_run(const char *const *argv, char *const *extra_env,
-		 const char *stdout_path, const volatile sig_atomic_t *cancel,
+		 const char *stdout_path, const atomic_int *cancel,
 		 const char *what)
 {
 	posix_spawn_file_actions_t fa;

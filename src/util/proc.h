@@ -6,6 +6,7 @@
 #define PGCRANE_PROC_H
 
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -18,7 +19,7 @@
  * or -1 if it could not start or died by a signal; logged with "what".
  */
 int			proc_run(const char *const *argv, char *const *extra_env,
-					 const char *stdout_path, const volatile sig_atomic_t *cancel,
+					 const char *stdout_path, const atomic_int *cancel,
 					 const char *what);
 
 /*
