@@ -27,7 +27,8 @@
  * which saves the target most of its per-commit work; once the stream has
  * nothing more at once, follow.c calls cdc_apply_flush() and what arrived
  * is committed.  A source transaction is never split.  Each one after the
- * first of a group starts with SAVEPOINT (and ends with RELEASE), so that
+ * first of a group starts with a SAVEPOINT of the same name (not released:
+ * each nests in the one before, and ROLLBACK TO finds the latest), so that
  * one that cannot be applied never takes earlier ones down with it: when
  * a table of the source no longer matches the target's (a Relation
  * message, see apply_relation()), the open transaction goes back to the
@@ -995,9 +996,6 @@ apply_commit(cdc_apply *ap, const pgo_commit *c)
 		return error("Commit outside a transaction in the replication stream");
 	ap->in_xact = false;
 	ap->stats.queued_lsn = c->end_lsn;
-	if (ap->xact_savepoint &&
-		send_sql(ap, 'V', "RELEASE SAVEPOINT " XACT_SAVEPOINT, 0, NULL) != 0)
-		return failure(ap);
 	ap->xact_savepoint = false;
 	if (!ap->group_open)
 	{

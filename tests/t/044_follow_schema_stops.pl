@@ -13,7 +13,9 @@
 #      change on the target the follow does not stop at a transaction
 #      from before the change (they were committed before the stop);
 #  (c) a column added on the target first (nullable, as a subscriber
-#      allows), then on the source: the follow never stops.
+#      allows), then on the source: the follow never stops;
+#  (d) a column only the target has, NOT NULL without a default: the
+#      follow stops, and goes on once the target can take the rows.
 
 use strict;
 use warnings;
@@ -191,7 +193,28 @@ ok(!defined wait_background($follower, 0), '(b) the follow goes on');
 tables_equal($src, 'ddl', $dst, 'ddl');
 ok(kill('INT', $follower), 'the follow gets SIGINT');
 is(wait_background($follower, $timeout), 130, 'the follow stops');
+positions_ok('after SIGINT');
+
+# ---------- (d) a column only the target has, NOT NULL without default ----------
+
+$dst->safe_psql('ddl', <<'EOSQL');
+ALTER TABLE c_t ADD COLUMN must int NOT NULL DEFAULT 0;
+ALTER TABLE c_t ALTER must DROP DEFAULT;
+EOSQL
+$src->safe_psql('ddl', "INSERT INTO c_t VALUES (3, 'needs must', NULL)");
+$follower = start_follow('follow5');
+is(wait_background($follower, 4 * $timeout), 2,
+	'(d) the follow stops at a target column it cannot fill');
+like(slurp_if_exists("$tempdir/follow5.err"),
+	qr/error: column "must" of table "public\.c_t" is NOT NULL without a default on the target, and the source does not have it/,
+	'(d) the message names the column');
+$dst->safe_psql('ddl', 'ALTER TABLE c_t DROP COLUMN must');
+$follower = start_follow('follow6');
+source_then_wait('', '(d) the change once the target can take it');
+tables_equal($src, 'ddl', $dst, 'ddl');
+ok(kill('INT', $follower), 'the follow gets SIGINT');
+is(wait_background($follower, $timeout), 130, 'the follow stops');
 positions_ok('at the end');
 
-note("follow:\n" . join('', map { slurp_if_exists("$tempdir/follow$_.err") } 1 .. 4));
+note("follow:\n" . join('', map { slurp_if_exists("$tempdir/follow$_.err") } 1 .. 6));
 done_testing();
