@@ -1078,6 +1078,11 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 	}
 	if (rc != 0)
 		return failure(ap);
+	/* A column dropped on the source stays on the target: say so. */
+	for (int i = 0; i < rel->nextra; i++)
+		log_msg((diff & PGO_RELCHANGE_COLUMNS) ? LOG_WARNING : LOG_INFO,
+					"column %s of table \"%s\" is on the target only: its rows keep their values there, new rows take its default",
+					rel->extra[i], rel->display);
 	apply_relmap_put(ap->relmap, rel);
 	return 0;
 }

@@ -14,6 +14,8 @@
 #      from before the change (they were committed before the stop);
 #  (c) a column added on the target first (nullable, as a subscriber
 #      allows), then on the source: the follow never stops;
+#  (c') a column dropped on the source stays on the target, with a
+#      warning, and the follow goes on;
 #  (d) a column only the target has, NOT NULL without a default: the
 #      follow stops, and goes on once the target can take the rows.
 
@@ -92,7 +94,9 @@ CREATE TABLE a_t (id int PRIMARY KEY, v text);
 CREATE TABLE other (id int PRIMARY KEY);
 CREATE TABLE b_t (id int PRIMARY KEY, v text);
 CREATE TABLE c_t (id int PRIMARY KEY, v text);
+CREATE TABLE e_t (id int PRIMARY KEY, v text, gone text);
 INSERT INTO b_t VALUES (1, 'before');
+INSERT INTO e_t VALUES (1, 'before', 'g');
 EOSQL
 
 my $clone = start_background($tempdir, 'clone', pgcrane_path(), 'clone', '--follow',
@@ -116,6 +120,21 @@ INSERT INTO c_t VALUES (2, 'after', 'extra value');
 UPDATE c_t SET extra = 'set' WHERE id = 1;
 EOSQL
 ok(!defined wait_background($follower, 0), 'the follow did not stop');
+
+# A column dropped on the source stays on the target, with a warning.
+source_then_wait("UPDATE e_t SET v = 'known' WHERE id = 1", 'a change before the column is dropped');
+source_then_wait(<<'EOSQL', 'changes after a column was dropped on the source');
+ALTER TABLE e_t DROP COLUMN gone;
+INSERT INTO e_t VALUES (2, 'after');
+UPDATE e_t SET v = 'changed' WHERE id = 1;
+EOSQL
+ok(!defined wait_background($follower, 0), 'the follow did not stop at the dropped column');
+like(slurp_if_exists("$tempdir/clone.err"),
+	qr/warning: column "gone" of table "public\.e_t" is on the target only/,
+	'the follow warns that the column is on the target only');
+is($dst->safe_psql('ddl', "SELECT string_agg(id || ':' || v || ':' || coalesce(gone, '-'), ',' ORDER BY id) FROM e_t"),
+	'1:changed:g,2:after:-', 'the rows keep the value of the column on the target');
+$dst->safe_psql('ddl', 'ALTER TABLE e_t DROP COLUMN gone');
 
 ok(kill('INT', $follower), 'the follow gets SIGINT');
 is(wait_background($follower, $timeout), 130, 'the follow stops');
