@@ -1061,6 +1061,7 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 	apply_rel  *rel = apply_relmap_get(ap->relmap, oid);
 	unsigned	diff = pgo_relcache_put(ap->relcache, desc);
 	const pgo_relation *d = pgo_relcache_get(ap->relcache, oid);
+	bool		renamed = rel != NULL && (diff & PGO_RELCHANGE_NAME);
 	int			rc;
 
 	if (rel != NULL)
@@ -1070,6 +1071,9 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 	if (rel != NULL && (diff & (PGO_RELCHANGE_NAME | PGO_RELCHANGE_COLUMNS)))
 		log_info("table \"%s\" changed on the source; matching it with the target again",
 				 rel->display);
+	if (renamed)
+		log_info("the source renamed table \"%s\" to \"%s.%s\"", rel->display,
+				 d->nspname, d->relname);
 	rc = apply_rel_load(ap->ctl, ap->relmap, d, &rel);
 	if (rc == APPLY_REL_MISMATCH)
 	{
@@ -1081,8 +1085,8 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 	/* A column dropped on the source stays on the target: say so. */
 	for (int i = 0; i < rel->nextra; i++)
 		log_msg((diff & PGO_RELCHANGE_COLUMNS) ? LOG_WARNING : LOG_INFO,
-					"column %s of table \"%s\" is on the target only: its rows keep their values there, new rows take its default",
-					rel->extra[i], rel->display);
+				"column %s of table \"%s\" is on the target only: its rows keep their values there, new rows take its default",
+				rel->extra[i], rel->display);
 	apply_relmap_put(ap->relmap, rel);
 	return 0;
 }
