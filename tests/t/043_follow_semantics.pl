@@ -92,10 +92,19 @@ INSERT INTO idn (k, v) SELECT i, 'v' || i FROM generate_series(1, 5) AS i;
 SELECT setval('idn_id_seq', 10);
 
 -- identity under FULL
-CREATE TABLE idf (id int GENERATED ALWAYS AS IDENTITY, v text);
+CREATE TABLE idf (id int GENERATED ALWAYS AS IDENTITY, v text, big text);
 ALTER TABLE idf REPLICA IDENTITY FULL;
-INSERT INTO idf (v) SELECT 'v' || i FROM generate_series(1, 5) AS i;
+ALTER TABLE idf ALTER big SET STORAGE EXTERNAL;
+INSERT INTO idf (v, big) SELECT 'v' || i, repeat(md5(i::text), 200)
+  FROM generate_series(1, 5) AS i;
 SELECT setval('idf_id_seq', 10);
+
+-- identity in the replica identity index
+CREATE TABLE idu (id int GENERATED ALWAYS AS IDENTITY, k int NOT NULL, v text,
+                  CONSTRAINT idu_key UNIQUE (id, k));
+ALTER TABLE idu REPLICA IDENTITY USING INDEX idu_key;
+INSERT INTO idu (k, v) SELECT i, 'v' || i FROM generate_series(1, 5) AS i;
+SELECT setval('idu_id_seq', 10);
 
 -- user types under FULL
 CREATE TABLE comp (a int, p pair);
@@ -158,7 +167,15 @@ UPDATE idf SET id = DEFAULT WHERE id <= 4;
 UPDATE idf SET v = 'changed' WHERE id = 5;
 DELETE FROM idf WHERE id = 11;
 EOSQL
-same_rows('SELECT id, v FROM idf ORDER BY id', 'the identity column under FULL is applied');
+same_rows('SELECT id, v, md5(big) FROM idf ORDER BY id',
+	'the identity column under FULL is applied, the TOASTed value kept');
+
+source_then_wait(<<'EOSQL', 'new values of an identity column in the identity index');
+UPDATE idu SET id = DEFAULT WHERE k <= 2;
+UPDATE idu SET id = DEFAULT, k = k * 10, v = 'both' WHERE k = 3;
+UPDATE idu SET v = 'same' WHERE k = 4;
+EOSQL
+same_rows('SELECT id, k, v FROM idu ORDER BY k', 'the identity column in the identity index is applied');
 
 # ---------- user types under FULL ----------
 
