@@ -26,7 +26,18 @@
  * (a backlog), up to GROUP_MAX_TRANSACTIONS of them share one commit,
  * which saves the target most of its per-commit work; once the stream has
  * nothing more at once, follow.c calls cdc_apply_flush() and what arrived
- * is committed.  A source transaction is never split.
+ * is committed.  A source transaction is never split.  Each one after the
+ * first of a group starts with a SAVEPOINT of the same name (not released:
+ * each nests in the one before, and ROLLBACK TO finds the latest), so that
+ * one that cannot be applied never takes earlier ones down with it: when
+ * a table of the source no longer matches the target's (a Relation
+ * message, see apply_relation()), the open transaction goes back to the
+ * savepoint and the complete source transactions before it are committed;
+ * the origin then points just before the failing one, where the next
+ * session starts.  At most GROUP_MAX_TRANSACTIONS (64) share a commit:
+ * the subtransactions of a target transaction stay within what a backend
+ * caches (PGPROC_MAX_CACHED_SUBXIDS), so that snapshots on the target do
+ * not have to look them up.
  *
  * end_lsn is the end of the commit record of the last source transaction
  * in the target transaction: the origin then holds the position from
@@ -42,8 +53,11 @@
  * Statements are prepared per relation, operation and column mask: an
  * UPDATE leaves out of SET the columns whose value was not sent (unchanged
  * TOASTed values, 'u'), and the key columns when the key did not change.
- * A column GENERATED ALWAYS AS IDENTITY cannot be set by an UPDATE; it is
- * left out of SET when it is not known to have changed (see apply_update).
+ * Parameters are typed with the target column's type OID.  A column
+ * GENERATED ALWAYS AS IDENTITY cannot be set by an UPDATE: when it is
+ * known unchanged it is left out of SET; when it changed, or may have
+ * (its old value is not sent), the row is moved instead: deleted and
+ * inserted again with its new values (apply_sql_move(); update_form()).
  * The WHERE clause depends on the replica identity (apply_sql.c).
  *
  * An update or delete that finds no row is logged as a warning and
@@ -70,8 +84,10 @@
  * A target transaction takes source transactions until it holds this many,
  * or this many changes; the stream running dry commits it sooner.
  */
-#define GROUP_MAX_TRANSACTIONS 200
+#define GROUP_MAX_TRANSACTIONS 64
 #define GROUP_MAX_CHANGES 5000
+/* The savepoint before each source transaction but the first of a group. */
+#define XACT_SAVEPOINT "pgcrane_xact"
 /* Missing rows listed one by one; later ones are only counted. */
 #define MAX_MISSING_LOGGED 20
 
@@ -104,6 +120,9 @@ struct cdc_apply
 
 	bool		in_xact;		/* a source transaction is open */
 	uint64_t	xact_lsn;		/* its commit LSN */
+	bool		xact_sent;		/* it sent a change into the group */
+	bool		xact_savepoint; /* the group holds a savepoint before it */
+	int32_t		xact_first_change;	/* group_changes at its Begin */
 
 	/* The target transaction: one or more whole source transactions. */
 	bool		group_open;		/* BEGIN sent (at the first change) */
@@ -121,6 +140,8 @@ struct cdc_apply
 	const char **params;
 	bool	   *mask_set;
 	bool	   *mask_key;
+	uint32_t   *types;			/* of the parameters, when preparing */
+	Oid		   *oids;
 	int			nparams;
 	int			maxcols;
 	strbuf		key;			/* statement cache key */
@@ -262,6 +283,8 @@ cdc_apply_close(cdc_apply *ap)
 	free(ap->params);
 	free(ap->mask_set);
 	free(ap->mask_key);
+	free(ap->types);
+	free(ap->oids);
 	free(ap->queue);
 	free(ap->origin);
 	free(ap);
@@ -370,6 +393,8 @@ cmd_what(const cdc_apply *ap, const apply_cmd *cmd)
 							  op_name(cmd->op), table, lsn);
 		case 'T':
 			return str_printf("apply Truncate (source commit %s)", lsn);
+		case 'V':
+			return str_printf("set or end the savepoint of source commit %s", lsn);
 		case 'O':
 			return str_printf("record the replication origin's position (source commit %s)",
 							  lsn);
@@ -539,6 +564,8 @@ ensure_cols(cdc_apply *ap, int ncols)
 	ap->params = xrealloc(ap->params, n * sizeof(char *));
 	ap->mask_set = xrealloc(ap->mask_set, n * sizeof(bool));
 	ap->mask_key = xrealloc(ap->mask_key, n * sizeof(bool));
+	ap->types = xrealloc(ap->types, n * sizeof(uint32_t));
+	ap->oids = xrealloc(ap->oids, n * sizeof(Oid));
 }
 
 /* Add the columns of t that mask selects as the next parameters. */
@@ -584,14 +611,62 @@ statement_key(cdc_apply *ap, char op, const bool *set, const bool *key, int n)
 	return strbuf_str(&ap->key);
 }
 
-/* BEGIN goes out with the first change, so empty transactions cost nothing. */
+/*
+ * BEGIN goes out with the first change, so empty transactions cost
+ * nothing.  A source transaction that joins a group holding complete ones
+ * starts with a savepoint: if it cannot be applied, it alone is given up
+ * and those before it are committed (stop_before_xact()).
+ */
 static int
 ensure_begun(cdc_apply *ap)
 {
-	if (ap->group_open)
-		return 0;
-	ap->group_open = true;
-	return send_sql(ap, 'B', "BEGIN", 0, NULL);
+	int			rc = 0;
+
+	if (!ap->group_open)
+	{
+		ap->group_open = true;
+		rc = send_sql(ap, 'B', "BEGIN", 0, NULL);
+	}
+	else if (!ap->xact_sent && ap->group_txns > 0)
+	{
+		ap->xact_savepoint = true;
+		rc = send_sql(ap, 'V', "SAVEPOINT " XACT_SAVEPOINT, 0, NULL);
+	}
+	ap->xact_sent = true;
+	return rc;
+}
+
+/*
+ * The text of a statement of form op ('I', 'D'; 'U' update, 'M' move,
+ * 'C' update or move, see apply_update()) and the types of its
+ * parameters into ap->oids; you own the text.
+ */
+static char *
+statement_sql(cdc_apply *ap, const apply_rel *rel, char op, const bool *set,
+			  const bool *key)
+{
+	apply_sql_rel r;
+	bool		full = rel->desc->replident == PGO_REPLIDENT_FULL;
+	int			n;
+
+	apply_rel_sql(rel, &r);
+	n = op == 'D' ? apply_sql_param_types(&r, key, NULL, ap->types)
+		: apply_sql_param_types(&r, set, op == 'I' ? NULL : key, ap->types);
+	for (int i = 0; i < n; i++)
+		ap->oids[i] = (Oid) ap->types[i];
+	switch (op)
+	{
+		case 'I':
+			return apply_sql_insert(&r, set);
+		case 'U':
+			return apply_sql_update(&r, set, key, full);
+		case 'M':
+			return apply_sql_move(&r, set, key, full);
+		case 'C':
+			return apply_sql_update_or_move(&r, set, key);
+		default:
+			return apply_sql_delete(&r, key, full);
+	}
 }
 
 /* Prepare the statement for this operation and masks unless it exists. */
@@ -601,8 +676,6 @@ prepare_statement(cdc_apply *ap, apply_rel *rel, char op, const bool *set,
 {
 	const char *k = statement_key(ap, op, set, key, rel->ncols);
 	const apply_stmt *st = apply_rel_statement(rel, k);
-	apply_sql_rel r = {rel->qname, rel->ncols, rel->cols, rel->overriding};
-	bool		full = rel->desc->replident == PGO_REPLIDENT_FULL;
 	char	   *sql,
 			   *name;
 	apply_cmd  *cmd;
@@ -610,12 +683,10 @@ prepare_statement(cdc_apply *ap, apply_rel *rel, char op, const bool *set,
 	*rc = 0;
 	if (st != NULL)
 		return st;
-	sql = op == 'I' ? apply_sql_insert(&r, set)
-		: op == 'U' ? apply_sql_update(&r, set, key, full)
-		: apply_sql_delete(&r, key, full);
+	sql = statement_sql(ap, rel, op, set, key);
 	name = str_printf("pgcrane_%u_%d", rel->oid, ap->next_stmt++);
 	log_debug("prepare %s: %s", name, sql);
-	if (PQsendPrepare(ap->conn, name, sql, ap->nparams, NULL) != 1)
+	if (PQsendPrepare(ap->conn, name, sql, ap->nparams, ap->oids) != 1)
 		*rc = send_failed(ap);
 	else
 	{
@@ -647,7 +718,7 @@ send_change(cdc_apply *ap, apply_rel *rel, char op, const bool *set,
 							NULL, NULL, 0) != 1)
 		return send_failed(ap);
 	cmd = queue_push(ap, 'X');
-	cmd->op = op;
+	cmd->op = op == 'M' || op == 'C' ? 'U' : op;
 	cmd->relid = rel->oid;
 	ap->group_changes++;
 	return 0;
@@ -732,8 +803,49 @@ key_mask(cdc_apply *ap, const apply_rel *rel, const pgo_tuple *t, char op)
 }
 
 /*
- * UPDATE: SET what was sent, except the key when it did not change, and an
- * identity column that cannot be set and is not known to have changed.
+ * The old value of column i, or NULL when the change does not tell it:
+ * the old row for FULL, the key (old, or new when it did not change).
+ */
+static const pgo_value *
+old_value(const apply_rel *rel, const pgo_update *u, const bool *key, int i)
+{
+	if (rel->desc->replident == PGO_REPLIDENT_FULL)
+		return &u->oldtuple.cols[i];
+	if (!key[i])
+		return NULL;
+	return u->old_kind ? &u->oldtuple.cols[i] : &u->newtuple.cols[i];
+}
+
+/*
+ * How an update is applied ('U', 'M', 'C': see statement_sql()), from its
+ * GENERATED ALWAYS identity columns, which UPDATE cannot set: one that
+ * changed moves the row, one that may have changed (its old value is not
+ * sent) moves it if it did.
+ */
+static char
+update_form(const apply_rel *rel, const pgo_update *u, const bool *key)
+{
+	char		form = 'U';
+
+	for (int i = 0; i < rel->ncols; i++)
+	{
+		const pgo_value *nv = &u->newtuple.cols[i];
+		const pgo_value *ov;
+
+		if (!rel->cols[i].identity_always || nv->kind == PGO_VALUE_UNCHANGED)
+			continue;
+		ov = old_value(rel, u, key, i);
+		if (ov == NULL)
+			form = form == 'M' ? 'M' : 'C';
+		else if (!same_value(ov, nv))
+			form = 'M';
+	}
+	return form;
+}
+
+/*
+ * UPDATE: SET what was sent, except the key when it did not change, and
+ * identity columns unless the row is moved (update_form()).
  */
 static int
 apply_update(cdc_apply *ap, const pgo_update *u)
@@ -741,6 +853,7 @@ apply_update(cdc_apply *ap, const pgo_update *u)
 	const pgo_tuple *old = u->old_kind ? &u->oldtuple : NULL;
 	apply_rel  *rel = change_rel(ap, u->relid, 'U', &u->newtuple, old);
 	bool		full;
+	char		form;
 	int			nset = 0;
 
 	if (rel == NULL)
@@ -751,16 +864,15 @@ apply_update(cdc_apply *ap, const pgo_update *u)
 					 rel->display);
 	if (key_mask(ap, rel, old ? old : &u->newtuple, 'U') != 0)
 		return -1;
+	form = update_form(rel, u, ap->mask_key);
 	for (int i = 0; i < rel->ncols; i++)
 	{
 		bool		set = u->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED;
 
 		if (!full && ap->mask_key[i] && old == NULL)
 			set = false;		/* the key did not change */
-		if (rel->identity_always[i] &&
-			(full ? same_value(&old->cols[i], &u->newtuple.cols[i])
-			 : !(ap->mask_key[i] && old != NULL)))
-			set = false;
+		if (rel->cols[i].identity_always && form == 'U')
+			set = false;		/* it did not change either */
 		ap->mask_set[i] = set;
 		nset += set ? 1 : 0;
 	}
@@ -771,7 +883,7 @@ apply_update(cdc_apply *ap, const pgo_update *u)
 	}
 	add_params(ap, &u->newtuple, ap->mask_set);
 	add_params(ap, old ? old : &u->newtuple, ap->mask_key);
-	return send_change(ap, rel, 'U', ap->mask_set, ap->mask_key);
+	return send_change(ap, rel, form, ap->mask_set, ap->mask_key);
 }
 
 static int
@@ -838,6 +950,9 @@ apply_begin(cdc_apply *ap, const pgo_begin *b)
 		return error("Begin inside a transaction in the replication stream");
 	ap->in_xact = true;
 	ap->xact_lsn = b->final_lsn;
+	ap->xact_sent = false;
+	ap->xact_savepoint = false;
+	ap->xact_first_change = ap->group_changes;
 	return 0;
 }
 
@@ -881,6 +996,7 @@ apply_commit(cdc_apply *ap, const pgo_commit *c)
 		return error("Commit outside a transaction in the replication stream");
 	ap->in_xact = false;
 	ap->stats.queued_lsn = c->end_lsn;
+	ap->xact_savepoint = false;
 	if (!ap->group_open)
 	{
 		cmd = queue_push(ap, 'E');
@@ -906,45 +1022,73 @@ cdc_apply_flush(cdc_apply *ap)
 }
 
 /*
+ * The source transaction in progress cannot be applied (the target's table
+ * does not match): give up its changes, and commit the complete source
+ * transactions before it that the open target transaction holds, with the
+ * origin at the end of the last of them.  The follow then restarts from
+ * the failing transaction, with nothing before it replayed; none of its
+ * changes reach the target.
+ */
+static int
+stop_before_xact(cdc_apply *ap)
+{
+	int			rc = 0;
+
+	if (!ap->group_open || ap->group_txns == 0)
+		return cdc_apply_rollback(ap);
+	if (ap->xact_savepoint)
+		rc = send_sql(ap, 'V', "ROLLBACK TO SAVEPOINT " XACT_SAVEPOINT, 0, NULL);
+	ap->in_xact = false;
+	ap->xact_savepoint = false;
+	ap->group_changes = ap->xact_first_change;
+	if (rc == 0)
+		rc = commit_group(ap);
+	return rc;
+}
+
+/*
  * A Relation message: the first one for an OID in this session maps it to
- * its target table; a later one may change the replica identity, but not
- * the name or the columns, which the target's table would not match.
+ * its target table, and so does one that describes it differently (new
+ * name, columns or replica identity): the target's table is read again,
+ * so a target changed ahead of the source (a column added first on the
+ * target) goes on at once.  When it does not match, the follow stops
+ * before the transaction (stop_before_xact()).
  */
 static int
 apply_relation(cdc_apply *ap, pgo_relation *desc)
 {
 	uint32_t	oid = desc->oid;
 	apply_rel  *rel = apply_relmap_get(ap->relmap, oid);
-	char	   *was = rel ? xstrdup(rel->display) : NULL;
 	unsigned	diff = pgo_relcache_put(ap->relcache, desc);
 	const pgo_relation *d = pgo_relcache_get(ap->relcache, oid);
-	int			rc = 0;
+	bool		renamed = rel != NULL && (diff & PGO_RELCHANGE_NAME);
+	int			rc;
 
 	if (rel != NULL)
 		rel->desc = d;
-	if (rel != NULL && (diff & PGO_RELCHANGE_NAME))
+	if (rel != NULL && diff == 0)
+		return 0;
+	if (rel != NULL && (diff & (PGO_RELCHANGE_NAME | PGO_RELCHANGE_COLUMNS)))
+		log_info("table \"%s\" changed on the source; matching it with the target again",
+				 rel->display);
+	if (renamed)
+		log_info("the source renamed table \"%s\" to \"%s.%s\"", rel->display,
+				 d->nspname, d->relname);
+	rc = apply_rel_load(ap->ctl, ap->relmap, d, &rel);
+	if (rc == APPLY_REL_MISMATCH)
 	{
-		error("table \"%s\" was renamed to \"%s.%s\" on the source", was,
-			  d->nspname, d->relname);
-		rc = CDC_APPLY_MISMATCH;
+		rc = stop_before_xact(ap);
+		return rc == 0 ? CDC_APPLY_MISMATCH : rc;
 	}
-	else if (rel != NULL && (diff & PGO_RELCHANGE_COLUMNS))
-	{
-		error("the columns of table \"%s\" changed on the source", was);
-		rc = CDC_APPLY_MISMATCH;
-	}
-	else if (rel == NULL || (diff & PGO_RELCHANGE_IDENTITY))
-	{
-		rc = apply_rel_load(ap->ctl, ap->relmap, d, &rel);
-		if (rc == APPLY_REL_MISMATCH)
-			rc = CDC_APPLY_MISMATCH;
-		else if (rc != 0)
-			rc = failure(ap);
-		else
-			apply_relmap_put(ap->relmap, rel);
-	}
-	free(was);
-	return rc;
+	if (rc != 0)
+		return failure(ap);
+	/* A column dropped on the source stays on the target: say so. */
+	for (int i = 0; i < rel->nextra; i++)
+		log_msg((diff & PGO_RELCHANGE_COLUMNS) ? LOG_WARNING : LOG_INFO,
+				"column %s of table \"%s\" is on the target only: its rows keep their values there, new rows take its default",
+				rel->extra[i], rel->display);
+	apply_relmap_put(ap->relmap, rel);
+	return 0;
 }
 
 int

@@ -15,7 +15,10 @@
  * up), CDC_APPLY_LOST (a connection broke or the origin is still held by
  * a session that is going away: try again later) or CDC_APPLY_MISMATCH
  * (the target's table does not match what the source describes: changes
- * cannot be applied until someone changes the target).
+ * cannot be applied until someone changes the target).  Before returning
+ * CDC_APPLY_MISMATCH, every complete source transaction before the failing
+ * one has been sent with its COMMIT (cdc_apply_drain() waits for it) and
+ * nothing of the failing one: the origin then points just before it.
  */
 #ifndef PGCRANE_CDC_APPLY_H
 #define PGCRANE_CDC_APPLY_H

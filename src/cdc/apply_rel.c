@@ -48,7 +48,9 @@ static const char *const target_table_sql =
 "SELECT c.relkind, a.attname, pg_catalog.format_type(a.atttypid, NULL),"
 "       a.atttypid, a.attidentity, a.attgenerated,"
 "       CASE WHEN t.typcategory = 'A' AND t.typelem <> 0"
-"            THEN pg_catalog.format_type(t.typelem, NULL) END"
+"            THEN pg_catalog.format_type(t.typelem, NULL) END,"
+"       a.attnotnull AND NOT a.atthasdef AND a.attidentity = ''"
+"       AND a.attgenerated = ''"
 "  FROM pg_catalog.pg_class c"
 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 "  LEFT JOIN pg_catalog.pg_attribute a"
@@ -61,8 +63,33 @@ static const char *const target_table_sql =
 enum
 {
 	TT_RELKIND, TT_ATTNAME, TT_TYPE, TT_TYPOID, TT_IDENTITY, TT_GENERATED,
-	TT_ELEMTYPE
+	TT_ELEMTYPE, TT_NEEDS_VALUE
 };
+
+/*
+ * The source's type of a column, for messages: its name when it is built
+ * in (the same OID on every server), its OID otherwise; you own it.
+ */
+static char *
+source_type(PGconn *tgt, const pgo_attr *att)
+{
+	char		oid[16];
+	char		mod[16];
+	const char *params[2] = {oid, mod};
+	PGresult   *res;
+	char	   *name = NULL;
+
+	if (att->typoid >= FIRST_NORMAL_OID)
+		return str_printf("a user-defined type (OID %u on the source)", att->typoid);
+	snprintf(oid, sizeof(oid), "%u", att->typoid);
+	snprintf(mod, sizeof(mod), "%d", (int) att->typmod);
+	res = PQexecParams(tgt, "SELECT pg_catalog.format_type($1::oid, $2::int)",
+					   2, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		name = str_printf("type %s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return name ? name : str_printf("type OID %u", att->typoid);
+}
 
 /* Ask the target whether type has "="; remembered per map. */
 static bool
@@ -115,8 +142,12 @@ match_column(PGconn *tgt, apply_relmap *map, const PGresult *res,
 
 	if (row < 0)
 	{
+		char	   *type = source_type(tgt, att);
+
 		error("column \"%s\" of table \"%s\" does not exist on the target",
 			  att->name, rel->display);
+		log_detail("The source sends it with %s.", type);
+		free(type);
 		return APPLY_REL_MISMATCH;
 	}
 	if (PQgetvalue(res, row, TT_GENERATED)[0] != '\0')
@@ -128,20 +159,63 @@ match_column(PGconn *tgt, apply_relmap *map, const PGresult *res,
 	typoid = (uint32_t) strtoul(PQgetvalue(res, row, TT_TYPOID), NULL, 10);
 	if (att->typoid < FIRST_NORMAL_OID && typoid != att->typoid)
 	{
-		error("column \"%s\" of table \"%s\" has type %s on the target but type OID %u on the source",
-			  att->name, rel->display, PQgetvalue(res, row, TT_TYPE), att->typoid);
+		char	   *type = source_type(tgt, att);
+
+		error("column \"%s\" of table \"%s\" has type %s on the target but %s on the source",
+			  att->name, rel->display, PQgetvalue(res, row, TT_TYPE), type);
+		free(type);
 		return APPLY_REL_MISMATCH;
 	}
 	rel->cols[i].qname = conn_quote_ident(tgt, att->name);
 	rel->cols[i].type = xstrdup(PQgetvalue(res, row, TT_TYPE));
-	rel->identity_always[i] = PQgetvalue(res, row, TT_IDENTITY)[0] == 'a';
-	if (rel->identity_always[i])
+	rel->cols[i].typoid = typoid;
+	rel->cols[i].identity_always = PQgetvalue(res, row, TT_IDENTITY)[0] == 'a';
+	if (rel->cols[i].identity_always)
 		rel->overriding = true;
 	if (rel->desc->replident == PGO_REPLIDENT_FULL)
 		rel->cols[i].text_compare =
 			!type_has_eq(tgt, map, rel->cols[i].type) ||
 			(!PQgetisnull(res, row, TT_ELEMTYPE) &&
 			 !type_has_eq(tgt, map, PQgetvalue(res, row, TT_ELEMTYPE)));
+	return 0;
+}
+
+/* Whether the source sends a column of this name. */
+static bool
+published(const pgo_relation *desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+		if (strcmp(desc->atts[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * The target's columns the source does not send, as a subscriber allows
+ * them: each takes its default on insert, so one that is NOT NULL without
+ * a default cannot be filled (APPLY_REL_MISMATCH, logged).  The others,
+ * except generated ones, are kept in rel->extra for apply_sql_move().
+ */
+static int
+extra_columns(PGconn *tgt, const PGresult *res, apply_rel *rel)
+{
+	rel->extra = xcalloc((size_t) PQntuples(res) + 1, sizeof(char *));
+	for (int row = 0; row < PQntuples(res); row++)
+	{
+		const char *name = PQgetvalue(res, row, TT_ATTNAME);
+
+		if (PQgetisnull(res, row, TT_ATTNAME) || published(rel->desc, name))
+			continue;
+		if (PQgetvalue(res, row, TT_NEEDS_VALUE)[0] == 't')
+		{
+			error("column \"%s\" of table \"%s\" is NOT NULL without a default on the target, and the source does not have it",
+				  name, rel->display);
+			log_detail("Rows inserted on the source would have no value for it on the target.");
+			return APPLY_REL_MISMATCH;
+		}
+		if (PQgetvalue(res, row, TT_GENERATED)[0] == '\0')
+			rel->extra[rel->nextra++] = conn_quote_ident(tgt, name);
+	}
 	return 0;
 }
 
@@ -161,7 +235,6 @@ apply_rel_load(PGconn *tgt, apply_relmap *map, const pgo_relation *desc,
 	rel->qname = conn_qualified_name(tgt, desc->nspname, desc->relname);
 	rel->ncols = desc->natts;
 	rel->cols = xcalloc((size_t) desc->natts + 1, sizeof(apply_sql_col));
-	rel->identity_always = xcalloc((size_t) desc->natts + 1, sizeof(bool));
 	res = conn_query(tgt, SIDE_TARGET, "read a table's columns", target_table_sql,
 					 2, params);
 	if (res == NULL)
@@ -176,6 +249,8 @@ apply_rel_load(PGconn *tgt, apply_relmap *map, const pgo_relation *desc,
 		rel->relkind = PQgetvalue(res, 0, TT_RELKIND)[0];
 		for (int i = 0; i < desc->natts && rc == 0; i++)
 			rc = match_column(tgt, map, res, rel, i);
+		if (rc == 0)
+			rc = extra_columns(tgt, res, rel);
 	}
 	PQclear(res);
 	if (rc != 0)
@@ -212,10 +287,23 @@ apply_rel_free(apply_rel *rel)
 		free((char *) rel->cols[i].type);
 	}
 	free(rel->cols);
-	free(rel->identity_always);
+	for (int i = 0; i < rel->nextra; i++)
+		free(rel->extra[i]);
+	free(rel->extra);
 	free(rel->qname);
 	free(rel->display);
 	free(rel);
+}
+
+void
+apply_rel_sql(const apply_rel *rel, apply_sql_rel *out)
+{
+	out->qname = rel->qname;
+	out->ncols = rel->ncols;
+	out->cols = rel->cols;
+	out->overriding = rel->overriding;
+	out->nextra = rel->nextra;
+	out->extra = (const char *const *) rel->extra;
 }
 
 const apply_stmt *

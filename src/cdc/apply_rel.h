@@ -10,8 +10,10 @@
  * Matching is strict, since a change applied to a table of another shape
  * would be applied wrongly: the table must exist on the target, every
  * published column must exist there, must not be generated there, and a
- * built-in type must be the same on both sides.  A mismatch is logged and
- * reported as APPLY_REL_MISMATCH.
+ * built-in type must be the same on both sides.  As for a subscriber, the
+ * target may have columns the source does not send, unless one is NOT
+ * NULL without a default.  A mismatch is logged (the table, the column and
+ * what differs) and reported as APPLY_REL_MISMATCH.
  */
 #ifndef PGCRANE_CDC_APPLY_REL_H
 #define PGCRANE_CDC_APPLY_REL_H
@@ -42,8 +44,10 @@ typedef struct apply_rel
 	char		relkind;		/* the target's: 'r' or 'p' */
 	bool		overriding;		/* a GENERATED ALWAYS identity column */
 	int			ncols;			/* desc->natts when loaded */
-	bool	   *identity_always;	/* per column */
 	apply_sql_col *cols;		/* per column of desc, strings owned */
+	char	  **extra;			/* quoted target columns not sent, not
+								 * generated */
+	int			nextra;
 	apply_stmt *stmts;
 	int			nstmts;
 } apply_rel;
@@ -59,6 +63,9 @@ typedef struct apply_relmap apply_relmap;
 int			apply_rel_load(PGconn *tgt, apply_relmap *map,
 						   const pgo_relation *desc, apply_rel **out);
 void		apply_rel_free(apply_rel *rel);
+
+/* The view of rel the statement builders take (pointers into rel). */
+void		apply_rel_sql(const apply_rel *rel, apply_sql_rel *out);
 
 /* Forget the prepared statements (the replica identity changed). */
 void		apply_rel_forget_statements(apply_rel *rel);

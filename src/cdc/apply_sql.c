@@ -13,21 +13,39 @@
  *							(IS NOT DISTINCT FROM) and picks one row by its
  *							ctid:
  *
- *		UPDATE ONLY t SET ... WHERE ctid =
+ *		UPDATE ONLY t SET ... WHERE ctid = COALESCE(
  *			(SELECT ctid FROM ONLY t WHERE a IS NOT DISTINCT FROM $3
- *			   AND j::text IS NOT DISTINCT FROM ($4::json)::text LIMIT 1)
+ *			   AND j::text IS NOT DISTINCT FROM ($4::json)::text
+ *			   AND ROW(a, j)::record *= ROW($3, $4)::record LIMIT 1),
+ *			(SELECT ctid FROM ONLY t WHERE <the same without *=> LIMIT 1))
  *
  *							Types without an equality operator (json, xml,
  *							point, ...) are compared by their text form, both
- *							sides printed by the target.
+ *							sides printed by the target.  Values may be equal
+ *							without being the same (numeric 1.1 and 1.10,
+ *							float 0 and -0, citext 'A' and 'a'): the row whose
+ *							stored image is the old row's (record image
+ *							equality, *=) is changed, and only when there is
+ *							none any equal row, as a subscriber would.
  *
  * ONLY keeps a change to a parent of inherited tables from touching the
  * children: every change names the one table it happened in (partitions
- * included).  Parameters are not cast: the server gives each the type of
- * the column it is assigned to or compared with, and a value is then
- * converted as an assignment converts it, so one that does not fit the
- * column's length or precision is an error, never cut silently (an
+ * included).  Parameters are not cast in the text: each is given, when the
+ * statement is prepared, the type OID of its column on the target (a user
+ * type's OID differs between servers), so that a composite, enum, domain,
+ * range or array value is read by its own input function, and a value is
+ * then converted as an assignment converts it, so one that does not fit
+ * the column's length or precision is an error, never cut silently (an
  * explicit cast to character or bit without a length would cut it).
+ *
+ * UPDATE cannot give a GENERATED ALWAYS identity column a value other
+ * than DEFAULT, whatever the session's rights; a subscriber writes below
+ * SQL.  When such a column gets a new value (UPDATE ... SET id = DEFAULT
+ * on the source), the row is deleted and inserted again with OVERRIDING
+ * SYSTEM VALUE in one statement (apply_sql_move()): the apply session
+ * runs with session_replication_role = replica, so no foreign key check
+ * or cascade fires for the delete, and the row keeps every value it had
+ * that the change does not set.
  */
 #include "cdc/apply_sql.h"
 
@@ -77,19 +95,16 @@ apply_sql_insert(const apply_sql_rel *r, const bool *use)
 }
 
 /*
- * Append the condition that finds the row, with parameters numbered from
- * first_param.
+ * Append the conditions on the key columns, with parameters numbered from
+ * first_param: "=" by key, null-safe (text form without "=") for full.
  */
 static void
-add_key(strbuf *sb, const apply_sql_rel *r, const bool *key, bool full,
-		int first_param)
+add_conds(strbuf *sb, const apply_sql_rel *r, const bool *key, bool full,
+		  int first_param)
 {
 	int			param = first_param;
 	bool		first = true;
 
-	strbuf_adds(sb, " WHERE ");
-	if (full)
-		strbuf_addf(sb, "ctid = (SELECT ctid FROM ONLY %s WHERE ", r->qname);
 	for (int i = 0; i < r->ncols; i++)
 	{
 		const apply_sql_col *c = &r->cols[i];
@@ -107,8 +122,79 @@ add_key(strbuf *sb, const apply_sql_rel *r, const bool *key, bool full,
 		else
 			strbuf_addf(sb, "%s IS NOT DISTINCT FROM $%d", c->qname, param++);
 	}
-	if (full)
-		strbuf_adds(sb, " LIMIT 1)");
+}
+
+/* Append ROW(key columns)::record *= ROW(their parameters)::record. */
+static void
+add_image(strbuf *sb, const apply_sql_rel *r, const bool *key, int first_param)
+{
+	int			param = first_param;
+	bool		first = true;
+
+	strbuf_adds(sb, "ROW(");
+	for (int i = 0; i < r->ncols; i++)
+	{
+		if (!key[i])
+			continue;
+		strbuf_addf(sb, "%s%s", first ? "" : ", ", r->cols[i].qname);
+		first = false;
+	}
+	strbuf_adds(sb, ")::record *= ROW(");
+	first = true;
+	for (int i = 0; i < r->ncols; i++)
+	{
+		if (!key[i])
+			continue;
+		strbuf_addf(sb, "%s$%d", first ? "" : ", ", param++);
+		first = false;
+	}
+	strbuf_adds(sb, ")::record");
+}
+
+/*
+ * Append the condition that finds the row, with parameters numbered from
+ * first_param.  For full, one row by its ctid: an identical one if there
+ * is one (the second subquery runs only when the first finds nothing).
+ */
+static void
+add_key(strbuf *sb, const apply_sql_rel *r, const bool *key, bool full,
+		int first_param)
+{
+	strbuf_adds(sb, " WHERE ");
+	if (!full)
+	{
+		add_conds(sb, r, key, false, first_param);
+		return;
+	}
+	strbuf_addf(sb, "ctid = COALESCE((SELECT ctid FROM ONLY %s WHERE ", r->qname);
+	add_conds(sb, r, key, true, first_param);
+	strbuf_adds(sb, " AND ");
+	add_image(sb, r, key, first_param);
+	strbuf_addf(sb, " LIMIT 1), (SELECT ctid FROM ONLY %s WHERE ", r->qname);
+	add_conds(sb, r, key, true, first_param);
+	strbuf_adds(sb, " LIMIT 1))");
+}
+
+/* Append "c = $n, ..." for the columns of set, skipping identity columns
+ * when asked; returns how many. */
+static int
+add_set_list(strbuf *sb, const apply_sql_rel *r, const bool *set,
+			 bool skip_identity)
+{
+	int			param = 0;
+	int			n = 0;
+
+	for (int i = 0; i < r->ncols; i++)
+	{
+		if (!set[i])
+			continue;
+		param++;
+		if (skip_identity && r->cols[i].identity_always)
+			continue;
+		strbuf_addf(sb, "%s%s = $%d", n ? ", " : "", r->cols[i].qname, param);
+		n++;
+	}
+	return n;
 }
 
 char *
@@ -116,20 +202,114 @@ apply_sql_update(const apply_sql_rel *r, const bool *set, const bool *key,
 				 bool full)
 {
 	strbuf		sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "UPDATE ONLY %s SET ", r->qname);
+	add_key(&sb, r, key, full, add_set_list(&sb, r, set, false) + 1);
+	return strbuf_detach(&sb);
+}
+
+/*
+ * Append "INSERT INTO t (every column) OVERRIDING SYSTEM VALUE SELECT ...
+ * FROM d": the parameters of set, the deleted row's values otherwise.
+ */
+static void
+add_reinsert(strbuf *sb, const apply_sql_rel *r, const bool *set)
+{
+	int			param = 0;
+
+	strbuf_addf(sb, "INSERT INTO %s (", r->qname);
+	for (int i = 0; i < r->ncols; i++)
+		strbuf_addf(sb, "%s%s", i ? ", " : "", r->cols[i].qname);
+	for (int i = 0; i < r->nextra; i++)
+		strbuf_addf(sb, "%s%s", r->ncols + i ? ", " : "", r->extra[i]);
+	strbuf_adds(sb, ") OVERRIDING SYSTEM VALUE SELECT ");
+	for (int i = 0; i < r->ncols; i++)
+	{
+		if (set[i])
+			strbuf_addf(sb, "%s$%d", i ? ", " : "", ++param);
+		else
+			strbuf_addf(sb, "%sd.%s", i ? ", " : "", r->cols[i].qname);
+	}
+	for (int i = 0; i < r->nextra; i++)
+		strbuf_addf(sb, "%sd.%s", r->ncols + i ? ", " : "", r->extra[i]);
+	strbuf_adds(sb, " FROM d");
+}
+
+char *
+apply_sql_move(const apply_sql_rel *r, const bool *set, const bool *key,
+			   bool full)
+{
+	strbuf		sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "WITH d AS (DELETE FROM ONLY %s", r->qname);
+	add_key(&sb, r, key, full, apply_sql_count(set, r->ncols) + 1);
+	strbuf_adds(&sb, " RETURNING *) ");
+	add_reinsert(&sb, r, set);
+	return strbuf_detach(&sb);
+}
+
+/* Append "a IS NOT DISTINCT FROM $n AND ..." for the identity columns of set. */
+static void
+add_same_identity(strbuf *sb, const apply_sql_rel *r, const bool *set)
+{
 	int			param = 0;
 	bool		first = true;
 
-	strbuf_addf(&sb, "UPDATE ONLY %s SET ", r->qname);
 	for (int i = 0; i < r->ncols; i++)
 	{
 		if (!set[i])
 			continue;
-		strbuf_addf(&sb, "%s%s = $%d", first ? "" : ", ", r->cols[i].qname,
-					++param);
+		param++;
+		if (!r->cols[i].identity_always)
+			continue;
+		strbuf_addf(sb, "%s%s IS NOT DISTINCT FROM $%d", first ? "" : " AND ",
+					r->cols[i].qname, param);
 		first = false;
 	}
-	add_key(&sb, r, key, full, param + 1);
+}
+
+char *
+apply_sql_update_or_move(const apply_sql_rel *r, const bool *set,
+						 const bool *key)
+{
+	strbuf		sb = STRBUF_INIT;
+	strbuf		list = STRBUF_INIT;
+	int			first_key = apply_sql_count(set, r->ncols) + 1;
+	bool		update = add_set_list(&list, r, set, true) > 0;
+
+	strbuf_addf(&sb, "WITH d AS (DELETE FROM ONLY %s", r->qname);
+	add_key(&sb, r, key, false, first_key);
+	strbuf_adds(&sb, " AND NOT (");
+	add_same_identity(&sb, r, set);
+	strbuf_adds(&sb, ") RETURNING *), m AS (");
+	add_reinsert(&sb, r, set);
+	strbuf_adds(&sb, " RETURNING 1), u AS (");
+	if (update)					/* else nothing but identity to set: find it */
+		strbuf_addf(&sb, "UPDATE ONLY %s SET %s", r->qname, strbuf_str(&list));
+	else
+		strbuf_addf(&sb, "SELECT 1 FROM ONLY %s", r->qname);
+	add_key(&sb, r, key, false, first_key);
+	strbuf_adds(&sb, " AND ");
+	add_same_identity(&sb, r, set);
+	strbuf_addf(&sb, "%s) SELECT 1 FROM m UNION ALL SELECT 1 FROM u",
+				update ? " RETURNING 1" : "");
+	strbuf_release(&list);
 	return strbuf_detach(&sb);
+}
+
+int
+apply_sql_param_types(const apply_sql_rel *r, const bool *first,
+					  const bool *second, uint32_t *types)
+{
+	int			n = 0;
+
+	for (int i = 0; first && i < r->ncols; i++)
+		if (first[i])
+			types[n++] = r->cols[i].typoid;
+	for (int i = 0; second && i < r->ncols; i++)
+		if (second[i])
+			types[n++] = r->cols[i].typoid;
+	return n;
 }
 
 char *

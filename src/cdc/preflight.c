@@ -9,6 +9,8 @@
  * unique index, or the whole row); a table with none makes the source
  * refuse the update or delete altogether once it is in the publication.
  * Unlogged tables are not in the WAL, so their changes never arrive.
+ * A primary key or index that PostgreSQL does not take as the replica
+ * identity (DEFERRABLE, partial, ...) leaves the table with none.
  * The publication pgcrane creates is FOR ALL TABLES, which only a
  * superuser may create (rds_superuser on Amazon RDS).
  */
@@ -42,23 +44,63 @@ static const char *const settings_sql =
 "            ELSE false END"
 "  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
 
-/* Tables whose updates and deletes cannot be followed, and unlogged ones. */
+/*
+ * Tables whose updates and deletes cannot be followed, and unlogged ones.
+ * The replica identity index (the primary key for DEFAULT, the chosen
+ * index for USING INDEX) counts only as PostgreSQL counts it (relcache.c,
+ * RelationGetIndexList(), and ALTER TABLE ... REPLICA IDENTITY): valid,
+ * unique, immediate (not DEFERRABLE), not partial, without expressions,
+ * on NOT NULL columns.  Otherwise the table has no replica identity, and
+ * once it is in a publication the source refuses its updates and deletes:
+ * the fourth column names the index, the fifth what is wrong with it.
+ */
 static const char *const tables_sql =
-"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), c.relpersistence"
+"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), c.relpersistence,"
+"       c.relreplident, ix.relname, ix.problem"
 "  FROM pg_catalog.pg_class c"
 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+"  LEFT JOIN LATERAL"
+"       (SELECT ic.relname,"
+"               CASE WHEN NOT i.indisvalid THEN 'is not valid'"
+"                    WHEN NOT i.indisunique THEN 'is not unique'"
+"                    WHEN NOT i.indimmediate THEN 'is DEFERRABLE'"
+"                    WHEN i.indpred IS NOT NULL THEN 'is partial'"
+"                    WHEN i.indexprs IS NOT NULL THEN 'has expressions'"
+"                    WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
+"                                  WHERE a.attrelid = c.oid"
+"                                    AND a.attnum = ANY (i.indkey)"
+"                                    AND NOT a.attnotnull)"
+"                    THEN 'has a column that may be NULL' END AS problem"
+"          FROM pg_catalog.pg_index i"
+"          JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
+"         WHERE i.indrelid = c.oid"
+"           AND CASE c.relreplident WHEN 'd' THEN i.indisprimary"
+"                                   WHEN 'i' THEN i.indisreplident"
+"                                   ELSE false END"
+"         LIMIT 1) ix ON true"
 " WHERE c.relkind = 'r'"
 "   AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
 "   AND n.nspname !~ '^pg_(toast|temp_)'"
 "   AND (c.relpersistence = 'u'"
 "        OR c.relreplident = 'n'"
-"        OR (c.relreplident = 'd' AND NOT EXISTS"
-"            (SELECT 1 FROM pg_catalog.pg_index i"
-"              WHERE i.indrelid = c.oid AND i.indisprimary))"
-"        OR (c.relreplident = 'i' AND NOT EXISTS"
-"            (SELECT 1 FROM pg_catalog.pg_index i"
-"              WHERE i.indrelid = c.oid AND i.indisreplident)))"
+"        OR (c.relreplident IN ('d', 'i')"
+"            AND (ix.relname IS NULL OR ix.problem IS NOT NULL)))"
 " ORDER BY 1";
+
+/* Why a table's index is not its replica identity, when it has one. */
+static void
+explain_index(const PGresult *res, int row)
+{
+	bool		primary = PQgetvalue(res, row, 2)[0] == 'd';
+
+	if (PQgetisnull(res, row, 3) || PQgetisnull(res, row, 4))
+		return;
+	log_detail("Its %s \"%s\" %s; PostgreSQL takes as replica identity only a valid, unique, "
+			   "immediate (not DEFERRABLE), non-partial index without expressions on NOT NULL "
+			   "columns, and refuses the table's updates and deletes on the source otherwise.",
+			   primary ? "primary key" : "replica identity index",
+			   PQgetvalue(res, row, 3), PQgetvalue(res, row, 4));
+}
 
 static int
 check_settings(PGconn *src, bool *ok)
@@ -123,6 +165,7 @@ check_tables(PGconn *src, bool *ok)
 		{
 			error("table \"%s\" has no replica identity: its updates and deletes cannot be followed",
 				  PQgetvalue(res, i, 0));
+			explain_index(res, i);
 			no_identity = true;
 		}
 		*ok = false;

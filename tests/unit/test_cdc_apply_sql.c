@@ -2,7 +2,9 @@
  * test_cdc_apply_sql.c
  *		Unit tests of the statements that apply changes to the target:
  *		INSERT, UPDATE and DELETE for each replica identity and column
- *		mask, TRUNCATE of several tables, and the commit timestamp text.
+ *		mask, TRUNCATE of several tables, and the commit timestamp text;
+ *		the typed parameters, the preference for an identical row (*=)
+ *		under FULL, and the row moved when an identity column changes.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,13 +20,22 @@
 #include "cdc/pgoutput.h"
 
 static const apply_sql_col cols[] = {
-	{"\"id\"", "integer", false},
-	{"\"doc\"", "json", true},
-	{"\"Name\"", "text", false},
-	{"\"at\"", "timestamp with time zone", false},
+	{"\"id\"", "integer", false, 23, false},
+	{"\"doc\"", "json", true, 114, false},
+	{"\"Name\"", "text", false, 25, false},
+	{"\"at\"", "timestamp with time zone", false, 1184, false},
 };
 
-static const apply_sql_rel rel = {"\"public\".\"t\"", 4, cols, false};
+static const apply_sql_rel rel = {"\"public\".\"t\"", 4, cols, false, 0, NULL};
+
+/* A table whose key is an identity column, with a column only the target has. */
+static const apply_sql_col icols[] = {
+	{"\"id\"", "integer", false, 23, true},
+	{"\"v\"", "text", false, 25, false},
+	{"\"p\"", "public.pair", false, 16390, false},
+};
+static const char *const iextra[] = {"\"note\""};
+static const apply_sql_rel irel = {"\"public\".\"i\"", 3, icols, true, 1, iextra};
 
 /* Compare a built statement and free it. */
 static void
@@ -107,11 +118,18 @@ test_update_full(void **state)
 	(void) state;
 	check_sql(apply_sql_update(&rel, set, key, true),
 			  "UPDATE ONLY \"public\".\"t\" SET \"Name\" = $1 WHERE ctid ="
+			  " COALESCE((SELECT ctid FROM ONLY \"public\".\"t\" WHERE"
+			  " \"id\" IS NOT DISTINCT FROM $2 AND"
+			  " \"doc\"::text IS NOT DISTINCT FROM ($3::json)::text AND"
+			  " \"Name\" IS NOT DISTINCT FROM $4 AND"
+			  " \"at\" IS NOT DISTINCT FROM $5 AND"
+			  " ROW(\"id\", \"doc\", \"Name\", \"at\")::record *= ROW($2, $3, $4, $5)::record"
+			  " LIMIT 1),"
 			  " (SELECT ctid FROM ONLY \"public\".\"t\" WHERE"
 			  " \"id\" IS NOT DISTINCT FROM $2 AND"
 			  " \"doc\"::text IS NOT DISTINCT FROM ($3::json)::text AND"
 			  " \"Name\" IS NOT DISTINCT FROM $4 AND"
-			  " \"at\" IS NOT DISTINCT FROM $5 LIMIT 1)");
+			  " \"at\" IS NOT DISTINCT FROM $5 LIMIT 1))");
 }
 
 static void
@@ -131,9 +149,101 @@ test_delete_full_partial(void **state)
 
 	(void) state;
 	check_sql(apply_sql_delete(&rel, key, true),
-			  "DELETE FROM ONLY \"public\".\"t\" WHERE ctid = (SELECT ctid FROM ONLY"
+			  "DELETE FROM ONLY \"public\".\"t\" WHERE ctid = COALESCE((SELECT ctid FROM ONLY"
 			  " \"public\".\"t\" WHERE \"id\" IS NOT DISTINCT FROM $1 AND"
-			  " \"Name\" IS NOT DISTINCT FROM $2 LIMIT 1)");
+			  " \"Name\" IS NOT DISTINCT FROM $2 AND"
+			  " ROW(\"id\", \"Name\")::record *= ROW($1, $2)::record LIMIT 1),"
+			  " (SELECT ctid FROM ONLY \"public\".\"t\" WHERE \"id\" IS NOT DISTINCT FROM $1"
+			  " AND \"Name\" IS NOT DISTINCT FROM $2 LIMIT 1))");
+}
+
+/* Parameter types: SET columns, then key columns, each its column's OID. */
+static void
+test_param_types(void **state)
+{
+	const bool	set[] = {false, true, false, true};
+	const bool	key[] = {true, false, true, false};
+	uint32_t	types[8];
+
+	(void) state;
+	assert_int_equal(apply_sql_param_types(&rel, set, key, types), 4);
+	assert_int_equal(types[0], 114);
+	assert_int_equal(types[1], 1184);
+	assert_int_equal(types[2], 23);
+	assert_int_equal(types[3], 25);
+	assert_int_equal(apply_sql_param_types(&irel, key, NULL, types), 2);
+	assert_int_equal(types[0], 23);
+	assert_int_equal(types[1], 16390);
+}
+
+/* A new identity key: deleted and inserted again, the unsent value kept. */
+static void
+test_move_by_key(void **state)
+{
+	const bool	set[] = {true, true, false};
+	const bool	key[] = {true, false, false};
+
+	(void) state;
+	check_sql(apply_sql_move(&irel, set, key, false),
+			  "WITH d AS (DELETE FROM ONLY \"public\".\"i\" WHERE \"id\" = $3 RETURNING *)"
+			  " INSERT INTO \"public\".\"i\" (\"id\", \"v\", \"p\", \"note\")"
+			  " OVERRIDING SYSTEM VALUE SELECT $1, $2, d.\"p\", d.\"note\" FROM d");
+}
+
+/* FULL: the old row is found as for an update. */
+static void
+test_move_full(void **state)
+{
+	const bool	set[] = {true, false, true};
+	const bool	key[] = {true, true, true};
+
+	(void) state;
+	check_sql(apply_sql_move(&irel, set, key, true),
+			  "WITH d AS (DELETE FROM ONLY \"public\".\"i\" WHERE ctid = COALESCE("
+			  "(SELECT ctid FROM ONLY \"public\".\"i\" WHERE \"id\" IS NOT DISTINCT FROM $3"
+			  " AND \"v\" IS NOT DISTINCT FROM $4 AND \"p\" IS NOT DISTINCT FROM $5 AND"
+			  " ROW(\"id\", \"v\", \"p\")::record *= ROW($3, $4, $5)::record LIMIT 1),"
+			  " (SELECT ctid FROM ONLY \"public\".\"i\" WHERE \"id\" IS NOT DISTINCT FROM $3"
+			  " AND \"v\" IS NOT DISTINCT FROM $4 AND \"p\" IS NOT DISTINCT FROM $5 LIMIT 1))"
+			  " RETURNING *)"
+			  " INSERT INTO \"public\".\"i\" (\"id\", \"v\", \"p\", \"note\")"
+			  " OVERRIDING SYSTEM VALUE SELECT $1, d.\"v\", $2, d.\"note\" FROM d");
+}
+
+/* The identity column is not the key: moved only when it differs. */
+static void
+test_update_or_move(void **state)
+{
+	const bool	set[] = {true, true, false};
+	const bool	key[] = {false, false, true};
+
+	(void) state;
+	check_sql(apply_sql_update_or_move(&irel, set, key),
+			  "WITH d AS (DELETE FROM ONLY \"public\".\"i\" WHERE \"p\" = $3"
+			  " AND NOT (\"id\" IS NOT DISTINCT FROM $1) RETURNING *),"
+			  " m AS (INSERT INTO \"public\".\"i\" (\"id\", \"v\", \"p\", \"note\")"
+			  " OVERRIDING SYSTEM VALUE SELECT $1, $2, d.\"p\", d.\"note\" FROM d RETURNING 1),"
+			  " u AS (UPDATE ONLY \"public\".\"i\" SET \"v\" = $2 WHERE \"p\" = $3"
+			  " AND \"id\" IS NOT DISTINCT FROM $1 RETURNING 1)"
+			  " SELECT 1 FROM m UNION ALL SELECT 1 FROM u");
+}
+
+/* Nothing but the identity column to set: the row in place is only found. */
+static void
+test_update_or_move_identity_only(void **state)
+{
+	const bool	set[] = {true, false, false};
+	const bool	key[] = {false, false, true};
+
+	(void) state;
+	check_sql(apply_sql_update_or_move(&irel, set, key),
+			  "WITH d AS (DELETE FROM ONLY \"public\".\"i\" WHERE \"p\" = $2"
+			  " AND NOT (\"id\" IS NOT DISTINCT FROM $1) RETURNING *),"
+			  " m AS (INSERT INTO \"public\".\"i\" (\"id\", \"v\", \"p\", \"note\")"
+			  " OVERRIDING SYSTEM VALUE SELECT $1, d.\"v\", d.\"p\", d.\"note\" FROM d RETURNING 1),"
+			  " u AS (SELECT 1 FROM ONLY \"public\".\"i\" WHERE \"p\" = $2"
+			  " AND \"id\" IS NOT DISTINCT FROM $1)"
+			  " SELECT 1 FROM m UNION ALL SELECT 1 FROM u");
 }
 
 static void
@@ -197,6 +307,11 @@ main(void)
 		cmocka_unit_test(test_update_full),
 		cmocka_unit_test(test_delete_by_key),
 		cmocka_unit_test(test_delete_full_partial),
+		cmocka_unit_test(test_param_types),
+		cmocka_unit_test(test_move_by_key),
+		cmocka_unit_test(test_move_full),
+		cmocka_unit_test(test_update_or_move),
+		cmocka_unit_test(test_update_or_move_identity_only),
 		cmocka_unit_test(test_truncate_one),
 		cmocka_unit_test(test_truncate_many),
 		cmocka_unit_test(test_count),
