@@ -22,6 +22,7 @@
 
 #include "verify/verify_report.h"
 #include "verify/verify_session.h"
+#include "verify/verify_table.h"
 
 typedef struct vdata_options
 {
@@ -36,32 +37,6 @@ typedef struct vdata_options
 								 * schema is not compared) */
 	interrupt  *intr;			/* stops the workers, or NULL */
 } vdata_options;
-
-/* A column present on both sides, in the source's order. */
-typedef struct vcolumn
-{
-	char	   *name;			/* as in the catalog */
-	char	   *quoted;			/* quoted identifier */
-	Oid			src_type;
-	Oid			tgt_type;
-	bool		collate_c;		/* compared in the "C" collation in keys,
-								 * the sides' collations differing */
-	bool		integer;		/* int2, int4, int8 or oid */
-} vcolumn;
-
-/* A table present on both sides. */
-typedef struct vtable
-{
-	char	   *name;			/* schema.table, for messages */
-	char	   *qname;			/* quoted, qualified */
-	int64_t		bytes;			/* size on the source, for scheduling */
-	int			ncols;
-	vcolumn    *cols;
-	int			nkey;			/* 0: no usable key */
-	int		   *key;			/* indexes into cols */
-	char	   *row_hash;		/* SQL: hash of the row's text */
-	char	   *row_bits;		/* SQL: the same as a bigint, to sum */
-} vtable;
 
 /*
  * Compare the data on the run's sessions: leader (whose snapshots the

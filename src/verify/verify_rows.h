@@ -14,9 +14,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "verify/verify_data.h"
 #include "verify/verify_report.h"
 #include "verify/verify_session.h"
+#include "verify/verify_table.h"
 
 /*
  * Descend into table t, known to hold nsrc rows on the source and ntgt on
