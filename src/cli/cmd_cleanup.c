@@ -10,37 +10,35 @@
 #include "cdc/cleanup.h"
 #include "cdc/follow.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "state.h"
 #include "util/log.h"
 #include "util/str.h"
 
 #define DEFAULT_DIR "pgcrane-work"
 
+static const cli_option options[] = {
+	{"dir", 'D', "DIR", "work directory (default: ./" DEFAULT_DIR ")"},
+	{"source", 's', "CONNINFO", "source database (default: the one recorded in DIR)"},
+	{"target", 't', "CONNINFO", "target database (default: the one recorded in DIR)"},
+	{"verbose", 'v', NULL, "more messages"},
+	{NULL, 0, NULL, NULL}
+};
+
 static void
 usage(void)
 {
-	printf("pgcrane cleanup drops what following changes left behind: the replication\n"
-		   "slot and the publication on the source, the replication origin on the\n"
-		   "target.  Run it after the cutover; until then the slot keeps WAL on the\n"
-		   "source.  It refuses while pgcrane follow runs on the directory.\n\n");
+	printf("pgcrane cleanup removes what a clone left behind: the snapshot holder of\n"
+		   "an interrupted clone; after a follow, the replication slot and the\n"
+		   "publication on the source and the replication origin on the target.  Run\n"
+		   "it after the cutover; until then the slot keeps WAL on the source.  It\n"
+		   "refuses while pgcrane follow runs on the directory, and when a server\n"
+		   "given or recorded is not the one the clone recorded.\n\n");
 	printf("Usage:\n  pgcrane cleanup [--dir DIR] [OPTION]...\n\n");
 	printf("Options:\n");
-	printf("  -D, --dir=DIR            work directory (default: ./" DEFAULT_DIR ")\n");
-	printf("  -s, --source=CONNINFO    source database (default: the one recorded in DIR)\n");
-	printf("  -t, --target=CONNINFO    target database (default: the one recorded in DIR)\n");
-	printf("  -v, --verbose            more messages\n");
-	printf("  -?, --help               show this help, then exit\n");
+	cli_print_options(options);
 	printf("\nExit status: 0 done, 2 error.\n");
 }
-
-static const struct option long_options[] = {
-	{"dir", required_argument, NULL, 'D'},
-	{"source", required_argument, NULL, 's'},
-	{"target", required_argument, NULL, 't'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, '?'},
-	{NULL, 0, NULL, 0}
-};
 
 /* Clean up with the directory locked: no follow may be running. */
 static int
@@ -74,7 +72,7 @@ cmd_cleanup(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = cli_getopt(argc, argv, "D:s:t:v?", long_options)) != -1)
+	while ((c = cli_next_option(argc, argv, options)) != -1)
 	{
 		switch (c)
 		{

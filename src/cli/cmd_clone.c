@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "clone.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -15,52 +16,9 @@
 #define DEFAULT_DIR "pgcrane-work"
 #define DEFAULT_HOLD_MINUTES 60
 
-static void
-usage(void)
-{
-	printf("pgcrane clone copies a database to another server: schema, rows,\n"
-		   "sequences and large objects, from one consistent snapshot.\n\n");
-	printf("Usage:\n  pgcrane clone --source CONNINFO --target CONNINFO [OPTION]...\n\n");
-	printf("Options:\n");
-	printf("  -s, --source=CONNINFO        source database (or PGCRANE_SOURCE)\n");
-	printf("  -t, --target=CONNINFO        target database (or PGCRANE_TARGET); created\n"
-		   "                               if it does not exist\n");
-	printf("  -j, --jobs=N                 copy workers (default: number of CPUs)\n");
-	printf("  -J, --index-jobs=N           index workers (default: same as --jobs)\n");
-	printf("  -D, --dir=DIR                work directory with the state file\n"
-		   "                               (default: ./" DEFAULT_DIR ")\n");
-	printf("  -O, --no-owner               do not set ownership of objects\n");
-	printf("  -x, --no-acl                 do not copy privileges (grant/revoke)\n");
-	printf("      --drop-if-exists         drop and recreate a non-empty target database\n");
-	printf("      --split-tables-larger-than=SIZE\n"
-		   "                               copy bigger tables in parallel parts (default:\n"
-		   "                               auto, from the database size and --jobs;\n"
-		   "                               0 never splits)\n");
-	printf("      --toast-compression=METHOD\n"
-		   "                               compress the TOASTed values copied with pglz\n"
-		   "                               or lz4 (default: the target server's\n"
-		   "                               default_toast_compression)\n");
-	printf("      --resume                 finish the interrupted clone recorded in --dir\n"
-		   "                               (source and target may then be left out)\n");
-	printf("      --snapshot-hold-time=MIN keep the snapshot of an interrupted clone for\n"
-		   "                               a resume this many minutes (default: %d)\n",
-		   DEFAULT_HOLD_MINUTES);
-	printf("      --follow                 create a replication slot for the snapshot and,\n"
-		   "                               once the copy is done, apply the source's\n"
-		   "                               changes until \"pgcrane cutover\"\n");
-	printf("      --verify                 run pgcrane verify when the clone is done\n");
-	printf("      --json                   print the summary as JSON on stdout\n");
-	printf("  -v, --verbose                more messages\n");
-	printf("  -q, --quiet                  only warnings and errors\n");
-	printf("  -?, --help                   show this help, then exit\n");
-	printf("\nConnection strings are libpq key=value strings or postgresql:// URIs;\n"
-		   "passwords come from ~/.pgpass or PGPASSWORD.\n");
-	printf("\nExit status: 0 done, 1 preflight found problems, 2 error, 130 interrupted.\n");
-}
-
 enum
 {
-	OPT_DROP = 256,
+	OPT_DROP = CLI_LONG_ONLY,
 	OPT_SPLIT,
 	OPT_JSON,
 	OPT_VERIFY,
@@ -70,27 +28,49 @@ enum
 	OPT_TOAST
 };
 
-static const struct option long_options[] = {
-	{"source", required_argument, NULL, 's'},
-	{"target", required_argument, NULL, 't'},
-	{"jobs", required_argument, NULL, 'j'},
-	{"index-jobs", required_argument, NULL, 'J'},
-	{"dir", required_argument, NULL, 'D'},
-	{"no-owner", no_argument, NULL, 'O'},
-	{"no-acl", no_argument, NULL, 'x'},
-	{"drop-if-exists", no_argument, NULL, OPT_DROP},
-	{"split-tables-larger-than", required_argument, NULL, OPT_SPLIT},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"verify", no_argument, NULL, OPT_VERIFY},
-	{"resume", no_argument, NULL, OPT_RESUME},
-	{"follow", no_argument, NULL, OPT_FOLLOW},
-	{"snapshot-hold-time", required_argument, NULL, OPT_HOLD},
-	{"toast-compression", required_argument, NULL, OPT_TOAST},
-	{"verbose", no_argument, NULL, 'v'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, '?'},
-	{NULL, 0, NULL, 0}
+static const cli_option options[] = {
+	{"source", 's', "CONNINFO", "source database (or PGCRANE_SOURCE)"},
+	{"target", 't', "CONNINFO", "target database (or PGCRANE_TARGET); created\n"
+	"if it does not exist"},
+	{"jobs", 'j', "N", "copy workers (default: number of CPUs)"},
+	{"index-jobs", 'J', "N", "index workers (default: same as --jobs)"},
+	{"dir", 'D', "DIR", "work directory with the state file\n"
+	"(default: ./" DEFAULT_DIR ")"},
+	{"no-owner", 'O', NULL, "do not set ownership of objects"},
+	{"no-acl", 'x', NULL, "do not copy privileges (grant/revoke)"},
+	{"drop-if-exists", OPT_DROP, NULL, "drop and recreate a non-empty target database"},
+	{"split-tables-larger-than", OPT_SPLIT, "SIZE", "copy bigger tables in parallel parts (default:\n"
+	"auto, from the database size and --jobs;\n"
+	"0 never splits)"},
+	{"toast-compression", OPT_TOAST, "METHOD", "compress the TOASTed values copied with pglz\n"
+	"or lz4 (default: the target server's\n"
+	"default_toast_compression)"},
+	{"resume", OPT_RESUME, NULL, "finish the interrupted clone recorded in --dir\n"
+	"(source and target may then be left out)"},
+	{"snapshot-hold-time", OPT_HOLD, "MIN", "keep the snapshot of an interrupted clone for\n"
+	"a resume this many minutes (default: " CLI_STRINGIFY(DEFAULT_HOLD_MINUTES) ")"},
+	{"follow", OPT_FOLLOW, NULL, "create a replication slot for the snapshot and,\n"
+	"once the copy is done, apply the source's\n"
+	"changes until \"pgcrane cutover\""},
+	{"verify", OPT_VERIFY, NULL, "run pgcrane verify when the clone is done"},
+	{"json", OPT_JSON, NULL, "print the summary as JSON on stdout"},
+	{"verbose", 'v', NULL, "more messages"},
+	{"quiet", 'q', NULL, "only warnings and errors"},
+	{NULL, 0, NULL, NULL}
 };
+
+static void
+usage(void)
+{
+	printf("pgcrane clone copies a database to another server: schema, rows,\n"
+		   "sequences and large objects, from one consistent snapshot.\n\n");
+	printf("Usage:\n  pgcrane clone --source CONNINFO --target CONNINFO [OPTION]...\n\n");
+	printf("Options:\n");
+	cli_print_options(options);
+	printf("\nConnection strings are libpq key=value strings or postgresql:// URIs;\n"
+		   "passwords come from ~/.pgpass or PGPASSWORD.\n");
+	printf("\nExit status: 0 done, 1 preflight found problems, 2 error, 130 interrupted.\n");
+}
 
 /* Parse one option into o; false on a bad value (logged). */
 static bool
@@ -182,7 +162,7 @@ cmd_clone(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = cli_getopt(argc, argv, "s:t:j:J:D:Oxvq?", long_options)) != -1)
+	while ((c = cli_next_option(argc, argv, options)) != -1)
 	{
 		if (c == '?' || !parse_option(c, &o, &ep, owned))
 		{

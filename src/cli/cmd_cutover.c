@@ -33,6 +33,7 @@
 #include "cdc/follow.h"
 #include "cdc/report.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "conn.h"
 #include "interrupt.h"
 #include "state.h"
@@ -51,6 +52,24 @@ typedef struct cutover_options
 	bool		json;
 } cutover_options;
 
+enum
+{
+	OPT_TIMEOUT = CLI_LONG_ONLY,
+	OPT_DROP_SLOT,
+	OPT_JSON
+};
+
+static const cli_option options[] = {
+	{"dir", 'D', "DIR", "work directory of the follow (default: ./" DEFAULT_DIR ")"},
+	{"timeout", OPT_TIMEOUT, "SEC", "give up waiting after SEC seconds (default: no limit);\n"
+	"the request stays and the follow still cuts over"},
+	{"drop-slot", OPT_DROP_SLOT, NULL, "then drop the replication slot, publication and\n"
+	"origin, as pgcrane cleanup does"},
+	{"json", OPT_JSON, NULL, "print the summary as JSON on stdout"},
+	{"verbose", 'v', NULL, "more messages"},
+	{NULL, 0, NULL, NULL}
+};
+
 static void
 usage(void)
 {
@@ -61,14 +80,7 @@ usage(void)
 		   "not applied.\n\n");
 	printf("Usage:\n  pgcrane cutover [--dir DIR] [OPTION]...\n\n");
 	printf("Options:\n");
-	printf("  -D, --dir=DIR          work directory of the follow (default: ./" DEFAULT_DIR ")\n");
-	printf("      --timeout=SEC      give up waiting after SEC seconds (default: no limit);\n"
-		   "                         the request stays and the follow still cuts over\n");
-	printf("      --drop-slot        then drop the replication slot, publication and\n"
-		   "                         origin, as pgcrane cleanup does\n");
-	printf("      --json             print the summary as JSON on stdout\n");
-	printf("  -v, --verbose          more messages\n");
-	printf("  -?, --help             show this help, then exit\n");
+	cli_print_options(options);
 	printf("\nWhen no follow runs on DIR, the cutover runs it itself until it is done\n"
 		   "(--timeout does not apply then; Ctrl-C stops it, the request stays).\n"
 		   "The cutover is refused while transactions are prepared on the source\n"
@@ -76,22 +88,6 @@ usage(void)
 	printf("\nExit status: 0 cutover done, 2 error or timeout, 130 interrupted.\n");
 }
 
-enum
-{
-	OPT_TIMEOUT = 256,
-	OPT_DROP_SLOT,
-	OPT_JSON
-};
-
-static const struct option long_options[] = {
-	{"dir", required_argument, NULL, 'D'},
-	{"timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"drop-slot", no_argument, NULL, OPT_DROP_SLOT},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, '?'},
-	{NULL, 0, NULL, 0}
-};
 
 /* The follow's phase now; you own it ("" when none). */
 static char *
@@ -313,7 +309,7 @@ cmd_cutover(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = cli_getopt(argc, argv, "D:v?", long_options)) != -1)
+	while ((c = cli_next_option(argc, argv, options)) != -1)
 	{
 		switch (c)
 		{

@@ -9,12 +9,31 @@
 
 #include "cdc/follow.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "interrupt.h"
 #include "state.h"
 #include "util/log.h"
 #include "util/str.h"
 
 #define DEFAULT_DIR "pgcrane-work"
+
+enum
+{
+	OPT_JSON = CLI_LONG_ONLY,
+	OPT_TIMEOUT
+};
+
+static const cli_option options[] = {
+	{"dir", 'D', "DIR", "work directory of the clone\n(default: ./" DEFAULT_DIR ")"},
+	{"source", 's', "CONNINFO", "source database (default: the one recorded in DIR)"},
+	{"target", 't', "CONNINFO", "target database (default: the one recorded in DIR)"},
+	{"reconnect-timeout", OPT_TIMEOUT, "SEC", "give up when a server stays out of reach this\n"
+	"long (default: 600)"},
+	{"json", OPT_JSON, NULL, "print the cutover summary as JSON on stdout"},
+	{"verbose", 'v', NULL, "more messages"},
+	{"quiet", 'q', NULL, "only warnings and errors"},
+	{NULL, 0, NULL, NULL}
+};
 
 static void
 usage(void)
@@ -25,38 +44,11 @@ usage(void)
 		   "source transaction the target committed.\n\n");
 	printf("Usage:\n  pgcrane follow [--dir DIR] [OPTION]...\n\n");
 	printf("Options:\n");
-	printf("  -D, --dir=DIR                work directory of the clone\n"
-		   "                               (default: ./" DEFAULT_DIR ")\n");
-	printf("  -s, --source=CONNINFO        source database (default: the one recorded in DIR)\n");
-	printf("  -t, --target=CONNINFO        target database (default: the one recorded in DIR)\n");
-	printf("      --reconnect-timeout=SEC  give up when a server stays out of reach this\n"
-		   "                               long (default: 600)\n");
-	printf("      --json                   print the cutover summary as JSON on stdout\n");
-	printf("  -v, --verbose                more messages\n");
-	printf("  -q, --quiet                  only warnings and errors\n");
-	printf("  -?, --help                   show this help, then exit\n");
+	cli_print_options(options);
 	printf("\nWhile it runs, \"pgcrane status --dir DIR\" shows the lag and\n"
 		   "\"pgcrane cutover --dir DIR\" ends it.  Ctrl-C stops it; nothing is lost.\n");
 	printf("\nExit status: 0 cutover done, 2 error, 130 interrupted.\n");
 }
-
-enum
-{
-	OPT_JSON = 256,
-	OPT_TIMEOUT
-};
-
-static const struct option long_options[] = {
-	{"dir", required_argument, NULL, 'D'},
-	{"source", required_argument, NULL, 's'},
-	{"target", required_argument, NULL, 't'},
-	{"reconnect-timeout", required_argument, NULL, OPT_TIMEOUT},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"verbose", no_argument, NULL, 'v'},
-	{"quiet", no_argument, NULL, 'q'},
-	{"help", no_argument, NULL, '?'},
-	{NULL, 0, NULL, 0}
-};
 
 /* Parse one option; false on a bad value (logged). */
 static bool
@@ -132,7 +124,7 @@ cmd_follow(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = cli_getopt(argc, argv, "D:s:t:vq?", long_options)) != -1)
+	while ((c = cli_next_option(argc, argv, options)) != -1)
 	{
 		if (c == '?' || !parse_option(c, &o, &dir, owned))
 		{

@@ -8,8 +8,33 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "preflight.h"
 #include "util/log.h"
+
+enum
+{
+	OPT_DROP = CLI_LONG_ONLY,
+	OPT_JSON,
+	OPT_FOLLOW,
+	OPT_TOAST
+};
+
+static const cli_option options[] = {
+	{"source", 's', "CONNINFO", "source database (or PGCRANE_SOURCE)"},
+	{"target", 't', "CONNINFO", "target database (or PGCRANE_TARGET)"},
+	{"drop-if-exists", OPT_DROP, NULL, "accept a non-empty target (clone will recreate it)"},
+	{"jobs", 'j', "N", "copy workers clone will use (default: number of CPUs):\n"
+	"check that both servers have the connections"},
+	{"index-jobs", 'J', "N", "index workers (default: same as --jobs)"},
+	{"no-owner", 'O', NULL, "clone will not set owners: owners need not exist"},
+	{"no-acl", 'x', NULL, "clone will not copy privileges: grantees need not exist"},
+	{"follow", OPT_FOLLOW, NULL, "also check what clone --follow needs (wal_level,\n"
+	"slots, REPLICATION, replica identities)"},
+	{"toast-compression", OPT_TOAST, "METHOD", "check that the target can write pglz or lz4"},
+	{"json", OPT_JSON, NULL, "print the result as JSON on stdout"},
+	{NULL, 0, NULL, NULL}
+};
 
 static void
 usage(void)
@@ -18,37 +43,9 @@ usage(void)
 		   "every problem at once.  It changes nothing.\n\n");
 	printf("Usage:\n  pgcrane preflight --source CONNINFO --target CONNINFO [OPTION]...\n\n");
 	printf("Options:\n");
-	printf("  -s, --source=CONNINFO   source database (or PGCRANE_SOURCE)\n");
-	printf("  -t, --target=CONNINFO   target database (or PGCRANE_TARGET)\n");
-	printf("      --drop-if-exists    accept a non-empty target (clone will recreate it)\n");
-	printf("  -j, --jobs=N            copy workers clone will use (default: number of CPUs):\n"
-		   "                          check that both servers have the connections\n");
-	printf("  -J, --index-jobs=N      index workers (default: same as --jobs)\n");
-	printf("  -O, --no-owner          clone will not set owners: owners need not exist\n");
-	printf("  -x, --no-acl            clone will not copy privileges: grantees need not exist\n");
-	printf("      --follow            also check what clone --follow needs (wal_level,\n"
-		   "                          slots, REPLICATION, replica identities)\n");
-	printf("      --toast-compression=METHOD\n"
-		   "                          check that the target can write pglz or lz4\n");
-	printf("      --json              print the result as JSON on stdout\n");
-	printf("  -?, --help              show this help, then exit\n");
+	cli_print_options(options);
 	printf("\nExit status: 0 ready, 1 problems found, 2 error (e.g. a server unreachable).\n");
 }
-
-static const struct option long_options[] = {
-	{"source", required_argument, NULL, 's'},
-	{"target", required_argument, NULL, 't'},
-	{"drop-if-exists", no_argument, NULL, 'd'},
-	{"json", no_argument, NULL, 'S'},
-	{"jobs", required_argument, NULL, 'j'},
-	{"index-jobs", required_argument, NULL, 'J'},
-	{"no-owner", no_argument, NULL, 'O'},
-	{"no-acl", no_argument, NULL, 'x'},
-	{"follow", no_argument, NULL, 'F'},
-	{"toast-compression", required_argument, NULL, 'T'},
-	{"help", no_argument, NULL, '?'},
-	{NULL, 0, NULL, 0}
-};
 
 /* One option into po (or json); false (logged) when it is not valid. */
 static bool
@@ -56,16 +53,16 @@ parse_option(int c, preflight_options *po, bool *json)
 {
 	switch (c)
 	{
-		case 'd':
+		case OPT_DROP:
 			po->drop_if_exists = true;
 			return true;
-		case 'S':
+		case OPT_JSON:
 			*json = true;
 			return true;
-		case 'F':
+		case OPT_FOLLOW:
 			po->follow = true;
 			return true;
-		case 'T':
+		case OPT_TOAST:
 			return cli_parse_toast_compression(optarg, &po->toast_compression);
 		case 'j':
 			return cli_parse_jobs("--jobs", optarg, &po->jobs);
@@ -98,7 +95,7 @@ cmd_preflight(int argc, char **argv)
 		return EXIT_OK;
 	}
 	po.jobs = cli_cpu_count();
-	while ((c = cli_getopt(argc, argv, "s:t:j:J:Ox?", long_options)) != -1)
+	while ((c = cli_next_option(argc, argv, options)) != -1)
 	{
 		if (c == 's')
 			ep.source = owned[0] = cli_take_secret(optarg);

@@ -11,6 +11,7 @@
 #include "cdc/pgoutput.h"
 #include "cdc/report.h"
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "conn.h"
 #include "identity.h"
 #include "state.h"
@@ -18,6 +19,19 @@
 #include "util/str.h"
 
 #define DEFAULT_DIR "pgcrane-work"
+
+enum
+{
+	OPT_JSON = CLI_LONG_ONLY
+};
+
+static const cli_option options[] = {
+	{"dir", 'D', "DIR", "work directory (default: ./" DEFAULT_DIR ")"},
+	{"source", 's', "CONNINFO", "source database asked for its current LSN\n"
+	"(default: the one recorded in DIR)"},
+	{"json", OPT_JSON, NULL, "print the status as one JSON object"},
+	{NULL, 0, NULL, NULL}
+};
 
 static void
 usage(void)
@@ -30,28 +44,12 @@ usage(void)
 		   "they run.\n\n");
 	printf("Usage:\n  pgcrane status [--dir DIR] [OPTION]...\n\n");
 	printf("Options:\n");
-	printf("  -D, --dir=DIR          work directory (default: ./" DEFAULT_DIR ")\n");
-	printf("  -s, --source=CONNINFO  source database asked for its current LSN\n"
-		   "                         (default: the one recorded in DIR)\n");
-	printf("      --json             print the status as one JSON object\n");
-	printf("  -?, --help             show this help, then exit\n");
+	cli_print_options(options);
 	printf("\nThe source is asked for its current WAL position when it answers within\n"
 		   "3 seconds; otherwise the last position the follow recorded is shown.\n");
 	printf("\nExit status: 0 shown, 2 error.\n");
 }
 
-enum
-{
-	OPT_JSON = 256
-};
-
-static const struct option long_options[] = {
-	{"dir", required_argument, NULL, 'D'},
-	{"source", required_argument, NULL, 's'},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"help", no_argument, NULL, '?'},
-	{NULL, 0, NULL, 0}
-};
 
 /* The source's WAL position now, 0 when it cannot be asked quickly. */
 static uint64_t
@@ -96,7 +94,7 @@ cmd_status(int argc, char **argv)
 		usage();
 		return EXIT_OK;
 	}
-	while ((c = cli_getopt(argc, argv, "D:s:?", long_options)) != -1)
+	while ((c = cli_next_option(argc, argv, options)) != -1)
 	{
 		if (c == 'D')
 			dir = optarg;

@@ -8,9 +8,37 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/options.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "verify/verify.h"
+
+enum
+{
+	OPT_SCHEMA_ONLY = CLI_LONG_ONLY,
+	OPT_DATA_ONLY,
+	OPT_MAX_ROWS,
+	OPT_SPLIT,
+	OPT_JSON
+};
+
+static const cli_option options[] = {
+	{"source", 's', "CONNINFO", "source database (or PGCRANE_SOURCE)"},
+	{"target", 't', "CONNINFO", "target database (or PGCRANE_TARGET)"},
+	{"jobs", 'j', "N", "tables compared at once (default: one per CPU)"},
+	{"schema-only", OPT_SCHEMA_ONLY, NULL, "compare the schema only"},
+	{"data-only", OPT_DATA_ONLY, NULL, "compare the data only"},
+	{"no-owner", 'O', NULL, "ignore object owners"},
+	{"no-acl", 'x', NULL, "ignore privileges"},
+	{"max-rows", OPT_MAX_ROWS, "N", "differing rows listed per table (default "
+	CLI_STRINGIFY(VERIFY_DEFAULT_MAX_ROWS) ")"},
+	{"split-tables-larger-than", OPT_SPLIT, "SIZE", "checksum bigger tables in parallel parts\n"
+	"(default: 1GB; 0 never splits)"},
+	{"json", OPT_JSON, NULL, "print the full report as JSON"},
+	{"dir", 'D', "DIR", "record the result in the work directory DIR"},
+	{"verbose", 'v', NULL, "print debugging messages"},
+	{NULL, 0, NULL, NULL}
+};
 
 static void
 usage(void)
@@ -19,52 +47,10 @@ usage(void)
 		   "where it does not.\n\n");
 	printf("Usage:\n  pgcrane verify --source CONNINFO --target CONNINFO [OPTION]...\n\n");
 	printf("Options:\n");
-	printf("  -s, --source=CONNINFO  source database (or PGCRANE_SOURCE)\n");
-	printf("  -t, --target=CONNINFO  target database (or PGCRANE_TARGET)\n");
-	printf("  -j, --jobs=N           tables compared at once (default: one per CPU)\n");
-	printf("      --schema-only      compare the schema only\n");
-	printf("      --data-only        compare the data only\n");
-	printf("  -O, --no-owner         ignore object owners\n");
-	printf("  -x, --no-acl           ignore privileges\n");
-	printf("      --max-rows=N       differing rows listed per table (default %d)\n",
-		   VERIFY_DEFAULT_MAX_ROWS);
-	printf("      --split-tables-larger-than=SIZE\n"
-		   "                         checksum bigger tables in parallel parts\n"
-		   "                         (default: 1GB; 0 never splits)\n");
-	printf("      --json             print the full report as JSON\n");
-	printf("  -D, --dir=DIR          record the result in the work directory DIR\n");
-	printf("  -v, --verbose          print debugging messages\n");
-	printf("  -?, --help             show this help, then exit\n\n");
-	printf("Prints one line per difference, then \"verify: OK (N tables, M rows)\" or\n"
+	cli_print_options(options);
+	printf("\nPrints one line per difference, then \"verify: OK (N tables, M rows)\" or\n"
 		   "\"verify: K differences\".  Exit status: 0 equal, 1 different, 2 error.\n");
 }
-
-enum
-{
-	OPT_SCHEMA_ONLY = 256,
-	OPT_DATA_ONLY,
-	OPT_MAX_ROWS,
-	OPT_SPLIT,
-	OPT_JSON,
-	OPT_HELP
-};
-
-static const struct option long_options[] = {
-	{"source", required_argument, NULL, 's'},
-	{"target", required_argument, NULL, 't'},
-	{"jobs", required_argument, NULL, 'j'},
-	{"schema-only", no_argument, NULL, OPT_SCHEMA_ONLY},
-	{"data-only", no_argument, NULL, OPT_DATA_ONLY},
-	{"no-owner", no_argument, NULL, 'O'},
-	{"no-acl", no_argument, NULL, 'x'},
-	{"max-rows", required_argument, NULL, OPT_MAX_ROWS},
-	{"split-tables-larger-than", required_argument, NULL, OPT_SPLIT},
-	{"json", no_argument, NULL, OPT_JSON},
-	{"dir", required_argument, NULL, 'D'},
-	{"verbose", no_argument, NULL, 'v'},
-	{"help", no_argument, NULL, OPT_HELP},
-	{NULL, 0, NULL, 0}
-};
 
 /* Parse argv into o; the connection strings are copies the caller frees. */
 static int
@@ -79,7 +65,7 @@ parse_options(int argc, char **argv, verify_options *o, char **src,
 		return EXIT_OK;
 	}
 	optind = 1;
-	while ((c = cli_getopt(argc, argv, "s:t:j:D:Oxv", long_options)) != -1)
+	while ((c = cli_next_option(argc, argv, options)) != -1)
 	{
 		switch (c)
 		{
@@ -136,7 +122,7 @@ parse_options(int argc, char **argv, verify_options *o, char **src,
 			case 'v':
 				log_set_level(LOG_DEBUG);
 				break;
-			case OPT_HELP:
+			case CLI_HELP:
 				usage();
 				return EXIT_OK;
 			default:
