@@ -136,13 +136,14 @@ put_key(state *st, const char *side, const char *what, const char *value)
 	return state_put(st, key, value);
 }
 
-static char *
-get_key(state *st, const char *side, const char *what)
+/* 1 found, 0 absent, -1 unreadable (state_lookup). */
+static int
+get_key(state *st, const char *side, const char *what, char **value)
 {
 	char		key[64];
 
 	snprintf(key, sizeof(key), "%s.%s", side, what);
-	return state_get(st, key);
+	return state_lookup(st, key, value);
 }
 
 int
@@ -161,13 +162,16 @@ identity_record(state *st, const char *side, const db_identity *id)
 int
 identity_load(state *st, const char *side, db_identity *id)
 {
-	char	   *system = get_key(st, side, "system");
-	char	   *oid = get_key(st, side, "db_oid");
-	char	   *dbname = get_key(st, side, "dbname");
-	int			found = system && oid && dbname ? 1 : 0;
+	char	   *system = NULL,
+			   *oid = NULL,
+			   *dbname = NULL;
+	int			a = get_key(st, side, "system", &system);
+	int			b = a < 0 ? -1 : get_key(st, side, "db_oid", &oid);
+	int			c = b < 0 ? -1 : get_key(st, side, "dbname", &dbname);
+	int			found = a < 0 || b < 0 || c < 0 ? -1 : a && b && c ? 1 : 0;
 
 	memset(id, 0, sizeof(*id));
-	if (found)
+	if (found == 1)
 	{
 		str_copy(id->system, system, sizeof(id->system));
 		id->db_oid = (uint32_t) strtoul(oid, NULL, 10);
@@ -214,9 +218,10 @@ identity_check_id(state *st, const char *side, const db_identity *now,
 				  const char *conninfo)
 {
 	db_identity rec;
+	int			found = identity_load(st, side, &rec);
 
-	if (identity_load(st, side, &rec) <= 0)
-		return 0;
+	if (found <= 0)
+		return found;			/* nothing recorded passes; unreadable fails */
 	if (!matches_recorded(&rec, now))
 		return report_mismatch(st, side, &rec, now, conninfo);
 	return 0;
@@ -228,9 +233,10 @@ identity_check_conn(state *st, const char *side, PGconn *conn,
 {
 	db_identity rec,
 				now;
+	int			found = identity_load(st, side, &rec);
 
-	if (identity_load(st, side, &rec) <= 0)
-		return 0;
+	if (found <= 0)
+		return found;
 	if (identity_read(conn, side, &now) != 0)
 		return -1;
 	return identity_check_id(st, side, &now, conninfo);
@@ -241,10 +247,10 @@ identity_check_recorded(state *st, const char *side, const char *conninfo)
 {
 	db_identity rec;
 	PGconn	   *conn;
-	int			rc;
+	int			rc = identity_load(st, side, &rec);
 
-	if (identity_load(st, side, &rec) <= 0)
-		return 0;
+	if (rc <= 0)
+		return rc;
 	conn = conn_open(conninfo, side);
 	if (conn == NULL)
 		return -1;

@@ -182,6 +182,59 @@ state_open_shared(const char *dir)
 	return state_open_mode(dir, false);
 }
 
+/*
+ * The format of the state file, in SQLite's user_version.  A file of an
+ * older format is brought up to this one, step by step, when opened; a
+ * file of a newer one (written by a newer pgcrane) is refused, since this
+ * pgcrane cannot know what it means.
+ *
+ *   0  written before the format was numbered (the same tables as 1)
+ *   1  kv, step, tables, parts, indexes, foreign_keys
+ */
+#define STATE_FORMAT 1
+
+static int
+read_format(state *st, int *format)
+{
+	sqlite3_stmt *stmt;
+	int			rc = -1;
+
+	if (sqlite3_prepare_v2(st->db, "PRAGMA user_version", -1, &stmt, NULL) == SQLITE_OK)
+	{
+		if (sqlite3_step(stmt) == SQLITE_ROW)
+		{
+			*format = sqlite3_column_int(stmt, 0);
+			rc = 0;
+		}
+		sqlite3_finalize(stmt);
+	}
+	if (rc != 0)
+		error("could not read state file in \"%s\": %s", st->dir, sqlite3_errmsg(st->db));
+	return rc;
+}
+
+static int
+migrate(state *st)
+{
+	int			format;
+	char		sql[64];
+
+	if (read_format(st, &format) != 0)
+		return -1;
+	if (format > STATE_FORMAT)
+	{
+		error("the state file in \"%s\" has format %d, newer than this pgcrane's (%d)",
+			  st->dir, format, STATE_FORMAT);
+		log_hint("Use the pgcrane that wrote it, or another --dir.");
+		return -1;
+	}
+	if (format == STATE_FORMAT)
+		return 0;
+	/* 0 -> 1: the same tables; only the number is new. */
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", STATE_FORMAT);
+	return exec_sql(st, sql);
+}
+
 static state *
 state_open_mode(const char *dir, bool lock)
 {
@@ -214,7 +267,7 @@ state_open_mode(const char *dir, bool lock)
 	free(path);
 	sqlite3_busy_timeout(st->db, 5000);
 	if (exec_sql(st, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;") != 0 ||
-		exec_sql(st, schema_sql) != 0)
+		exec_sql(st, schema_sql) != 0 || migrate(st) != 0)
 	{
 		state_close(st);
 		return NULL;
@@ -317,6 +370,36 @@ get_text(state *st, const char *sql, const char *param)
 			  sqlite3_errmsg(st->db));
 	pthread_mutex_unlock(&st->lock);
 	return out;
+}
+
+int
+state_lookup(state *st, const char *key, char **value)
+{
+	sqlite3_stmt *stmt;
+	int			rc = -1;
+
+	*value = NULL;
+	pthread_mutex_lock(&st->lock);
+	if (sqlite3_prepare_v2(st->db, "SELECT value FROM kv WHERE key = ?", -1, &stmt,
+						   NULL) == SQLITE_OK)
+	{
+		int			step;
+
+		sqlite3_bind_text(stmt, 1, key, -1, SQLITE_TRANSIENT);
+		step = sqlite3_step(stmt);
+		if (step == SQLITE_ROW && sqlite3_column_type(stmt, 0) != SQLITE_NULL)
+		{
+			*value = xstrdup((const char *) sqlite3_column_text(stmt, 0));
+			rc = 1;
+		}
+		else if (step == SQLITE_ROW || step == SQLITE_DONE)
+			rc = 0;
+		sqlite3_finalize(stmt);
+	}
+	if (rc < 0)
+		error("could not read state file in \"%s\": %s", st->dir, sqlite3_errmsg(st->db));
+	pthread_mutex_unlock(&st->lock);
+	return rc;
 }
 
 int

@@ -66,7 +66,13 @@ STATE_MUST_CHECK int			state_put_many(state *st, const char *const *keys,
 							   const char *const *values, int n);
 /* Forget a key; 0 also when it was absent. */
 STATE_MUST_CHECK int			state_delete(state *st, const char *key);
-/* The value or NULL when absent; you own the result. */
+/*
+ * The value of key: 1 (*value set, yours), 0 when the key is absent, -1
+ * (logged) when the file could not be read, so that "absent" is never
+ * mistaken for a failure or the other way round.
+ */
+STATE_MUST_CHECK int state_lookup(state *st, const char *key, char **value);
+/* The value or NULL when absent or unreadable (logged); you own the result. */
 char	   *state_get(state *st, const char *key);
 
 /* A step of the run ("preflight", "schema", "data", ...). */
