@@ -281,6 +281,8 @@ status_json(state *st, uint64_t live)
 	json_key(&sb, st, "changes", "follow.changes", true);
 	json_key(&sb, st, "updated_at", FOLLOW_KEY_UPDATED_AT, false);
 	json_key(&sb, st, "pid", FOLLOW_KEY_PID, true);
+	json_key(&sb, st, "reconnect_attempt", FOLLOW_KEY_RECONNECT_ATTEMPT, true);
+	json_key(&sb, st, "last_error", FOLLOW_KEY_LAST_ERROR, false);
 	json_key(&sb, st, "cutover_requested", CUTOVER_KEY_REQUESTED, false);
 	json_key(&sb, st, "cutover_lsn", CUTOVER_KEY_LSN, false);
 	json_key(&sb, st, "cutover_done_at", CUTOVER_KEY_DONE_AT, false);
@@ -288,6 +290,18 @@ status_json(state *st, uint64_t live)
 	strbuf_adds(&sb, "}\n");
 	fputs(strbuf_str(&sb), stdout);
 	strbuf_release(&sb);
+}
+
+/* While reconnecting: which attempt, and what ended the last one. */
+static void
+status_text_reconnecting(state *st)
+{
+	char	   *err = get_or_empty(st, FOLLOW_KEY_LAST_ERROR);
+
+	printf("  reconnecting (attempt %" PRId64 ", last error: %s)\n",
+		   cdc_report_get_int(st, FOLLOW_KEY_RECONNECT_ATTEMPT, 0),
+		   err[0] ? err : "-");
+	free(err);
 }
 
 /* The follow part of the text status; nothing when there is no follow. */
@@ -314,7 +328,10 @@ status_text_follow(state *st, uint64_t live)
 				   cdc_report_get_int(st, FOLLOW_KEY_PID, 0), age);
 		if (age > STALE_SECONDS && phase_is_active(phase))
 			printf("\n  no update for %ld s: is pgcrane follow running?", age);
-		printf("\n  applied LSN         %s\n", applied[0] ? applied : "-");
+		printf("\n");
+		if (strcmp(phase, FOLLOW_PHASE_RECONNECTING) == 0)
+			status_text_reconnecting(st);
+		printf("  applied LSN         %s\n", applied[0] ? applied : "-");
 		pgo_lsn_format(source, buf, sizeof(buf));
 		printf("  source LSN          %s%s\n", source ? buf : "-",
 			   live ? " (now)" : source ? " (last recorded)" : "");
