@@ -593,12 +593,12 @@ session_start(follow_ctx *c)
 	uint64_t	resume;
 	int			rc;
 
+	c->streamed = false;		/* until this session receives something */
 	rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
 	if (rc != 0)
 		return rc;
 	c->durable_lsn = resume;
 	c->ka_wal_end = resume;
-	c->streamed = false;
 	rc = cdc_stream_start(&c->stream, c->source, c->slot, c->publication, resume);
 	if (rc != CDC_STREAM_MESSAGE)
 		return rc;
