@@ -46,6 +46,7 @@ static const message_class transient_messages[] = {
 	{"too many clients already", ERRCLASS_CAPACITY, "53300"},
 	{"connection slots are reserved", ERRCLASS_CAPACITY, "53300"},
 	{"too many connections for", ERRCLASS_CAPACITY, "53300"},
+	{"exceeds max_wal_senders", ERRCLASS_CAPACITY, "53300"},
 	{"terminating connection due to administrator command", ERRCLASS_SHUTDOWN, "57P01"},
 	{"terminating connection due to immediate shutdown", ERRCLASS_SHUTDOWN, "57P01"},
 	{"crash of another server process", ERRCLASS_SHUTDOWN, "57P02"},

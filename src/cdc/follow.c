@@ -42,9 +42,9 @@
  * error lines are held back (log_hold_begin) until its end decides what
  * they are: warnings when it is tried again, errors when not.  Whatever
  * ended it, the open target transaction is rolled back and the next
- * session starts at the origin's durable progress.  The same holds across processes: after
- * kill -9, "pgcrane follow" resumes exactly after the last transaction the
- * target committed.
+ * session starts at the origin's durable progress.  The same holds across
+ * processes: after kill -9, "pgcrane follow" resumes exactly after the
+ * last transaction the target committed.
  *
  * Cutover.  When cutover.requested appears in the state, the source's WAL
  * insert position at that moment becomes the cutover position: every

@@ -68,6 +68,8 @@ test_messages(void **state)
 					 ERRCLASS_STARTING);
 	assert_int_equal(errclass_of_message("FATAL:  sorry, too many clients already"),
 					 ERRCLASS_CAPACITY);
+	assert_int_equal(errclass_of_message("FATAL:  number of requested standby connections exceeds max_wal_senders (currently 10)"),
+					 ERRCLASS_CAPACITY);
 	assert_int_equal(errclass_of_message("terminating connection due to administrator command"),
 					 ERRCLASS_SHUTDOWN);
 	assert_int_equal(errclass_of_message("could not receive data from server: Connection reset by peer"),
