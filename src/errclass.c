@@ -130,12 +130,13 @@ errclass_classify(const char *sqlstate, const char *message,
 {
 	errclass_kind k = errclass_of_sqlstate(sqlstate);
 
-	if (k != ERRCLASS_PERMANENT)
+	if (errclass_is_transient(k))
 		return k;
+	/* A COPY ended with 57014 after its other side broke: the break counts. */
 	if (connection_bad)
 		return ERRCLASS_CONNECTION;
 	if (sqlstate != NULL && sqlstate[0] != '\0')
-		return ERRCLASS_PERMANENT;
+		return k;
 	return errclass_of_message(message);
 }
 

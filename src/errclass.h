@@ -61,9 +61,11 @@ errclass_kind errclass_of_sqlstate(const char *sqlstate);
 errclass_kind errclass_of_message(const char *message);
 
 /*
- * The class of a failure: by its SQLSTATE when it has one, else by the
- * connection (broken: ERRCLASS_CONNECTION), else by the message.
- * sqlstate and message may be NULL.
+ * The class of a failure: a transient SQLSTATE's class; else
+ * ERRCLASS_CONNECTION when the connection is broken (whatever SQLSTATE
+ * came last: a COPY stopped with 57014 because its other side broke is a
+ * connection failure); else the SQLSTATE's class when it has one; else
+ * the message's.  sqlstate and message may be NULL.
  */
 errclass_kind errclass_classify(const char *sqlstate, const char *message,
 								bool connection_bad);

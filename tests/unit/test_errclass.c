@@ -99,7 +99,10 @@ test_classify(void **state)
 	assert_int_equal(errclass_classify("42P01", "relation \"t\" does not exist", false),
 					 ERRCLASS_PERMANENT);
 	assert_int_equal(errclass_classify("42P01", "whatever", true), ERRCLASS_CONNECTION);
-	assert_int_equal(errclass_classify("57014", "canceling statement", true), ERRCLASS_CANCELED);
+	assert_int_equal(errclass_classify("57014", "canceling statement", false), ERRCLASS_CANCELED);
+	/* The clone's COPY: stopped (57014) because the other side broke. */
+	assert_int_equal(errclass_classify("57014", "COPY from stdin failed: copy stopped", true),
+					 ERRCLASS_CONNECTION);
 	assert_int_equal(errclass_classify("", "server closed the connection unexpectedly", false),
 					 ERRCLASS_CONNECTION);
 	assert_int_equal(errclass_classify(NULL, NULL, true), ERRCLASS_CONNECTION);
