@@ -10,7 +10,9 @@
 
 #include <cmocka.h>
 
+#include "conn.h"
 #include "errclass.h"
+#include "util/log.h"
 
 /* The SQLSTATEs that heal by waiting, with their classes. */
 static void
@@ -147,6 +149,49 @@ test_connect_sqlstate(void **state)
 									"FATAL:  permission denied for database \"d\"", false));
 }
 
+/* conn.c classifies its own failures the same way. */
+static void
+test_conn_failures(void **state)
+{
+	char		sqlstate[6];
+	char		msg[512];
+
+	(void) state;
+	/* No server behind the socket: a connection failure, worth waiting for. */
+	assert_null(conn_try_open("host=/nonexistent-pgcrane-dir port=1 dbname=x",
+							  sqlstate, msg, sizeof(msg)));
+	assert_string_equal(sqlstate, "08001");
+	assert_true(errclass_transient(sqlstate, msg, false));
+	assert_true(conn_failure_is_transient(NULL, NULL));
+	/* A string libpq cannot parse will not heal. */
+	assert_null(conn_try_open("no_such_option=1", sqlstate, msg, sizeof(msg)));
+	assert_string_equal(sqlstate, "");
+	assert_false(conn_failure_is_transient(NULL, NULL));
+	conn_clear_last_error();
+	assert_false(conn_failure_is_transient(NULL, NULL));
+}
+
+/* The follow reads the last held error line for status. */
+static void
+test_hold_last_error(void **state)
+{
+	char		buf[64];
+
+	(void) state;
+	log_hold_begin();
+	assert_false(log_hold_last_error(buf, sizeof(buf)));
+	assert_string_equal(buf, "");
+	(void) error("first failure");
+	log_detail("a detail line");
+	(void) error("could not connect to target server: Connection refused");
+	assert_true(log_hold_last_error(buf, sizeof(buf)));
+	assert_string_equal(buf, "could not connect to target server: Connection refused");
+	assert_true(log_hold_last_error(buf, 12));
+	assert_string_equal(buf, "could not c");
+	log_hold_end(LOG_WARNING);
+	assert_false(log_hold_last_error(buf, sizeof(buf)));
+}
+
 int
 main(void)
 {
@@ -156,6 +201,8 @@ main(void)
 		cmocka_unit_test(test_messages),
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_connect_sqlstate),
+		cmocka_unit_test(test_conn_failures),
+		cmocka_unit_test(test_hold_last_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
