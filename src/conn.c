@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "errclass.h"
 #include "interrupt.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -24,11 +25,13 @@ static const char *const session_options =
 "-c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
 
 /*
- * The SQLSTATE of the last error this thread logged through
- * conn_log_result_error(), for conn_failure_is_transient().  Per thread,
- * so workers never see each other's errors.
+ * The SQLSTATE and message of the last error this thread logged through
+ * conn_log_result_error() or met in conn_try_open(), for
+ * conn_failure_is_transient().  Per thread, so workers never see each
+ * other's errors.
  */
 static _Thread_local char last_sqlstate[6];
+static _Thread_local char last_message[256];
 
 /*
  * Options every connection of pgcrane and of its child programs gets
@@ -220,17 +223,6 @@ connect_params(const PQconninfoOption *opts, const char **keys,
 	return n;
 }
 
-/* libpq gives no SQLSTATE for connection failures; infer the common ones. */
-static const char *
-infer_sqlstate(const char *m)
-{
-	if (strstr(m, "does not exist") && strstr(m, "database"))
-		return "3D000";
-	if (strstr(m, "password authentication failed"))
-		return "28P01";
-	return "08001";
-}
-
 /*
  * Drive an attempt started by PQconnectStartParams to its end, waiting
  * at most CONN_POLL_MS at a time so that an interrupt is seen at once.
@@ -296,7 +288,7 @@ connect_with(const char *conninfo, char *msg, size_t msgsize,
 	PGconn	   *conn = NULL;
 	size_t		count = 16;
 
-	*sqlstate = "08001";
+	*sqlstate = "";
 	if (opts == NULL)
 		return NULL;
 	for (PQconninfoOption *o = opts; o->keyword; o++)
@@ -315,7 +307,8 @@ connect_with(const char *conninfo, char *msg, size_t msgsize,
 			 conn_wait(conn, timeout_seconds(opts), msg, msgsize, sqlstate) != 0)
 	{
 		if (PQstatus(conn) == CONNECTION_BAD)
-			*sqlstate = infer_sqlstate(conn_error_message(conn, msg, msgsize));
+			*sqlstate = errclass_connect_sqlstate(conn_error_message(conn, msg,
+																	 msgsize));
 		PQfinish(conn);
 		conn = NULL;
 	}
@@ -341,6 +334,7 @@ conn_try_open(const char *conninfo, char sqlstate[6], char *msg,
 	if (msg)
 		str_copy(msg, buf, msgsize);
 	str_copy(last_sqlstate, state, sizeof(last_sqlstate));
+	str_copy(last_message, buf, sizeof(last_message));
 	if (sqlstate)
 		str_copy(sqlstate, state, 6);
 	return NULL;
@@ -460,6 +454,7 @@ conn_log_result_error(const PGresult *res, const char *side, const char *what)
 	/* Without fields, libpq's text: keep its first line only. */
 	m = one_line(m, buf, sizeof(buf));
 	str_copy(last_sqlstate, state, sizeof(last_sqlstate));
+	str_copy(last_message, m, sizeof(last_message));
 	/*
 	 * A canceled query is pgcrane stopping its own work (Ctrl-C or another
 	 * worker's failure, both reported already): not an error of its own.
@@ -832,27 +827,15 @@ conn_with_env_password(const char *conninfo)
 bool
 conn_failure_is_transient(const PGconn *a, const PGconn *b)
 {
-	static const char *const transient[] = {
-		"40001",				/* serialization_failure */
-		"40P01",				/* deadlock_detected */
-		"57P01",				/* admin_shutdown */
-		"57P02",				/* crash_shutdown */
-		"57P03",				/* cannot_connect_now */
-		"53300",				/* too_many_connections */
-	};
+	bool		bad = (a && PQstatus(a) == CONNECTION_BAD) ||
+		(b && PQstatus(b) == CONNECTION_BAD);
 
-	if ((a && PQstatus(a) == CONNECTION_BAD) || (b && PQstatus(b) == CONNECTION_BAD))
-		return true;
-	if (strncmp(last_sqlstate, "08", 2) == 0)
-		return true;
-	for (size_t i = 0; i < sizeof(transient) / sizeof(transient[0]); i++)
-		if (strcmp(last_sqlstate, transient[i]) == 0)
-			return true;
-	return false;
+	return errclass_transient(last_sqlstate, last_message, bad);
 }
 
 void
 conn_clear_last_error(void)
 {
 	last_sqlstate[0] = '\0';
+	last_message[0] = '\0';
 }

@@ -45,9 +45,11 @@ PGconn	   *conn_open(const char *conninfo, const char *side);
 
 /*
  * Like conn_open but quiet: on failure returns NULL and, if sqlstate is
- * not NULL, stores the connection error's SQLSTATE (inferred: 3D000,
- * 28P01, 08001; 57014 when interrupted) and a one-line message into msg
- * (msgsize bytes).  conn_open logs an interrupted attempt at debug level
+ * not NULL, stores the connection error's SQLSTATE (inferred from the
+ * message by errclass_connect_sqlstate: 3D000, 28P01, 57P03, 08001 ...;
+ * 57014 when interrupted; "" when not known) and a one-line message into
+ * msg (msgsize bytes).  errclass_transient(sqlstate, msg, false) tells
+ * whether trying again later may succeed.  conn_open logs an interrupted attempt at debug level
  * only: the interrupt itself was reported.
  */
 PGconn	   *conn_try_open(const char *conninfo, char sqlstate[6],
@@ -82,10 +84,12 @@ void		conn_log_result_error(const PGresult *res, const char *side,
 								  const char *what);
 
 /*
- * Whether the last failure of this thread is worth retrying: a connection
- * (a or b, either may be NULL) is broken, or the last logged error was a
- * connection error, a server shutdown, a serialization failure or a
- * deadlock.  conn_clear_last_error() forgets the last error.
+ * Whether the last failure of this thread is worth retrying, as errclass.h
+ * classifies it: a connection (a or b, either may be NULL) is broken, or
+ * the last error logged by conn_log_result_error() or met by
+ * conn_try_open() is transient (a connection failure, a server shutting
+ * down or starting, too many connections, a serialization failure, a
+ * deadlock, an object in use).  conn_clear_last_error() forgets it.
  */
 bool		conn_failure_is_transient(const PGconn *a, const PGconn *b);
 void		conn_clear_last_error(void);

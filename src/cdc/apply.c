@@ -74,6 +74,7 @@
 #include "cdc/apply_sql.h"
 #include "cdc/origin.h"
 #include "conn.h"
+#include "errclass.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -161,7 +162,8 @@ notice_processor(void *arg, const char *message)
 
 /*
  * Open a target session the way conn_open() does, but tell a failure that
- * may pass (server down) from one that will not.
+ * may pass (server down, starting, shutting down: errclass.h) from one
+ * that will not.
  */
 static int
 open_target(const char *target, PGconn **out)
@@ -169,34 +171,34 @@ open_target(const char *target, PGconn **out)
 	char		state[6];
 	char		msg[1024];
 	PGconn	   *conn = conn_try_open(target, state, msg, sizeof(msg));
+	bool		transient;
 
 	*out = NULL;
 	if (conn == NULL)
 	{
-		if (state[0])
-			return error("could not connect to target server: %s", msg);
-		log_warning("could not connect to target server: %s", msg);
-		return CDC_APPLY_LOST;
+		error("could not connect to target server: %s", msg);
+		return errclass_transient(state, msg, false) ? CDC_APPLY_LOST : -1;
 	}
 	PQsetNoticeProcessor(conn, notice_processor, NULL);
 	if (conn_exec(conn, SIDE_TARGET,
 				  "SELECT pg_catalog.set_config('search_path', '', false)") != 0)
 	{
+		transient = conn_failure_is_transient(conn, NULL);
 		PQfinish(conn);
-		return CDC_APPLY_LOST;
+		return transient ? CDC_APPLY_LOST : -1;
 	}
 	*out = conn;
 	return 0;
 }
 
-/* -1, or CDC_APPLY_LOST when a connection broke. */
+/*
+ * After a failure (logged): CDC_APPLY_LOST when it heals by waiting, a
+ * connection broke or the last error is transient (errclass.h), else -1.
+ */
 static int
 failure(const cdc_apply *ap)
 {
-	if ((ap->conn && PQstatus(ap->conn) == CONNECTION_BAD) ||
-		(ap->ctl && PQstatus(ap->ctl) == CONNECTION_BAD))
-		return CDC_APPLY_LOST;
-	return -1;
+	return conn_failure_is_transient(ap->conn, ap->ctl) ? CDC_APPLY_LOST : -1;
 }
 
 /* Settings and origin of the apply session. */
@@ -212,16 +214,10 @@ setup_session(cdc_apply *ap)
 	res = PQexecParams(ap->conn, CDC_ORIGIN_SESSION_SQL, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
-		/* 55006: an earlier pgcrane's session still holds it, and is ending. */
-		bool		busy = strcmp(conn_sqlstate(res), "55006") == 0;
-
-		if (busy)
-			log_warning("replication origin \"%s\" is still in use on the target, retrying",
-						ap->origin);
-		else
-			conn_log_result_error(res, SIDE_TARGET, "set up the replication origin session");
+		/* 55006, transient: an earlier pgcrane's session still holds it. */
+		conn_log_result_error(res, SIDE_TARGET, "set up the replication origin session");
 		PQclear(res);
-		return busy ? CDC_APPLY_LOST : failure(ap);
+		return failure(ap);
 	}
 	PQclear(res);
 	if (PQsetnonblocking(ap->conn, 1) != 0 || PQenterPipelineMode(ap->conn) != 1)
@@ -332,10 +328,11 @@ send_failed(cdc_apply *ap)
 	conn_error_message(ap->conn, buf, sizeof(buf));
 	if (PQstatus(ap->conn) == CONNECTION_BAD)
 	{
-		log_warning("lost the connection to the target server: %s", buf);
+		error("lost the connection to the target server: %s", buf);
 		return CDC_APPLY_LOST;
 	}
-	return error("could not send to target server: %s", buf);
+	error("could not send to target server: %s", buf);
+	return errclass_transient("", buf, false) ? CDC_APPLY_LOST : -1;
 }
 
 /* Send a statement that is not prepared. */

@@ -11,9 +11,12 @@
  * results that have arrived; a transaction counts as applied when the
  * target has answered its COMMIT.
  *
- * Errors are logged once, where detected.  Functions return 0, -1 (give
- * up), CDC_APPLY_LOST (a connection broke or the origin is still held by
- * a session that is going away: try again later) or CDC_APPLY_MISMATCH
+ * Errors are logged once, where detected, as errors (the follow holds
+ * them back and shows them as warnings when it tries again).  Functions
+ * return 0, -1 (give up), CDC_APPLY_LOST (a failure errclass.h counts as
+ * transient: a connection broke, the server is shutting down or starting,
+ * the origin is still held by a session that is going away: try again
+ * later) or CDC_APPLY_MISMATCH
  * (the target's table does not match what the source describes: changes
  * cannot be applied until someone changes the target).  Before returning
  * CDC_APPLY_MISMATCH, every complete source transaction before the failing

@@ -34,11 +34,17 @@
  * Restart.  A session starts streaming at the origin's progress, read
  * after the apply session has bound the origin (which fails while an older
  * session still holds it), so no earlier session can still commit behind
- * it.  A lost connection (server restart, network) ends the session; a new
- * one starts after a backoff of 1, 2, 4, ... 30 s, for at most
- * timeout_seconds without success.  The same holds across processes: after
- * kill -9, "pgcrane follow" resumes exactly after the last transaction the
- * target committed.
+ * it.  A failure that heals by waiting (errclass.h: a lost connection to
+ * either server, a shutdown or restart, crash recovery, a slot or origin
+ * still held by a session that is ending) ends the session; a new one
+ * starts after a backoff of 1, 2, 4, ... 30 s, for at most
+ * timeout_seconds without a session that received anything.  A session's
+ * error lines are held back (log_hold_begin) until its end decides what
+ * they are: warnings when it is tried again, errors when not.  Whatever
+ * ended it, the open target transaction is rolled back and the next
+ * session starts at the origin's durable progress.  The same holds across
+ * processes: after kill -9, "pgcrane follow" resumes exactly after the
+ * last transaction the target committed.
  *
  * Cutover.  When cutover.requested appears in the state, the source's WAL
  * insert position at that moment becomes the cutover position: every
@@ -629,7 +635,7 @@ tick(follow_ctx *c)
 	}
 	if (rc == 0 && now - c->last_receive > RECEIVE_TIMEOUT)
 	{
-		log_warning("nothing received from the source for %.0f seconds", RECEIVE_TIMEOUT);
+		error("nothing received from the source for %.0f seconds", RECEIVE_TIMEOUT);
 		rc = FOLLOW_LOST;
 	}
 	if (rc == 0 && now >= c->next_tick)
@@ -703,18 +709,23 @@ session_start(follow_ctx *c)
 	uint64_t	resume;
 	int			rc;
 
+	c->streamed = false;		/* until this session receives something */
 	rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
 	if (rc != 0)
 		return rc;
 	resume_counts(c, resume);
 	c->durable_lsn = resume;
 	c->ka_wal_end = resume;
-	c->streamed = false;
 	rc = cdc_stream_start(&c->stream, c->source, c->slot, c->publication, resume);
 	if (rc != CDC_STREAM_MESSAGE)
 		return rc;
 	pgo_lsn_format(resume, lsn, sizeof(lsn));
 	log_info("streaming changes from slot \"%s\" on the source from %s", c->slot, lsn);
+	if (strcmp(c->phase, FOLLOW_PHASE_RECONNECTING) == 0)
+	{
+		set_phase(c, c->cutover_lsn ? FOLLOW_PHASE_CUTOVER : FOLLOW_PHASE_CATCHING_UP);
+		note_state(c, cdc_report_put_int(c->o->st, FOLLOW_KEY_RECONNECT_ATTEMPT, 0));
+	}
 	c->next_feedback = c->next_tick = c->next_source_poll = 0.0;
 	c->last_receive = clock_now();
 	return 0;
@@ -764,38 +775,63 @@ session_end(follow_ctx *c, int rc)
 	}
 }
 
+/*
+ * One session, its error lines held until its outcome is known: shown as
+ * warnings when it is tried again (FOLLOW_LOST), as errors otherwise.
+ * The last of them goes into last_error (lasterrsize bytes).
+ */
 static int
-run_session(follow_ctx *c)
+run_session(follow_ctx *c, char *last_error, size_t lasterrsize)
 {
-	int			rc = session_start(c);
+	int			rc;
 
+	conn_clear_last_error();
+	log_hold_begin();
+	rc = session_start(c);
 	if (rc == 0)
 		rc = session_loop(c);
 	session_end(c, rc);
+	if (!log_hold_last_error(last_error, lasterrsize))
+		str_copy(last_error, "connection lost", lasterrsize);
+	log_hold_end(rc == FOLLOW_LOST ? LOG_WARNING : LOG_ERROR);
 	return rc;
 }
 
-/* Sleep seconds, waking for Ctrl-C; FOLLOW_STOPPED if it came. */
+/*
+ * Sleep seconds, waking for Ctrl-C (FOLLOW_STOPPED if it came), and
+ * telling status once a second that this process is alive.
+ */
 static int
 backoff_wait(follow_ctx *c, int seconds)
 {
 	double		end = clock_now() + seconds;
+	double		next_touch = 0.0;
+	char		now[32];
 
 	while (clock_now() < end)
 	{
 		if (c->o->intr->stop)
 			return FOLLOW_STOPPED;
+		if (clock_now() >= next_touch)
+		{
+			cdc_report_format_time(time(NULL), now, sizeof(now));
+			note_state(c, state_put(c->o->st, FOLLOW_KEY_UPDATED_AT, now));
+			next_touch = clock_now() + 1.0;
+		}
 		usleep(100 * 1000);
 	}
 	return 0;
 }
 
 /*
- * A session lost a connection: wait and try again, or give up when no
- * session has worked for timeout seconds.  0 to go on.
+ * A session ended on a failure that heals by waiting (last_error): wait
+ * and try again, or give up when no session has worked for timeout
+ * seconds.  The attempt and the error go into the state for status.  0 to
+ * go on.
  */
 static int
-retry_after_loss(follow_ctx *c, double *first_loss, int *attempt)
+retry_after_loss(follow_ctx *c, const char *last_error, double *first_loss,
+				 int *attempt)
 {
 	int			timeout = c->o->timeout_seconds > 0 ? c->o->timeout_seconds
 		: DEFAULT_TIMEOUT;
@@ -817,7 +853,12 @@ retry_after_loss(follow_ctx *c, double *first_loss, int *attempt)
 	delay = *attempt >= 5 ? MAX_BACKOFF : 1 << *attempt;
 	(*attempt)++;
 	set_phase(c, FOLLOW_PHASE_RECONNECTING);
-	log_info("reconnecting in %d s", delay);
+	note_state(c, cdc_report_put_int(c->o->st, FOLLOW_KEY_RECONNECT_ATTEMPT, *attempt));
+	note_state(c, state_put(c->o->st, FOLLOW_KEY_LAST_ERROR, last_error));
+	log_info("reconnecting in %d s (attempt %d)", delay, *attempt);
+	if (c->state_broken)
+		return error("could not record the follow's progress in the state file of \"%s\"",
+					 c->dir);
 	return backoff_wait(c, delay);
 }
 
@@ -1015,6 +1056,7 @@ follow_run(const follow_options *o)
 	follow_ctx	c;
 	double		first_loss = 0.0;
 	int			attempt = 0;
+	char		last_error[512];
 	int			rc;
 
 	/*
@@ -1037,12 +1079,11 @@ follow_run(const follow_options *o)
 	record_start(&c);
 	for (;;)
 	{
-		rc = run_session(&c);
+		rc = run_session(&c, last_error, sizeof(last_error));
 		if (rc == FOLLOW_LOST)
-			rc = retry_after_loss(&c, &first_loss, &attempt);
+			rc = retry_after_loss(&c, last_error, &first_loss, &attempt);
 		if (rc != 0)
 			break;
-		set_phase(&c, c.cutover_lsn ? FOLLOW_PHASE_CUTOVER : FOLLOW_PHASE_CATCHING_UP);
 	}
 	rc = finish(&c, rc);
 	follow_ctx_release(&c);

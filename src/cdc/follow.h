@@ -22,8 +22,10 @@
  * follow.durable_lsn (both only ever move forward), follow.source_lsn, follow.lag_bytes, follow.lag_seconds,
  * follow.changes_per_second, follow.transactions, follow.changes,
  * follow.updated_at and follow.pid (the counts also as soon as the
- * target answers a commit); at the end cutover.lsn and
- * cutover.done_at.  It watches cutover.requested, which pgcrane cutover
+ * target answers a commit); while reconnecting
+ * follow.reconnect_attempt (1, 2, ...; 0 once a session works again) and
+ * follow.last_error (the failure that ended the last session or attempt);
+ * at the end cutover.lsn and cutover.done_at.  It watches cutover.requested, which pgcrane cutover
  * sets.
  */
 #ifndef PGCRANE_CDC_FOLLOW_H
@@ -49,9 +51,11 @@ typedef struct follow_options
 /*
  * Follow until the cutover is done (EXIT_OK), Ctrl-C or SIGTERM
  * (EXIT_INTERRUPTED; run it again to go on), or an error (EXIT_ERROR,
- * logged with what to do).  A lost connection is retried with backoff,
- * resuming after the last transaction the target committed: nothing is
- * lost and nothing applied twice.
+ * logged with what to do).  A failure that heals by waiting (errclass.h:
+ * a lost connection to either server, a shutdown, a restart, crash
+ * recovery, a slot or origin still held) is retried with backoff for up
+ * to timeout_seconds, resuming after the last transaction the target
+ * committed: nothing is lost and nothing applied twice.
  */
 int			follow_run(const follow_options *o);
 
@@ -70,6 +74,8 @@ bool		follow_workdir_exists(const char *dir);
 #define FOLLOW_KEY_PID			"follow.pid"
 #define FOLLOW_KEY_UPDATED_AT	"follow.updated_at"
 #define FOLLOW_KEY_ERROR		"follow.error"
+#define FOLLOW_KEY_RECONNECT_ATTEMPT	"follow.reconnect_attempt"
+#define FOLLOW_KEY_LAST_ERROR	"follow.last_error"
 #define CUTOVER_KEY_REQUESTED	"cutover.requested"
 #define CUTOVER_KEY_LSN			"cutover.lsn"
 #define CUTOVER_KEY_DONE_AT		"cutover.done_at"

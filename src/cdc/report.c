@@ -378,6 +378,8 @@ status_json(state *st, uint64_t live, int lock, long lock_pid)
 	json_key(&sb, st, "changes", "follow.changes", true);
 	json_key(&sb, st, "updated_at", FOLLOW_KEY_UPDATED_AT, false);
 	json_key(&sb, st, "pid", FOLLOW_KEY_PID, true);
+	json_key(&sb, st, "reconnect_attempt", FOLLOW_KEY_RECONNECT_ATTEMPT, true);
+	json_key(&sb, st, "last_error", FOLLOW_KEY_LAST_ERROR, false);
 	json_key(&sb, st, "cutover_requested", CUTOVER_KEY_REQUESTED, false);
 	json_key(&sb, st, "cutover_lsn", CUTOVER_KEY_LSN, false);
 	json_key(&sb, st, "cutover_done_at", CUTOVER_KEY_DONE_AT, false);
@@ -417,6 +419,18 @@ status_text_phase(state *st, const char *phase, int lock, long lock_pid)
 	printf("\n");
 }
 
+/* While reconnecting: which attempt, and what ended the last one. */
+static void
+status_text_reconnecting(state *st)
+{
+	char	   *err = get_or_empty(st, FOLLOW_KEY_LAST_ERROR);
+
+	printf("  reconnecting (attempt %" PRId64 ", last error: %s)\n",
+		   cdc_report_get_int(st, FOLLOW_KEY_RECONNECT_ATTEMPT, 0),
+		   err[0] ? err : "-");
+	free(err);
+}
+
 /* The follow part of the text status; nothing when there is no follow. */
 static void
 status_text_follow(state *st, uint64_t live, int lock, long lock_pid)
@@ -436,6 +450,8 @@ status_text_follow(state *st, uint64_t live, int lock, long lock_pid)
 	if (phase != NULL)
 	{
 		status_text_phase(st, phase, lock, lock_pid);
+		if (strcmp(phase, FOLLOW_PHASE_RECONNECTING) == 0)
+			status_text_reconnecting(st);
 		printf("  applied LSN         %s\n", applied[0] ? applied : "-");
 		printf("  durable LSN         %s\n", durable[0] ? durable : "-");
 		pgo_lsn_format(source, buf, sizeof(buf));

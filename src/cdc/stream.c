@@ -59,6 +59,7 @@
 #include "cdc/pgoutput.h"
 #include "cdc/slot.h"
 #include "conn.h"
+#include "errclass.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -155,39 +156,28 @@ cdc_stream_command(const char *quoted_slot, const char *publication_literal,
 }
 
 /*
- * Whether a failed START_REPLICATION or a broken stream is worth trying
- * again: the server is going away or starting, the connection broke, or
- * the slot is still held by a walsender that has not noticed yet that its
- * client (an earlier pgcrane) is gone.
+ * Log a failure of the stream as an error (the follow holds it back and
+ * shows it as a warning when it tries again) and classify it by
+ * errclass.h: the server going away or starting, a broken connection, a
+ * slot still held by a walsender that has not noticed yet that its client
+ * (an earlier pgcrane) is gone are CDC_STREAM_LOST.  Without a result,
+ * libpq itself failed on the connection: lost as well.
  */
-static bool
-sqlstate_is_transient(const char *state)
-{
-	return state[0] == '\0' || strncmp(state, "08", 2) == 0 ||
-		strcmp(state, "55006") == 0 || strcmp(state, "57P01") == 0 ||
-		strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
-		strcmp(state, "53300") == 0;
-}
-
-/* Log a failure of the stream and classify it. */
 static int
 stream_failure(cdc_stream *s, const PGresult *res, const char *what)
 {
 	const char *state = res ? conn_sqlstate(res) : "";
 	const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	char		buf[512];
-	bool		transient = PQstatus(s->conn) == CONNECTION_BAD ||
-		sqlstate_is_transient(state);
+	bool		transient;
 
 	if (m == NULL)
 		m = conn_error_message(s->conn, buf, sizeof(buf));
+	transient = res == NULL ||
+		errclass_transient(state, m, PQstatus(s->conn) == CONNECTION_BAD);
 	s->broken = true;
-	if (transient)
-		log_warning("%s on source server: %s%s%s%s", what, m,
-					state[0] ? " (SQLSTATE " : "", state, state[0] ? ")" : "");
-	else
-		error("%s on source server: %s%s%s%s", what, m,
-			  state[0] ? " (SQLSTATE " : "", state, state[0] ? ")" : "");
+	error("%s on source server: %s%s%s%s", what, m,
+		  state[0] ? " (SQLSTATE " : "", state, state[0] ? ")" : "");
 	return transient ? CDC_STREAM_LOST : CDC_STREAM_FAILED;
 }
 
@@ -236,12 +226,10 @@ cdc_stream_start(cdc_stream *s, const char *source, const char *slot,
 	if (s->conn == NULL)
 	{
 		/* A wrong password or database will not fix itself. */
-		if (state[0])
-			return error("could not open a replication connection to the source server: %s",
-						 msg);
-		log_warning("could not open a replication connection to the source server: %s",
-					msg);
-		return CDC_STREAM_LOST;
+		error("could not open a replication connection to the source server: %s",
+			  msg);
+		return errclass_transient(state, msg, false) ? CDC_STREAM_LOST
+			: CDC_STREAM_FAILED;
 	}
 	rc = start_replication(s, slot, publication, start_lsn);
 	if (rc != CDC_STREAM_MESSAGE)
@@ -271,7 +259,7 @@ stream_ended(cdc_stream *s)
 	if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK)
 	{
 		/* The server ended the copy on its own: a clean shutdown. */
-		log_warning("the source server ended the replication stream");
+		error("the source server ended the replication stream");
 		s->broken = true;
 		rc = CDC_STREAM_LOST;
 	}

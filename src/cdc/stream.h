@@ -10,10 +10,12 @@
  * is readable.  The header of each CopyData message is decoded here; the
  * pgoutput payload of an XLogData message is left to pgo_decode().
  *
- * Errors are logged once here.  A lost connection, a server shutting down
- * or a slot still held by an earlier session are reported as
- * CDC_STREAM_LOST, which the caller answers by reconnecting later; any
- * other failure is CDC_STREAM_FAILED.
+ * Errors are logged once here, as errors: the caller holds them back
+ * (log_hold_begin) and shows them as warnings when it tries again.  A
+ * failure errclass.h counts as transient (a lost connection, a server
+ * shutting down or starting, a slot still held by an earlier session) is
+ * reported as CDC_STREAM_LOST, which the caller answers by reconnecting
+ * later; any other failure is CDC_STREAM_FAILED.
  */
 #ifndef PGCRANE_CDC_STREAM_H
 #define PGCRANE_CDC_STREAM_H

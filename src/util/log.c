@@ -188,6 +188,35 @@ log_hold_end(log_level level)
 	free(h);
 }
 
+bool
+log_hold_last_error(char *buf, size_t bufsize)
+{
+	const char *last = NULL;
+	size_t		len = 0;
+
+	if (bufsize > 0)
+		buf[0] = '\0';
+	for (const char *line = held ? held->buf : NULL;
+		 line && line < held->buf + held->len;)
+	{
+		const char *end = strchr(line, '\n');
+
+		if (line[0] == 'e')
+		{
+			last = line + 1;
+			len = (size_t) (end - last);
+		}
+		line = end + 1;
+	}
+	if (last == NULL || bufsize == 0)
+		return false;
+	if (len >= bufsize)
+		len = bufsize - 1;
+	memcpy(buf, last, len);
+	buf[len] = '\0';
+	return true;
+}
+
 void
 log_bug(const char *file, int line, const char *msg)
 {

@@ -12,6 +12,8 @@
 #define PGCRANE_LOG_H
 
 #include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
 
 typedef enum log_level
 {
@@ -52,6 +54,12 @@ int			error(const char *fmt,...) __attribute__((format(printf, 1, 2)));
  */
 void		log_hold_begin(void);
 void		log_hold_end(log_level level);
+
+/*
+ * The last error line held since log_hold_begin(), into buf; false (and
+ * buf "") when none is held.  The lines stay held.
+ */
+bool		log_hold_last_error(char *buf, size_t bufsize);
 
 /* Report a broken invariant and abort. */
 #define BUG(msg) log_bug(__FILE__, __LINE__, (msg))
