@@ -77,6 +77,7 @@
 #include "cdc/stream.h"
 #include "cli/cli.h"
 #include "conn.h"
+#include "errclass.h"
 #include "identity.h"
 #include "sequence.h"
 #include "util/clock.h"
@@ -702,6 +703,48 @@ session_loop(follow_ctx *c)
 
 /* ---------- sessions ---------- */
 
+/*
+ * Prove that conninfo reaches the database recorded for side: 0, -1
+ * (another database, or a permanent failure: logged) or FOLLOW_LOST (the
+ * server cannot be reached now: retried).
+ */
+static int
+prove_side(follow_ctx *c, const char *side, const char *conninfo)
+{
+	char		sqlstate[6];
+	char		msg[1024];
+	PGconn	   *conn = conn_try_open(conninfo, sqlstate, msg, sizeof(msg));
+	int			rc;
+
+	if (conn == NULL)
+	{
+		if (errclass_transient(sqlstate, msg, false))
+		{
+			log_warning("could not connect to %s server: %s", side, msg);
+			return FOLLOW_LOST;
+		}
+		return error("could not connect to %s server: %s", side, msg);
+	}
+	rc = identity_check_conn(c->o->st, side, conn, conninfo);
+	if (rc != 0 && PQstatus(conn) == CONNECTION_BAD)
+		rc = FOLLOW_LOST;
+	PQfinish(conn);
+	return rc;
+}
+
+/*
+ * Given or recorded, each side must reach the database the clone used:
+ * proved at every session start, before anything is done on either (a
+ * reconnect after a failover or a DNS change included).
+ */
+static int
+prove_sides(follow_ctx *c)
+{
+	int			rc = prove_side(c, SIDE_SOURCE, c->source);
+
+	return rc != 0 ? rc : prove_side(c, SIDE_TARGET, c->target);
+}
+
 static int
 session_start(follow_ctx *c)
 {
@@ -710,7 +753,9 @@ session_start(follow_ctx *c)
 	int			rc;
 
 	c->streamed = false;		/* until this session receives something */
-	rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
+	rc = prove_sides(c);
+	if (rc == 0)
+		rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
 	if (rc != 0)
 		return rc;
 	resume_counts(c, resume);
@@ -919,13 +964,6 @@ load_setup(follow_ctx *c)
 	c->origin = required(c, FOLLOW_KEY_ORIGIN);
 	start = required(c, FOLLOW_KEY_START_LSN);
 	if (!c->source || !c->target || !c->slot || !c->publication || !c->origin || !start)
-	{
-		free(start);
-		return -1;
-	}
-	/* Given or recorded, each must reach the database the clone used. */
-	if (identity_check_recorded(c->o->st, SIDE_SOURCE, c->source) != 0 ||
-		identity_check_recorded(c->o->st, SIDE_TARGET, c->target) != 0)
 	{
 		free(start);
 		return -1;
