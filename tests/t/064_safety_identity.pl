@@ -169,6 +169,21 @@ refused('follow into a database created again under the recorded name', 2,
 $dst->safe_psql('postgres', 'DROP DATABASE shop');
 $dst->safe_psql('postgres', 'ALTER DATABASE shop_saved RENAME TO shop');
 
+# A follow started while the target is down waits for it, as for any
+# lost connection, and proves the target once it is back.
+$dst->stop;
+my $waiting = start_background($tempdir, 'follow-down', pgcrane_path(), 'follow',
+	'--dir' => $dir);
+ok(wait_state_kv($dir, 'follow.phase', qr/^reconnecting$/, $timeout),
+	'a follow started with the target down waits for it');
+ok(process_alive($waiting), 'and keeps running');
+$dst->start;
+ok(wait_state_kv($dir, 'follow.phase', qr/^(catching-up|streaming)$/, 4 * $timeout),
+	'it proves the target and follows once the target is back')
+  or diag(slurp_if_exists("$tempdir/follow-down.err"));
+kill 'INT', $waiting;
+is(wait_background($waiting, $timeout), 130, 'that follow stops on SIGINT');
+
 # cleanup with the recorded databases removes the slot, the publication
 # and the origin.
 ($rc, $out, $err) = run_pgcrane('cleanup', '--dir' => $dir);
