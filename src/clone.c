@@ -39,7 +39,6 @@
 #include "catalog.h"
 #include "cdc/follow.h"
 #include "cdc/slot.h"
-#include "cli/cli.h"
 #include "conn.h"
 #include "identity.h"
 #include "interrupt.h"
@@ -149,16 +148,16 @@ do_preflight(clone_ctx *c)
 	if (preflight_run(&po, &c->info) != 0)
 	{
 		phase_end(c, -1);
-		return c->info.unreachable ? EXIT_ERROR : EXIT_CHECK_FAILED;
+		return c->info.unreachable ? RUN_FAILED : RUN_CHECK_FAILED;
 	}
 	if (!c->o->json)
 		preflight_print(&c->info, false);
 	phase_end(c, 0);
 	if (c->intr.stop)
-		return EXIT_INTERRUPTED;
+		return RUN_INTERRUPTED;
 	if (check_identities(c) != 0)
-		return EXIT_ERROR;
-	return EXIT_OK;
+		return RUN_FAILED;
+	return RUN_OK;
 }
 
 /* Whether a resumed run may skip step: done, and in the same snapshot. */
@@ -696,13 +695,13 @@ finish(clone_ctx *c, int rc, double start)
 	if (rc == 0 && !c->o->json)
 		hint_toast_compression(c);
 	if (rc == 0)
-		return EXIT_OK;
+		return RUN_OK;
 	if (c->intr.signo)
 		log_info("clone interrupted in phase \"%s\"", c->phase ? c->phase : "setup");
 	else
 		error("clone failed in phase \"%s\"", c->phase ? c->phase : "setup");
 	hint_after_failure(c);
-	return c->intr.signo ? EXIT_INTERRUPTED : EXIT_ERROR;
+	return c->intr.signo ? RUN_INTERRUPTED : RUN_FAILED;
 }
 
 /* clone --verify: compare the finished target with the source. */
@@ -928,7 +927,7 @@ clone_ctx_release(clone_ctx *c)
 	free(c->list_path);
 }
 
-int
+run_status
 clone_run(const clone_options *o)
 {
 	clone_ctx	c;
@@ -943,22 +942,22 @@ clone_run(const clone_options *o)
 	c.toast = o->toast_compression;
 	c.st = state_open(o->dir);
 	if (c.st == NULL)
-		return EXIT_ERROR;
+		return RUN_FAILED;
 	c.dump_path = str_printf("%s/schema.dump", o->dir);
 	c.list_path = str_printf("%s/post-data.list", o->dir);
 	if (setup_endpoints(&c) != 0 || interrupt_start(&c.intr) != 0)
 	{
 		clone_ctx_release(&c);
-		return EXIT_ERROR;
+		return RUN_FAILED;
 	}
 	if (record_run(&c) != 0)
 	{
 		clone_ctx_release(&c);
-		return EXIT_ERROR;
+		return RUN_FAILED;
 	}
 	progress_init(&c.prog, o->json);
 	rc = do_preflight(&c);
-	if (rc != EXIT_OK)
+	if (rc != RUN_OK)
 	{
 		const char *status = c.intr.signo ? "preflight interrupted" :
 			o->resume ? "failed" : "preflight failed";
@@ -966,17 +965,17 @@ clone_run(const clone_options *o)
 		if (c.intr.signo)
 		{
 			log_info("clone interrupted in phase \"preflight\"; nothing was created");
-			rc = EXIT_INTERRUPTED;
+			rc = RUN_INTERRUPTED;
 		}
-		if (state_put(c.st, "status", status) != 0 && rc == EXIT_OK)
-			rc = EXIT_ERROR;
+		if (state_put(c.st, "status", status) != 0 && rc == RUN_OK)
+			rc = RUN_FAILED;
 	}
 	else
 	{
 		rc = finish(&c, run_phases(&c), start);
-		if (rc == EXIT_OK && o->verify)
+		if (rc == RUN_OK && o->verify)
 			rc = run_verify(&c);
-		if (rc == EXIT_OK && c.follow)
+		if (rc == RUN_OK && c.follow)
 			rc = run_follow(&c);
 	}
 	interrupt_stop(&c.intr);

@@ -5,6 +5,8 @@
 #ifndef PGCRANE_CLONE_H
 #define PGCRANE_CLONE_H
 
+#include "status.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -35,10 +37,10 @@ typedef struct clone_options
 /*
  * Run preflight, then the clone (or, with resume, what the state file in
  * dir records as not done): snapshot, schema, data and indexes,
- * sequences, post-data; print the summary.  Returns an exit code
- * (EXIT_OK, EXIT_CHECK_FAILED when preflight found problems, EXIT_ERROR,
- * EXIT_INTERRUPTED).
+ * sequences, post-data; print the summary.  Returns a run status
+ * (RUN_OK, RUN_CHECK_FAILED when preflight found problems, RUN_FAILED,
+ * RUN_INTERRUPTED).
  */
-int			clone_run(const clone_options *o);
+run_status			clone_run(const clone_options *o);
 
 #endif

@@ -75,7 +75,6 @@
 #include "cdc/report.h"
 #include "cdc/slot.h"
 #include "cdc/stream.h"
-#include "cli/cli.h"
 #include "conn.h"
 #include "errclass.h"
 #include "identity.h"
@@ -1044,14 +1043,14 @@ finish(follow_ctx *c, int rc)
 	{
 		if (!c->o->no_summary)
 			cdc_report_print_cutover(c->o->st, c->o->json);
-		return EXIT_OK;
+		return RUN_OK;
 	}
 	if (rc == FOLLOW_STOPPED)
 	{
 		set_phase(c, FOLLOW_PHASE_STOPPED);
 		log_info("stopped; resume with: pgcrane follow --dir %s", c->dir);
 		report_slot_left(c);
-		return EXIT_INTERRUPTED;
+		return RUN_INTERRUPTED;
 	}
 	set_phase(c, FOLLOW_PHASE_FAILED);
 	if (rc == FOLLOW_MISMATCH)
@@ -1073,7 +1072,7 @@ finish(follow_ctx *c, int rc)
 		log_hint("Fix the cause, then run: pgcrane follow --dir %s", c->dir);
 	}
 	report_slot_left(c);
-	return EXIT_ERROR;
+	return RUN_FAILED;
 }
 
 bool
@@ -1088,7 +1087,7 @@ follow_workdir_exists(const char *dir)
 	return exists;
 }
 
-int
+run_status
 follow_run(const follow_options *o)
 {
 	follow_ctx	c;
@@ -1112,7 +1111,7 @@ follow_run(const follow_options *o)
 	if (load_setup(&c) != 0)
 	{
 		follow_ctx_release(&c);
-		return EXIT_ERROR;
+		return RUN_FAILED;
 	}
 	record_start(&c);
 	for (;;)

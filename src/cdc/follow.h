@@ -31,6 +31,8 @@
 #ifndef PGCRANE_CDC_FOLLOW_H
 #define PGCRANE_CDC_FOLLOW_H
 
+#include "status.h"
+
 #include <stdbool.h>
 
 #include "interrupt.h"
@@ -49,15 +51,15 @@ typedef struct follow_options
 } follow_options;
 
 /*
- * Follow until the cutover is done (EXIT_OK), Ctrl-C or SIGTERM
- * (EXIT_INTERRUPTED; run it again to go on), or an error (EXIT_ERROR,
+ * Follow until the cutover is done (RUN_OK), Ctrl-C or SIGTERM
+ * (RUN_INTERRUPTED; run it again to go on), or an error (RUN_FAILED,
  * logged with what to do).  A failure that heals by waiting (errclass.h:
  * a lost connection to either server, a shutdown, a restart, crash
  * recovery, a slot or origin still held) is retried with backoff for up
  * to timeout_seconds, resuming after the last transaction the target
  * committed: nothing is lost and nothing applied twice.
  */
-int			follow_run(const follow_options *o);
+run_status			follow_run(const follow_options *o);
 
 /*
  * Whether dir holds a state file; logs an error when not (state_open()

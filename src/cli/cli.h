@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+#include "status.h"
+
 /* Exit codes, the same for every command. */
 #define EXIT_OK 0				/* success; verify: source and target equal */
 #define EXIT_CHECK_FAILED 1		/* preflight found problems; verify found differences */
@@ -57,6 +59,9 @@ bool		cli_parse_jobs(const char *name, const char *arg, int *out);
  * (logged) if bad.
  */
 bool		cli_parse_toast_compression(const char *arg, const char **out);
+
+/* The exit code of an engine's run status (the only place that maps it). */
+int			cli_exit_code(run_status status);
 
 /* Number of online CPUs, at least 1. */
 int			cli_cpu_count(void);

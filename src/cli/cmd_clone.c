@@ -184,7 +184,7 @@ cmd_clone(int argc, char **argv)
 		o.target = ep.target;
 		if (o.index_jobs == 0)
 			o.index_jobs = o.jobs;
-		rc = clone_run(&o);
+		rc = cli_exit_code(clone_run(&o));
 	}
 	free(owned[0]);
 	free(owned[1]);

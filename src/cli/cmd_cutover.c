@@ -134,7 +134,7 @@ catch_up_here(const cutover_options *o)
 	fo.intr = &intr;
 	fo.json = o->json;
 	fo.no_summary = true;
-	rc = follow_run(&fo);
+	rc = cli_exit_code(follow_run(&fo));
 	interrupt_stop(&intr);
 	if (rc == EXIT_OK && o->drop_slot && cdc_cleanup(fo.st, NULL, NULL) != 0)
 		rc = EXIT_ERROR;

@@ -103,7 +103,7 @@ run(follow_options *o, const char *dir)
 		return EXIT_ERROR;
 	}
 	o->intr = &intr;
-	rc = follow_run(o);
+	rc = cli_exit_code(follow_run(o));
 	interrupt_stop(&intr);
 	state_close(o->st);
 	return rc;

@@ -161,7 +161,7 @@ cmd_verify(int argc, char **argv)
 		{
 			o.source = ep.source;
 			o.target = ep.target;
-			rc = verify_run(&o);
+			rc = cli_exit_code(verify_run(&o));
 		}
 	}
 	free(src);

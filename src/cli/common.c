@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/str.h"
 
 bool
@@ -83,9 +84,24 @@ cli_parse_toast_compression(const char *arg, const char **out)
 int
 cli_cpu_count(void)
 {
-	long		n = sysconf(_SC_NPROCESSORS_ONLN);
+	return proc_cpu_count();
+}
 
-	return n > 0 ? (int) n : 1;
+int
+cli_exit_code(run_status status)
+{
+	switch (status)
+	{
+		case RUN_OK:
+			return EXIT_OK;
+		case RUN_CHECK_FAILED:
+			return EXIT_CHECK_FAILED;
+		case RUN_INTERRUPTED:
+			return EXIT_INTERRUPTED;
+		case RUN_FAILED:
+			break;
+	}
+	return EXIT_ERROR;
 }
 
 void

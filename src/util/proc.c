@@ -260,3 +260,11 @@ proc_start_reader(const char *const *argv, char *const *extra_env,
 	*pid = (int) child;
 	return rc;
 }
+
+int
+proc_cpu_count(void)
+{
+	long		n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n > 0 ? (int) n : 1;
+}

@@ -40,4 +40,7 @@ int			proc_start_reader(const char *const *argv, char *const *extra_env,
 							  const char *stdin_data, char *buf,
 							  size_t bufsize, int *pid);
 
+/* Number of online CPUs, at least 1. */
+int			proc_cpu_count(void);
+
 #endif

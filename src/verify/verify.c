@@ -10,19 +10,19 @@
  * difference goes into one report (verify_report.h), printed at the end
  * in a stable order, and recorded in the work directory's state.
  *
- * Exit status: EXIT_OK when nothing differs, EXIT_CHECK_FAILED when
- * something does, EXIT_ERROR when the comparison could not be completed;
+ * Run status: RUN_OK when nothing differs, RUN_CHECK_FAILED when
+ * something does, RUN_FAILED when the comparison could not be completed;
  * differences found before an error are still printed, but no verdict.
  */
 #include "verify/verify.h"
 
 #include <stdio.h>
 
-#include "cli/cli.h"
 #include "conn.h"
 #include "identity.h"
 #include "util/clock.h"
 #include "util/log.h"
+#include "util/proc.h"
 #include "util/str.h"
 #include "verify/verify_data.h"
 #include "verify/verify_report.h"
@@ -77,7 +77,7 @@ compare(const verify_options *o, interrupt *intr, vreport *r)
 		vdata_options d = {
 			.source = o->source,
 			.target = o->target,
-			.jobs = o->jobs > 0 ? o->jobs : cli_cpu_count(),
+			.jobs = o->jobs > 0 ? o->jobs : proc_cpu_count(),
 			.max_rows = o->max_rows > 0 ? o->max_rows : VERIFY_DEFAULT_MAX_ROWS,
 			.split_bytes = o->split_bytes == 0 ? VERIFY_DEFAULT_SPLIT_BYTES :
 			o->split_bytes < 0 ? 0 : o->split_bytes,
@@ -104,7 +104,7 @@ record(state *st, const char *status, const char *json)
 	return 0;
 }
 
-/* Compare, print, record; returns the exit code. */
+/* Compare, print, record; returns the run status. */
 static int
 run(const verify_options *o, state *st, interrupt *intr)
 {
@@ -130,20 +130,20 @@ run(const verify_options *o, state *st, interrupt *intr)
 		rc = -1;
 	log_debug("verify took %.3f s", clock_now() - start);
 	if (rc == 0)
-		rc = vreport_count(r) == 0 ? EXIT_OK : EXIT_CHECK_FAILED;
+		rc = vreport_count(r) == 0 ? RUN_OK : RUN_CHECK_FAILED;
 	else if (intr->stop)
 	{
 		log_info("verify interrupted");
-		rc = EXIT_INTERRUPTED;
+		rc = RUN_INTERRUPTED;
 	}
 	else
-		rc = EXIT_ERROR;
+		rc = RUN_FAILED;
 	strbuf_release(&json);
 	vreport_free(r);
 	return rc;
 }
 
-int
+run_status
 verify_run(const verify_options *o)
 {
 	state	   *st = o->st;
@@ -153,15 +153,15 @@ verify_run(const verify_options *o)
 
 	/* Open the state first: a directory another pgcrane holds fails fast. */
 	if (st == NULL && o->dir && (st = state_open(o->dir)) == NULL)
-		return EXIT_ERROR;
+		return RUN_FAILED;
 	if (intr == NULL && interrupt_start(&own) == 0)
 		intr = &own;
 	if (intr == NULL)
-		rc = EXIT_ERROR;
+		rc = RUN_FAILED;
 	else if (st != o->st &&
 			 (identity_check_recorded(st, SIDE_SOURCE, o->source) != 0 ||
 			  identity_check_recorded(st, SIDE_TARGET, o->target) != 0))
-		rc = EXIT_ERROR;		/* --dir of another clone */
+		rc = RUN_FAILED;		/* --dir of another clone */
 	else
 		rc = run(o, st, intr);
 	if (intr == &own)

@@ -15,6 +15,8 @@
 #ifndef PGCRANE_VERIFY_H
 #define PGCRANE_VERIFY_H
 
+#include "status.h"
+
 #include <stdbool.h>
 
 #include "interrupt.h"
@@ -51,11 +53,11 @@ typedef struct verify_options
 
 /*
  * Compare target with source and print the report on stdout.  Returns
- * EXIT_OK (equal), EXIT_CHECK_FAILED (different), EXIT_ERROR (could not
- * compare; logged) or EXIT_INTERRUPTED (Ctrl-C or SIGTERM).  State keys
+ * RUN_OK (equal), RUN_CHECK_FAILED (different), RUN_FAILED (could not
+ * compare; logged) or RUN_INTERRUPTED (Ctrl-C or SIGTERM).  State keys
  * written: "verify.status" ("ok", "different", "error" or "interrupted")
  * and "verify.result" (the JSON report).
  */
-int			verify_run(const verify_options *o);
+run_status			verify_run(const verify_options *o);
 
 #endif
