@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "cdc/carry.h"
-#include "cdc/follow.h"
+#include "cdc/keys.h"
 #include "cdc/pgoutput.h"
 #include "util/json.h"
 #include "util/log.h"
