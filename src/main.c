@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
-#include "interrupt.h"
+#include "core/interrupt.h"
 
 typedef struct command
 {

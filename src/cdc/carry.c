@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "core/conn.h"
 #include "util/log.h"
 
 static const char *const prepared_sql =

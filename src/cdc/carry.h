@@ -18,7 +18,7 @@
 
 #include <libpq-fe.h>
 
-#include "state.h"
+#include "core/state.h"
 #include "util/str.h"
 
 /* The state key: one line per kind of change not carried. */

@@ -19,9 +19,8 @@
 #include "cdc/origin.h"
 #include "cdc/report.h"
 #include "cdc/slot.h"
-#include "conn.h"
-#include "rollback.h"
-#include "identity.h"
+#include "core/conn.h"
+#include "core/identity.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -95,7 +94,6 @@ cdc_cleanup(state *st, const char *source, const char *target)
 	char		now[32];
 	int			rc = 0;
 
-	rollback_stop_holder(st);
 	if (slot == NULL || publication == NULL || origin == NULL)
 		log_info("work directory \"%s\" records no replication slot", state_dir(st));
 	else if (src == NULL || tgt == NULL)

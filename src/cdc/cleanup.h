@@ -5,7 +5,7 @@
 #ifndef PGCRANE_CDC_CLEANUP_H
 #define PGCRANE_CDC_CLEANUP_H
 
-#include "state.h"
+#include "core/state.h"
 
 /*
  * Drop the replication slot and the publication on the source and the

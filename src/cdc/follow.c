@@ -66,7 +66,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "catalog.h"
+#include "core/catalog.h"
 #include "cdc/apply.h"
 #include "cdc/carry.h"
 #include "cdc/lag.h"
@@ -75,10 +75,10 @@
 #include "cdc/report.h"
 #include "cdc/slot.h"
 #include "cdc/stream.h"
-#include "conn.h"
-#include "errclass.h"
-#include "identity.h"
-#include "sequence.h"
+#include "core/conn.h"
+#include "core/errclass.h"
+#include "core/identity.h"
+#include "core/sequence.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"

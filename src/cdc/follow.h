@@ -32,12 +32,12 @@
 #define PGCRANE_CDC_FOLLOW_H
 
 #include "cdc/keys.h"
-#include "status.h"
+#include "core/status.h"
 
 #include <stdbool.h>
 
-#include "interrupt.h"
-#include "state.h"
+#include "core/interrupt.h"
+#include "core/state.h"
 
 typedef struct follow_options
 {

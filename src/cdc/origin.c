@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "cdc/pgoutput.h"
-#include "conn.h"
+#include "core/conn.h"
 #include "util/log.h"
 #include "util/str.h"
 

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conn.h"
+#include "core/conn.h"
 #include "util/log.h"
 #include "util/str.h"
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "state.h"
+#include "core/state.h"
 
 /* The live figures follow records. */
 typedef struct follow_figures

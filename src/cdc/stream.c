@@ -58,8 +58,8 @@
 
 #include "cdc/pgoutput.h"
 #include "cdc/slot.h"
-#include "conn.h"
-#include "errclass.h"
+#include "core/conn.h"
+#include "core/errclass.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"

@@ -11,7 +11,7 @@
 
 #include <stdbool.h>
 
-#include "status.h"
+#include "core/status.h"
 
 /* Exit codes, the same for every command. */
 #define EXIT_OK 0				/* success; verify: source and target equal */

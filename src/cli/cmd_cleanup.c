@@ -10,8 +10,9 @@
 #include "cdc/cleanup.h"
 #include "cdc/follow.h"
 #include "cli/cli.h"
+#include "clone/rollback.h"
 #include "cli/options.h"
-#include "state.h"
+#include "core/state.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -54,6 +55,8 @@ run(const char *dir, const char *source, const char *target)
 	if (phase && strcmp(phase, FOLLOW_PHASE_DONE) != 0)
 		log_warning("the cutover is not done: after cleanup, following changes cannot resume");
 	free(phase);
+	/* The holder of an interrupted clone first: it holds a source session. */
+	rollback_stop_holder(st);
 	rc = cdc_cleanup(st, source, target);
 	state_close(st);
 	return rc == 0 ? EXIT_OK : EXIT_ERROR;

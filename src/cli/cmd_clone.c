@@ -9,7 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
-#include "clone.h"
+#include "clone/clone.h"
 #include "util/log.h"
 #include "util/str.h"
 

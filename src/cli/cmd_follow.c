@@ -10,8 +10,8 @@
 #include "cdc/follow.h"
 #include "cli/cli.h"
 #include "cli/options.h"
-#include "interrupt.h"
-#include "state.h"
+#include "core/interrupt.h"
+#include "core/state.h"
 #include "util/log.h"
 #include "util/str.h"
 

@@ -9,7 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
-#include "preflight.h"
+#include "clone/preflight.h"
 #include "util/log.h"
 
 enum

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
-#include "snapshot.h"
+#include "clone/snapshot.h"
 #include "util/log.h"
 #include "util/str.h"
 

@@ -12,9 +12,9 @@
 #include "cdc/report.h"
 #include "cli/cli.h"
 #include "cli/options.h"
-#include "conn.h"
-#include "identity.h"
-#include "state.h"
+#include "core/conn.h"
+#include "core/identity.h"
+#include "core/state.h"
 #include "util/log.h"
 #include "util/str.h"
 

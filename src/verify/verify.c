@@ -18,8 +18,8 @@
 
 #include <stdio.h>
 
-#include "conn.h"
-#include "identity.h"
+#include "core/conn.h"
+#include "core/identity.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/proc.h"

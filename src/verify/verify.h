@@ -15,12 +15,12 @@
 #ifndef PGCRANE_VERIFY_H
 #define PGCRANE_VERIFY_H
 
-#include "status.h"
+#include "core/status.h"
 
 #include <stdbool.h>
 
-#include "interrupt.h"
-#include "state.h"
+#include "core/interrupt.h"
+#include "core/state.h"
 
 typedef struct verify_options
 {

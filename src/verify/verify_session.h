@@ -21,7 +21,7 @@
 
 #include <libpq-fe.h>
 
-#include "interrupt.h"
+#include "core/interrupt.h"
 
 typedef struct vsession
 {

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "conn.h"
+#include "core/conn.h"
 
 static void
 assert_contains(const char *s, const char *part)

@@ -14,10 +14,10 @@
 
 #include <cmocka.h>
 
-#include "catalog.h"
-#include "conn.h"
-#include "copy.h"
-#include "schema.h"
+#include "core/catalog.h"
+#include "core/conn.h"
+#include "clone/copy.h"
+#include "clone/schema.h"
 #include "util/json.h"
 #include "util/str.h"
 

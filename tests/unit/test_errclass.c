@@ -10,8 +10,8 @@
 
 #include <cmocka.h>
 
-#include "conn.h"
-#include "errclass.h"
+#include "core/conn.h"
+#include "core/errclass.h"
 #include "util/log.h"
 
 /* The SQLSTATEs that heal by waiting, with their classes. */

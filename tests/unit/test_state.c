@@ -16,8 +16,8 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
-#include "identity.h"
-#include "state.h"
+#include "core/identity.h"
+#include "core/state.h"
 #include "util/str.h"
 
 static char *

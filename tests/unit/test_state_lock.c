@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "cdc/carry.h"
-#include "state.h"
+#include "core/state.h"
 #include "util/str.h"
 
 /* No lock file yet: nobody works there. */

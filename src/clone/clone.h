@@ -1,0 +1,46 @@
+/*
+ * clone.h
+ *		A whole clone, phase by phase.
+ */
+#ifndef PGCRANE_CLONE_H
+#define PGCRANE_CLONE_H
+
+#include "core/status.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* split_bytes: choose from the database's size (see clone.c). */
+#define CLONE_SPLIT_AUTO (-1)
+/* Tables below this are never split with "auto". */
+#define CLONE_SPLIT_MIN ((int64_t) 256 * 1024 * 1024)
+
+typedef struct clone_options
+{
+	const char *source;
+	const char *target;
+	const char *dir;
+	int			jobs;
+	int			index_jobs;
+	int64_t		split_bytes;
+	bool		no_owner;
+	bool		no_acl;
+	bool		drop_if_exists;
+	bool		json;
+	bool		verify;
+	bool		resume;			/* finish the clone recorded in dir */
+	bool		follow;			/* then apply changes until cutover */
+	int			hold_seconds;	/* snapshot kept this long for a resume */
+	const char *toast_compression;	/* "pglz", "lz4"; NULL: the target's */
+} clone_options;
+
+/*
+ * Run preflight, then the clone (or, with resume, what the state file in
+ * dir records as not done): snapshot, schema, data and indexes,
+ * sequences, post-data; print the summary.  Returns a run status
+ * (RUN_OK, RUN_CHECK_FAILED when preflight found problems, RUN_FAILED,
+ * RUN_INTERRUPTED).
+ */
+run_status			clone_run(const clone_options *o);
+
+#endif

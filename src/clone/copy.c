@@ -1,0 +1,265 @@
+/*
+ * copy.c
+ *		Stream rows from the source to the target with COPY.
+ *
+ * The target side is started first (COPY ... FROM STDIN), then the source
+ * side (COPY ... TO STDOUT); each chunk libpq hands over from the source is
+ * passed to the target as it is, so memory use does not depend on table
+ * size.  The row count is the target's own (the COPY command tag).
+ */
+#include "clone/copy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/conn.h"
+#include "util/log.h"
+#include "util/str.h"
+
+int
+copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
+				copy_part *parts)
+{
+	int64_t		nparts = 1;
+	int64_t		per_part;
+
+	if (split_bytes > 0 && t->bytes > split_bytes && t->heap_pages > 1)
+		nparts = (t->bytes + split_bytes - 1) / split_bytes;
+	/* A whole number of rounds: no worker copies the last part alone. */
+	if (nparts > 1 && workers > 1 && nparts % workers != 0)
+		nparts += workers - nparts % workers;
+	if (nparts > COPY_MAX_PARTS)
+		nparts = COPY_MAX_PARTS;
+	if (nparts > t->heap_pages)
+		nparts = t->heap_pages > 1 ? t->heap_pages : 1;
+	if (nparts <= 1)
+	{
+		parts[0] = (copy_part)
+		{
+			0, 1, 0, -1
+		};
+		return 1;
+	}
+	per_part = (t->heap_pages + nparts - 1) / nparts;
+	/* Rounding the part size up can leave parts past the end: drop them. */
+	nparts = (t->heap_pages + per_part - 1) / per_part;
+	for (int i = 0; i < nparts; i++)
+	{
+		parts[i].partno = i;
+		parts[i].nparts = (int) nparts;
+		parts[i].first_block = (int64_t) i * per_part;
+		/* The last part is open-ended: it takes rows in pages added since. */
+		parts[i].end_block = (i == nparts - 1) ? -1 : (int64_t) (i + 1) * per_part;
+	}
+	return (int) nparts;
+}
+
+static char *
+source_sql(const cat_table *t, const copy_part *part)
+{
+	const char *fmt = t->binary ? " (FORMAT binary)" : "";
+	strbuf		sb = STRBUF_INIT;
+
+	if (part->nparts == 1)
+	{
+		if (t->ncolumns > 0)
+			strbuf_addf(&sb, "COPY %s (%s) TO STDOUT%s", t->qname, t->columns, fmt);
+		else
+			strbuf_addf(&sb, "COPY %s TO STDOUT%s", t->qname, fmt);
+		return strbuf_detach(&sb);
+	}
+	/* Block numbers are integers pgcrane computed: safe to print. */
+	strbuf_addf(&sb, "COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%lld,0)'::pg_catalog.tid",
+				t->columns, t->qname, (long long) part->first_block);
+	if (part->end_block >= 0)
+		strbuf_addf(&sb, " AND ctid < '(%lld,0)'::pg_catalog.tid",
+					(long long) part->end_block);
+	strbuf_addf(&sb, ") TO STDOUT%s", fmt);
+	return strbuf_detach(&sb);
+}
+
+static char *
+target_sql(const cat_table *t, const copy_part *part)
+{
+	strbuf		sb = STRBUF_INIT;
+	bool		freeze = part->nparts == 1;
+
+	strbuf_addf(&sb, "COPY %s", t->qname);
+	if (t->ncolumns > 0)
+		strbuf_addf(&sb, " (%s)", t->columns);
+	strbuf_adds(&sb, " FROM STDIN");
+	if (t->binary && freeze)
+		strbuf_adds(&sb, " (FORMAT binary, FREEZE)");
+	else if (t->binary)
+		strbuf_adds(&sb, " (FORMAT binary)");
+	else if (freeze)
+		strbuf_adds(&sb, " (FREEZE)");
+	return strbuf_detach(&sb);
+}
+
+/* Start a COPY; expects status want.  0 or -1 (logged). */
+static int
+start_copy(PGconn *conn, const char *side, const char *sql,
+		   ExecStatusType want, const cat_table *t)
+{
+	PGresult   *res = PQexec(conn, sql);
+	int			rc = 0;
+
+	if (PQresultStatus(res) != want)
+	{
+		char	   *what = str_printf("copy table \"%s\"", t->display);
+
+		conn_log_result_error(res, side, what);
+		free(what);
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Stop a COPY TO STDOUT that is still sending: ask the server to cancel it
+ * and read what is left, so the connection leaves COPY mode.
+ */
+static void
+abandon_copy_out(PGconn *conn)
+{
+	PGcancel   *cancel = PQgetCancel(conn);
+	char		err[256];
+	char	   *buf;
+
+	if (cancel)
+	{
+		PQcancel(cancel, err, sizeof(err));
+		PQfreeCancel(cancel);
+	}
+	while (PQgetCopyData(conn, &buf, 0) > 0)
+		PQfreemem(buf);
+}
+
+/* Final result of a COPY; rows from its tag when rows is not NULL. */
+static int
+finish_copy(PGconn *conn, const char *side, const cat_table *t, int64_t *rows)
+{
+	PGresult   *res;
+	int			rc = 0;
+
+	while ((res = PQgetResult(conn)) != NULL)
+	{
+		ExecStatusType st = PQresultStatus(res);
+
+		if (st == PGRES_COPY_OUT)
+			abandon_copy_out(conn);
+		else if (st == PGRES_COPY_IN)
+			PQputCopyEnd(conn, "copy stopped");
+		if (st == PGRES_COPY_OUT || st == PGRES_COPY_IN)
+			rc = -1;
+		else if (st != PGRES_COMMAND_OK && rc == 0)
+		{
+			char	   *what = str_printf("copy table \"%s\"", t->display);
+
+			conn_log_result_error(res, side, what);
+			free(what);
+			rc = -1;
+		}
+		else if (rows && st == PGRES_COMMAND_OK)
+			*rows = strtoll(PQcmdTuples(res), NULL, 10);
+		PQclear(res);
+	}
+	return rc;
+}
+
+/* Move the data; 0 when the source reached its end normally. */
+static int
+pump(PGconn *src, PGconn *tgt, const cat_table *t, copy_result *r,
+	 _Atomic int64_t *bytes_counter, const interrupt_flag *cancel)
+{
+	char	   *buf;
+	int			n;
+	char		msg[512];
+
+	while ((n = PQgetCopyData(src, &buf, 0)) > 0)
+	{
+		int			ok = PQputCopyData(tgt, buf, n);
+
+		PQfreemem(buf);
+		if (ok != 1)
+			return error("could not copy table \"%s\" on target server: %s",
+						 t->display, conn_error_message(tgt, msg, sizeof(msg)));
+		r->bytes += n;
+		atomic_fetch_add(bytes_counter, n);
+		if (*cancel)
+			return -1;
+	}
+	if (n == -2 && !*cancel)
+		return error("could not copy table \"%s\" on source server: %s",
+					 t->display, conn_error_message(src, msg, sizeof(msg)));
+	return 0;
+}
+
+static int
+stream(PGconn *src, PGconn *tgt, const cat_table *t, const copy_part *part,
+	   copy_result *r, _Atomic int64_t *bytes_counter,
+	   const interrupt_flag *cancel)
+{
+	char	   *ssql = source_sql(t, part);
+	char	   *tsql = target_sql(t, part);
+	int			rc = -1;
+
+	if (start_copy(tgt, SIDE_TARGET, tsql, PGRES_COPY_IN, t) != 0)
+		goto out;
+	if (start_copy(src, SIDE_SOURCE, ssql, PGRES_COPY_OUT, t) != 0)
+	{
+		PQputCopyEnd(tgt, "source failed");
+		finish_copy(tgt, SIDE_TARGET, t, NULL);
+		goto out;
+	}
+	rc = pump(src, tgt, t, r, bytes_counter, cancel);
+	if (finish_copy(src, SIDE_SOURCE, t, NULL) != 0)
+		rc = -1;
+	PQputCopyEnd(tgt, rc == 0 ? NULL : "copy stopped");
+	if (finish_copy(tgt, SIDE_TARGET, t, &r->rows) != 0 && rc == 0)
+		rc = -1;
+out:
+	free(ssql);
+	free(tsql);
+	return rc;
+}
+
+int
+copy_table_part(PGconn *src, PGconn *tgt, const cat_table *t,
+				const copy_part *part, copy_result *result,
+				_Atomic int64_t *bytes_counter,
+				const interrupt_flag *cancel)
+{
+	int			rc;
+
+	memset(result, 0, sizeof(*result));
+	if (conn_exec(tgt, SIDE_TARGET, "BEGIN") != 0)
+		return -1;
+	if (part->nparts == 1)
+	{
+		/* TRUNCATE in the same transaction is what allows COPY FREEZE. */
+		char	   *sql = str_printf("TRUNCATE ONLY %s", t->qname);
+
+		rc = conn_exec(tgt, SIDE_TARGET, sql);
+		free(sql);
+		if (rc != 0)
+		{
+			conn_exec(tgt, SIDE_TARGET, "ROLLBACK");
+			return -1;
+		}
+	}
+	rc = stream(src, tgt, t, part, result, bytes_counter, cancel);
+	if (rc != 0)
+	{
+		if (PQtransactionStatus(tgt) != PQTRANS_UNKNOWN)
+		{
+			PGresult   *res = PQexec(tgt, "ROLLBACK");
+
+			PQclear(res);
+		}
+		return -1;
+	}
+	return conn_exec(tgt, SIDE_TARGET, "COMMIT");
+}

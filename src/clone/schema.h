@@ -1,0 +1,95 @@
+/*
+ * schema.h
+ *		The schema, moved by pg_dump and pg_restore.
+ *
+ * The schema is dumped once, in the clone's snapshot, as a custom-format
+ * archive of the pre-data and post-data sections (DIR/schema.dump; no
+ * table data goes through files).  Pre-data is restored before the copy.
+ * Of post-data, the indexes and the primary key, unique and exclusion
+ * constraints are built by pgcrane's own workers as soon as each table's
+ * rows are in (see index.h); everything else (foreign keys, triggers,
+ * rules, policies, partition index attachments, materialized view data,
+ * comments on those) is restored by pg_restore at the end from a TOC list
+ * with the entries pgcrane built commented out.
+ */
+#ifndef PGCRANE_SCHEMA_H
+#define PGCRANE_SCHEMA_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/interrupt.h"
+
+/* pg_dump and pg_restore of one installation. */
+typedef struct schema_tools
+{
+	char		pg_dump[1024];
+	char		pg_restore[1024];
+	int			major;			/* of pg_dump */
+	char		version[64];	/* "pg_dump (PostgreSQL) 15.20" */
+} schema_tools;
+
+/*
+ * Find the newest pg_dump/pg_restore pair whose major version is at least
+ * min_major, on PATH or under /usr/lib/postgresql/N/bin.  0 or -1 (not
+ * logged: preflight reports it).
+ */
+int			schema_find_tools(int min_major, schema_tools *tools);
+
+typedef struct schema_restore_opts
+{
+	bool		no_owner;
+	bool		no_acl;
+	int			jobs;
+	bool		clean;			/* drop what an earlier attempt created first */
+	const interrupt_flag *cancel;
+} schema_restore_opts;
+
+/* Dump pre-data and post-data in snapshot snap to path; 0 or -1 (logged). */
+int			schema_dump(const schema_tools *tools, const char *source,
+						const char *snap, const char *path,
+						const interrupt_flag *cancel);
+
+/* Restore the pre-data section into the target; 0 or -1 (logged). */
+int			schema_restore_pre(const schema_tools *tools, const char *target,
+							   const char *dump, const schema_restore_opts *o);
+
+/*
+ * A TOC entry pgcrane builds itself, identified like pg_restore -l does:
+ * the catalog's OID (1259 pg_class for an index, 2606 pg_constraint for a
+ * constraint) and the object's OID.
+ */
+typedef struct schema_toc_key
+{
+	uint32_t	catalog;
+	uint32_t	oid;
+} schema_toc_key;
+
+#define SCHEMA_TOC_INDEX 1259
+#define SCHEMA_TOC_CONSTRAINT 2606
+
+/*
+ * Write the archive's TOC list to list_path with the entries in skip
+ * commented out, and report through found[i] whether skip[i] was in the
+ * archive at all.  The publication named skip_publication (if not NULL),
+ * pgcrane's own for following changes, is left out too.  0 or -1 (logged).
+ */
+int			schema_write_list(const schema_tools *tools, const char *dump,
+							  const char *list_path, const schema_toc_key *skip,
+							  int nskip, bool *found,
+							  const char *skip_publication);
+
+/*
+ * Filter one line of "pg_restore -l" output: returns true when the line is
+ * an entry whose catalog and object OIDs are keys in skip (pure; tested).
+ */
+bool		schema_toc_line_matches(const char *line, const schema_toc_key *skip,
+									int nskip, int *which);
+
+/* Restore post-data from the list; 0 or -1 (logged). */
+int			schema_restore_post(const schema_tools *tools, const char *target,
+								const char *dump, const char *list_path,
+								const schema_restore_opts *o);
+
+#endif
