@@ -283,7 +283,7 @@ do_catalog(clone_ctx *c)
 		return -1;
 	}
 	PQfinish(src);
-	pub = c->follow ? state_get(c->st, "follow.publication") : NULL;
+	pub = c->follow ? state_get(c->st, FOLLOW_KEY_PUBLICATION) : NULL;
 	rc = write_post_data_list(c, pub);
 	free(pub);
 	return rc;
@@ -414,16 +414,16 @@ fill_report(clone_ctx *c, const char *status, double start)
 static int
 prepare_follow(clone_ctx *c, char **slot)
 {
-	char	   *name = state_get(c->st, "follow.slot");
+	char	   *name = state_get(c->st, FOLLOW_KEY_SLOT);
 	PGconn	   *src;
 	int			rc;
 
 	if (name == NULL)
 	{
 		name = str_printf("pgcrane_%08x", (unsigned) (time(NULL) ^ (getpid() << 16)));
-		if (state_put(c->st, "follow.slot", name) != 0 ||
-			state_put(c->st, "follow.publication", name) != 0 ||
-			state_put(c->st, "follow.origin", name) != 0)
+		if (state_put(c->st, FOLLOW_KEY_SLOT, name) != 0 ||
+			state_put(c->st, FOLLOW_KEY_PUBLICATION, name) != 0 ||
+			state_put(c->st, FOLLOW_KEY_ORIGIN, name) != 0)
 		{
 			free(name);
 			return -1;
@@ -471,7 +471,7 @@ new_snapshot(clone_ctx *c)
 		rc = state_put(c->st, "snapshot.holder_pid", pid);
 	if (rc == 0 && h.lsn)
 	{
-		rc = state_put(c->st, "follow.start_lsn", h.lsn);
+		rc = state_put(c->st, FOLLOW_KEY_START_LSN, h.lsn);
 		log_info("replication slot created at %s", h.lsn);
 	}
 	snapshot_holder_release(&h);
