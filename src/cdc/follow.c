@@ -613,8 +613,6 @@ tick(follow_ctx *c)
 	double		now = clock_now();
 	int			rc = 0;
 
-	record_counts(c);
-
 	if (now >= c->next_feedback)
 	{
 		if (cdc_apply_get_stats(c->ap)->committed_lsn > c->durable_lsn)
@@ -641,6 +639,8 @@ tick(follow_ctx *c)
 	if (rc == 0 && now >= c->next_tick)
 	{
 		check_cutover_request(c);
+		/* Once a second, not per commit: a feedback records them first too. */
+		record_counts(c);
 		record_figures(c, now);
 		c->next_tick = now + 1.0;
 		if (c->state_broken)

@@ -816,11 +816,7 @@ follow_pending(clone_ctx *c)
 static bool
 rolled_back_into(clone_ctx *c)
 {
-	char	   *partial = state_get(c->st, "target.partial");
-	bool		yes = partial && strcmp(partial, "on") == 0;
-
-	free(partial);
-	return yes;
+	return state_is_on(c->st, "target.partial");
 }
 
 /*
@@ -866,12 +862,7 @@ setup_endpoints(clone_ctx *c)
 		return -1;
 	if (c->target && !same_endpoint(c, c->target, "target"))
 		return -1;
-	{
-		char	   *follow = state_get(c->st, "follow");
-
-		c->follow = c->follow || (follow && strcmp(follow, "on") == 0);
-		free(follow);
-	}
+	c->follow = c->follow || state_is_on(c->st, "follow");
 	if (c->source == NULL)
 		c->source = c->owned_source = state_get(c->st, "source");
 	if (c->target == NULL)

@@ -17,20 +17,10 @@
 
 #define SLOT_WAIT_SECONDS 30
 
-static bool
-is_on(state *st, const char *key)
-{
-	char	   *v = state_get(st, key);
-	bool		on = v && strcmp(v, "on") == 0;
-
-	free(v);
-	return on;
-}
-
 bool
 rollback_created_target(state *st)
 {
-	return is_on(st, "target.created");
+	return state_is_on(st, "target.created");
 }
 
 void

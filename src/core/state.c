@@ -452,6 +452,16 @@ state_put_many(state *st, const char *const *keys, const char *const *values,
 	return rc;
 }
 
+bool
+state_is_on(state *st, const char *key)
+{
+	char	   *v = state_get(st, key);
+	bool		on = v && strcmp(v, "on") == 0;
+
+	free(v);
+	return on;
+}
+
 int
 state_delete(state *st, const char *key)
 {

@@ -64,6 +64,8 @@ STATE_MUST_CHECK int			state_put(state *st, const char *key, const char *value);
 /* Several keys in one SQLite transaction: n pairs keys[i], values[i]. */
 STATE_MUST_CHECK int			state_put_many(state *st, const char *const *keys,
 							   const char *const *values, int n);
+/* Whether a flag key is set ("on"); false when absent or unreadable. */
+bool		state_is_on(state *st, const char *key);
 /* Forget a key; 0 also when it was absent. */
 STATE_MUST_CHECK int			state_delete(state *st, const char *key);
 /*
