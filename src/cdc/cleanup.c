@@ -40,20 +40,21 @@ open_quiet(const char *conninfo, const char *side)
 	return conn;
 }
 
-/* The source side: slot, then publication. */
-static int
-cleanup_source(const char *source, const char *slot, const char *publication)
+int
+cdc_cleanup_source(state *st, const char *source, const char *slot,
+				   const char *publication)
 {
 	PGconn	   *src = open_quiet(source, SIDE_SOURCE);
 	int			rc = -1;
 
 	if (src == NULL)
 		return -1;
-	if (cdc_slot_wait_inactive(src, slot, SLOT_WAIT_SECONDS) == 0 &&
+	if (identity_check_conn(st, SIDE_SOURCE, src, source) == 0 &&
+		cdc_slot_wait_inactive(src, slot, SLOT_WAIT_SECONDS) == 0 &&
 		cdc_source_cleanup(src, slot, publication) == 0)
 	{
 		log_info("dropped replication slot \"%s\" and publication \"%s\" on the source",
-				 slot, publication);
+				 slot, publication ? publication : "");
 		rc = 0;
 	}
 	PQfinish(src);
@@ -99,12 +100,11 @@ cdc_cleanup(state *st, const char *source, const char *target)
 	else if (src == NULL || tgt == NULL)
 		rc = error("work directory \"%s\" records no %s connection", state_dir(st),
 				   src == NULL ? "source" : "target");
-	else if (identity_check_recorded(st, SIDE_SOURCE, src) != 0 ||
-			 identity_check_recorded(st, SIDE_TARGET, tgt) != 0)
-		rc = -1;				/* both proved before anything is dropped */
+	else if (identity_check_recorded(st, SIDE_TARGET, tgt) != 0)
+		rc = -1;				/* the target proved before anything is dropped */
 	else
 	{
-		rc = cleanup_source(src, slot, publication);
+		rc = cdc_cleanup_source(st, src, slot, publication);
 		if (rc == 0)
 			rc = cleanup_target(tgt, origin, publication);
 	}

@@ -7,15 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/cleanup.h"
 #include "cdc/follow.h"
-#include "cdc/slot.h"
 #include "core/conn.h"
 #include "clone/snapshot.h"
 #include "clone/targetdb.h"
 #include "util/log.h"
 #include "util/str.h"
-
-#define SLOT_WAIT_SECONDS 30
 
 bool
 rollback_created_target(state *st)
@@ -43,19 +41,8 @@ drop_follow_objects(state *st, const char *source)
 {
 	char	   *slot = state_get(st, FOLLOW_KEY_SLOT);
 	char	   *pub = state_get(st, FOLLOW_KEY_PUBLICATION);
-	PGconn	   *src = slot ? conn_open(source, SIDE_SOURCE) : NULL;
-	int			rc = slot ? -1 : 0;
+	int			rc = slot ? cdc_cleanup_source(st, source, slot, pub) : 0;
 
-	if (src && identity_check_conn(st, SIDE_SOURCE, src, source) == 0 &&
-		cdc_slot_wait_inactive(src, slot, SLOT_WAIT_SECONDS) == 0 &&
-		cdc_source_cleanup(src, slot, pub) == 0)
-	{
-		log_info("dropped replication slot \"%s\" and publication \"%s\" on the source",
-				 slot, pub ? pub : "");
-		rc = 0;
-	}
-	if (src)
-		PQfinish(src);
 	free(slot);
 	free(pub);
 	return rc;
