@@ -26,18 +26,19 @@
  * (a backlog), up to GROUP_MAX_TRANSACTIONS of them share one commit,
  * which saves the target most of its per-commit work; once the stream has
  * nothing more at once, follow.c calls cdc_apply_flush() and what arrived
- * is committed.  A source transaction is never split.  Each one after the
- * first of a group starts with a SAVEPOINT of the same name (not released:
- * each nests in the one before, and ROLLBACK TO finds the latest), so that
- * one that cannot be applied never takes earlier ones down with it: when
- * a table of the source no longer matches the target's (a Relation
- * message, see apply_relation()), the open transaction goes back to the
- * savepoint and the complete source transactions before it are committed;
- * the origin then points just before the failing one, where the next
- * session starts.  At most GROUP_MAX_TRANSACTIONS (64) share a commit:
- * the subtransactions of a target transaction stay within what a backend
- * caches (PGPROC_MAX_CACHED_SUBXIDS), so that snapshots on the target do
- * not have to look them up.
+ * is committed.  A source transaction is never split.  When a table of
+ * the source no longer matches the target's (a Relation message, see
+ * apply_relation()), the complete source transactions before the failing
+ * one must reach the target without it, so that the next session starts
+ * just before it: when the failing one has sent nothing yet, the group is
+ * committed as it is; when it has (it changed another table first), the
+ * whole group is rolled back and CDC_APPLY_REPLAY asks for a new session,
+ * which commits each source transaction on its own up to the failing one
+ * (cdc_apply_commit_each_until) and so stops with everything before it
+ * committed.  Nothing of this costs anything while tables match: no
+ * savepoint per source transaction, which would give every one of them a
+ * subtransaction on the target.  At most GROUP_MAX_TRANSACTIONS (64)
+ * share a commit.
  *
  * end_lsn is the end of the commit record of the last source transaction
  * in the target transaction: the origin then holds the position from
@@ -87,8 +88,6 @@
  */
 #define GROUP_MAX_TRANSACTIONS 64
 #define GROUP_MAX_CHANGES 5000
-/* The savepoint before each source transaction but the first of a group. */
-#define XACT_SAVEPOINT "pgcrane_xact"
 /* Missing rows listed one by one; later ones are only counted. */
 #define MAX_MISSING_LOGGED 20
 
@@ -122,8 +121,9 @@ struct cdc_apply
 	bool		in_xact;		/* a source transaction is open */
 	uint64_t	xact_lsn;		/* its commit LSN */
 	bool		xact_sent;		/* it sent a change into the group */
-	bool		xact_savepoint; /* the group holds a savepoint before it */
-	int32_t		xact_first_change;	/* group_changes at its Begin */
+	uint64_t	replay_until;	/* with CDC_APPLY_REPLAY: the failing one */
+	uint64_t	commit_each_until;	/* commit each source transaction whose
+									 * commit is at or before it on its own */
 
 	/* The target transaction: one or more whole source transactions. */
 	bool		group_open;		/* BEGIN sent (at the first change) */
@@ -390,8 +390,6 @@ cmd_what(const cdc_apply *ap, const apply_cmd *cmd)
 							  op_name(cmd->op), table, lsn);
 		case 'T':
 			return str_printf("apply Truncate (source commit %s)", lsn);
-		case 'V':
-			return str_printf("set or end the savepoint of source commit %s", lsn);
 		case 'O':
 			return str_printf("record the replication origin's position (source commit %s)",
 							  lsn);
@@ -608,12 +606,7 @@ statement_key(cdc_apply *ap, char op, const bool *set, const bool *key, int n)
 	return strbuf_str(&ap->key);
 }
 
-/*
- * BEGIN goes out with the first change, so empty transactions cost
- * nothing.  A source transaction that joins a group holding complete ones
- * starts with a savepoint: if it cannot be applied, it alone is given up
- * and those before it are committed (stop_before_xact()).
- */
+/* BEGIN goes out with the first change, so empty transactions cost nothing. */
 static int
 ensure_begun(cdc_apply *ap)
 {
@@ -623,11 +616,6 @@ ensure_begun(cdc_apply *ap)
 	{
 		ap->group_open = true;
 		rc = send_sql(ap, 'B', "BEGIN", 0, NULL);
-	}
-	else if (!ap->xact_sent && ap->group_txns > 0)
-	{
-		ap->xact_savepoint = true;
-		rc = send_sql(ap, 'V', "SAVEPOINT " XACT_SAVEPOINT, 0, NULL);
 	}
 	ap->xact_sent = true;
 	return rc;
@@ -948,8 +936,6 @@ apply_begin(cdc_apply *ap, const pgo_begin *b)
 	ap->in_xact = true;
 	ap->xact_lsn = b->final_lsn;
 	ap->xact_sent = false;
-	ap->xact_savepoint = false;
-	ap->xact_first_change = ap->group_changes;
 	return 0;
 }
 
@@ -993,7 +979,6 @@ apply_commit(cdc_apply *ap, const pgo_commit *c)
 		return error("Commit outside a transaction in the replication stream");
 	ap->in_xact = false;
 	ap->stats.queued_lsn = c->end_lsn;
-	ap->xact_savepoint = false;
 	if (!ap->group_open)
 	{
 		cmd = queue_push(ap, 'E');
@@ -1005,9 +990,16 @@ apply_commit(cdc_apply *ap, const pgo_commit *c)
 	ap->group_txns++;
 	ap->group_end_lsn = c->end_lsn;
 	ap->group_time = c->commit_time;
-	if (ap->group_txns >= GROUP_MAX_TRANSACTIONS || ap->group_changes >= GROUP_MAX_CHANGES)
+	if (ap->group_txns >= GROUP_MAX_TRANSACTIONS || ap->group_changes >= GROUP_MAX_CHANGES ||
+		c->end_lsn <= ap->commit_each_until)
 		return commit_group(ap);
 	return 0;
+}
+
+void
+cdc_apply_commit_each_until(cdc_apply *ap, uint64_t lsn)
+{
+	ap->commit_each_until = lsn;
 }
 
 int
@@ -1020,27 +1012,33 @@ cdc_apply_flush(cdc_apply *ap)
 
 /*
  * The source transaction in progress cannot be applied (the target's table
- * does not match): give up its changes, and commit the complete source
+ * does not match).  Nothing of it sent yet: commit the complete source
  * transactions before it that the open target transaction holds, with the
- * origin at the end of the last of them.  The follow then restarts from
- * the failing transaction, with nothing before it replayed; none of its
- * changes reach the target.
+ * origin at the end of the last of them, and stop (CDC_APPLY_MISMATCH).
+ * Some of it sent already: give up the whole target transaction and ask
+ * for a new session that commits each transaction up to this one on its
+ * own (CDC_APPLY_REPLAY, *replay_until set), which then stops here with
+ * nothing before it left out.
  */
 static int
-stop_before_xact(cdc_apply *ap)
+stop_before_xact(cdc_apply *ap, uint64_t *replay_until)
 {
-	int			rc = 0;
+	int			rc;
 
 	if (!ap->group_open || ap->group_txns == 0)
-		return cdc_apply_rollback(ap);
-	if (ap->xact_savepoint)
-		rc = send_sql(ap, 'V', "ROLLBACK TO SAVEPOINT " XACT_SAVEPOINT, 0, NULL);
-	ap->in_xact = false;
-	ap->xact_savepoint = false;
-	ap->group_changes = ap->xact_first_change;
-	if (rc == 0)
+		rc = cdc_apply_rollback(ap);
+	else if (ap->xact_sent)
+	{
+		*replay_until = ap->xact_lsn;
+		rc = cdc_apply_rollback(ap);
+		return rc == 0 ? CDC_APPLY_REPLAY : rc;
+	}
+	else
+	{
+		ap->in_xact = false;
 		rc = commit_group(ap);
-	return rc;
+	}
+	return rc == 0 ? CDC_APPLY_MISMATCH : rc;
 }
 
 /*
@@ -1073,10 +1071,7 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 				 d->nspname, d->relname);
 	rc = apply_rel_load(ap->ctl, ap->relmap, d, &rel);
 	if (rc == APPLY_REL_MISMATCH)
-	{
-		rc = stop_before_xact(ap);
-		return rc == 0 ? CDC_APPLY_MISMATCH : rc;
-	}
+		return stop_before_xact(ap, &ap->replay_until);
 	if (rc != 0)
 		return failure(ap);
 	/* A column dropped on the source stays on the target: say so. */
@@ -1116,6 +1111,12 @@ cdc_apply_message(cdc_apply *ap, pgo_message *msg)
 	}
 	return error("unexpected %s message in the replication stream",
 				 pgo_kind_name(msg->kind));
+}
+
+uint64_t
+cdc_apply_replay_until(const cdc_apply *ap)
+{
+	return ap->replay_until;
 }
 
 int

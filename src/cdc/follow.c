@@ -87,6 +87,7 @@
 #define FOLLOW_FAILED	(-1)
 #define FOLLOW_LOST		(-2)	/* CDC_STREAM_LOST, CDC_APPLY_LOST */
 #define FOLLOW_MISMATCH (-3)	/* CDC_APPLY_MISMATCH */
+#define FOLLOW_REPLAY	(-4)	/* CDC_APPLY_REPLAY: a new session at once */
 #define FOLLOW_DONE		1
 #define FOLLOW_STOPPED	2
 
@@ -105,6 +106,8 @@ typedef struct follow_ctx
 {
 	const follow_options *o;
 	bool		state_broken;	/* a write to the state file failed */
+	uint64_t	commit_each_until;	/* after FOLLOW_REPLAY: commit each source
+									 * transaction up to it on its own */
 	char	   *slot_retained;	/* WAL the slot held at the last session end */
 	const char *dir;
 	char	   *source;
@@ -757,6 +760,7 @@ session_start(follow_ctx *c)
 		rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
 	if (rc != 0)
 		return rc;
+	cdc_apply_commit_each_until(c->ap, c->commit_each_until);
 	resume_counts(c, resume);
 	c->durable_lsn = resume;
 	c->ka_wal_end = resume;
@@ -834,10 +838,13 @@ run_session(follow_ctx *c, char *last_error, size_t lasterrsize)
 	rc = session_start(c);
 	if (rc == 0)
 		rc = session_loop(c);
+	if (rc == FOLLOW_REPLAY)
+		c->commit_each_until = cdc_apply_replay_until(c->ap);
 	session_end(c, rc);
 	if (!log_hold_last_error(last_error, lasterrsize))
 		str_copy(last_error, "connection lost", lasterrsize);
-	log_hold_end(rc == FOLLOW_LOST ? LOG_WARNING : LOG_ERROR);
+	/* A replay reaches the same stop again and reports it then. */
+	log_hold_end(rc == FOLLOW_LOST ? LOG_WARNING : rc == FOLLOW_REPLAY ? LOG_DEBUG : LOG_ERROR);
 	return rc;
 }
 
@@ -1119,6 +1126,8 @@ follow_run(const follow_options *o)
 		rc = run_session(&c, last_error, sizeof(last_error));
 		if (rc == FOLLOW_LOST)
 			rc = retry_after_loss(&c, last_error, &first_loss, &attempt);
+		else if (rc == FOLLOW_REPLAY)
+			rc = 0;				/* at once: commit each up to the failing one */
 		if (rc != 0)
 			break;
 	}
