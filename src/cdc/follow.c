@@ -720,12 +720,9 @@ prove_side(follow_ctx *c, const char *side, const char *conninfo)
 
 	if (conn == NULL)
 	{
-		if (errclass_transient(sqlstate, msg, false))
-		{
-			log_warning("could not connect to %s server: %s", side, msg);
-			return FOLLOW_LOST;
-		}
-		return error("could not connect to %s server: %s", side, msg);
+		/* Held by run_session: a warning when retried, as every failure. */
+		error("could not connect to %s server: %s", side, msg);
+		return errclass_transient(sqlstate, msg, false) ? FOLLOW_LOST : -1;
 	}
 	rc = identity_check_conn(c->o->st, side, conn, conninfo);
 	if (rc != 0 && PQstatus(conn) == CONNECTION_BAD)
