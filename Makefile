@@ -36,15 +36,17 @@ build/%.o: %.c
 # A unit test links against everything, unless it tests a pure module:
 # those link against only that module (and util/str), so the linker proves
 # the module does no I/O and needs no connection, state or logging.
-PURE_TESTS := test_pgoutput test_cdc_position test_cdc_lag
+PURE_TESTS := test_pgoutput test_cdc_position test_cdc_lag test_tasks test_blockrange
 PURE_OBJS_test_pgoutput := build/src/cdc/pgoutput.o build/src/util/str.o
 PURE_OBJS_test_cdc_position := build/src/cdc/position.o
 PURE_OBJS_test_cdc_lag := build/src/cdc/lag.o build/src/util/str.o
+PURE_OBJS_test_blockrange := build/src/core/blockrange.o build/src/util/str.o
+PURE_OBJS_test_tasks := build/src/core/tasks.o build/src/util/log.o build/src/util/str.o
 
 define pure_test_rule
 build/tests/$(1): tests/unit/$(1).c $$(PURE_OBJS_$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -o $$@ $$< $$(PURE_OBJS_$(1)) -lm -lcmocka
+	$$(CC) $$(CFLAGS) -o $$@ $$< $$(PURE_OBJS_$(1)) -lm -lpthread -lcmocka
 endef
 $(foreach t,$(PURE_TESTS),$(eval $(call pure_test_rule,$(t))))
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blockrange.h"
 #include "core/conn.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -21,7 +22,7 @@ copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
 				copy_part *parts)
 {
 	int64_t		nparts = 1;
-	int64_t		per_part;
+	block_range r[COPY_MAX_PARTS];
 
 	if (split_bytes > 0 && t->bytes > split_bytes && t->heap_pages > 1)
 		nparts = (t->bytes + split_bytes - 1) / split_bytes;
@@ -30,27 +31,15 @@ copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
 		nparts += workers - nparts % workers;
 	if (nparts > COPY_MAX_PARTS)
 		nparts = COPY_MAX_PARTS;
+	/* No empty part: at most one per block. */
 	if (nparts > t->heap_pages)
 		nparts = t->heap_pages > 1 ? t->heap_pages : 1;
-	if (nparts <= 1)
-	{
-		parts[0] = (copy_part)
-		{
-			0, 1, 0, -1
-		};
-		return 1;
-	}
-	per_part = (t->heap_pages + nparts - 1) / nparts;
-	/* Rounding the part size up can leave parts past the end: drop them. */
-	nparts = (t->heap_pages + per_part - 1) / per_part;
+	blockrange_split(t->heap_pages, (int) nparts, r);
 	for (int i = 0; i < nparts; i++)
+		parts[i] = (copy_part)
 	{
-		parts[i].partno = i;
-		parts[i].nparts = (int) nparts;
-		parts[i].first_block = (int64_t) i * per_part;
-		/* The last part is open-ended: it takes rows in pages added since. */
-		parts[i].end_block = (i == nparts - 1) ? -1 : (int64_t) (i + 1) * per_part;
-	}
+		i, (int) nparts, r[i].first, r[i].end
+	};
 	return (int) nparts;
 }
 
@@ -59,6 +48,7 @@ source_sql(const cat_table *t, const copy_part *part)
 {
 	const char *fmt = t->binary ? " (FORMAT binary)" : "";
 	strbuf		sb = STRBUF_INIT;
+	char	   *range;
 
 	if (part->nparts == 1)
 	{
@@ -68,12 +58,10 @@ source_sql(const cat_table *t, const copy_part *part)
 			strbuf_addf(&sb, "COPY %s TO STDOUT%s", t->qname, fmt);
 		return strbuf_detach(&sb);
 	}
-	/* Block numbers are integers pgcrane computed: safe to print. */
-	strbuf_addf(&sb, "COPY (SELECT %s FROM ONLY %s WHERE ctid >= '(%lld,0)'::pg_catalog.tid",
-				t->columns, t->qname, (long long) part->first_block);
-	if (part->end_block >= 0)
-		strbuf_addf(&sb, " AND ctid < '(%lld,0)'::pg_catalog.tid",
-					(long long) part->end_block);
+	range = blockrange_condition(&(block_range) {part->first_block, part->end_block});
+	strbuf_addf(&sb, "COPY (SELECT %s FROM ONLY %s WHERE %s", t->columns, t->qname,
+				range ? range : "true");
+	free(range);
 	strbuf_addf(&sb, ") TO STDOUT%s", fmt);
 	return strbuf_detach(&sb);
 }

@@ -1,40 +1,42 @@
 /*
  * scheduler.c
- *		Leader and workers of the data phase.
+ *		The data phase as a graph of tasks for the task engine (tasks.h).
  *
- * The leader (the thread calling sched_run) plans the work, starts the
- * workers, redraws the progress line once a second and waits for them.
- * Workers share one queue structure protected by a mutex:
+ * The tasks and what each waits for:
  *
- *  - copy tasks, planned up front: the large-object contents first (their
- *    size is unknown), then every table part, largest table first, so the
- *    longest copies start early and small tables fill the gaps at the end;
- *  - follow-up tasks, added as work completes: when the last part of a
- *    table is in, one task per index of that table; when its last index is
- *    built (or at once if it has none), an ANALYZE of the table; when
- *    every table is analyzed, an ANALYZE of each partitioned parent; when
- *    both tables of a foreign key are analyzed, the foreign key.
+ *  - the large objects' contents, first (their size is unknown);
+ *  - for a split table copied again on resume, emptying it first;
+ *  - every table part (needs a source session in the clone's snapshot),
+ *    largest table first, so the longest copies start early and small
+ *    tables fill the gaps at the end;
+ *  - per table, "rows in" once its parts are copied (it only counts the
+ *    table as copied), then one build per index, then ANALYZE once its
+ *    indexes are built;
+ *  - "all analyzed", then an ANALYZE of each partitioned parent;
+ *  - each foreign key once both its tables are analyzed.
  *
  * A copy worker holds a source connection inside the clone's snapshot and
- * a target connection; it takes copy tasks while there are any and then
- * helps with follow-up tasks.  An index worker has only a target
- * connection and takes only follow-up tasks, so index builds overlap with
- * copies still running.  A worker with nothing to take waits on the
- * condition variable; the time it waits is reported as idle time.
- *
- * When a task fails, its module has already logged why; the scheduler
- * stops handing out work and cancels every running query through the
- * interrupt module, so sched_run() returns promptly instead of waiting
- * for long copies to end.  The same happens on Ctrl-C.
+ * a target connection; it takes copy tasks while there are any (they have
+ * the higher priority) and then helps with the rest.  An index worker has
+ * only a target connection and never takes a copy, so index builds
+ * overlap with copies still running.  What a previous run recorded as
+ * done is marked done in the graph, so resume runs only what is left.
+ * The engine retries transient failures (a lost connection, a server
+ * restart, a deadlock) on new sessions; each attempt starts over in a
+ * fresh target transaction, so a retry never duplicates rows.  On a
+ * failure for good it cancels every running query through the interrupt
+ * module, so sched_run() returns promptly.  The same happens on Ctrl-C.
  */
 #include "clone/scheduler.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/conn.h"
+#include "core/tasks.h"
 #include "clone/fkey.h"
 #include "clone/index.h"
 #include "clone/largeobject.h"
@@ -46,56 +48,55 @@
 /* Most parallel maintenance workers one index build is given. */
 #define MAX_PARALLEL_BUILD 4
 
+/* Attempts of a task that fails transiently. */
+#define MAX_ATTEMPTS 5
+
+/* The capability of copy workers: a source session in the snapshot. */
+#define NEEDS_SOURCE 1u
+
+/* Priorities: emptying before copying, copying before the rest. */
+#define PRIO_TRUNCATE 2
+#define PRIO_COPY 1
+#define PRIO_FOLLOW_UP 0
+
 typedef enum task_kind
 {
 	TASK_LARGE_OBJECTS,
+	TASK_TRUNCATE,
 	TASK_COPY,
+	TASK_ROWS_IN,
 	TASK_INDEX,
 	TASK_ANALYZE,
+	TASK_ALL_ANALYZED,
 	TASK_ANALYZE_PARENT,
 	TASK_FK
 } task_kind;
 
 typedef struct task
 {
+	struct sched *s;
 	task_kind	kind;
-	int			item;			/* table, index or parent number */
+	int			item;			/* table, index, parent or key number */
 	copy_part	part;			/* for TASK_COPY */
 } task;
 
-typedef struct table_track
+/* The task numbers of a table's milestones in the graph. */
+typedef struct table_nodes
 {
-	int			parts_left;
-	int			indexes_left;
-} table_track;
+	int			rows_in;
+	int			analyze;
+} table_nodes;
 
 typedef struct sched
 {
 	const sched_config *cfg;
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	task	   *copy_q;			/* planned copy tasks, in order */
-	int			ncopy,
-				next_copy;
-	task	   *follow_q;		/* FIFO of ready follow-up tasks */
-	int			follow_head,
-				follow_tail;
-	int			remaining;		/* tasks not finished */
-	int			tables_left_to_analyze;
-	bool		failed;
-	table_track *track;
-	int		   *truncate;		/* split tables to empty before copying */
-	int			ntruncate;
-	bool	   *analyzed;		/* per table, on resume */
-	bool	   *index_done;		/* per index, on resume */
-	int		   *table_indexes;	/* index numbers grouped by table */
-	int		   *table_index_start;
-	int		   *table_fks;		/* foreign keys grouped by their tables */
-	int		   *table_fk_start;
-	int		   *fk_waits;		/* per foreign key: tables not analyzed */
-	bool	   *fk_done;		/* per foreign key, on resume */
-	int			running;		/* tasks being run */
 	sched_result *res;
+	tasks	   *graph;
+	task	   *tasks;			/* payloads, one per graph task */
+	int			ntasks;
+	int			cap;
+	table_nodes *tables;
+	pthread_mutex_t lock;		/* guards res->tables */
 } sched;
 
 typedef struct worker
@@ -104,17 +105,23 @@ typedef struct worker
 	bool		copier;
 	PGconn	   *src;
 	PGconn	   *tgt;
-	pthread_t	thread;
-	double		idle;
-	int			attempt;		/* of the task being run, from 1 */
 	int			parallel;		/* max_parallel_maintenance_workers set */
 } worker;
 
-static void
-push_follow(sched *s, task_kind kind, int item)
+/*
+ * Add a task to the graph.  Payloads live in one array that is sized
+ * before planning, so pointers to them stay valid.
+ */
+static int
+add_task(sched *s, task_kind kind, int item, int priority, int64_t cost,
+		 unsigned needs)
 {
-	s->follow_q[s->follow_tail].kind = kind;
-	s->follow_q[s->follow_tail++].item = item;
+	task	   *k = &s->tasks[s->ntasks++];
+
+	k->s = s;
+	k->kind = kind;
+	k->item = item;
+	return tasks_add(s->graph, k, priority, cost, needs);
 }
 
 static bool
@@ -125,104 +132,6 @@ lo_done(state *st)
 
 	free(v);
 	return done;
-}
-
-/* All rows of table t are in: queue its indexes, or its ANALYZE.  Lock held. */
-static void
-table_ready(sched *s, int t)
-{
-	atomic_fetch_add(&s->cfg->prog->tables_done, 1);
-	for (int i = s->table_index_start[t]; i < s->table_index_start[t + 1]; i++)
-		if (!s->index_done[s->table_indexes[i]])
-			push_follow(s, TASK_INDEX, s->table_indexes[i]);
-	if (s->track[t].indexes_left == 0 && !s->analyzed[t])
-		push_follow(s, TASK_ANALYZE, t);
-}
-
-/* Group index numbers by table so a finished table finds its indexes. */
-static void
-index_by_table(sched *s, const catalog *cat)
-{
-	int			pos = 0;
-
-	s->table_index_start = xcalloc((size_t) cat->ntables + 1, sizeof(int));
-	s->table_indexes = xcalloc((size_t) cat->nindexes + 1, sizeof(int));
-	for (int i = 0; i < cat->nindexes; i++)
-		s->track[cat->indexes[i].table].indexes_left++;
-	for (int t = 0; t < cat->ntables; t++)
-	{
-		s->table_index_start[t] = pos;
-		pos += s->track[t].indexes_left;
-	}
-	s->table_index_start[cat->ntables] = pos;
-	{
-		int		   *fill = xcalloc((size_t) cat->ntables + 1, sizeof(int));
-
-		for (int i = 0; i < cat->nindexes; i++)
-		{
-			int			t = cat->indexes[i].table;
-
-			s->table_indexes[s->table_index_start[t] + fill[t]++] = i;
-		}
-		free(fill);
-	}
-}
-
-/*
- * Group foreign keys by the tables they join (a key on a table that refers
- * to itself is listed once) and count, per key, the tables to wait for.
- */
-static void
-fks_by_table(sched *s, const catalog *cat)
-{
-	int		   *count = xcalloc((size_t) cat->ntables + 1, sizeof(int));
-	int			pos = 0;
-
-	s->fk_waits = xcalloc((size_t) cat->nfks + 1, sizeof(int));
-	s->fk_done = xcalloc((size_t) cat->nfks + 1, sizeof(bool));
-	s->table_fk_start = xcalloc((size_t) cat->ntables + 1, sizeof(int));
-	s->table_fks = xcalloc((size_t) cat->nfks * 2 + 1, sizeof(int));
-	for (int pass = 0; pass < 2; pass++)
-	{
-		for (int i = 0; i < cat->nfks; i++)
-		{
-			int			ends[2] = {cat->fks[i].table, cat->fks[i].ref_table};
-
-			for (int e = 0; e < (ends[0] == ends[1] ? 1 : 2); e++)
-			{
-				if (pass == 0)
-				{
-					count[ends[e]]++;
-					s->fk_waits[i]++;
-				}
-				else
-					s->table_fks[s->table_fk_start[ends[e]] + count[ends[e]]++] = i;
-			}
-		}
-		if (pass == 1)
-			break;
-		for (int t = 0; t < cat->ntables; t++)
-		{
-			s->table_fk_start[t] = pos;
-			pos += count[t];
-			count[t] = 0;
-		}
-		s->table_fk_start[cat->ntables] = pos;
-	}
-	free(count);
-}
-
-/* Table t is analyzed: queue the foreign keys that waited only for it. */
-static void
-fks_table_analyzed(sched *s, int t)
-{
-	for (int i = s->table_fk_start[t]; i < s->table_fk_start[t + 1]; i++)
-	{
-		int			fk = s->table_fks[i];
-
-		if (--s->fk_waits[fk] == 0 && !s->fk_done[fk])
-			push_follow(s, TASK_FK, fk);
-	}
 }
 
 /*
@@ -265,7 +174,10 @@ table_parts(sched *s, int t, copy_part *parts, bool *done, bool *truncate)
 	return n;
 }
 
-/* Queue the copy tasks of table t; record its plan unless resuming. */
+/*
+ * The copy of table t: its parts (recorded in the plan unless resuming)
+ * and its "rows in" milestone after them.
+ */
 static int
 plan_table(sched *s, int t)
 {
@@ -275,164 +187,125 @@ plan_table(sched *s, int t)
 	bool		done[COPY_MAX_PARTS];
 	bool		truncate;
 	int			n = table_parts(s, t, parts, done, &truncate);
+	int			empty = -1;
 
 	s->res->tables[t].parts = n;
-	if (truncate)
-		s->truncate[s->ntruncate++] = t;
 	if (!cfg->resume &&
 		state_plan_table(cfg->st, tb->oid, tb->display, tb->bytes, n,
 						 tb->binary ? "binary" : "text") != 0)
 		return -1;
+	s->tables[t].rows_in = add_task(s, TASK_ROWS_IN, t, PRIO_FOLLOW_UP, tb->bytes, 0);
+	if (truncate)
+		empty = add_task(s, TASK_TRUNCATE, t, PRIO_TRUNCATE, tb->bytes, 0);
 	for (int i = 0; i < n; i++)
 	{
+		int			k;
+
 		if (!cfg->resume &&
 			state_plan_part(cfg->st, tb->oid, i, parts[i].first_block,
 							parts[i].end_block) != 0)
 			return -1;
 		if (done[i])
 			continue;
-		s->copy_q[s->ncopy].kind = TASK_COPY;
-		s->copy_q[s->ncopy].item = t;
-		s->copy_q[s->ncopy++].part = parts[i];
-		s->track[t].parts_left++;
+		k = add_task(s, TASK_COPY, t, PRIO_COPY, tb->bytes, NEEDS_SOURCE);
+		s->tasks[s->ntasks - 1].part = parts[i];
+		if (empty >= 0)
+			tasks_after(s->graph, k, empty);
+		tasks_after(s->graph, s->tables[t].rows_in, k);
 	}
 	return 0;
 }
 
-/*
- * Count what is left of each table's follow-up work and queue what is
- * ready at once (on resume: tables whose rows are all in already).
- */
-static void
-plan_follow_ups(sched *s)
+/* Indexes after their table's rows, its ANALYZE after its indexes. */
+static int
+plan_indexes(sched *s)
 {
-	const catalog *cat = s->cfg->cat;
-	bool		resume = s->cfg->resume;
+	const sched_config *cfg = s->cfg;
+	const catalog *cat = cfg->cat;
 
-	s->remaining = s->ncopy + cat->npartitioned;
-	for (int i = 0; i < cat->nindexes; i++)
-	{
-		if (resume && state_index_is_done(s->cfg->st, cat->indexes[i].oid))
-		{
-			s->index_done[i] = true;
-			s->track[cat->indexes[i].table].indexes_left--;
-			atomic_fetch_add(&s->cfg->prog->indexes_done, 1);
-		}
-		else
-			s->remaining++;
-	}
-	for (int i = 0; i < cat->nfks; i++)
-	{
-		s->fk_done[i] = resume && state_fk_is_done(s->cfg->st, cat->fks[i].oid);
-		if (!s->fk_done[i])
-			s->remaining++;
-	}
 	for (int t = 0; t < cat->ntables; t++)
 	{
-		s->analyzed[t] = resume && state_table_is_analyzed(s->cfg->st, cat->tables[t].oid);
-		if (s->analyzed[t])
-		{
-			s->tables_left_to_analyze--;
-			fks_table_analyzed(s, t);
-		}
-		else
-			s->remaining++;
-		if (s->track[t].parts_left == 0)
-			table_ready(s, t);
+		s->tables[t].analyze = add_task(s, TASK_ANALYZE, t, PRIO_FOLLOW_UP,
+										cat->tables[t].bytes, 0);
+		tasks_after(s->graph, s->tables[t].analyze, s->tables[t].rows_in);
+		if (cfg->resume && state_table_is_analyzed(cfg->st, cat->tables[t].oid))
+			tasks_mark_done(s->graph, s->tables[t].analyze);
 	}
-	if (s->tables_left_to_analyze == 0)
-		for (int i = 0; i < cat->npartitioned; i++)
-			push_follow(s, TASK_ANALYZE_PARENT, i);
+	for (int i = 0; i < cat->nindexes; i++)
+	{
+		const cat_index *ix = &cat->indexes[i];
+		int			k = add_task(s, TASK_INDEX, i, PRIO_FOLLOW_UP,
+								 cat->tables[ix->table].bytes, 0);
+
+		if (!cfg->resume &&
+			state_plan_index(cfg->st, ix->oid, ix->table_oid, ix->display) != 0)
+			return -1;
+		tasks_after(s->graph, k, s->tables[ix->table].rows_in);
+		tasks_after(s->graph, s->tables[ix->table].analyze, k);
+		if (cfg->resume && state_index_is_done(cfg->st, ix->oid))
+		{
+			tasks_mark_done(s->graph, k);
+			atomic_fetch_add(&cfg->prog->indexes_done, 1);
+		}
+	}
+	return 0;
 }
 
-/* Plan every task and record the plan in the state file. */
+/* Parents after every table's ANALYZE; keys after both their tables'. */
+static int
+plan_parents_and_keys(sched *s)
+{
+	const sched_config *cfg = s->cfg;
+	const catalog *cat = cfg->cat;
+	int			all = add_task(s, TASK_ALL_ANALYZED, 0, PRIO_FOLLOW_UP, 0, 0);
+
+	for (int t = 0; t < cat->ntables; t++)
+		tasks_after(s->graph, all, s->tables[t].analyze);
+	for (int i = 0; i < cat->npartitioned; i++)
+		tasks_after(s->graph, add_task(s, TASK_ANALYZE_PARENT, i, PRIO_FOLLOW_UP, 0, 0),
+					all);
+	for (int i = 0; i < cat->nfks; i++)
+	{
+		const cat_fk *fk = &cat->fks[i];
+		int			k = add_task(s, TASK_FK, i, PRIO_FOLLOW_UP,
+								 cat->tables[fk->table].bytes, 0);
+
+		if (!cfg->resume &&
+			state_plan_fk(cfg->st, fk->oid, cat->tables[fk->table].oid,
+						  fk->display) != 0)
+			return -1;
+		tasks_after(s->graph, k, s->tables[fk->table].analyze);
+		tasks_after(s->graph, k, s->tables[fk->ref_table].analyze);
+		if (cfg->resume && state_fk_is_done(cfg->st, fk->oid))
+			tasks_mark_done(s->graph, k);
+	}
+	return 0;
+}
+
+/* Build the graph and record the plan in the state file. */
 static int
 plan(sched *s)
 {
 	const sched_config *cfg = s->cfg;
 	const catalog *cat = cfg->cat;
-	int			cap = cat->ntables * COPY_MAX_PARTS + 1;
 
-	s->copy_q = xcalloc((size_t) cap, sizeof(task));
-	s->follow_q = xcalloc((size_t) (cat->nindexes + cat->ntables + cat->npartitioned +
-									cat->nfks + 1), sizeof(task));
-	s->track = xcalloc((size_t) cat->ntables + 1, sizeof(table_track));
-	s->truncate = xcalloc((size_t) cat->ntables + 1, sizeof(int));
-	s->analyzed = xcalloc((size_t) cat->ntables + 1, sizeof(bool));
-	s->index_done = xcalloc((size_t) cat->nindexes + 1, sizeof(bool));
-	s->tables_left_to_analyze = cat->ntables;
-	index_by_table(s, cat);
-	fks_by_table(s, cat);
+	/* Per table: parts, truncate, rows in, analyze; then the rest. */
+	s->cap = cat->ntables * (COPY_MAX_PARTS + 3) + cat->nindexes +
+		cat->npartitioned + cat->nfks + 2;
+	s->tasks = xcalloc((size_t) s->cap, sizeof(task));
+	s->tables = xcalloc((size_t) cat->ntables + 1, sizeof(table_nodes));
+	s->graph = tasks_create();
 	if (cat->nlargeobjects > 0 && !(cfg->resume && lo_done(cfg->st)))
-		s->copy_q[s->ncopy++].kind = TASK_LARGE_OBJECTS;
+		/* First: their size is not known. */
+		add_task(s, TASK_LARGE_OBJECTS, 0, PRIO_COPY, INT64_MAX, NEEDS_SOURCE);
 	if (!cfg->resume && state_plan_begin(cfg->st) != 0)
 		return -1;
 	for (int t = 0; t < cat->ntables; t++)
 		if (plan_table(s, t) != 0)
 			return -1;
-	for (int i = 0; !cfg->resume && i < cat->nindexes; i++)
-		if (state_plan_index(cfg->st, cat->indexes[i].oid,
-							 cat->indexes[i].table_oid, cat->indexes[i].display) != 0)
-			return -1;
-	for (int i = 0; !cfg->resume && i < cat->nfks; i++)
-		if (state_plan_fk(cfg->st, cat->fks[i].oid,
-						  cat->tables[cat->fks[i].table].oid, cat->fks[i].display) != 0)
-			return -1;
-	plan_follow_ups(s);
+	if (plan_indexes(s) != 0 || plan_parents_and_keys(s) != 0)
+		return -1;
 	return cfg->resume ? 0 : state_plan_end(cfg->st);
-}
-
-/* Next task for w, or false if none is ready now.  Lock held. */
-static bool
-next_task(sched *s, const worker *w, task *out)
-{
-	if (w->copier && s->next_copy < s->ncopy)
-	{
-		*out = s->copy_q[s->next_copy++];
-		return true;
-	}
-	if (s->follow_head < s->follow_tail)
-	{
-		*out = s->follow_q[s->follow_head++];
-		return true;
-	}
-	return false;
-}
-
-/* Account for a finished task and release what it unblocks.  Lock held. */
-static void
-complete(sched *s, const task *k)
-{
-	const catalog *cat = s->cfg->cat;
-
-	s->remaining--;
-	if (k->kind == TASK_COPY && --s->track[k->item].parts_left == 0)
-		table_ready(s, k->item);
-	else if (k->kind == TASK_INDEX)
-	{
-		int			t = cat->indexes[k->item].table;
-
-		atomic_fetch_add(&s->cfg->prog->indexes_done, 1);
-		if (--s->track[t].indexes_left == 0)
-			push_follow(s, TASK_ANALYZE, t);
-	}
-	else if (k->kind == TASK_ANALYZE)
-	{
-		/* Resume trusts the state file: a run that cannot record stops. */
-		if (state_table_analyzed(s->cfg->st, cat->tables[k->item].oid) != 0 &&
-			!s->failed)
-		{
-			s->failed = true;
-			interrupt_cancel_all(s->cfg->intr);
-		}
-		fks_table_analyzed(s, k->item);
-	}
-	if (k->kind == TASK_ANALYZE && --s->tables_left_to_analyze == 0)
-	{
-		for (int i = 0; i < cat->npartitioned; i++)
-			push_follow(s, TASK_ANALYZE_PARENT, i);
-	}
-	pthread_cond_broadcast(&s->cond);
 }
 
 static int
@@ -471,12 +344,9 @@ static int
 size_index_build(worker *w)
 {
 	sched	   *s = w->s;
-	int			n;
+	int			n = s->cfg->jobs - tasks_running(s->graph);
 	char		sql[160];
 
-	pthread_mutex_lock(&s->lock);
-	n = s->cfg->jobs - s->running;
-	pthread_mutex_unlock(&s->lock);
 	n = n < 0 ? 0 : n > MAX_PARALLEL_BUILD ? MAX_PARALLEL_BUILD : n;
 	if (n == w->parallel)
 		return 0;
@@ -487,7 +357,7 @@ size_index_build(worker *w)
 }
 
 static int
-run_index(worker *w, const task *k)
+run_index(worker *w, const task *k, int attempt)
 {
 	sched	   *s = w->s;
 	const cat_index *ix = &s->cfg->cat->indexes[k->item];
@@ -497,24 +367,26 @@ run_index(worker *w, const task *k)
 
 	if (rc == 0)
 		rc = index_build(w->tgt, &s->cfg->cat->tables[ix->table], ix,
-						 s->cfg->resume || w->attempt > 1);
+						 s->cfg->resume || attempt > 1);
 	secs = clock_now() - start;
 
 	s->res->index_seconds[k->item] = secs;
 	if (state_index_end(s->cfg->st, ix->oid, rc == 0 ? STATE_DONE : STATE_FAILED,
 						secs) != 0)
 		rc = -1;
+	if (rc == 0)
+		atomic_fetch_add(&s->cfg->prog->indexes_done, 1);
 	return rc;
 }
 
 static int
-run_fk(worker *w, const task *k)
+run_fk(worker *w, const task *k, int attempt)
 {
 	sched	   *s = w->s;
 	const cat_fk *fk = &s->cfg->cat->fks[k->item];
 	double		start = clock_now();
 	int			rc = fkey_add(w->tgt, &s->cfg->cat->tables[fk->table], fk,
-							  s->cfg->resume || w->attempt > 1);
+							  s->cfg->resume || attempt > 1);
 
 	if (state_fk_end(s->cfg->st, fk->oid, rc == 0 ? STATE_DONE : STATE_FAILED,
 					 clock_now() - start) != 0)
@@ -542,45 +414,100 @@ run_analyze(worker *w, const char *qname, const char *display)
 	return rc;
 }
 
+/* ANALYZE of table t, recorded: resume trusts the state file. */
 static int
-run_task(worker *w, const task *k)
+run_analyze_table(worker *w, int t)
+{
+	const cat_table *tb = &w->s->cfg->cat->tables[t];
+
+	if (run_analyze(w, tb->qname, tb->display) != 0)
+		return -1;
+	return state_table_analyzed(w->s->cfg->st, tb->oid);
+}
+
+/* Empty a split table that is copied again from the start. */
+static int
+run_truncate(worker *w, int t)
+{
+	const cat_table *tb = &w->s->cfg->cat->tables[t];
+	char	   *sql = str_printf("TRUNCATE ONLY %s", tb->qname);
+	int			rc;
+
+	log_info("table \"%s\" was copied in parts and not finished: copying it again",
+			 tb->display);
+	rc = conn_exec(w->tgt, SIDE_TARGET, sql);
+	free(sql);
+	return rc;
+}
+
+static int
+run_large_objects(worker *w)
+{
+	sched	   *s = w->s;
+
+	if (largeobject_copy_all(w->src, w->tgt, &s->res->large_objects,
+							 &s->cfg->prog->bytes, &s->cfg->intr->stop) != 0)
+		return -1;
+	return state_put(s->cfg->st, "large_objects", STATE_DONE);
+}
+
+static int
+dispatch(worker *w, const task *k, int attempt)
 {
 	const catalog *cat = w->s->cfg->cat;
 
 	switch (k->kind)
 	{
 		case TASK_LARGE_OBJECTS:
-			if (largeobject_copy_all(w->src, w->tgt, &w->s->res->large_objects,
-									 &w->s->cfg->prog->bytes,
-									 &w->s->cfg->intr->stop) != 0)
-				return -1;
-			return state_put(w->s->cfg->st, "large_objects", STATE_DONE);
+			return run_large_objects(w);
+		case TASK_TRUNCATE:
+			return run_truncate(w, k->item);
 		case TASK_COPY:
 			return run_copy(w, k);
+		case TASK_ROWS_IN:
+			atomic_fetch_add(&w->s->cfg->prog->tables_done, 1);
+			return 0;
 		case TASK_INDEX:
-			return run_index(w, k);
+			return run_index(w, k, attempt);
 		case TASK_ANALYZE:
-			return run_analyze(w, cat->tables[k->item].qname,
-							   cat->tables[k->item].display);
+			return run_analyze_table(w, k->item);
+		case TASK_ALL_ANALYZED:
+			return 0;
 		case TASK_ANALYZE_PARENT:
 			return run_analyze(w, cat->partitioned[k->item],
 							   cat->partitioned[k->item]);
 		case TASK_FK:
-			return run_fk(w, k);
+			return run_fk(w, k, attempt);
 	}
 	return -1;
 }
 
-#define MAX_ATTEMPTS 5
+/* What a failure of this thread means: worth trying again, or not. */
+static task_outcome
+outcome(int rc, const worker *w)
+{
+	if (rc == 0)
+		return TASK_DONE;
+	return conn_failure_is_transient(w->src, w->tgt) ? TASK_RETRY : TASK_FAILED;
+}
 
-static int	worker_connect(worker *w);
-static void worker_disconnect(worker *w);
+static task_outcome
+op_run(void *worker_, void *payload, int attempt, void *arg)
+{
+	worker	   *w = worker_;
+
+	(void) arg;
+	conn_clear_last_error();
+	return outcome(dispatch(w, payload, attempt), w);
+}
 
 static const char *
-task_name(const sched *s, const task *k, char *buf, size_t size)
+op_name(const void *payload, char *buf, size_t size, void *arg)
 {
-	const catalog *cat = s->cfg->cat;
+	const task *k = payload;
+	const catalog *cat = k->s->cfg->cat;
 
+	(void) arg;
 	switch (k->kind)
 	{
 		case TASK_LARGE_OBJECTS:
@@ -588,6 +515,10 @@ task_name(const sched *s, const task *k, char *buf, size_t size)
 		case TASK_COPY:
 			snprintf(buf, size, "table \"%s\" part %d/%d",
 					 cat->tables[k->item].display, k->part.partno + 1, k->part.nparts);
+			return buf;
+		case TASK_TRUNCATE:
+		case TASK_ROWS_IN:
+			snprintf(buf, size, "table \"%s\"", cat->tables[k->item].display);
 			return buf;
 		case TASK_INDEX:
 			snprintf(buf, size, "index \"%s\"", cat->indexes[k->item].display);
@@ -601,117 +532,10 @@ task_name(const sched *s, const task *k, char *buf, size_t size)
 		case TASK_FK:
 			snprintf(buf, size, "foreign key \"%s\"", cat->fks[k->item].display);
 			return buf;
+		case TASK_ALL_ANALYZED:
+			break;
 	}
 	return "task";
-}
-
-/* Sleep for secs seconds unless the run is stopped meanwhile. */
-static void
-backoff(const sched *s, int secs)
-{
-	for (int i = 0; i < secs * 10 && !s->cfg->intr->stop; i++)
-	{
-		struct timespec ts = {0, 100 * 1000 * 1000};
-
-		nanosleep(&ts, NULL);
-	}
-}
-
-/*
- * Run a task; a transient failure (lost connection, server shutdown,
- * serialization failure, deadlock) is retried with new connections after
- * 1, 2, 4, 8 seconds.  Each attempt starts over in a fresh target
- * transaction, so a retry never duplicates rows.
- */
-static int
-run_with_retry(worker *w, const task *k)
-{
-	sched	   *s = w->s;
-	char		name[512];
-
-	for (int attempt = 1;; attempt++)
-	{
-		bool		last;
-
-		conn_clear_last_error();
-		w->attempt = attempt;
-		log_hold_begin();
-		if (w->tgt && run_task(w, k) == 0)
-		{
-			log_hold_end(LOG_WARNING);
-			return 0;
-		}
-		last = s->cfg->intr->stop || attempt >= MAX_ATTEMPTS ||
-			(w->tgt && !conn_failure_is_transient(w->src, w->tgt));
-		/* Held errors are errors only when nothing is tried again. */
-		log_hold_end(last ? LOG_ERROR : LOG_WARNING);
-		if (last)
-			return -1;
-		log_warning("%s failed; retrying in %d s (attempt %d of %d)",
-					task_name(s, k, name, sizeof(name)), 1 << (attempt - 1),
-					attempt + 1, MAX_ATTEMPTS);
-		backoff(s, 1 << (attempt - 1));
-		worker_disconnect(w);
-		conn_clear_last_error();
-		log_hold_begin();
-		if (worker_connect(w) != 0)
-		{
-			/* A server still down is worth waiting for; a lost snapshot is not. */
-			bool		again = conn_failure_is_transient(NULL, NULL);
-
-			log_hold_end(again && attempt + 1 < MAX_ATTEMPTS ? LOG_WARNING : LOG_ERROR);
-			worker_disconnect(w);
-			if (!again)
-				return -1;
-		}
-		else
-			log_hold_end(LOG_WARNING);
-	}
-}
-
-/* Take tasks until none is left, one failed or the run was interrupted. */
-static void *
-worker_main(void *arg)
-{
-	worker	   *w = arg;
-	sched	   *s = w->s;
-
-	pthread_mutex_lock(&s->lock);
-	for (;;)
-	{
-		task		k;
-		double		wait_start;
-
-		if (s->failed || s->cfg->intr->stop || s->remaining == 0)
-			break;
-		if (!next_task(s, w, &k))
-		{
-			wait_start = clock_now();
-			pthread_cond_wait(&s->cond, &s->lock);
-			w->idle += clock_now() - wait_start;
-			continue;
-		}
-		s->running++;
-		pthread_mutex_unlock(&s->lock);
-		if (run_with_retry(w, &k) != 0)
-		{
-			pthread_mutex_lock(&s->lock);
-			s->running--;
-			if (!s->failed && !s->cfg->intr->stop)
-			{
-				s->failed = true;
-				interrupt_cancel_all(s->cfg->intr);
-			}
-			pthread_cond_broadcast(&s->cond);
-			break;
-		}
-		pthread_mutex_lock(&s->lock);
-		s->running--;
-		complete(s, &k);
-	}
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	return NULL;
 }
 
 /* Compress the TOASTed values a copy writes with method ("pglz", "lz4"). */
@@ -754,11 +578,26 @@ worker_connect(worker *w)
 	return snapshot_import(w->src, cfg->snapshot);
 }
 
-static void
-worker_disconnect(worker *w)
+/* A server still down is worth waiting for; a lost snapshot is not. */
+static task_outcome
+op_connect(void *worker_, void *arg)
 {
+	worker	   *w = worker_;
+
+	(void) arg;
+	conn_clear_last_error();
+	if (worker_connect(w) == 0)
+		return TASK_DONE;
+	return conn_failure_is_transient(NULL, NULL) ? TASK_RETRY : TASK_FAILED;
+}
+
+static void
+op_disconnect(void *worker_, void *arg)
+{
+	worker	   *w = worker_;
 	interrupt  *in = w->s->cfg->intr;
 
+	(void) arg;
 	if (w->src)
 	{
 		interrupt_unregister(in, w->src);
@@ -773,97 +612,58 @@ worker_disconnect(worker *w)
 }
 
 static void
-sched_free(sched *s)
+op_tick(void *arg)
 {
-	free(s->copy_q);
-	free(s->follow_q);
-	free(s->track);
-	free(s->truncate);
-	free(s->analyzed);
-	free(s->index_done);
-	free(s->table_indexes);
-	free(s->table_index_start);
-	free(s->table_fks);
-	free(s->table_fk_start);
-	free(s->fk_waits);
-	free(s->fk_done);
-	pthread_mutex_destroy(&s->lock);
-	pthread_cond_destroy(&s->cond);
+	const sched *s = arg;
+
+	progress_tick(s->cfg->prog, false);
 }
 
-/* Empty the split tables that are copied again from the start. */
-static int
-truncate_redone(sched *s, PGconn *tgt)
+static void
+op_cancel(void *arg)
 {
-	for (int i = 0; i < s->ntruncate; i++)
-	{
-		const cat_table *t = &s->cfg->cat->tables[s->truncate[i]];
-		char	   *sql = str_printf("TRUNCATE ONLY %s", t->qname);
-		int			rc;
+	const sched *s = arg;
 
-		log_info("table \"%s\" was copied in parts and not finished: copying it again",
-				 t->display);
-		rc = conn_exec(tgt, SIDE_TARGET, sql);
-		free(sql);
-		if (rc != 0)
-			return -1;
-	}
-	return 0;
+	interrupt_cancel_all(s->cfg->intr);
 }
 
-/* Start the workers, show progress until they are done, join them. */
+static const tasks_ops sched_ops = {
+	op_connect, op_disconnect, op_run, NULL, op_name, op_tick
+};
+
+/* Run the graph on --jobs copy workers and --index-jobs index workers. */
 static int
-run_workers(sched *s, worker *ws, int nw)
+run_graph(sched *s, sched_result *res)
 {
-	int			started = 0;
+	const sched_config *cfg = s->cfg;
+	int			nw = cfg->jobs + cfg->index_jobs;
+	worker	   *ws = xcalloc((size_t) nw, sizeof(worker));
+	unsigned   *caps = xcalloc((size_t) nw, sizeof(unsigned));
+	tasks_config tc = {
+		.ops = &sched_ops, .arg = s, .workers = ws, .worker_size = sizeof(worker),
+		.nworkers = nw, .caps = caps, .max_attempts = MAX_ATTEMPTS,
+		.keep_going = false, .stop = &cfg->intr->stop, .cancel = op_cancel
+	};
+	tasks_stats st;
+	int			rc;
 
 	for (int i = 0; i < nw; i++)
 	{
-		if (worker_connect(&ws[i]) != 0)
-		{
-			s->failed = true;
-			break;
-		}
+		ws[i].s = s;
+		ws[i].copier = i < cfg->jobs;
+		caps[i] = ws[i].copier ? NEEDS_SOURCE : 0;
 	}
-	if (!s->failed && truncate_redone(s, ws[0].tgt) != 0)
-		s->failed = true;
-	for (int i = 0; i < nw && !s->failed; i++, started++)
-		if (pthread_create(&ws[i].thread, NULL, worker_main, &ws[i]) != 0)
-		{
-			s->failed = true;
-			error("could not start worker thread");
-			break;
-		}
-	for (;;)
-	{
-		bool		done;
-
-		pthread_mutex_lock(&s->lock);
-		done = s->remaining == 0 || s->failed || s->cfg->intr->stop;
-		pthread_mutex_unlock(&s->lock);
-		progress_tick(s->cfg->prog, false);
-		if (done)
-			break;
-		{
-			struct timespec ts = {0, 200 * 1000 * 1000};
-
-			nanosleep(&ts, NULL);
-		}
-	}
-	pthread_mutex_lock(&s->lock);
-	pthread_cond_broadcast(&s->cond);
-	pthread_mutex_unlock(&s->lock);
-	for (int i = 0; i < started; i++)
-		pthread_join(ws[i].thread, NULL);
-	return s->failed || s->remaining > 0 ? -1 : 0;
+	rc = tasks_run(s->graph, &tc, &st);
+	res->idle_seconds = st.idle_seconds;
+	free(caps);
+	free(ws);
+	return rc;
 }
 
 int
 sched_run(const sched_config *cfg, sched_result *res)
 {
 	sched		s;
-	int			nw = cfg->jobs + cfg->index_jobs;
-	worker	   *ws = xcalloc((size_t) nw, sizeof(worker));
 	int			rc;
 
 	memset(&s, 0, sizeof(s));
@@ -872,28 +672,17 @@ sched_run(const sched_config *cfg, sched_result *res)
 	s.res = res;
 	res->tables = xcalloc((size_t) cfg->cat->ntables + 1, sizeof(sched_table_stats));
 	res->index_seconds = xcalloc((size_t) cfg->cat->nindexes + 1, sizeof(double));
-	res->workers = nw;
+	res->workers = cfg->jobs + cfg->index_jobs;
 	pthread_mutex_init(&s.lock, NULL);
-	pthread_cond_init(&s.cond, NULL);
 	rc = plan(&s);
 	if (rc == 0)
-	{
-		for (int i = 0; i < nw; i++)
-		{
-			ws[i].s = &s;
-			ws[i].copier = i < cfg->jobs;
-		}
-		rc = run_workers(&s, ws, nw);
-	}
+		rc = run_graph(&s, res);
 	progress_tick(cfg->prog, true);
 	progress_end_line(cfg->prog);
-	for (int i = 0; i < nw; i++)
-	{
-		res->idle_seconds += ws[i].idle;
-		worker_disconnect(&ws[i]);
-	}
-	free(ws);
-	sched_free(&s);
+	tasks_free(s.graph);
+	free(s.tasks);
+	free(s.tables);
+	pthread_mutex_destroy(&s.lock);
 	return rc;
 }
 

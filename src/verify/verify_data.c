@@ -5,12 +5,12 @@
  * The leader reads the tables (with their columns and best key) and the
  * sequences of both catalogs and pairs them by name.  The work is a list
  * of tasks: the large objects, then the tables largest first, then the
- * sequences.  --jobs worker threads, each with its own source and target
- * connection in the snapshots the leader exported, take tasks from the
- * list under a mutex until it is empty; differences go straight to the
- * report, which is thread-safe.  A task that fails is logged where it
- * failed, marks the run as failed and the worker's transaction is begun
- * again so that it can go on with the next one.
+ * sequences.  They run on the task engine (core/tasks.h) with --jobs
+ * workers, each with its own source and target connection in the
+ * snapshots the leader exported; differences go straight to the report,
+ * which is thread-safe.  A task that fails marks the run as failed, the
+ * tasks that wait for it are skipped and the worker's transaction is
+ * begun again so that it can go on with the next one.
  *
  * A table's checksum is computed by the servers: per row a 64-bit hash
  * of the row's text, ROW(c1, c2, ...)::text over the columns present on
@@ -28,8 +28,9 @@
  *
  * Sums add up, so a table larger than split_bytes is checksummed in parts
  * that several workers scan at once: part i of n covers the i-th n-th of
- * the table's blocks on each side, whatever rows the blocks hold there,
- * and the worker that adds the last part compares the totals.  This needs
+ * the table's blocks on each side (core/blockrange.h), whatever rows the
+ * blocks hold there, and a last task, after every part, compares the
+ * totals.  This needs
  * TID range scans (PostgreSQL 14) on both sides; before, every part would
  * read the whole table.
  */
@@ -39,7 +40,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/blockrange.h"
 #include "core/conn.h"
+#include "core/tasks.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -128,14 +131,15 @@ typedef struct side_rel
 
 typedef enum vtask_kind
 {
-	VTASK_TABLE,
+	VTASK_TABLE,				/* one part of a table's checksum */
+	VTASK_TABLE_VERDICT,		/* after every part: compare, descend */
 	VTASK_SEQUENCES,
 	VTASK_LARGE_OBJECTS
 } vtask_kind;
 
 /*
  * The checksum pass of a table, in nparts parts of its blocks; the pool's
- * lock guards the fields from parts_done on.
+ * lock guards the sums and the start time.
  */
 typedef struct vtable_job
 {
@@ -143,8 +147,6 @@ typedef struct vtable_job
 	int64_t		src_blocks;
 	int64_t		tgt_blocks;
 	int			nparts;
-	int			parts_done;
-	bool		failed;
 	int64_t		src_rows;
 	int64_t		tgt_rows;
 	uint64_t	src_sum;		/* sums of the row bits, modulo 2^64 */
@@ -154,19 +156,18 @@ typedef struct vtable_job
 
 typedef struct vtask
 {
+	struct vpool *pool;
 	vtask_kind	kind;
 	vtable_job *job;			/* for VTASK_TABLE */
 	int			part;
 } vtask;
 
-/* What the workers share; the lock guards next, failed and the totals. */
+/* What the workers share; the lock guards the totals. */
 typedef struct vpool
 {
 	pthread_mutex_t lock;
 	vtask	   *tasks;
 	int			ntasks;
-	int			next;
-	bool		failed;
 	int			ntables;
 	int64_t		nrows;
 	const vdata_options *o;
@@ -420,6 +421,7 @@ add_table_job(vpool *p, vtable *t, PGresult *rs, const side_rel *srel,
 	}
 	for (int i = 0; i < job->nparts; i++)
 		add_task(p, VTASK_TABLE, job, i);
+	add_task(p, VTASK_TABLE_VERDICT, job, 0);
 }
 
 /* Pair the tables of both sides by name and add a task for each pair. */
@@ -499,26 +501,6 @@ pair_sequences(vpool *p, PGconn *conn, PGresult *rs, PGresult *rt)
 	free(trels);
 }
 
-/* Bytes a table task reads on the source, about. */
-static int64_t
-task_bytes(const vtask *t)
-{
-	return t->job->table->bytes / t->job->nparts;
-}
-
-static int
-task_size_cmp(const void *a, const void *b)
-{
-	const vtask *x = a;
-	const vtask *y = b;
-	int			c;
-
-	if (task_bytes(x) != task_bytes(y))
-		return task_bytes(x) > task_bytes(y) ? -1 : 1;
-	c = strcmp(x->job->table->name, y->job->table->name);
-	return c ? c : x->part - y->part;
-}
-
 /* Do both servers compute hashtextextended() alike? */
 static int
 probe_hash(vpool *p, vsession *leader)
@@ -548,10 +530,8 @@ plan_tasks(vpool *p, vsession *leader)
 	vquery		qs = {sequences_sql, 0, NULL, NULL};
 	PGresult   *rs,
 			   *rt;
-	int			first_table;
 
 	add_task(p, VTASK_LARGE_OBJECTS, NULL, 0);
-	first_table = p->ntasks;
 	p->tid_ranges = conn_server_major(leader->src) >= 14 &&
 		conn_server_major(leader->tgt) >= 14;
 	if (probe_hash(p, leader) != 0)
@@ -561,8 +541,6 @@ plan_tasks(vpool *p, vsession *leader)
 	pair_tables(p, leader->src, rs, rt);
 	PQclear(rs);
 	PQclear(rt);
-	qsort(p->tasks + first_table, (size_t) (p->ntasks - first_table),
-		  sizeof(vtask), task_size_cmp);
 	if (vsession_query2(leader, "read sequences", &qs, &qs, &rs, &rt) != 0)
 		return -1;
 	pair_sequences(p, leader->src, rs, rt);
@@ -597,25 +575,16 @@ report_table_mismatch(vreport *r, const vtable *t, int64_t nsrc,
 	free(detail);
 }
 
-/*
- * The WHERE clause of part "part" of nparts of a table of "blocks" blocks:
- * "" for a single part; the first part has no lower bound and the last no
- * upper one, so that rows in blocks added since the size was read count.
- */
+/* The WHERE clause of part "part" of nparts of a table of "blocks" blocks. */
 static char *
 part_where(int part, int nparts, int64_t blocks)
 {
-	long long	lo = (long long) (blocks * part / nparts);
-	long long	hi = (long long) (blocks * (part + 1) / nparts);
+	block_range r = blockrange_part(blocks, part, nparts);
+	char	   *cond = blockrange_condition(&r);
+	char	   *where = cond ? str_printf(" WHERE %s", cond) : xstrdup("");
 
-	if (nparts == 1)
-		return xstrdup("");
-	if (part == 0)
-		return str_printf(" WHERE ctid < '(%lld,0)'::tid", hi);
-	if (part == nparts - 1)
-		return str_printf(" WHERE ctid >= '(%lld,0)'::tid", lo);
-	return str_printf(" WHERE ctid >= '(%lld,0)'::tid AND ctid < '(%lld,0)'::tid",
-					  lo, hi);
+	free(cond);
+	return where;
 }
 
 /* A numeric printed in base 10, modulo 2^64. */
@@ -701,28 +670,15 @@ finish_table(vsession *s, vpool *p, vtable_job *job)
 	return rc;
 }
 
-/*
- * Run one part of a table's checksum pass; the worker that sums the last
- * part finishes the table.
- */
+/* Run one part of a table's checksum pass. */
 static int
 compare_table_part(vsession *s, vpool *p, vtable_job *job, int part)
 {
-	int			rc;
-	bool		last;
-
 	pthread_mutex_lock(&p->lock);
 	if (job->started == 0)
 		job->started = clock_now();
 	pthread_mutex_unlock(&p->lock);
-	rc = checksum_part(s, p, job, part);
-	pthread_mutex_lock(&p->lock);
-	job->failed = job->failed || rc != 0;
-	last = ++job->parts_done == job->nparts && !job->failed;
-	pthread_mutex_unlock(&p->lock);
-	if (last)
-		rc = finish_table(s, p, job);
-	return rc;
+	return checksum_part(s, p, job, part);
 }
 
 static const char *
@@ -840,67 +796,100 @@ compare_large_objects(vsession *s, vpool *p)
 	return 0;
 }
 
-/* The next task, or NULL when none is left or the run was interrupted. */
-static vtask *
-take_task(vpool *p)
+static task_outcome
+op_run(void *worker, void *payload, int attempt, void *arg)
 {
-	vtask	   *t = NULL;
+	vsession   *s = worker;
+	const vtask *task = payload;
+	vpool	   *p = task->pool;
+	int			rc = -1;
 
-	pthread_mutex_lock(&p->lock);
-	if (p->o->intr && p->o->intr->stop)
-		p->failed = true;
-	else if (p->next < p->ntasks)
-		t = &p->tasks[p->next++];
-	pthread_mutex_unlock(&p->lock);
-	return t;
-}
-
-static void
-mark_failed(vpool *p)
-{
-	pthread_mutex_lock(&p->lock);
-	p->failed = true;
-	pthread_mutex_unlock(&p->lock);
-}
-
-static int
-run_task(vsession *s, vpool *p, const vtask *task)
-{
+	(void) attempt;
+	(void) arg;
 	switch (task->kind)
 	{
 		case VTASK_TABLE:
-			return compare_table_part(s, p, task->job, task->part);
+			rc = compare_table_part(s, p, task->job, task->part);
+			break;
+		case VTASK_TABLE_VERDICT:
+			rc = finish_table(s, p, task->job);
+			break;
 		case VTASK_SEQUENCES:
-			return compare_sequences(s, p);
+			rc = compare_sequences(s, p);
+			break;
 		case VTASK_LARGE_OBJECTS:
-			return compare_large_objects(s, p);
-	}
-	return -1;
-}
-
-static void *
-worker_main(void *arg)
-{
-	vpool	   *p = arg;
-	vsession	s;
-	vtask	   *task;
-
-	if (vsession_open(&s, p->o->source, p->o->target, p->src_snapshot,
-					  p->tgt_snapshot, p->o->intr) != 0)
-	{
-		mark_failed(p);
-		return NULL;
-	}
-	while ((task = take_task(p)) != NULL)
-	{
-		if (run_task(&s, p, task) == 0)
-			continue;
-		mark_failed(p);
-		if (vsession_recover(&s) != 0)
+			rc = compare_large_objects(s, p);
 			break;
 	}
-	vsession_close(&s);
-	return NULL;
+	return rc == 0 ? TASK_DONE : TASK_FAILED;
+}
+
+static task_outcome
+op_connect(void *worker, void *arg)
+{
+	const vpool *p = arg;
+
+	return vsession_open(worker, p->o->source, p->o->target, p->src_snapshot,
+						 p->tgt_snapshot, p->o->intr) == 0 ? TASK_DONE : TASK_FAILED;
+}
+
+static void
+op_disconnect(void *worker, void *arg)
+{
+	(void) arg;
+	vsession_close(worker);
+}
+
+static int
+op_recover(void *worker, void *arg)
+{
+	(void) arg;
+	return vsession_recover(worker);
+}
+
+static const char *
+op_name(const void *payload, char *buf, size_t size, void *arg)
+{
+	const vtask *task = payload;
+
+	(void) arg;
+	if (task->job == NULL)
+		return task->kind == VTASK_SEQUENCES ? "sequences" : "large objects";
+	snprintf(buf, size, "table \"%s\"", task->job->table->name);
+	return buf;
+}
+
+static const tasks_ops vdata_ops = {
+	op_connect, op_disconnect, op_run, op_recover, op_name, NULL
+};
+
+/*
+ * The graph: large objects first, then the tables' parts largest first
+ * (each table's verdict after its parts), the sequences last.
+ */
+static tasks *
+build_graph(vpool *p)
+{
+	tasks	   *g = tasks_create();
+	int			first_part = -1;
+
+	for (int i = 0; i < p->ntasks; i++)
+	{
+		vtask	   *t = &p->tasks[i];
+		int64_t		bytes = t->job ? t->job->table->bytes / t->job->nparts : 0;
+		int			prio = t->kind == VTASK_LARGE_OBJECTS ? 2 :
+			t->kind == VTASK_SEQUENCES ? 0 : 1;
+		int			k;
+
+		t->pool = p;
+		k = tasks_add(g, t, prio, bytes, 0);
+		if (t->kind == VTASK_TABLE && t->part == 0)
+			first_part = k;
+		if (t->kind == VTASK_TABLE_VERDICT)
+			for (int j = first_part; j < k; j++)
+				tasks_after(g, k, j);
+	}
+	return g;
 }
 
 /* Run the tasks on min(jobs, tasks) workers; false if any failed. */
@@ -908,23 +897,18 @@ static bool
 run_workers(vpool *p)
 {
 	int			n = p->o->jobs < p->ntasks ? p->o->jobs : p->ntasks;
-	pthread_t  *threads = xcalloc((size_t) (n > 0 ? n : 1), sizeof(pthread_t));
-	int			started = 0;
+	vsession   *ws = xcalloc((size_t) (n > 0 ? n : 1), sizeof(vsession));
+	tasks	   *g = build_graph(p);
+	tasks_config tc = {
+		.ops = &vdata_ops, .arg = p, .workers = ws, .worker_size = sizeof(vsession),
+		.nworkers = n > 0 ? n : 1, .max_attempts = 1, .keep_going = true,
+		.stop = p->o->intr ? &p->o->intr->stop : NULL
+	};
+	int			rc = tasks_run(g, &tc, NULL);
 
-	for (int i = 0; i < n; i++)
-	{
-		if (pthread_create(&threads[i], NULL, worker_main, p) != 0)
-		{
-			error("could not start worker thread");
-			mark_failed(p);
-			break;
-		}
-		started++;
-	}
-	for (int i = 0; i < started; i++)
-		pthread_join(threads[i], NULL);
-	free(threads);
-	return !p->failed;
+	tasks_free(g);
+	free(ws);
+	return rc == 0;
 }
 
 int

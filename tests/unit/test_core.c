@@ -551,13 +551,13 @@ test_plan_uneven_split(void **state)
 	int			n;
 
 	(void) state;
-	/* 3 parts of 1001 pages: ceil(1001 / 3) = 334 pages each. */
+	/* 3 parts of 1001 pages: part i starts at 1001 * i / 3. */
 	n = plan(2500, 1001, 1000, parts);
 	assert_int_equal(n, 3);
-	assert_int_equal(parts[0].end_block, 334);
-	assert_int_equal(parts[1].first_block, 334);
-	assert_int_equal(parts[1].end_block, 668);
-	assert_int_equal(parts[2].first_block, 668);
+	assert_int_equal(parts[0].end_block, 333);
+	assert_int_equal(parts[1].first_block, 333);
+	assert_int_equal(parts[1].end_block, 667);
+	assert_int_equal(parts[2].first_block, 667);
 	assert_int_equal(parts[2].end_block, -1);
 	assert_covering(parts, n, 1001);
 }
