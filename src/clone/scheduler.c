@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "core/conn.h"
+#include "core/failure.h"
 #include "clone/fkey.h"
 #include "clone/index.h"
 #include "clone/largeobject.h"
@@ -628,23 +629,29 @@ run_with_retry(worker *w, const task *k)
 {
 	sched	   *s = w->s;
 	char		name[512];
+	failure		f = FAILURE_INIT;
 
 	for (int attempt = 1;; attempt++)
 	{
 		bool		last;
 
-		conn_clear_last_error();
 		w->attempt = attempt;
-		log_hold_begin();
+		failure_capture_begin(&f);
 		if (w->tgt && run_task(w, k) == 0)
 		{
-			log_hold_end(LOG_WARNING);
+			failure_capture_end(&f);
+			failure_report(&f, LOG_WARNING);
+			failure_release(&f);
 			return 0;
 		}
+		conn_note_broken(w->src, SIDE_SOURCE);
+		conn_note_broken(w->tgt, SIDE_TARGET);
+		failure_capture_end(&f);
 		last = s->cfg->intr->stop || attempt >= MAX_ATTEMPTS ||
-			(w->tgt && !conn_failure_is_transient(w->src, w->tgt));
+			(w->tgt && !failure_is_transient(&f));
 		/* Held errors are errors only when nothing is tried again. */
-		log_hold_end(last ? LOG_ERROR : LOG_WARNING);
+		failure_report(&f, last ? LOG_ERROR : LOG_WARNING);
+		failure_release(&f);
 		if (last)
 			return -1;
 		log_warning("%s failed; retrying in %d s (attempt %d of %d)",
@@ -652,20 +659,26 @@ run_with_retry(worker *w, const task *k)
 					attempt + 1, MAX_ATTEMPTS);
 		backoff(s, 1 << (attempt - 1));
 		worker_disconnect(w);
-		conn_clear_last_error();
-		log_hold_begin();
+		failure_capture_begin(&f);
 		if (worker_connect(w) != 0)
 		{
 			/* A server still down is worth waiting for; a lost snapshot is not. */
-			bool		again = conn_failure_is_transient(NULL, NULL);
+			bool		again;
 
-			log_hold_end(again && attempt + 1 < MAX_ATTEMPTS ? LOG_WARNING : LOG_ERROR);
+			failure_capture_end(&f);
+			again = failure_is_transient(&f);
+			failure_report(&f, again && attempt + 1 < MAX_ATTEMPTS ? LOG_WARNING : LOG_ERROR);
+			failure_release(&f);
 			worker_disconnect(w);
 			if (!again)
 				return -1;
 		}
 		else
-			log_hold_end(LOG_WARNING);
+		{
+			failure_capture_end(&f);
+			failure_report(&f, LOG_WARNING);
+			failure_release(&f);
+		}
 	}
 }
 
