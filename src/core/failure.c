@@ -41,11 +41,14 @@ canceled(const failure *f)
 	return strcmp(f->sqlstate, SQLSTATE_CANCELED) == 0;
 }
 
-/* Whether a new failure takes f's facts: the first wins, but not a cancel. */
+/*
+ * Whether a new failure takes f's facts: the first wins, but not a cancel,
+ * nor a bare error line (its facts are not known).
+ */
 static bool
 takes_facts(const failure *f, const char *sqlstate)
 {
-	return !f->present ||
+	return !f->present || f->bare ||
 		(canceled(f) && (sqlstate == NULL || strcmp(sqlstate, SQLSTATE_CANCELED) != 0));
 }
 
@@ -59,6 +62,7 @@ fill(failure *f, const char *side, const char *sqlstate, const char *object,
 	str_copy(f->object, object ? object : "", sizeof(f->object));
 	str_copy(f->message, message, sizeof(f->message));
 	f->transient = transient;
+	f->bare = false;
 }
 
 /*
@@ -80,7 +84,10 @@ capture_line(void *arg, const char *prefix, const char *line)
 		return false;
 	}
 	if (is_error && !f->present)
+	{
 		fill(f, NULL, NULL, NULL, line, false);
+		f->bare = true;
+	}
 	hold(f, is_error ? 'e' : is_detail ? 'd' : 'h', line);
 	f->tail = true;
 	return true;
@@ -116,6 +123,7 @@ pass_facts(const failure *f)
 	if (active == NULL || !f->present || !takes_facts(active, f->sqlstate))
 		return;
 	fill(active, f->side, f->sqlstate, f->object, f->message, f->transient);
+	active->bare = f->bare;
 	active->connection_bad |= f->connection_bad;
 }
 

@@ -23,9 +23,9 @@
  * every failure of a statement or a connection.  The first failure wins:
  * what fails afterwards (a rollback on a broken connection) is a
  * consequence, kept as a held line only.  An error line logged without
- * failure_set() is the failure too when it comes first: permanent, with
- * no side or SQLSTATE.  A failure canceled by pgcrane itself (57014)
- * gives way to a later one.
+ * failure_set() stands for the failure when it comes first, permanent and
+ * with no side or SQLSTATE, until a failure whose facts are known comes;
+ * so does a failure canceled by pgcrane itself (57014).
  *
  * failure_report() then logs the held lines once, in order, their error
  * lines at the level the decider chose: LOG_WARNING when it tries again
@@ -62,6 +62,7 @@ typedef struct failure
 	char		message[1024];	/* the error line, without "error: " */
 	bool		transient;		/* heals by waiting (errclass.h) */
 	bool		connection_bad; /* a connection of the attempt broke */
+	bool		bare;			/* from an error line alone: facts unknown */
 
 	/* Held lines, in order; owned by the struct. */
 	failure_line *lines;

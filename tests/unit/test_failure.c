@@ -126,16 +126,22 @@ test_first_error_wins(void **state)
 						"pgcrane: error: a later failure\n");
 	failure_release(&f);
 
-	/* A plain error line first: the failure, permanent. */
+	/* A bare error line first: the failure, permanent, until one with facts. */
 	stderr_begin();
 	failure_capture_begin(&f);
 	(void) error("the COPY of table \"t\" ended early");
-	(void) failure_set("target", "40001", NULL, false, "serialization failure");
-	failure_capture_end(&f);
-	stderr_end();
+	assert_true(f.present);
 	assert_string_equal(f.message, "the COPY of table \"t\" ended early");
 	assert_string_equal(f.sqlstate, "");
 	assert_false(failure_is_transient(&f));
+	(void) failure_set("target", "40001", NULL, false, "serialization failure");
+	(void) failure_set("target", "42P01", NULL, false, "a consequence");
+	failure_capture_end(&f);
+	stderr_end();
+	assert_string_equal(f.message, "serialization failure");
+	assert_string_equal(f.sqlstate, "40001");
+	assert_true(failure_is_transient(&f));
+	assert_int_equal(f.nlines, 3);
 	failure_release(&f);
 }
 
