@@ -68,7 +68,8 @@ fill(failure *f, const char *side, const char *sqlstate, const char *object,
 /*
  * log.c's sink: error lines are held, and the detail and hint lines right
  * after a held line; everything else is printed.  A first error line that
- * failure_set() did not announce is the failure: permanent.
+ * failure_set() did not announce is the failure (bare: permanent, its
+ * facts unknown) until one with facts comes.
  */
 static bool
 capture_line(void *arg, const char *prefix, const char *line)
@@ -120,7 +121,8 @@ failure_capture_end(failure *f)
 static void
 pass_facts(const failure *f)
 {
-	if (active == NULL || !f->present || !takes_facts(active, f->sqlstate))
+	if (active == NULL || !f->present || !takes_facts(active, f->sqlstate) ||
+		(f->bare && active->present))
 		return;
 	fill(active, f->side, f->sqlstate, f->object, f->message, f->transient);
 	active->bare = f->bare;
