@@ -161,9 +161,10 @@ notice_processor(void *arg, const char *message)
 }
 
 /*
- * Open a target session the way conn_open() does, but tell a failure that
- * may pass (server down, starting, shutting down: errclass.h) from one
- * that will not.
+ * Open a target session the way conn_open() does, but tell a connection
+ * failure that may pass (server down, starting, shutting down:
+ * errclass.h), CDC_APPLY_LOST, from one that will not.  A failing first
+ * statement is -1: the failure value it filled tells the follow.
  */
 static int
 open_target(const char *target, PGconn **out)
