@@ -36,12 +36,17 @@ build/%.o: %.c
 # A unit test links against everything, unless it tests a pure module:
 # those link against only that module (and util/str), so the linker proves
 # the module does no I/O and needs no connection, state or logging.
-PURE_TESTS := test_pgoutput test_cdc_position test_cdc_lag test_tasks test_blockrange
+PURE_TESTS := test_pgoutput test_cdc_position test_cdc_lag test_failure \
+	test_tasks test_blockrange
 PURE_OBJS_test_pgoutput := build/src/cdc/pgoutput.o build/src/util/str.o
 PURE_OBJS_test_cdc_position := build/src/cdc/position.o
 PURE_OBJS_test_cdc_lag := build/src/cdc/lag.o build/src/util/str.o
+# The failure value: no connection, no state; logging and errclass only.
+PURE_OBJS_test_failure := build/src/core/failure.o build/src/util/log.o \
+	build/src/core/errclass.o build/src/util/str.o
 PURE_OBJS_test_blockrange := build/src/core/blockrange.o build/src/util/str.o
-PURE_OBJS_test_tasks := build/src/core/tasks.o build/src/util/log.o build/src/util/str.o
+# The task engine: threads and failures, no connection.
+PURE_OBJS_test_tasks := build/src/core/tasks.o $(PURE_OBJS_test_failure)
 
 define pure_test_rule
 build/tests/$(1): tests/unit/$(1).c $$(PURE_OBJS_$(1))

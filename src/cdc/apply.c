@@ -75,7 +75,7 @@
 #include "cdc/apply_sql.h"
 #include "cdc/origin.h"
 #include "core/conn.h"
-#include "core/errclass.h"
+#include "core/failure.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -161,9 +161,10 @@ notice_processor(void *arg, const char *message)
 }
 
 /*
- * Open a target session the way conn_open() does, but tell a failure that
- * may pass (server down, starting, shutting down: errclass.h) from one
- * that will not.
+ * Open a target session the way conn_open() does, but tell a connection
+ * failure that may pass (server down, starting, shutting down:
+ * errclass.h), CDC_APPLY_LOST, from one that will not.  A failing first
+ * statement is -1: the failure value it filled tells the follow.
  */
 static int
 open_target(const char *target, PGconn **out)
@@ -171,34 +172,31 @@ open_target(const char *target, PGconn **out)
 	char		state[6];
 	char		msg[1024];
 	PGconn	   *conn = conn_try_open(target, state, msg, sizeof(msg));
-	bool		transient;
 
 	*out = NULL;
 	if (conn == NULL)
-	{
-		error("could not connect to target server: %s", msg);
-		return errclass_transient(state, msg, false) ? CDC_APPLY_LOST : -1;
-	}
+		return conn_connect_failed(SIDE_TARGET, state, msg) ? CDC_APPLY_LOST : -1;
 	PQsetNoticeProcessor(conn, notice_processor, NULL);
 	if (conn_exec(conn, SIDE_TARGET,
 				  "SELECT pg_catalog.set_config('search_path', '', false)") != 0)
 	{
-		transient = conn_failure_is_transient(conn, NULL);
 		PQfinish(conn);
-		return transient ? CDC_APPLY_LOST : -1;
+		return -1;				/* the failure tells the follow what it was */
 	}
 	*out = conn;
 	return 0;
 }
 
 /*
- * After a failure (logged): CDC_APPLY_LOST when it heals by waiting, a
- * connection broke or the last error is transient (errclass.h), else -1.
+ * After a failure (logged, and filled into the follow's failure value):
+ * a session that broke meanwhile makes it one that heals by waiting.  -1.
  */
 static int
-failure(const cdc_apply *ap)
+failed(const cdc_apply *ap)
 {
-	return conn_failure_is_transient(ap->conn, ap->ctl) ? CDC_APPLY_LOST : -1;
+	conn_note_broken(ap->conn, SIDE_TARGET);
+	conn_note_broken(ap->ctl, SIDE_TARGET);
+	return -1;
 }
 
 /* Settings and origin of the apply session. */
@@ -210,14 +208,14 @@ setup_session(cdc_apply *ap)
 
 	if (conn_exec(ap->conn, SIDE_TARGET, "SET session_replication_role = replica") != 0 ||
 		conn_exec(ap->conn, SIDE_TARGET, "SET synchronous_commit = off") != 0)
-		return failure(ap);
+		return failed(ap);
 	res = PQexecParams(ap->conn, CDC_ORIGIN_SESSION_SQL, 1, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		/* 55006, transient: an earlier pgcrane's session still holds it. */
 		conn_log_result_error(res, SIDE_TARGET, "set up the replication origin session");
 		PQclear(res);
-		return failure(ap);
+		return failed(ap);
 	}
 	PQclear(res);
 	if (PQsetnonblocking(ap->conn, 1) != 0 || PQenterPipelineMode(ap->conn) != 1)
@@ -240,14 +238,14 @@ cdc_apply_open(const char *target, const char *origin, uint64_t start_lsn,
 	ap->queue = xcalloc((size_t) ap->qcap, sizeof(apply_cmd));
 	rc = open_target(target, &ap->ctl);
 	if (rc == 0 && cdc_origin_ensure(ap->ctl, origin, start_lsn) != 0)
-		rc = failure(ap);
+		rc = failed(ap);
 	if (rc == 0)
 		rc = open_target(target, &ap->conn);
 	if (rc == 0)
 		rc = setup_session(ap);
 	/* Only now: no earlier session can commit anything any more. */
 	if (rc == 0 && cdc_origin_progress(ap->ctl, origin, true, resume_lsn, NULL) != 0)
-		rc = failure(ap);
+		rc = failed(ap);
 	if (rc != 0)
 	{
 		cdc_apply_close(ap);
@@ -328,11 +326,12 @@ send_failed(cdc_apply *ap)
 	conn_error_message(ap->conn, buf, sizeof(buf));
 	if (PQstatus(ap->conn) == CONNECTION_BAD)
 	{
-		error("lost the connection to the target server: %s", buf);
+		(void) failure_set(SIDE_TARGET, NULL, NULL, true,
+						   "lost the connection to the target server: %s", buf);
 		return CDC_APPLY_LOST;
 	}
-	error("could not send to target server: %s", buf);
-	return errclass_transient("", buf, false) ? CDC_APPLY_LOST : -1;
+	return failure_set(SIDE_TARGET, NULL, NULL, false,
+					   "could not send to target server: %s", buf) ? CDC_APPLY_LOST : -1;
 }
 
 /* Send a statement that is not prepared. */
@@ -500,7 +499,7 @@ read_results(cdc_apply *ap)
 		cmd->answered = true;
 		PQclear(res);
 	}
-	return ap->failed ? failure(ap) : 0;
+	return ap->failed ? failed(ap) : 0;
 }
 
 int
@@ -1073,7 +1072,7 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 	if (rc == APPLY_REL_MISMATCH)
 		return stop_before_xact(ap, &ap->replay_until);
 	if (rc != 0)
-		return failure(ap);
+		return failed(ap);
 	/* A column dropped on the source stays on the target: say so. */
 	for (int i = 0; i < rel->nextra; i++)
 		log_msg((diff & PGO_RELCHANGE_COLUMNS) ? LOG_WARNING : LOG_INFO,
@@ -1087,7 +1086,7 @@ int
 cdc_apply_message(cdc_apply *ap, pgo_message *msg)
 {
 	if (ap->failed)
-		return failure(ap);
+		return failed(ap);
 	switch (msg->kind)
 	{
 		case PGO_BEGIN:
@@ -1141,7 +1140,7 @@ int
 cdc_apply_durable_lsn(cdc_apply *ap, uint64_t *lsn)
 {
 	if (cdc_origin_progress(ap->ctl, ap->origin, true, lsn, NULL) != 0)
-		return failure(ap);
+		return failed(ap);
 	return 0;
 }
 

@@ -11,11 +11,13 @@
  * results that have arrived; a transaction counts as applied when the
  * target has answered its COMMIT.
  *
- * Errors are logged once, where detected, as errors (the follow holds
- * them back and shows them as warnings when it tries again).  Functions
- * return 0, -1 (give up), CDC_APPLY_LOST (a failure errclass.h counts as
- * transient: a connection broke, the server is shutting down or starting,
- * the origin is still held by a session that is going away: try again
+ * Failures fill the follow's failure value where they are detected
+ * (core/failure.h): the follow decides what they are and logs them once,
+ * as warnings when it tries again.  Functions return 0, -1 (failed: the
+ * failure value tells whether it heals by waiting, as errclass.h
+ * classifies it: a connection broke, the server is shutting down or
+ * starting, the origin is still held by a session that is going away),
+ * CDC_APPLY_LOST (a failure found here that heals by waiting: try again
  * later) or CDC_APPLY_MISMATCH
  * (the target's table does not match what the source describes: changes
  * cannot be applied until someone changes the target).  Before returning

@@ -39,8 +39,8 @@
  * still held by a session that is ending) ends the session; a new one
  * starts after a backoff of 1, 2, 4, ... 30 s, for at most
  * timeout_seconds without a session that received anything.  A session's
- * error lines are held back (log_hold_begin) until its end decides what
- * they are: warnings when it is tried again, errors when not.  Whatever
+ * failure is captured (core/failure.h) until its end decides what it is:
+ * warnings when it is tried again, errors when not.  Whatever
  * ended it, the open target transaction is rolled back and the next
  * session starts at the origin's durable progress.  The same holds across
  * processes: after kill -9, "pgcrane follow" resumes exactly after the
@@ -76,7 +76,7 @@
 #include "cdc/slot.h"
 #include "cdc/stream.h"
 #include "core/conn.h"
-#include "core/errclass.h"
+#include "core/failure.h"
 #include "core/identity.h"
 #include "core/sequence.h"
 #include "util/clock.h"
@@ -566,8 +566,12 @@ copy_sequences(follow_ctx *c)
 	{
 		rc = cdc_report_put_int(c->o->st, "follow.sequences", cat.nsequences);
 	}
-	else if (conn_failure_is_transient(src, cdc_apply_control(c->ap)))
-		rc = FOLLOW_LOST;
+	else
+	{
+		/* The session decides, from what failed (run_session). */
+		conn_note_broken(src, SIDE_SOURCE);
+		conn_note_broken(cdc_apply_control(c->ap), SIDE_TARGET);
+	}
 	catalog_release(&cat);
 	PQfinish(src);
 	return rc;
@@ -636,7 +640,10 @@ tick(follow_ctx *c)
 	}
 	if (rc == 0 && now - c->last_receive > RECEIVE_TIMEOUT)
 	{
-		error("nothing received from the source for %.0f seconds", RECEIVE_TIMEOUT);
+		/* A connection this silent is dead, whatever TCP says. */
+		(void) failure_set(SIDE_SOURCE, NULL, NULL, true,
+						   "nothing received from the source for %.0f seconds",
+						   RECEIVE_TIMEOUT);
 		rc = FOLLOW_LOST;
 	}
 	if (rc == 0 && now >= c->next_tick)
@@ -718,12 +725,9 @@ prove_side(follow_ctx *c, const char *side, const char *conninfo)
 	PGconn	   *conn = conn_try_open(conninfo, sqlstate, msg, sizeof(msg));
 	int			rc;
 
+	/* Captured by run_session: a warning when retried, as every failure. */
 	if (conn == NULL)
-	{
-		/* Held by run_session: a warning when retried, as every failure. */
-		error("could not connect to %s server: %s", side, msg);
-		return errclass_transient(sqlstate, msg, false) ? FOLLOW_LOST : -1;
-	}
+		return conn_connect_failed(side, sqlstate, msg) ? FOLLOW_LOST : -1;
 	rc = identity_check_conn(c->o->st, side, conn, conninfo);
 	if (rc != 0 && PQstatus(conn) == CONNECTION_BAD)
 		rc = FOLLOW_LOST;
@@ -821,27 +825,31 @@ session_end(follow_ctx *c, int rc)
 }
 
 /*
- * One session, its error lines held until its outcome is known: shown as
- * warnings when it is tried again (FOLLOW_LOST), as errors otherwise.
- * The last of them goes into last_error (lasterrsize bytes).
+ * One session, its failure captured until its outcome is known: a
+ * failure that heals by waiting ends it as FOLLOW_LOST and is shown as
+ * warnings (the session is tried again), any other as errors.  Its
+ * message goes into last_error (lasterrsize bytes) for status.
  */
 static int
 run_session(follow_ctx *c, char *last_error, size_t lasterrsize)
 {
+	failure		f = FAILURE_INIT;
 	int			rc;
 
-	conn_clear_last_error();
-	log_hold_begin();
+	failure_capture_begin(&f);
 	rc = session_start(c);
 	if (rc == 0)
 		rc = session_loop(c);
+	if (rc == FOLLOW_FAILED && failure_is_transient(&f))
+		rc = FOLLOW_LOST;
 	if (rc == FOLLOW_REPLAY)
 		c->commit_each_until = cdc_apply_replay_until(c->ap);
 	session_end(c, rc);
-	if (!log_hold_last_error(last_error, lasterrsize))
-		str_copy(last_error, "connection lost", lasterrsize);
+	failure_capture_end(&f);
+	str_copy(last_error, f.message[0] ? f.message : "connection lost", lasterrsize);
 	/* A replay reaches the same stop again and reports it then. */
-	log_hold_end(rc == FOLLOW_LOST ? LOG_WARNING : rc == FOLLOW_REPLAY ? LOG_DEBUG : LOG_ERROR);
+	failure_report(&f, rc == FOLLOW_LOST ? LOG_WARNING : rc == FOLLOW_REPLAY ? LOG_DEBUG : LOG_ERROR);
+	failure_release(&f);
 	return rc;
 }
 

@@ -59,7 +59,7 @@
 #include "cdc/pgoutput.h"
 #include "cdc/slot.h"
 #include "core/conn.h"
-#include "core/errclass.h"
+#include "core/failure.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -156,8 +156,8 @@ cdc_stream_command(const char *quoted_slot, const char *publication_literal,
 }
 
 /*
- * Log a failure of the stream as an error (the follow holds it back and
- * shows it as a warning when it tries again) and classify it by
+ * A failure of the stream: fill the follow's failure value (which logs it
+ * as a warning when the session is tried again) and classify it by
  * errclass.h: the server going away or starting, a broken connection, a
  * slot still held by a walsender that has not noticed yet that its client
  * (an earlier pgcrane) is gone are CDC_STREAM_LOST.  Without a result,
@@ -173,11 +173,11 @@ stream_failure(cdc_stream *s, const PGresult *res, const char *what)
 
 	if (m == NULL)
 		m = conn_error_message(s->conn, buf, sizeof(buf));
-	transient = res == NULL ||
-		errclass_transient(state, m, PQstatus(s->conn) == CONNECTION_BAD);
 	s->broken = true;
-	error("%s on source server: %s%s%s%s", what, m,
-		  state[0] ? " (SQLSTATE " : "", state, state[0] ? ")" : "");
+	transient = failure_set(SIDE_SOURCE, state, NULL,
+							res == NULL || PQstatus(s->conn) == CONNECTION_BAD,
+							"%s on source server: %s%s%s%s", what, m,
+							state[0] ? " (SQLSTATE " : "", state, state[0] ? ")" : "");
 	return transient ? CDC_STREAM_LOST : CDC_STREAM_FAILED;
 }
 
@@ -226,10 +226,9 @@ cdc_stream_start(cdc_stream *s, const char *source, const char *slot,
 	if (s->conn == NULL)
 	{
 		/* A wrong password or database will not fix itself. */
-		error("could not open a replication connection to the source server: %s",
-			  msg);
-		return errclass_transient(state, msg, false) ? CDC_STREAM_LOST
-			: CDC_STREAM_FAILED;
+		return failure_set(SIDE_SOURCE, state, NULL, false,
+						   "could not open a replication connection to the source server: %s",
+						   msg) ? CDC_STREAM_LOST : CDC_STREAM_FAILED;
 	}
 	rc = start_replication(s, slot, publication, start_lsn);
 	if (rc != CDC_STREAM_MESSAGE)
@@ -259,7 +258,8 @@ stream_ended(cdc_stream *s)
 	if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK)
 	{
 		/* The server ended the copy on its own: a clean shutdown. */
-		error("the source server ended the replication stream");
+		(void) failure_set(SIDE_SOURCE, NULL, NULL, true,
+						   "the source server ended the replication stream");
 		s->broken = true;
 		rc = CDC_STREAM_LOST;
 	}

@@ -10,8 +10,8 @@
  * is readable.  The header of each CopyData message is decoded here; the
  * pgoutput payload of an XLogData message is left to pgo_decode().
  *
- * Errors are logged once here, as errors: the caller holds them back
- * (log_hold_begin) and shows them as warnings when it tries again.  A
+ * Failures fill the caller's failure value here (core/failure.h): the
+ * caller captures them and shows them as warnings when it tries again.  A
  * failure errclass.h counts as transient (a lost connection, a server
  * shutting down or starting, a slot still held by an earlier session) is
  * reported as CDC_STREAM_LOST, which the caller answers by reconnecting

@@ -14,6 +14,7 @@
 
 #include "core/blockrange.h"
 #include "core/conn.h"
+#include "core/failure.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -172,16 +173,27 @@ pump(PGconn *src, PGconn *tgt, const cat_table *t, copy_result *r,
 
 		PQfreemem(buf);
 		if (ok != 1)
-			return error("could not copy table \"%s\" on target server: %s",
-						 t->display, conn_error_message(tgt, msg, sizeof(msg)));
+		{
+			(void) failure_set(SIDE_TARGET, NULL, t->display,
+							   PQstatus(tgt) == CONNECTION_BAD,
+							   "could not copy table \"%s\" on target server: %s",
+							   t->display, conn_error_message(tgt, msg, sizeof(msg)));
+			return -1;
+		}
 		r->bytes += n;
 		atomic_fetch_add(bytes_counter, n);
 		if (*cancel)
 			return -1;
 	}
+	/* The source's COPY ended early: its reason, as libpq has it. */
 	if (n == -2 && !*cancel)
-		return error("could not copy table \"%s\" on source server: %s",
-					 t->display, conn_error_message(src, msg, sizeof(msg)));
+	{
+		(void) failure_set(SIDE_SOURCE, NULL, t->display,
+						   PQstatus(src) == CONNECTION_BAD,
+						   "could not copy table \"%s\" on source server: %s",
+						   t->display, conn_error_message(src, msg, sizeof(msg)));
+		return -1;
+	}
 	return 0;
 }
 

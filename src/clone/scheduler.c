@@ -482,23 +482,18 @@ dispatch(worker *w, const task *k, int attempt)
 	return -1;
 }
 
-/* What a failure of this thread means: worth trying again, or not. */
-static task_outcome
-outcome(int rc, const worker *w)
-{
-	if (rc == 0)
-		return TASK_DONE;
-	return conn_failure_is_transient(w->src, w->tgt) ? TASK_RETRY : TASK_FAILED;
-}
-
 static task_outcome
 op_run(void *worker_, void *payload, int attempt, void *arg)
 {
 	worker	   *w = worker_;
 
 	(void) arg;
-	conn_clear_last_error();
-	return outcome(dispatch(w, payload, attempt), w);
+	if (dispatch(w, payload, attempt) == 0)
+		return TASK_DONE;
+	/* A task failing on one connection while the other broke heals too. */
+	conn_note_broken(w->src, SIDE_SOURCE);
+	conn_note_broken(w->tgt, SIDE_TARGET);
+	return TASK_FAILED;
 }
 
 static const char *
@@ -578,17 +573,17 @@ worker_connect(worker *w)
 	return snapshot_import(w->src, cfg->snapshot);
 }
 
-/* A server still down is worth waiting for; a lost snapshot is not. */
+/*
+ * A server still down is worth waiting for, a lost snapshot is not: the
+ * failure filled says which.
+ */
 static task_outcome
 op_connect(void *worker_, void *arg)
 {
 	worker	   *w = worker_;
 
 	(void) arg;
-	conn_clear_last_error();
-	if (worker_connect(w) == 0)
-		return TASK_DONE;
-	return conn_failure_is_transient(NULL, NULL) ? TASK_RETRY : TASK_FAILED;
+	return worker_connect(w) == 0 ? TASK_DONE : TASK_FAILED;
 }
 
 static void

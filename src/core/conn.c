@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "core/errclass.h"
+#include "core/failure.h"
 #include "core/interrupt.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -23,15 +24,6 @@ static const char *const session_options =
 "-c DateStyle=ISO -c IntervalStyle=postgres -c extra_float_digits=3 "
 "-c TimeZone=UTC -c bytea_output=hex -c statement_timeout=0 "
 "-c lock_timeout=0 -c idle_in_transaction_session_timeout=0";
-
-/*
- * The SQLSTATE and message of the last error this thread logged through
- * conn_log_result_error() or met in conn_try_open(), for
- * conn_failure_is_transient().  Per thread, so workers never see each
- * other's errors.
- */
-static _Thread_local char last_sqlstate[6];
-static _Thread_local char last_message[256];
 
 /*
  * Options every connection of pgcrane and of its child programs gets
@@ -333,8 +325,6 @@ conn_try_open(const char *conninfo, char sqlstate[6], char *msg,
 		return conn;
 	if (msg)
 		str_copy(msg, buf, msgsize);
-	str_copy(last_sqlstate, state, sizeof(last_sqlstate));
-	str_copy(last_message, buf, sizeof(last_message));
 	if (sqlstate)
 		str_copy(sqlstate, state, 6);
 	return NULL;
@@ -348,6 +338,13 @@ notice_to_debug(void *arg, const char *message)
 	log_debug("%s", message);
 }
 
+bool
+conn_connect_failed(const char *side, const char *sqlstate, const char *msg)
+{
+	return failure_set(side, sqlstate, NULL, false,
+					   "could not connect to %s server: %s", side, msg);
+}
+
 PGconn *
 conn_open(const char *conninfo, const char *side)
 {
@@ -359,9 +356,16 @@ conn_open(const char *conninfo, const char *side)
 	{
 		/* An interrupt is reported once, by whoever received it. */
 		if (strcmp(state, "57014") == 0)
-			log_debug("could not connect to %s server: %s", side, msg);
+		{
+			char	   *line = str_printf("could not connect to %s server: %s",
+										  side, msg);
+
+			(void) failure_note(side, state, NULL, false, line);
+			log_debug("%s", line);
+			free(line);
+		}
 		else
-			error("could not connect to %s server: %s", side, msg);
+			(void) conn_connect_failed(side, state, msg);
 		return NULL;
 	}
 	PQsetNoticeProcessor(conn, notice_to_debug, NULL);
@@ -438,14 +442,20 @@ one_line(const char *m, char *buf, size_t bufsize)
 	return buf;
 }
 
-void
-conn_log_result_error(const PGresult *res, const char *side, const char *what)
+/*
+ * Log a failed result as the failure of a statement on side: "could not
+ * <what> on <side> server: msg (SQLSTATE x)", its detail and hint.
+ */
+static void
+result_failed(const PGresult *res, const char *side, const char *what,
+			  bool connection_bad)
 {
 	const char *m = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
 	const char *detail = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL) : NULL;
 	const char *hint = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_HINT) : NULL;
 	const char *state = conn_sqlstate(res);
 	char		buf[2048];
+	char	   *line;
 
 	if (m == NULL)
 		m = res ? PQresultErrorMessage(res) : "no result from server";
@@ -453,27 +463,47 @@ conn_log_result_error(const PGresult *res, const char *side, const char *what)
 		m = "no result from server";
 	/* Without fields, libpq's text: keep its first line only. */
 	m = one_line(m, buf, sizeof(buf));
-	str_copy(last_sqlstate, state, sizeof(last_sqlstate));
-	str_copy(last_message, m, sizeof(last_message));
+	line = state[0] ? str_printf("could not %s on %s server: %s (SQLSTATE %s)",
+								 what, side, m, state)
+		: str_printf("could not %s on %s server: %s", what, side, m);
+	(void) failure_note(side, state, NULL, connection_bad, line);
 	/*
 	 * A canceled query is pgcrane stopping its own work (Ctrl-C or another
 	 * worker's failure, both reported already): not an error of its own.
 	 */
 	if (strcmp(state, "57014") == 0)
 	{
-		log_debug("could not %s on %s server: %s (SQLSTATE %s)", what, side,
-				  m, state);
+		log_debug("%s", line);
+		free(line);
 		return;
 	}
-	if (state[0])
-		error("could not %s on %s server: %s (SQLSTATE %s)", what, side, m,
-			  state);
-	else
-		error("could not %s on %s server: %s", what, side, m);
+	error("%s", line);
+	free(line);
 	if (detail)
 		log_detail("%s", one_line(detail, buf, sizeof(buf)));
 	if (hint)
 		log_hint("%s", one_line(hint, buf, sizeof(buf)));
+}
+
+void
+conn_log_result_error(const PGresult *res, const char *side, const char *what)
+{
+	result_failed(res, side, what, false);
+}
+
+/* A statement failed on conn: its result, or libpq's own message. */
+static void
+statement_failed(PGconn *conn, const PGresult *res, const char *side,
+				 const char *what)
+{
+	bool		bad = PQstatus(conn) == CONNECTION_BAD;
+	char		buf[512];
+
+	if (res != NULL)
+		result_failed(res, side, what, bad);
+	else
+		(void) failure_set(side, NULL, NULL, bad, "could not %s on %s server: %s",
+						   what, side, conn_error_message(conn, buf, sizeof(buf)));
 }
 
 int
@@ -495,11 +525,12 @@ conn_exec_as(PGconn *conn, const char *side, const char *sql, const char *what)
 		{
 			char		buf[512];
 
-			error("could not run \"%.60s\" on %s server: %s", sql, side,
-				  conn_error_message(conn, buf, sizeof(buf)));
+			(void) failure_set(side, NULL, NULL, PQstatus(conn) == CONNECTION_BAD,
+							   "could not run \"%.60s\" on %s server: %s", sql, side,
+							   conn_error_message(conn, buf, sizeof(buf)));
 		}
 		else
-			conn_log_result_error(res, side, what);
+			result_failed(res, side, what, PQstatus(conn) == CONNECTION_BAD);
 		rc = -1;
 	}
 	PQclear(res);
@@ -529,15 +560,7 @@ conn_query(PGconn *conn, const char *side, const char *what, const char *sql,
 	if (PQresultStatus(res) != PGRES_TUPLES_OK &&
 		PQresultStatus(res) != PGRES_COMMAND_OK)
 	{
-		if (res == NULL)
-		{
-			char		buf[512];
-
-			error("could not %s on %s server: %s", what, side,
-				  conn_error_message(conn, buf, sizeof(buf)));
-		}
-		else
-			conn_log_result_error(res, side, what);
+		statement_failed(conn, res, side, what);
 		PQclear(res);
 		return NULL;
 	}
@@ -824,18 +847,9 @@ conn_with_env_password(const char *conninfo)
 	return strbuf_detach(&sb);
 }
 
-bool
-conn_failure_is_transient(const PGconn *a, const PGconn *b)
-{
-	bool		bad = (a && PQstatus(a) == CONNECTION_BAD) ||
-		(b && PQstatus(b) == CONNECTION_BAD);
-
-	return errclass_transient(last_sqlstate, last_message, bad);
-}
-
 void
-conn_clear_last_error(void)
+conn_note_broken(const PGconn *conn, const char *side)
 {
-	last_sqlstate[0] = '\0';
-	last_message[0] = '\0';
+	if (conn != NULL && PQstatus(conn) == CONNECTION_BAD)
+		failure_connection_broken(side);
 }

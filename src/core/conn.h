@@ -8,7 +8,10 @@
  *
  * Every function that fails logs one error naming the side ("source" or
  * "target"), the server's message and its SQLSTATE, and returns NULL or -1;
- * callers propagate without logging again.  A server's message is one
+ * callers propagate without logging again.  The failure also fills the
+ * open capture of the thread (core/failure.h): side, SQLSTATE, message and
+ * whether it heals by waiting, with whether the connection broke, so the
+ * layer that decides about retrying knows what failed.  A server's message is one
  * line, its DETAIL and HINT follow as "detail:" and "hint:" lines.  No
  * message ever quotes a connection string or a part of one: a malformed
  * one is reported by the kind of problem only, as it may hold a password.
@@ -49,11 +52,21 @@ PGconn	   *conn_open(const char *conninfo, const char *side);
  * message by errclass_connect_sqlstate: 3D000, 28P01, 57P03, 08001 ...;
  * 57014 when interrupted; "" when not known) and a one-line message into
  * msg (msgsize bytes).  errclass_transient(sqlstate, msg, false) tells
- * whether trying again later may succeed.  conn_open logs an interrupted attempt at debug level
- * only: the interrupt itself was reported.
+ * whether trying again later may succeed.  Quiet means it fills no
+ * failure either: a caller that counts it as one reports it with
+ * conn_connect_failed().  conn_open logs an interrupted attempt at debug
+ * level only: the interrupt itself was reported.
  */
 PGconn	   *conn_try_open(const char *conninfo, char sqlstate[6],
 						  char *msg, size_t msgsize);
+
+/*
+ * Report what conn_try_open() met as the failure of connecting to side:
+ * "could not connect to <side> server: msg", into the open capture
+ * (failure_set).  Whether it heals by waiting.
+ */
+bool		conn_connect_failed(const char *side, const char *sqlstate,
+								const char *msg);
 
 /* Run a statement that returns no rows.  0 or -1 (logged). */
 int			conn_exec(PGconn *conn, const char *side, const char *sql);
@@ -84,15 +97,11 @@ void		conn_log_result_error(const PGresult *res, const char *side,
 								  const char *what);
 
 /*
- * Whether the last failure of this thread is worth retrying, as errclass.h
- * classifies it: a connection (a or b, either may be NULL) is broken, or
- * the last error logged by conn_log_result_error() or met by
- * conn_try_open() is transient (a connection failure, a server shutting
- * down or starting, too many connections, a serialization failure, a
- * deadlock, an object in use).  conn_clear_last_error() forgets it.
+ * If conn (may be NULL) is broken, tell the open capture: its failure
+ * heals by reconnecting (failure_connection_broken).  For a decider whose
+ * work failed on one connection while another one broke.
  */
-bool		conn_failure_is_transient(const PGconn *a, const PGconn *b);
-void		conn_clear_last_error(void);
+void		conn_note_broken(const PGconn *conn, const char *side);
 
 /* The SQLSTATE of a result, "" when it has none. */
 const char *conn_sqlstate(const PGresult *res);

@@ -3,10 +3,10 @@
  *		Which failures heal by waiting: one classification for the whole
  *		program.
  *
- * Every layer that retries asks here, and nowhere else: the clone's tasks
- * (scheduler.c, through conn_failure_is_transient) and the follow's
- * sessions (the replication stream, the apply session and its control
- * session).  A failure is described by what is known of it: the
+ * Every layer that retries asks here, and nowhere else, through the
+ * failure value filled where a failure is detected (failure.h): the
+ * clone's tasks and the follow's sessions (the replication stream, the
+ * apply session and its control session).  A failure is described by what is known of it: the
  * SQLSTATE the server sent (or "" when there is none), the one-line
  * message, and whether libpq already counts the connection as broken.
  *

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/failure.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -320,6 +321,23 @@ connect_slot(slot *s)
 	return out;
 }
 
+/* One attempt at task t on the worker's sessions, opened first if need be. */
+static task_outcome
+attempt_task(slot *s, int t, int attempt, failure *f)
+{
+	const tasks_config *cfg = s->g->cfg;
+	task_outcome out;
+
+	failure_capture_begin(f);
+	out = connect_slot(s);
+	if (out == TASK_DONE)
+		out = cfg->ops->run(s->worker, s->g->nodes[t].payload, attempt, cfg->arg);
+	failure_capture_end(f);
+	if (out == TASK_FAILED && failure_is_transient(f))
+		out = TASK_RETRY;
+	return out;
+}
+
 /*
  * Run task t, trying again on new sessions while it fails transiently.
  * The errors of an attempt are held and printed once this decides what
@@ -335,21 +353,15 @@ run_task(slot *s, int t)
 
 	for (int attempt = 1;; attempt++)
 	{
-		task_outcome out;
-		bool		last;
+		failure		f = FAILURE_INIT;
+		task_outcome out = attempt_task(s, t, attempt, &f);
+		bool		last = out == TASK_FAILED || attempt >= max || stop_requested(g);
 		char		name[512];
 
-		log_hold_begin();
-		out = connect_slot(s);
+		failure_report(&f, out == TASK_DONE || !last ? LOG_WARNING : LOG_ERROR);
+		failure_release(&f);
 		if (out == TASK_DONE)
-			out = cfg->ops->run(s->worker, g->nodes[t].payload, attempt, cfg->arg);
-		if (out == TASK_DONE)
-		{
-			log_hold_end(LOG_WARNING);
 			return true;
-		}
-		last = out == TASK_FAILED || attempt >= max || stop_requested(g);
-		log_hold_end(last ? LOG_ERROR : LOG_WARNING);
 		if (last)
 			return false;
 		log_warning("%s failed; retrying in %g s (attempt %d of %d)",
@@ -396,6 +408,7 @@ static bool
 recover(slot *s)
 {
 	const tasks_config *cfg = s->g->cfg;
+	failure		f = FAILURE_INIT;
 	bool		ok;
 
 	if (!cfg->keep_going || !s->connected)
@@ -405,9 +418,11 @@ recover(slot *s)
 		s->connected = false;
 		return true;
 	}
-	log_hold_begin();
+	failure_capture_begin(&f);
 	ok = cfg->ops->recover(s->worker, cfg->arg) == 0;
-	log_hold_end(LOG_ERROR);
+	failure_capture_end(&f);
+	failure_report(&f, LOG_ERROR);
+	failure_release(&f);
 	s->connected = ok;
 	return ok;
 }
@@ -427,11 +442,14 @@ static bool
 start_slot(slot *s)
 {
 	tasks	   *g = s->g;
+	failure		f = FAILURE_INIT;
 	task_outcome out;
 
-	log_hold_begin();
+	failure_capture_begin(&f);
 	out = connect_slot(s);
-	log_hold_end(LOG_ERROR);
+	failure_capture_end(&f);
+	failure_report(&f, LOG_ERROR);
+	failure_release(&f);
 	if (out == TASK_DONE)
 		return true;
 	pthread_mutex_lock(&g->lock);

@@ -16,7 +16,9 @@
  *  - each worker opens its sessions when it starts (ops->connect) and
  *    closes them when it ends (ops->disconnect); a task runs on the
  *    sessions of the worker that took it;
- *  - a task that fails with TASK_RETRY is tried again, up to
+ *  - a task that fails transiently (TASK_RETRY, or TASK_FAILED with a
+ *    transient failure filled: a lost connection, a server restart, a
+ *    deadlock; errclass.h decides) is tried again, up to
  *    max_attempts, after 1, 2, 4, 8 ... seconds (retry_delay_ms doubled),
  *    on new sessions;
  *  - a task that fails for good stops the run (cfg->cancel is called to
@@ -27,9 +29,11 @@
  *    are expected to watch it, no new task starts.
  *
  * The engine is the layer that decides about a failure, so it is the one
- * that logs it: the error lines of an attempt are held while it runs and
- * printed as warnings when the task is retried or recovers, as errors
- * when the run gives up.  The module knows nothing of PostgreSQL: the
+ * that logs it: each attempt runs inside a failure capture (failure.h),
+ * whose lines are printed as warnings when the task is retried or
+ * recovers, as errors when the run gives up.  A callback that fails on
+ * one connection while another broke says so with conn_note_broken()
+ * before it returns, so the failure counts as transient.  The module knows nothing of PostgreSQL: the
  * caller's callbacks do the work.
  */
 #ifndef PGCRANE_TASKS_H
@@ -46,8 +50,9 @@ typedef struct tasks tasks;
 typedef enum task_outcome
 {
 	TASK_DONE = 0,
-	TASK_FAILED,				/* for good: trying again would fail again */
-	TASK_RETRY					/* transient: worth trying again later */
+	TASK_FAILED,				/* tried again only when the failure the
+								 * attempt filled (failure.h) is transient */
+	TASK_RETRY					/* transient whatever was filled */
 } task_outcome;
 
 /*

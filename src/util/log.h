@@ -5,8 +5,7 @@
  * Messages are lowercase, have no trailing period and quote the object.
  * Every function here is thread-safe: a line is written with one call.
  * The verbosity is configuration set once in main() before any thread
- * starts; the only other state is each thread's own held lines
- * (log_hold_begin).
+ * starts; the only other state is each thread's own sink (log_set_sink).
  */
 #ifndef PGCRANE_LOG_H
 #define PGCRANE_LOG_H
@@ -46,20 +45,16 @@ void		log_hint(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 int			error(const char *fmt,...) __attribute__((format(printf, 1, 2)));
 
 /*
- * Retried work: between log_hold_begin() and log_hold_end() the error,
- * detail and hint lines of the calling thread are held back.
- * log_hold_end(LOG_WARNING) prints the errors as warnings (the work is
- * retried, or recovered), log_hold_end(LOG_ERROR) as errors (it failed for
- * good).  A run that recovered thus shows no "error:" line.
+ * A sink takes this thread's lines instead of stderr: it is given each
+ * line that would be printed, its prefix ("error: ", "detail: ",
+ * "warning: ", "" for info ...) and its text, and returns true when it
+ * took the line (it is then not printed).  core/failure.c installs one to
+ * hold a failure's lines until its decider reports them; nothing else
+ * should.  fn NULL removes the sink.
  */
-void		log_hold_begin(void);
-void		log_hold_end(log_level level);
+typedef bool (*log_sink_fn) (void *arg, const char *prefix, const char *line);
 
-/*
- * The last error line held since log_hold_begin(), into buf; false (and
- * buf "") when none is held.  The lines stay held.
- */
-bool		log_hold_last_error(char *buf, size_t bufsize);
+void		log_set_sink(log_sink_fn fn, void *arg);
 
 /* Report a broken invariant and abort. */
 #define BUG(msg) log_bug(__FILE__, __LINE__, (msg))

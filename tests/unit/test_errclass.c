@@ -12,6 +12,7 @@
 
 #include "core/conn.h"
 #include "core/errclass.h"
+#include "core/failure.h"
 #include "util/log.h"
 
 /* The SQLSTATEs that heal by waiting, with their classes. */
@@ -149,12 +150,13 @@ test_connect_sqlstate(void **state)
 									"FATAL:  permission denied for database \"d\"", false));
 }
 
-/* conn.c classifies its own failures the same way. */
+/* conn.c fills the failure of a connection it could not open. */
 static void
 test_conn_failures(void **state)
 {
 	char		sqlstate[6];
 	char		msg[512];
+	failure		f = FAILURE_INIT;
 
 	(void) state;
 	/* No server behind the socket: a connection failure, worth waiting for. */
@@ -162,34 +164,24 @@ test_conn_failures(void **state)
 							  sqlstate, msg, sizeof(msg)));
 	assert_string_equal(sqlstate, "08001");
 	assert_true(errclass_transient(sqlstate, msg, false));
-	assert_true(conn_failure_is_transient(NULL, NULL));
+	failure_capture_begin(&f);
+	assert_null(conn_open("host=/nonexistent-pgcrane-dir port=1 dbname=x", SIDE_SOURCE));
+	failure_capture_end(&f);
+	assert_true(f.present);
+	assert_string_equal(f.side, SIDE_SOURCE);
+	assert_string_equal(f.sqlstate, "08001");
+	assert_true(failure_is_transient(&f));
+	failure_release(&f);
 	/* A string libpq cannot parse will not heal. */
 	assert_null(conn_try_open("no_such_option=1", sqlstate, msg, sizeof(msg)));
 	assert_string_equal(sqlstate, "");
-	assert_false(conn_failure_is_transient(NULL, NULL));
-	conn_clear_last_error();
-	assert_false(conn_failure_is_transient(NULL, NULL));
-}
-
-/* The follow reads the last held error line for status. */
-static void
-test_hold_last_error(void **state)
-{
-	char		buf[64];
-
-	(void) state;
-	log_hold_begin();
-	assert_false(log_hold_last_error(buf, sizeof(buf)));
-	assert_string_equal(buf, "");
-	(void) error("first failure");
-	log_detail("a detail line");
-	(void) error("could not connect to target server: Connection refused");
-	assert_true(log_hold_last_error(buf, sizeof(buf)));
-	assert_string_equal(buf, "could not connect to target server: Connection refused");
-	assert_true(log_hold_last_error(buf, 12));
-	assert_string_equal(buf, "could not c");
-	log_hold_end(LOG_WARNING);
-	assert_false(log_hold_last_error(buf, sizeof(buf)));
+	failure_capture_begin(&f);
+	assert_null(conn_open("no_such_option=1", SIDE_TARGET));
+	failure_capture_end(&f);
+	assert_true(f.present);
+	assert_string_equal(f.sqlstate, "");
+	assert_false(failure_is_transient(&f));
+	failure_release(&f);
 }
 
 int
@@ -202,7 +194,6 @@ main(void)
 		cmocka_unit_test(test_classify),
 		cmocka_unit_test(test_connect_sqlstate),
 		cmocka_unit_test(test_conn_failures),
-		cmocka_unit_test(test_hold_last_error),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/failure.h"
 #include "core/tasks.h"
 #include "util/log.h"
 
@@ -29,6 +30,7 @@ typedef struct ttask
 {
 	int			id;
 	int			fail_times;		/* TASK_RETRY this many times first */
+	int			conflict_times; /* a filled 40001 failure this many times */
 	bool		fail_hard;		/* TASK_FAILED */
 	bool		set_stop;		/* sets the stop flag when it runs */
 	int			sleep_ms;
@@ -108,6 +110,12 @@ t_run(void *w_, void *payload, int attempt, void *arg)
 	if (t->fail_hard)
 	{
 		error("could not run task %d", t->id);
+		return TASK_FAILED;
+	}
+	if (attempt <= t->conflict_times)
+	{
+		failure_set("target", "40001", NULL, false,
+					"could not run task %d: serialization failure", t->id);
 		return TASK_FAILED;
 	}
 	if (attempt <= t->fail_times)
@@ -315,6 +323,27 @@ test_retry_recovers(void **state)
 	fixture_free(f);
 }
 
+/*
+ * A task that fails with a transient failure filled (a serialization
+ * failure) is retried like one that says TASK_RETRY; a failure logged
+ * without facts is permanent.
+ */
+static void
+test_retry_by_failure(void **state)
+{
+	fixture    *f = fixture_new(2, 1);
+
+	(void) state;
+	f->cfg.max_attempts = 5;
+	tasks_add(f->g, &f->t[0], 1, 1, 0);
+	tasks_add(f->g, &f->t[1], 0, 1, 0);
+	f->t[0].conflict_times = 2;
+	assert_int_equal(tasks_run(f->g, &f->cfg, &f->st), 0);
+	assert_int_equal(atomic_load(&f->t[0].runs), 3);
+	assert_int_equal(f->st.retries, 2);
+	fixture_free(f);
+}
+
 /* Retries end at max_attempts; the run fails and cancels the rest. */
 static void
 test_retry_gives_up(void **state)
@@ -461,6 +490,7 @@ main(void)
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_unrunnable),
 		cmocka_unit_test(test_retry_recovers),
+		cmocka_unit_test(test_retry_by_failure),
 		cmocka_unit_test(test_retry_gives_up),
 		cmocka_unit_test(test_failure_stops),
 		cmocka_unit_test(test_keep_going),
