@@ -597,7 +597,8 @@ static int
 create_roles(clone_ctx *c, PGconn *src, PGconn *tgt)
 {
 	roles_plan	plan = ROLES_PLAN_INIT;
-	int			rc = roles_plan_read(src, tgt, c->o->roles, c->info.roles_needed, &plan);
+	int			rc = roles_plan_read(src, tgt, c->o->roles, c->info.roles_needed,
+								 !c->o->no_owner, &plan);
 
 	if (rc == 0)
 		rc = roles_create(tgt, &plan, &c->roles_created);

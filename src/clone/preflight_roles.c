@@ -243,7 +243,7 @@ check_creatable(preflight_ctx *c, const char *names)
 {
 	roles_plan	plan = ROLES_PLAN_INIT;
 
-	if (roles_plan_read(c->src, c->tgt, c->o->roles, names, &plan) != 0)
+	if (roles_plan_read(c->src, c->tgt, c->o->roles, names, !c->o->no_owner, &plan) != 0)
 	{
 		c->info->problems++;
 		return;

@@ -30,13 +30,14 @@
 
 /*
  * The roles of the plan: $2 (all) every role, otherwise those named in $1,
- * the database owner, and the roles they are members of, transitively.
+ * the database owner when $3, and the roles they are members of,
+ * transitively.
  */
 static const char *const plan_roles_sql =
 "WITH RECURSIVE up(oid) AS ("
 " SELECT r.oid FROM pg_catalog.pg_roles r"
 "  WHERE $2::boolean OR r.rolname = ANY ($1::text[])"
-"  OR r.oid = (SELECT datdba FROM pg_catalog.pg_database"
+"  OR $3::boolean AND r.oid = (SELECT datdba FROM pg_catalog.pg_database"
 "   WHERE datname = pg_catalog.current_database())"
 " UNION SELECT m.roleid FROM pg_catalog.pg_auth_members m JOIN up ON m.member = up.oid)"
 " SELECT r.rolname, r.rolsuper, r.rolinherit, r.rolcreaterole, r.rolcreatedb,"
@@ -127,11 +128,13 @@ read_role(const PGresult *res, int i, role_def *r)
 }
 
 static int
-read_roles(PGconn *src, roles_mode mode, const char *needed, roles_plan *p)
+read_roles(PGconn *src, roles_mode mode, const char *needed, bool db_owner,
+		   roles_plan *p)
 {
-	const char *params[2] = {needed ? needed : "{}", mode == ROLES_ALL ? "true" : "false"};
+	const char *params[3] = {needed ? needed : "{}", mode == ROLES_ALL ? "true" : "false",
+	db_owner ? "true" : "false"};
 	PGresult   *res = conn_query(src, SIDE_SOURCE, "list the roles to create",
-								 plan_roles_sql, 2, params);
+								 plan_roles_sql, 3, params);
 
 	if (res == NULL)
 		return -1;
@@ -267,9 +270,9 @@ read_target(PGconn *tgt, roles_plan *p)
 
 int
 roles_plan_read(PGconn *src, PGconn *tgt, roles_mode mode, const char *needed,
-				roles_plan *plan)
+				bool db_owner, roles_plan *plan)
 {
-	if (read_roles(src, mode, needed, plan) != 0 || read_settings(src, plan) != 0 ||
+	if (read_roles(src, mode, needed, db_owner, plan) != 0 || read_settings(src, plan) != 0 ||
 		read_grants(src, plan) != 0 || read_passwords(src, plan) != 0 ||
 		read_target(tgt, plan) != 0)
 	{

@@ -73,12 +73,13 @@ typedef struct roles_plan
 
 /*
  * Read the plan: mode ROLES_ALL takes every source role, ROLES_NEEDED the
- * roles named in needed (a text[] literal, as preflight builds it) and the
- * roles they are members of.  0 or -1 (logged).  Release with
- * roles_plan_release(), which also clears the verifiers.
+ * roles named in needed (a text[] literal, as preflight builds it), the
+ * source database's owner with db_owner, and the roles they are members
+ * of.  0 or -1 (logged).  Release with roles_plan_release(), which also
+ * clears the verifiers.
  */
 int			roles_plan_read(PGconn *src, PGconn *tgt, roles_mode mode,
-							const char *needed, roles_plan *plan);
+							const char *needed, bool db_owner, roles_plan *plan);
 void		roles_plan_release(roles_plan *plan);
 
 /* How many roles of the plan are to be created. */

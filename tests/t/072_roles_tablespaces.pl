@@ -230,6 +230,32 @@ like($verifier, qr/^SCRAM-SHA-256\$/, 'the source keeps a SCRAM verifier');
 	drop_app_roles();
 }
 
+# ---------- (c1) a clone that fails before its first row drops the roles it created ----------
+{
+	# Only a superuser may create an operator class, which preflight does
+	# not know: the restore fails on the CREATEROLE target.
+	$src->safe_psql('postgres', 'CREATE DATABASE opc');
+	$src->safe_psql('opc', <<'EOSQL');
+CREATE TABLE owned (id int PRIMARY KEY);
+ALTER TABLE owned OWNER TO app_owner;
+CREATE OPERATOR CLASS int4_rev_ops FOR TYPE int4 USING btree AS
+  OPERATOR 1 >, OPERATOR 2 >=, OPERATOR 3 =, OPERATOR 4 <=, OPERATOR 5 <,
+  FUNCTION 1 btint4cmp(int4, int4);
+ALTER OPERATOR CLASS int4_rev_ops USING btree OWNER TO app_owner;
+ALTER OPERATOR FAMILY int4_rev_ops USING btree OWNER TO app_owner;
+EOSQL
+	my $dir = "$tempdir/run" . ++$runs;
+	my ($rc, $out, $err) = run_pgcrane('clone',
+		'--source' => $src->connstr('opc'), '--target' => $dst->connstr('opc') . ' user=creator',
+		'--dir' => $dir, '--roles');
+	is($rc, 2, 'a restore that fails after --roles: clone exits 2');
+	like($err, qr/^pgcrane: dropped role "app_owner", created by this run$/m,
+		'the roles it created are dropped');
+	is($dst->safe_psql('postgres', "SELECT string_agg(rolname, ',') FROM pg_roles WHERE rolname ~ '^app_'"),
+		'app_existing', 'only the role that was there before is left');
+	$src->safe_psql('postgres', 'DROP DATABASE opc');
+}
+
 # ---------- (c2) a target role that may not create roles ----------
 {
 	$dst->safe_psql('postgres', 'CREATE ROLE plain LOGIN CREATEDB');
