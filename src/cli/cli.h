@@ -11,6 +11,8 @@
 
 #include <stdbool.h>
 
+#include "clone/roles.h"
+#include "clone/tablespace.h"
 #include "core/status.h"
 
 /* Exit codes, the same for every command. */
@@ -59,6 +61,21 @@ bool		cli_parse_jobs(const char *name, const char *arg, int *out);
  * (logged) if bad.
  */
 bool		cli_parse_toast_compression(const char *arg, const char **out);
+
+/* Parse --roles[=all]: arg NULL or "needed", or "all"; false (logged) if bad. */
+bool		cli_parse_roles(const char *arg, roles_mode *out);
+
+/* --tablespace-map and --no-tablespaces together are refused (logged). */
+bool		cli_tablespace_options_ok(const tablespace_map *map, bool none);
+
+/* The help rows of --roles, --tablespace-map and --no-tablespaces. */
+#define CLI_ROLES_HELP "create the roles the database needs (owners,\n" \
+	"grantees, policy roles and their memberships)\n" \
+	"on the target; =all: every role of the source"
+#define CLI_TABLESPACE_MAP_HELP "put what is in tablespace SRC on the source in\n" \
+	"DST on the target (repeatable)"
+#define CLI_NO_TABLESPACES_HELP "put every object in the target database's\n" \
+	"default tablespace"
 
 /* The exit code of an engine's run status (the only place that maps it). */
 int			cli_exit_code(run_status status);

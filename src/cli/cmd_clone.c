@@ -25,7 +25,10 @@ enum
 	OPT_RESUME,
 	OPT_HOLD,
 	OPT_FOLLOW,
-	OPT_TOAST
+	OPT_TOAST,
+	OPT_ROLES,
+	OPT_TBLSPC_MAP,
+	OPT_NO_TBLSPC
 };
 
 static const cli_option options[] = {
@@ -38,6 +41,9 @@ static const cli_option options[] = {
 	"(default: ./" DEFAULT_DIR ")"},
 	{"no-owner", 'O', NULL, "do not set ownership of objects"},
 	{"no-acl", 'x', NULL, "do not copy privileges (grant/revoke)"},
+	{"roles", OPT_ROLES, "[=all]", CLI_ROLES_HELP},
+	{"tablespace-map", OPT_TBLSPC_MAP, "SRC=DST", CLI_TABLESPACE_MAP_HELP},
+	{"no-tablespaces", OPT_NO_TBLSPC, NULL, CLI_NO_TABLESPACES_HELP},
 	{"drop-if-exists", OPT_DROP, NULL, "drop and recreate a non-empty target database"},
 	{"split-tables-larger-than", OPT_SPLIT, "SIZE", "copy bigger tables in parallel parts (default:\n"
 	"auto, from the database size and --jobs;\n"
@@ -96,6 +102,13 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 			return true;
 		case 'x':
 			o->no_acl = true;
+			return true;
+		case OPT_ROLES:
+			return cli_parse_roles(optarg, &o->roles);
+		case OPT_TBLSPC_MAP:
+			return tablespace_map_add(&o->tablespaces, optarg);
+		case OPT_NO_TBLSPC:
+			o->no_tablespaces = true;
 			return true;
 		case OPT_DROP:
 			o->drop_if_exists = true;
@@ -167,12 +180,14 @@ cmd_clone(int argc, char **argv)
 		if (c == '?' || !parse_option(c, &o, &ep, owned))
 		{
 			cli_try_help("clone");
+			tablespace_map_release(&o.tablespaces);
 			free(owned[0]);
 			free(owned[1]);
 			return EXIT_ERROR;
 		}
 	}
-	if (!cli_no_extra_args(argc, argv, "clone"))
+	if (!cli_no_extra_args(argc, argv, "clone") ||
+		!cli_tablespace_options_ok(&o.tablespaces, o.no_tablespaces))
 	{
 		rc = EXIT_ERROR;
 	}
@@ -186,6 +201,7 @@ cmd_clone(int argc, char **argv)
 			o.index_jobs = o.jobs;
 		rc = cli_exit_code(clone_run(&o));
 	}
+	tablespace_map_release(&o.tablespaces);
 	free(owned[0]);
 	free(owned[1]);
 	return rc;

@@ -10,6 +10,7 @@
 #include "cli/cli.h"
 #include "cli/options.h"
 #include "clone/preflight.h"
+#include "clone/tablespace.h"
 #include "util/log.h"
 
 enum
@@ -17,7 +18,10 @@ enum
 	OPT_DROP = CLI_LONG_ONLY,
 	OPT_JSON,
 	OPT_FOLLOW,
-	OPT_TOAST
+	OPT_TOAST,
+	OPT_ROLES,
+	OPT_TBLSPC_MAP,
+	OPT_NO_TBLSPC
 };
 
 static const cli_option options[] = {
@@ -29,6 +33,9 @@ static const cli_option options[] = {
 	{"index-jobs", 'J', "N", "index workers (default: same as --jobs)"},
 	{"no-owner", 'O', NULL, "clone will not set owners: owners need not exist"},
 	{"no-acl", 'x', NULL, "clone will not copy privileges: grantees need not exist"},
+	{"roles", OPT_ROLES, "[=all]", CLI_ROLES_HELP},
+	{"tablespace-map", OPT_TBLSPC_MAP, "SRC=DST", CLI_TABLESPACE_MAP_HELP},
+	{"no-tablespaces", OPT_NO_TBLSPC, NULL, CLI_NO_TABLESPACES_HELP},
 	{"follow", OPT_FOLLOW, NULL, "also check what clone --follow needs (wal_level,\n"
 	"slots, REPLICATION, replica identities)"},
 	{"toast-compression", OPT_TOAST, "METHOD", "check that the target can write pglz or lz4"},
@@ -49,7 +56,7 @@ usage(void)
 
 /* One option into po (or json); false (logged) when it is not valid. */
 static bool
-parse_option(int c, preflight_options *po, bool *json)
+parse_option(int c, preflight_options *po, tablespace_map *map, bool *json)
 {
 	switch (c)
 	{
@@ -74,6 +81,13 @@ parse_option(int c, preflight_options *po, bool *json)
 		case 'x':
 			po->no_acl = true;
 			return true;
+		case OPT_ROLES:
+			return cli_parse_roles(optarg, &po->roles);
+		case OPT_TBLSPC_MAP:
+			return tablespace_map_add(map, optarg);
+		case OPT_NO_TBLSPC:
+			po->no_tablespaces = true;
+			return true;
 	}
 	return false;
 }
@@ -82,6 +96,7 @@ int
 cmd_preflight(int argc, char **argv)
 {
 	preflight_options po = {0};
+	tablespace_map map = TABLESPACE_MAP_INIT;
 	preflight_info info;
 	cli_endpoints ep = {NULL, NULL};
 	char	   *owned[2] = {NULL, NULL};
@@ -101,21 +116,25 @@ cmd_preflight(int argc, char **argv)
 			ep.source = owned[0] = cli_take_secret(optarg);
 		else if (c == 't')
 			ep.target = owned[1] = cli_take_secret(optarg);
-		else if (c == '?' || !parse_option(c, &po, &json))
+		else if (c == '?' || !parse_option(c, &po, &map, &json))
 		{
 			cli_try_help("preflight");
 			free(owned[0]);
 			free(owned[1]);
+			tablespace_map_release(&map);
 			return EXIT_ERROR;
 		}
 	}
 	if (po.index_jobs == 0)
 		po.index_jobs = po.jobs;
+	po.tablespace_map = &map;
 	if (!cli_no_extra_args(argc, argv, "preflight") ||
+		!cli_tablespace_options_ok(&map, po.no_tablespaces) ||
 		!cli_endpoints_resolve(&ep, true))
 	{
 		free(owned[0]);
 		free(owned[1]);
+		tablespace_map_release(&map);
 		return EXIT_ERROR;
 	}
 	po.source = ep.source;
@@ -128,6 +147,7 @@ cmd_preflight(int argc, char **argv)
 		log_info("preflight: OK");
 	rc = rc == 0 ? EXIT_OK : info.unreachable ? EXIT_ERROR : EXIT_CHECK_FAILED;
 	preflight_info_release(&info);
+	tablespace_map_release(&map);
 	free(owned[0]);
 	free(owned[1]);
 	return rc;

@@ -81,6 +81,33 @@ cli_parse_toast_compression(const char *arg, const char **out)
 	return false;
 }
 
+bool
+cli_parse_roles(const char *arg, roles_mode *out)
+{
+	if (arg == NULL || strcmp(arg, "needed") == 0)
+		*out = ROLES_NEEDED;
+	else if (strcmp(arg, "all") == 0)
+		*out = ROLES_ALL;
+	else
+	{
+		error("invalid value \"%s\" for option --roles", arg);
+		log_hint("Give --roles for the roles the database needs, or --roles=all.");
+		return false;
+	}
+	return true;
+}
+
+bool
+cli_tablespace_options_ok(const tablespace_map *map, bool none)
+{
+	if (none && map->n > 0)
+	{
+		error("options --tablespace-map and --no-tablespaces cannot be used together");
+		return false;
+	}
+	return true;
+}
+
 int
 cli_cpu_count(void)
 {

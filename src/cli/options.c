@@ -41,7 +41,8 @@ cli_next_option(int argc, char **argv, const cli_option *opts)
 	for (int i = 0; i < n; i++)
 	{
 		longopts[i].name = opts[i].name;
-		longopts[i].has_arg = opts[i].arg ? required_argument : no_argument;
+		longopts[i].has_arg = !opts[i].arg ? no_argument :
+			opts[i].arg[0] == '[' ? optional_argument : required_argument;
 		longopts[i].val = opts[i].val;
 		if (is_short(opts[i].val))
 		{
@@ -70,8 +71,8 @@ option_label(const cli_option *o, char *buf, size_t size)
 
 	if (is_short(o->val))
 		snprintf(letter, sizeof(letter), "-%c, ", o->val);
-	snprintf(buf, size, "  %s--%s%s%s", letter, o->name, o->arg ? "=" : "",
-			 o->arg ? o->arg : "");
+	snprintf(buf, size, "  %s--%s%s%s", letter, o->name,
+			 o->arg && o->arg[0] != '[' ? "=" : "", o->arg ? o->arg : "");
 }
 
 /* The help text, its continuation lines indented to column col. */

@@ -28,7 +28,9 @@ typedef struct cli_option
 	int			val;			/* returned by cli_parser_next: the short
 								 * letter, or CLI_LONG_ONLY + n */
 	const char *arg;			/* the value's name in the help ("N"), or
-								 * NULL for an option without a value */
+								 * NULL for an option without a value; in
+								 * brackets ("[=all]") an optional value,
+								 * given as --name=value (long only) */
 	const char *help;			/* help text; "\n" continues it on the
 								 * next line, under the first */
 } cli_option;

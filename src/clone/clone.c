@@ -3,10 +3,12 @@
  *		The phases of a clone.
  *
  *   preflight   checks both sides; nothing is touched before it passes
+ *   roles       with --roles, creates the roles the target lacks (roles.h)
  *   target      creates (or recreates) the target database
  *   snapshot    exported on the source, held open until the end
  *   schema      pg_dump of pre-data and post-data in that snapshot;
- *               pg_restore of pre-data
+ *               pg_restore of pre-data; tables put in their tablespaces
+ *               (tablespace.h)
  *   data        parallel copy, indexes and ANALYZE (scheduler.c)
  *   sequences   last_value and is_called of every sequence
  *   post-data   pg_restore of what pgcrane did not build itself
@@ -44,12 +46,14 @@
 #include "core/interrupt.h"
 #include "clone/preflight.h"
 #include "core/progress.h"
+#include "clone/roles.h"
 #include "clone/rollback.h"
 #include "clone/scheduler.h"
 #include "clone/schema.h"
 #include "core/sequence.h"
 #include "clone/snapshot.h"
 #include "core/state.h"
+#include "clone/tablespace.h"
 #include "clone/targetdb.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -77,6 +81,7 @@ typedef struct clone_ctx
 	bool		partial_target; /* the target holds the schema of a run
 								 * rolled back: restore over it */
 	db_identity created;		/* the target database this run created */
+	char	  **roles_created;	/* roles this run created (roles.h) */
 	interrupt	intr;
 	state	   *st;
 	preflight_info info;
@@ -142,7 +147,8 @@ do_preflight(clone_ctx *c)
 {
 	preflight_options po = {c->source, c->target, c->o->drop_if_exists,
 	c->o->resume || c->partial_target, c->follow, c->toast, c->o->no_owner,
-	c->o->no_acl, c->o->jobs, c->o->index_jobs};
+	c->o->no_acl, c->o->jobs, c->o->index_jobs, c->o->roles, true,
+	&c->o->tablespaces, c->o->no_tablespaces};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)
@@ -181,7 +187,8 @@ static int
 do_schema(clone_ctx *c)
 {
 	schema_restore_opts ro = {c->o->no_owner, c->o->no_acl, 1,
-	c->o->resume || c->partial_target, &c->intr.stop};
+	c->o->resume || c->partial_target, &c->intr.stop,
+	tablespace_restore_without(&c->o->tablespaces, c->o->no_tablespaces)};
 	int			rc;
 
 	if (step_done(c, "schema"))
@@ -192,6 +199,9 @@ do_schema(clone_ctx *c)
 					 &c->intr.stop);
 	if (rc == 0)
 		rc = schema_restore_pre(&c->info.tools, c->target, c->dump_path, &ro);
+	if (rc == 0)
+		rc = tablespace_place(c->source, c->target, &c->o->tablespaces,
+							  c->o->no_tablespaces, "rpm");
 	return phase_end(c, rc);
 }
 
@@ -283,6 +293,7 @@ do_catalog(clone_ctx *c)
 		return -1;
 	}
 	PQfinish(src);
+	tablespace_apply_catalog(&c->cat, &c->o->tablespaces, c->o->no_tablespaces);
 	pub = c->follow ? state_get(c->st, FOLLOW_KEY_PUBLICATION) : NULL;
 	rc = write_post_data_list(c, pub);
 	free(pub);
@@ -355,15 +366,21 @@ static int
 do_post_data(clone_ctx *c)
 {
 	schema_restore_opts ro = {c->o->no_owner, c->o->no_acl, c->o->index_jobs,
-	c->o->resume, &c->intr.stop};
+	c->o->resume, &c->intr.stop,
+	tablespace_restore_without(&c->o->tablespaces, c->o->no_tablespaces)};
+	int			rc;
 
 	if (step_done(c, "post-data"))
 		return 0;
 	if (c->o->resume && targetdb_drop_partitioned_indexes(c->target, &c->cat) != 0)
 		return -1;
 	phase_begin(c, "post-data");
-	return phase_end(c, schema_restore_post(&c->info.tools, c->target,
-											c->dump_path, c->list_path, &ro));
+	rc = schema_restore_post(&c->info.tools, c->target, c->dump_path,
+							 c->list_path, &ro);
+	if (rc == 0)
+		rc = tablespace_place(c->source, c->target, &c->o->tablespaces,
+							  c->o->no_tablespaces, "iI");
+	return phase_end(c, rc);
 }
 
 static void
@@ -575,10 +592,58 @@ do_snapshot(clone_ctx *c)
 	return phase_end(c, c->o->resume ? resume_snapshot(c) : new_snapshot(c));
 }
 
+/* The roles of the plan --roles makes, on both servers. */
+static int
+create_roles(clone_ctx *c, PGconn *src, PGconn *tgt)
+{
+	roles_plan	plan = ROLES_PLAN_INIT;
+	int			rc = roles_plan_read(src, tgt, c->o->roles, c->info.roles_needed,
+								 !c->o->no_owner, &plan);
+
+	if (rc == 0)
+		rc = roles_create(tgt, &plan, &c->roles_created);
+	if (rc == 0)
+		roles_plan_report(&plan, true);
+	roles_plan_release(&plan);
+	return rc;
+}
+
+/*
+ * --roles: before anything else is written to the target, the roles it
+ * lacks, from the target server's maintenance database (the target
+ * database may not exist yet).
+ */
+static int
+do_roles(clone_ctx *c)
+{
+	char	   *maint;
+	PGconn	   *src,
+			   *tgt = NULL;
+	int			rc = -1;
+
+	if (c->o->roles == ROLES_NONE || step_done(c, "roles"))
+		return 0;
+	phase_begin(c, "roles");
+	maint = conn_with_dbname(c->target, "postgres");
+	src = conn_open(c->source, SIDE_SOURCE);
+	if (src && maint)
+		tgt = conn_open(maint, SIDE_TARGET);
+	if (src && tgt)
+		rc = create_roles(c, src, tgt);
+	if (src)
+		PQfinish(src);
+	if (tgt)
+		PQfinish(tgt);
+	free(maint);
+	return phase_end(c, rc);
+}
+
 /* Every phase after preflight, in order; stops at the first failure. */
 static int
 run_phases(clone_ctx *c)
 {
+	if (c->intr.stop || do_roles(c) != 0)
+		return -1;
 	if (c->intr.stop || do_target(c) != 0)
 		return -1;
 	if (c->intr.stop || do_snapshot(c) != 0)
@@ -636,6 +701,9 @@ roll_back(clone_ctx *c)
 	snapshot_holder_stop(c->holder_pid);
 	c->holder_pid = 0;
 	rc = rollback_run(c->st, c->source, c->target, &c->info.source_id);
+	/* Roles this very run created, and only those, go too. */
+	if (rc == 0 && roles_drop_created(c->target, c->roles_created) != 0)
+		rc = -1;
 	if (rc == 0)
 		c->rolled_back = true;
 	/* A database that was there before stays, with what was restored. */
@@ -916,6 +984,7 @@ clone_ctx_release(clone_ctx *c)
 	free(c->owned_toast);
 	free(c->dump_path);
 	free(c->list_path);
+	roles_free_names(c->roles_created);
 }
 
 run_status

@@ -5,6 +5,8 @@
 #ifndef PGCRANE_CLONE_H
 #define PGCRANE_CLONE_H
 
+#include "clone/roles.h"
+#include "clone/tablespace.h"
 #include "core/status.h"
 
 #include <stdbool.h>
@@ -32,6 +34,9 @@ typedef struct clone_options
 	bool		follow;			/* then apply changes until cutover */
 	int			hold_seconds;	/* snapshot kept this long for a resume */
 	const char *toast_compression;	/* "pglz", "lz4"; NULL: the target's */
+	roles_mode	roles;			/* --roles: create the missing roles */
+	tablespace_map tablespaces; /* --tablespace-map */
+	bool		no_tablespaces;
 } clone_options;
 
 /*

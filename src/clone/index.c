@@ -88,6 +88,28 @@ drop_leftovers(PGconn *tgt, const cat_table *t, const cat_index *ix)
 	return rc;
 }
 
+/*
+ * The index (and the index of a constraint added directly) goes where
+ * default_tablespace says: set for this build only.
+ */
+static int
+build_in_tablespace(PGconn *tgt, const cat_table *t, const cat_index *ix)
+{
+	int			rc;
+
+	if (ix->tablespace == NULL)
+		return build_main(tgt, t, ix, ix->relname);
+	if (conn_exec_ident(tgt, SIDE_TARGET, "SET default_tablespace = %s", ix->tablespace) != 0)
+		return -1;
+	rc = build_main(tgt, t, ix, ix->relname);
+	/* After a failure (logged), the connection may be gone: quietly. */
+	if (rc != 0)
+		PQclear(PQexec(tgt, "RESET default_tablespace"));
+	else
+		rc = conn_exec(tgt, SIDE_TARGET, "RESET default_tablespace");
+	return rc;
+}
+
 int
 index_build(PGconn *tgt, const cat_table *t, const cat_index *ix, bool retry)
 {
@@ -95,7 +117,7 @@ index_build(PGconn *tgt, const cat_table *t, const cat_index *ix, bool retry)
 	int			rc = retry ? drop_leftovers(tgt, t, ix) : 0;
 
 	if (rc == 0)
-		rc = build_main(tgt, t, ix, relname);
+		rc = build_in_tablespace(tgt, t, ix);
 
 	if (rc == 0 && ix->replident)
 	{

@@ -7,7 +7,8 @@
  * takes the strong lock only for a moment; an exclusion constraint, or a
  * key whose index USING INDEX cannot take, is added directly.  What
  * pg_dump would have appended to the index's entry (REPLICA IDENTITY,
- * CLUSTER ON) is applied too.
+ * CLUSTER ON) is applied too.  The index goes to ix->tablespace (the
+ * source's, as --tablespace-map maps it; see tablespace.h).
  */
 #ifndef PGCRANE_INDEX_H
 #define PGCRANE_INDEX_H

@@ -436,6 +436,7 @@ preflight_run(const preflight_options *o, preflight_info *info)
 		if (!c.refused)
 		{
 			preflight_roles(&c);
+			preflight_tablespaces(&c);
 			preflight_connections(&c);
 		}
 	}
@@ -459,6 +460,7 @@ preflight_info_release(preflight_info *info)
 	free(info->locale_provider);
 	free(info->icu_locale);
 	free(info->toast_default);
+	free(info->roles_needed);
 	memset(info, 0, sizeof(*info));
 }
 

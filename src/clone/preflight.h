@@ -11,7 +11,8 @@
  * template and is present and empty or absent and creatable (or droppable
  * with --drop-if-exists), the target role's right to create what the
  * restore creates, the roles that own or hold privileges on source
- * objects, enough free connections on both servers for --jobs and
+ * objects (and, with --roles, whether the target role can create the
+ * missing ones), the tablespaces the source uses, enough free connections on both servers for --jobs and
  * --index-jobs, the extensions the source uses, encodings.  It logs every
  * problem it finds, one line each, and never changes anything.
  */
@@ -21,7 +22,9 @@
 #include <stdbool.h>
 
 #include "core/identity.h"
+#include "clone/roles.h"
 #include "clone/schema.h"
+#include "clone/tablespace.h"
 
 typedef struct preflight_options
 {
@@ -35,6 +38,10 @@ typedef struct preflight_options
 	bool		no_acl;			/* the restore sets no privileges */
 	int			jobs;			/* copy workers (at least 1) */
 	int			index_jobs;		/* index workers (at least 1) */
+	roles_mode	roles;			/* the clone creates missing roles */
+	bool		quiet_roles;	/* do not list what --roles will do */
+	const tablespace_map *tablespace_map;	/* --tablespace-map, or NULL */
+	bool		no_tablespaces; /* objects to the default tablespace */
 } preflight_options;
 
 typedef struct preflight_info
@@ -60,6 +67,8 @@ typedef struct preflight_info
 	bool		same_database;	/* source and target are one database */
 	int			problems;		/* problems found */
 	bool		unreachable;	/* a server could not be reached */
+	char	   *roles_needed;	/* the roles the restore names, as a
+								 * text[] literal; owned */
 } preflight_info;
 
 /*

@@ -94,6 +94,13 @@ void		preflight_source_rls(preflight_ctx *c);
 void		preflight_roles(preflight_ctx *c);
 
 /*
+ * Unless --no-tablespaces: every tablespace the source database uses
+ * (its objects', its own default) that, as --tablespace-map maps it, the
+ * target server lacks or the target role may not create objects in.
+ */
+void		preflight_tablespaces(preflight_ctx *c);
+
+/*
  * The connections the clone opens at most, against what each server, the
  * roles and the databases have free (see preflight_conns.c).
  */

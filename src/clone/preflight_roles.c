@@ -13,7 +13,9 @@
  * mappings, which no option removes.  A role the target server does not
  * have fails the restore after the database was created.  A target role
  * that is not a superuser may only give objects to roles it is a member
- * of.
+ * of.  With --roles the missing roles are created by the clone
+ * (roles.h): then the target role must be able to create them, and what
+ * it cannot give them is said.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +23,7 @@
 
 #include "core/conn.h"
 #include "clone/preflight_int.h"
+#include "clone/roles.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -130,33 +133,20 @@ typedef struct role_need
 	bool		owner;			/* also an owner */
 } role_need;
 
-/* Append name to a text[] literal being built in sb. */
-static void
-add_array_item(strbuf *sb, const char *name)
-{
-	strbuf_adds(sb, sb->len > 1 ? ",\"" : "\"");
-	for (const char *p = name; *p; p++)
-	{
-		if (*p == '"' || *p == '\\')
-			strbuf_add(sb, "\\", 1);
-		strbuf_add(sb, p, 1);
-	}
-	strbuf_adds(sb, "\"");
-}
-
 /* The source roles the restore names, as a text[] literal, with why. */
 static char *
 needed_roles(preflight_ctx *c, role_need **needs, int *n)
 {
 	PGresult   *res = conn_query(c->src, SIDE_SOURCE, "list the roles of the source objects",
 								 source_roles_sql, 0, NULL);
-	strbuf		sb = STRBUF_INIT;
+	const char **names;
+	char	   *lit;
 
 	*n = 0;
 	if (res == NULL)
 		return NULL;
 	*needs = xcalloc((size_t) PQntuples(res) + 1, sizeof(role_need));
-	strbuf_adds(&sb, "{");
+	names = xcalloc((size_t) PQntuples(res) + 1, sizeof(char *));
 	for (int i = 0; i < PQntuples(res); i++)
 	{
 		bool		owner = PQgetvalue(res, i, 1)[0] == 't' && !c->o->no_owner;
@@ -167,12 +157,12 @@ needed_roles(preflight_ctx *c, role_need **needs, int *n)
 			continue;
 		(*needs)[*n].kind = policy ? 'p' : owner ? 'o' : 'a';
 		(*needs)[*n].owner = owner;
-		(*n)++;
-		add_array_item(&sb, PQgetvalue(res, i, 0));
+		names[(*n)++] = PQgetvalue(res, i, 0);
 	}
-	strbuf_adds(&sb, "}");
+	lit = str_text_array(names, *n);
+	free(names);
 	PQclear(res);
-	return strbuf_detach(&sb);
+	return lit;
 }
 
 static void
@@ -189,6 +179,26 @@ report_missing(preflight_info *info, const char *name, char kind)
 				name);
 }
 
+/* Whether the clone creates the missing role name (--roles). */
+static bool
+will_create(const preflight_ctx *c, const char *name)
+{
+	return c->o->roles != ROLES_NONE && !roles_name_reserved(name);
+}
+
+static void
+hint_missing(const preflight_ctx *c, int missing, bool policy)
+{
+	if (missing > MAX_LISTED)
+		log_detail("%d more roles are missing on the target server.", missing - MAX_LISTED);
+	if (missing > 0 && c->o->roles != ROLES_NONE)
+		log_hint("Reserved roles (pg_*, rds*, cloudsql*, azure*, ...) are never created: create them on the target first, or use --no-owner --no-acl.");
+	else if (missing > 0 && policy)
+		log_hint("Use --roles to create them, or create the roles on the target first: policies and user mappings name them whatever the options.");
+	else if (missing > 0)
+		log_hint("Use --roles to create them, create the roles on the target first, or use --no-owner --no-acl to restore without owners and privileges.");
+}
+
 /* Report the roles of res (target_roles_sql) that are missing or unusable. */
 static void
 report_roles(preflight_ctx *c, PGresult *res, const role_need *needs)
@@ -203,6 +213,8 @@ report_roles(preflight_ctx *c, PGresult *res, const role_need *needs)
 
 		if (PQgetvalue(res, i, 1)[0] != 't')
 		{
+			if (will_create(c, name))
+				continue;
 			if (missing++ < MAX_LISTED)
 				report_missing(c->info, name, needs[i].kind);
 			policy = policy || needs[i].kind == 'p';
@@ -219,12 +231,33 @@ report_roles(preflight_ctx *c, PGresult *res, const role_need *needs)
 				   listed - MAX_LISTED);
 	if (listed > 0)
 		log_hint("Grant those roles to the target role, connect as a superuser, or use --no-owner.");
-	if (missing > MAX_LISTED)
-		log_detail("%d more roles are missing on the target server.", missing - MAX_LISTED);
-	if (missing > 0 && policy)
-		log_hint("Create the roles on the target first: policies and user mappings name them whatever the options.");
-	else if (missing > 0)
-		log_hint("Create the roles on the target first, or use --no-owner --no-acl to restore without owners and privileges.");
+	hint_missing(c, missing, policy);
+}
+
+/*
+ * --roles: what the clone will create, and whether the target role may
+ * create roles at all.
+ */
+static void
+check_creatable(preflight_ctx *c, const char *names)
+{
+	roles_plan	plan = ROLES_PLAN_INIT;
+
+	if (roles_plan_read(c->src, c->tgt, c->o->roles, names, !c->o->no_owner, &plan) != 0)
+	{
+		c->info->problems++;
+		return;
+	}
+	if (roles_plan_missing(&plan) > 0 && !plan.tgt_super && !plan.tgt_createrole)
+	{
+		problem(c->info, "the target role may not create roles: it has neither CREATEROLE nor SUPERUSER");
+		log_detail("%d roles the clone needs do not exist on the target server.",
+				   roles_plan_missing(&plan));
+		log_hint("Connect to the target as a role with CREATEROLE, or use --no-owner --no-acl.");
+	}
+	else if (!c->o->quiet_roles)
+		roles_plan_report(&plan, false);
+	roles_plan_release(&plan);
 }
 
 void
@@ -250,6 +283,8 @@ preflight_roles(preflight_ctx *c)
 	else if (res)
 		report_roles(c, res, needs);
 	PQclear(res);
-	free(names);
+	if (c->o->roles != ROLES_NONE)
+		check_creatable(c, names);
+	c->info->roles_needed = names;
 	free(needs);
 }

@@ -422,3 +422,67 @@ preflight_target_superuser_objects(preflight_ctx *c)
 		log_hint("Connect to the target as a superuser.");
 	PQclear(res);
 }
+
+/* For each tablespace of $1: whether it exists; whether we may use it. */
+static const char *const target_tablespaces_sql =
+"SELECT x.n, t.oid IS NOT NULL, t.spcname = 'pg_default'"
+" OR pg_catalog.has_tablespace_privilege(t.oid, 'CREATE')"
+" FROM pg_catalog.unnest($1::text[]) WITH ORDINALITY x(n, i)"
+" LEFT JOIN pg_catalog.pg_tablespace t ON t.spcname = x.n ORDER BY x.i";
+
+static void
+report_tablespace(preflight_ctx *c, const char *src, const PGresult *res, int i)
+{
+	const char *dst = PQgetvalue(res, i, 0);
+	bool		mapped = strcmp(src, dst) != 0;
+
+	if (PQgetvalue(res, i, 1)[0] != 't' && mapped)
+		problem(c->info, "tablespace \"%s\", to which --tablespace-map maps \"%s\", does not exist on the target server",
+				dst, src);
+	else if (PQgetvalue(res, i, 1)[0] != 't')
+		problem(c->info, "tablespace \"%s\" is used on the source but does not exist on the target server",
+				src);
+	else if (!c->tgt_super && PQgetvalue(res, i, 2)[0] != 't')
+		problem(c->info, "the target role may not create objects in tablespace \"%s\"", dst);
+	else
+		return;
+	if (PQgetvalue(res, i, 1)[0] != 't')
+		log_hint("Create it on the target, map it with --tablespace-map %s=TARGET_TABLESPACE, or use --no-tablespaces to put the objects in the default tablespace.",
+				 src);
+	else
+		log_hint("GRANT CREATE ON TABLESPACE to the target role, or use --tablespace-map or --no-tablespaces.");
+}
+
+void
+preflight_tablespaces(preflight_ctx *c)
+{
+	char	  **used;
+	const char **dst;
+	const char *params[1];
+	PGresult   *res;
+	int			n = 0;
+
+	if (c->o->no_tablespaces)
+		return;
+	if ((used = tablespace_used(c->src)) == NULL)
+	{
+		c->info->problems++;
+		return;
+	}
+	while (used[n])
+		n++;
+	dst = xcalloc((size_t) n + 1, sizeof(char *));
+	for (int i = 0; i < n; i++)
+		dst[i] = tablespace_map_lookup(c->o->tablespace_map, used[i]);
+	params[0] = str_text_array(dst, n);
+	res = n > 0 ? conn_query(c->tgt, SIDE_TARGET, "look up tablespaces",
+							 target_tablespaces_sql, 1, params) : NULL;
+	if (n > 0 && res == NULL)
+		c->info->problems++;
+	for (int i = 0; res && i < PQntuples(res) && i < n; i++)
+		report_tablespace(c, used[i], res, i);
+	PQclear(res);
+	free((char *) params[0]);
+	free(dst);
+	tablespace_free_names(used);
+}

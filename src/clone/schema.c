@@ -160,6 +160,8 @@ restore_args(const char **argv, const schema_tools *tools,
 		argv[n++] = "--no-owner";
 	if (o->no_acl)
 		argv[n++] = "--no-acl";
+	if (o->no_tablespaces)
+		argv[n++] = "--no-tablespaces";
 	if (o->clean)
 	{
 		argv[n++] = "--clean";

@@ -44,6 +44,8 @@ typedef struct schema_restore_opts
 	int			jobs;
 	bool		clean;			/* drop what an earlier attempt created first */
 	const interrupt_flag *cancel;
+	bool		no_tablespaces; /* objects to the default tablespace (or as
+								 * tablespace.h places them after) */
 } schema_restore_opts;
 
 /* Dump pre-data and post-data in snapshot snap to path; 0 or -1 (logged). */

@@ -60,10 +60,14 @@ static const char *const indexes_sql =
 "   THEN pg_catalog.pg_get_constraintdef(con.oid) END,"
 " coalesce(con.condeferrable, false), coalesce(con.condeferred, false),"
 " i.indisreplident, i.indisclustered,"
-" (i.indexprs IS NULL AND i.indpred IS NULL AND am.amname = 'btree')"
+" (i.indexprs IS NULL AND i.indpred IS NULL AND am.amname = 'btree'),"
+" coalesce(its.spcname, (SELECT t.spcname FROM pg_catalog.pg_database d"
+"   JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace"
+"   WHERE d.datname = pg_catalog.current_database() AND t.spcname <> 'pg_default'))"
 " FROM pg_catalog.pg_index i"
 " JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
 " JOIN pg_catalog.pg_am am ON am.oid = ic.relam"
+" LEFT JOIN pg_catalog.pg_tablespace its ON its.oid = ic.reltablespace"
 " JOIN pg_catalog.pg_class c ON c.oid = i.indrelid"
 " JOIN pg_catalog.pg_namespace n ON n.oid = ic.relnamespace"
 " LEFT JOIN pg_catalog.pg_constraint con ON con.conindid = i.indexrelid"
@@ -237,6 +241,8 @@ read_index(PGconn *src, const PGresult *res, int i, cat_index *ix)
 	ix->replident = get_bool(res, i, 11);
 	ix->clustered = get_bool(res, i, 12);
 	ix->using_index_ok = get_bool(res, i, 13);
+	if (!PQgetisnull(res, i, 14))
+		ix->tablespace = xstrdup(PQgetvalue(res, i, 14));
 }
 
 static int
@@ -390,6 +396,7 @@ free_index(cat_index *ix)
 	free(ix->indexdef);
 	free(ix->conname);
 	free(ix->condef);
+	free(ix->tablespace);
 }
 
 void

@@ -53,6 +53,10 @@ typedef struct cat_index
 	bool		using_index_ok; /* ADD CONSTRAINT ... USING INDEX allowed */
 	bool		replident;		/* REPLICA IDENTITY USING INDEX */
 	bool		clustered;		/* CLUSTER ON */
+	char	   *tablespace;		/* where it goes: the source's (its own, or
+								 * the database's when not pg_default),
+								 * then as --tablespace-map maps it; NULL
+								 * for the target database's default */
 } cat_index;
 
 /*

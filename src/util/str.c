@@ -273,3 +273,24 @@ strbuf_release(strbuf *sb)
 	sb->buf = NULL;
 	sb->len = sb->alloc = 0;
 }
+
+char *
+str_text_array(const char *const *items, int n)
+{
+	strbuf		sb = STRBUF_INIT;
+
+	strbuf_adds(&sb, "{");
+	for (int i = 0; i < n; i++)
+	{
+		strbuf_adds(&sb, i > 0 ? ",\"" : "\"");
+		for (const char *p = items[i]; *p; p++)
+		{
+			if (*p == '"' || *p == '\\')
+				strbuf_add(&sb, "\\", 1);
+			strbuf_add(&sb, p, 1);
+		}
+		strbuf_adds(&sb, "\"");
+	}
+	strbuf_adds(&sb, "}");
+	return strbuf_detach(&sb);
+}

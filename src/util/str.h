@@ -57,4 +57,10 @@ const char *strbuf_str(const strbuf *sb);
 char	   *strbuf_detach(strbuf *sb);
 void		strbuf_release(strbuf *sb);
 
+/*
+ * A PostgreSQL text[] literal of the n strings of items ("{\"a\",\"b\"}"),
+ * for a query parameter; caller frees.
+ */
+char	   *str_text_array(const char *const *items, int n);
+
 #endif
