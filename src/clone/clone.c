@@ -702,7 +702,7 @@ roll_back(clone_ctx *c)
 	c->holder_pid = 0;
 	rc = rollback_run(c->st, c->source, c->target, &c->info.source_id);
 	/* Roles this very run created, and only those, go too. */
-	if (rc == 0 && roles_drop_created(c->target, c->roles_created) != 0)
+	if (rc == 0 && roles_drop_created(c->target, c->roles_created, &c->info.target_id) != 0)
 		rc = -1;
 	if (rc == 0)
 		c->rolled_back = true;

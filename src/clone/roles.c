@@ -644,8 +644,28 @@ roles_create(PGconn *tgt, const roles_plan *plan, char ***created)
 	return 0;
 }
 
+/* Whether conn reaches the server the roles were created on. */
+static bool
+proved_server(PGconn *conn, const db_identity *server, char **names)
+{
+	db_identity now;
+	strbuf		sb = STRBUF_INIT;
+
+	if (identity_read_server(conn, SIDE_TARGET, "postgres", &now) != 0)
+		return false;
+	if (identity_same_server(&now, server))
+		return true;
+	for (int i = 0; names[i]; i++)
+		strbuf_addf(&sb, "%s\"%s\"", i ? ", " : "", names[i]);
+	error("the target server reached to drop the roles created by this run is not the one preflight checked");
+	log_detail("Roles left: %s.", strbuf_str(&sb));
+	log_hint("Drop them yourself on the target server if they are not wanted.");
+	strbuf_release(&sb);
+	return false;
+}
+
 int
-roles_drop_created(const char *target, char **names)
+roles_drop_created(const char *target, char **names, const db_identity *server)
 {
 	char	   *maint;
 	PGconn	   *conn;
@@ -661,6 +681,11 @@ roles_drop_created(const char *target, char **names)
 	free(maint);
 	if (conn == NULL)
 		return -1;
+	if (!proved_server(conn, server, names))
+	{
+		PQfinish(conn);
+		return -1;
+	}
 	for (int i = n - 1; i >= 0; i--)
 	{
 		char	   *q = conn_quote_ident(conn, names[i]);

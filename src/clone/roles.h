@@ -24,6 +24,8 @@
 
 #include <libpq-fe.h>
 
+#include "core/identity.h"
+
 typedef enum roles_mode
 {
 	ROLES_NONE = 0,				/* create nothing */
@@ -109,10 +111,13 @@ int			roles_create(PGconn *tgt, const roles_plan *plan, char ***created);
 
 /*
  * Drop the roles in names (created by this run), newest first, on the
- * target server's maintenance database.  A role that still owns or holds
- * something elsewhere stays, with a warning.  0 or -1.
+ * target server's maintenance database, once that connection is proved to
+ * reach the server "server" (the target preflight saw: system identifier
+ * and start time).  A role that still owns or holds something elsewhere
+ * stays, with a warning.  0 or -1 (logged).
  */
-int			roles_drop_created(const char *target, char **names);
+int			roles_drop_created(const char *target, char **names,
+							   const db_identity *server);
 
 void		roles_free_names(char **names);
 
