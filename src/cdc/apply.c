@@ -32,7 +32,7 @@
  * one must reach the target without it, so that the next session starts
  * just before it: when the failing one has sent nothing yet, the group is
  * committed as it is; when it has (it changed another table first), the
- * whole group is rolled back and CDC_APPLY_REPLAY asks for a new session,
+ * whole group is rolled back and CDC_REPLAY asks for a new session,
  * which commits each source transaction on its own up to the failing one
  * (cdc_apply_commit_each_until) and so stops with everything before it
  * committed.  Nothing of this costs anything while tables match: no
@@ -121,7 +121,7 @@ struct cdc_apply
 	bool		in_xact;		/* a source transaction is open */
 	uint64_t	xact_lsn;		/* its commit LSN */
 	bool		xact_sent;		/* it sent a change into the group */
-	uint64_t	replay_until;	/* with CDC_APPLY_REPLAY: the failing one */
+	uint64_t	replay_until;	/* with CDC_REPLAY: the failing one */
 	uint64_t	commit_each_until;	/* commit each source transaction whose
 									 * commit is at or before it on its own */
 
@@ -163,7 +163,7 @@ notice_processor(void *arg, const char *message)
 /*
  * Open a target session the way conn_open() does, but tell a connection
  * failure that may pass (server down, starting, shutting down:
- * errclass.h), CDC_APPLY_LOST, from one that will not.  A failing first
+ * errclass.h), CDC_LOST, from one that will not.  A failing first
  * statement is -1: the failure value it filled tells the follow.
  */
 static int
@@ -175,7 +175,7 @@ open_target(const char *target, PGconn **out)
 
 	*out = NULL;
 	if (conn == NULL)
-		return conn_connect_failed(SIDE_TARGET, state, msg) ? CDC_APPLY_LOST : -1;
+		return conn_connect_failed(SIDE_TARGET, state, msg) ? CDC_LOST : -1;
 	PQsetNoticeProcessor(conn, notice_processor, NULL);
 	if (conn_exec(conn, SIDE_TARGET,
 				  "SELECT pg_catalog.set_config('search_path', '', false)") != 0)
@@ -317,7 +317,7 @@ queue_pop(cdc_apply *ap)
 	ap->qlen--;
 }
 
-/* A send to the apply session failed: log it, -1 or CDC_APPLY_LOST. */
+/* A send to the apply session failed: log it, -1 or CDC_LOST. */
 static int
 send_failed(cdc_apply *ap)
 {
@@ -328,10 +328,10 @@ send_failed(cdc_apply *ap)
 	{
 		(void) failure_set(SIDE_TARGET, NULL, NULL, true,
 						   "lost the connection to the target server: %s", buf);
-		return CDC_APPLY_LOST;
+		return CDC_LOST;
 	}
 	return failure_set(SIDE_TARGET, NULL, NULL, false,
-					   "could not send to target server: %s", buf) ? CDC_APPLY_LOST : -1;
+					   "could not send to target server: %s", buf) ? CDC_LOST : -1;
 }
 
 /* Send a statement that is not prepared. */
@@ -1013,10 +1013,10 @@ cdc_apply_flush(cdc_apply *ap)
  * The source transaction in progress cannot be applied (the target's table
  * does not match).  Nothing of it sent yet: commit the complete source
  * transactions before it that the open target transaction holds, with the
- * origin at the end of the last of them, and stop (CDC_APPLY_MISMATCH).
+ * origin at the end of the last of them, and stop (CDC_MISMATCH).
  * Some of it sent already: give up the whole target transaction and ask
  * for a new session that commits each transaction up to this one on its
- * own (CDC_APPLY_REPLAY, *replay_until set), which then stops here with
+ * own (CDC_REPLAY, *replay_until set), which then stops here with
  * nothing before it left out.
  */
 static int
@@ -1030,14 +1030,14 @@ stop_before_xact(cdc_apply *ap, uint64_t *replay_until)
 	{
 		*replay_until = ap->xact_lsn;
 		rc = cdc_apply_rollback(ap);
-		return rc == 0 ? CDC_APPLY_REPLAY : rc;
+		return rc == 0 ? CDC_REPLAY : rc;
 	}
 	else
 	{
 		ap->in_xact = false;
 		rc = commit_group(ap);
 	}
-	return rc == 0 ? CDC_APPLY_MISMATCH : rc;
+	return rc == 0 ? CDC_MISMATCH : rc;
 }
 
 /*
@@ -1069,7 +1069,7 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 		log_info("the source renamed table \"%s\" to \"%s.%s\"", rel->display,
 				 d->nspname, d->relname);
 	rc = apply_rel_load(ap->ctl, ap->relmap, d, &rel);
-	if (rc == APPLY_REL_MISMATCH)
+	if (rc == CDC_MISMATCH)
 		return stop_before_xact(ap, &ap->replay_until);
 	if (rc != 0)
 		return failed(ap);

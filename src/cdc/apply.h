@@ -17,18 +17,18 @@
  * failure value tells whether it heals by waiting, as errclass.h
  * classifies it: a connection broke, the server is shutting down or
  * starting, the origin is still held by a session that is going away),
- * CDC_APPLY_LOST (a failure found here that heals by waiting: try again
- * later) or CDC_APPLY_MISMATCH
+ * CDC_LOST (a failure found here that heals by waiting: try again
+ * later) or CDC_MISMATCH
  * (the target's table does not match what the source describes: changes
  * cannot be applied until someone changes the target).  Before returning
- * CDC_APPLY_MISMATCH, every complete source transaction before the failing
+ * CDC_MISMATCH, every complete source transaction before the failing
  * one has been sent with its COMMIT (cdc_apply_drain() waits for it) and
  * nothing of the failing one: the origin then points just before it.
- * CDC_APPLY_REPLAY: the failing one shared an open target transaction
+ * CDC_REPLAY: the failing one shared an open target transaction
  * with earlier ones and had sent changes already; everything open was
  * rolled back, and a new session that commits each source transaction up
  * to cdc_apply_replay_until() on its own (cdc_apply_commit_each_until)
- * reaches the CDC_APPLY_MISMATCH above.
+ * reaches the CDC_MISMATCH above.
  */
 #ifndef PGCRANE_CDC_APPLY_H
 #define PGCRANE_CDC_APPLY_H
@@ -38,11 +38,8 @@
 
 #include <libpq-fe.h>
 
+#include "cdc/outcome.h"
 #include "cdc/pgoutput.h"
-
-#define CDC_APPLY_LOST		(-2)
-#define CDC_APPLY_MISMATCH	(-3)
-#define CDC_APPLY_REPLAY	(-4)
 
 typedef struct cdc_apply cdc_apply;
 
@@ -85,11 +82,11 @@ int			cdc_apply_flush(cdc_apply *ap);
 
 /*
  * Commit each source transaction whose commit ends at or before lsn on its
- * own (after CDC_APPLY_REPLAY); 0 (the default) groups as usual.
+ * own (after CDC_REPLAY); 0 (the default) groups as usual.
  */
 void		cdc_apply_commit_each_until(cdc_apply *ap, uint64_t lsn);
 
-/* After CDC_APPLY_REPLAY: the commit LSN of the transaction that failed. */
+/* After CDC_REPLAY: the commit LSN of the transaction that failed. */
 uint64_t	cdc_apply_replay_until(const cdc_apply *ap);
 
 /* Send what is queued and read the results that arrived, without waiting. */

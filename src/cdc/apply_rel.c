@@ -130,7 +130,7 @@ find_column(const PGresult *res, const char *name)
 
 /*
  * Check one published column against the target's and fill rel->cols[i];
- * 0 or APPLY_REL_MISMATCH (logged).
+ * 0 or CDC_MISMATCH (logged).
  */
 static int
 match_column(PGconn *tgt, apply_relmap *map, const PGresult *res,
@@ -148,13 +148,13 @@ match_column(PGconn *tgt, apply_relmap *map, const PGresult *res,
 			  att->name, rel->display);
 		log_detail("The source sends it with %s.", type);
 		free(type);
-		return APPLY_REL_MISMATCH;
+		return CDC_MISMATCH;
 	}
 	if (PQgetvalue(res, row, TT_GENERATED)[0] != '\0')
 	{
 		error("column \"%s\" of table \"%s\" is generated on the target but not on the source",
 			  att->name, rel->display);
-		return APPLY_REL_MISMATCH;
+		return CDC_MISMATCH;
 	}
 	typoid = (uint32_t) strtoul(PQgetvalue(res, row, TT_TYPOID), NULL, 10);
 	if (att->typoid < FIRST_NORMAL_OID && typoid != att->typoid)
@@ -164,7 +164,7 @@ match_column(PGconn *tgt, apply_relmap *map, const PGresult *res,
 		error("column \"%s\" of table \"%s\" has type %s on the target but %s on the source",
 			  att->name, rel->display, PQgetvalue(res, row, TT_TYPE), type);
 		free(type);
-		return APPLY_REL_MISMATCH;
+		return CDC_MISMATCH;
 	}
 	rel->cols[i].qname = conn_quote_ident(tgt, att->name);
 	rel->cols[i].type = xstrdup(PQgetvalue(res, row, TT_TYPE));
@@ -193,7 +193,7 @@ published(const pgo_relation *desc, const char *name)
 /*
  * The target's columns the source does not send, as a subscriber allows
  * them: each takes its default on insert, so one that is NOT NULL without
- * a default cannot be filled (APPLY_REL_MISMATCH, logged).  The others,
+ * a default cannot be filled (CDC_MISMATCH, logged).  The others,
  * except generated ones, are kept in rel->extra for apply_sql_move().
  */
 static int
@@ -211,7 +211,7 @@ extra_columns(PGconn *tgt, const PGresult *res, apply_rel *rel)
 			error("column \"%s\" of table \"%s\" is NOT NULL without a default on the target, and the source does not have it",
 				  name, rel->display);
 			log_detail("Rows inserted on the source would have no value for it on the target.");
-			return APPLY_REL_MISMATCH;
+			return CDC_MISMATCH;
 		}
 		if (PQgetvalue(res, row, TT_GENERATED)[0] == '\0')
 			rel->extra[rel->nextra++] = conn_quote_ident(tgt, name);
@@ -242,7 +242,7 @@ apply_rel_load(PGconn *tgt, apply_relmap *map, const pgo_relation *desc,
 	else if (PQntuples(res) == 0)
 	{
 		error("table \"%s\" does not exist on the target", rel->display);
-		rc = APPLY_REL_MISMATCH;
+		rc = CDC_MISMATCH;
 	}
 	else
 	{

@@ -13,7 +13,7 @@
  * built-in type must be the same on both sides.  As for a subscriber, the
  * target may have columns the source does not send, unless one is NOT
  * NULL without a default.  A mismatch is logged (the table, the column and
- * what differs) and reported as APPLY_REL_MISMATCH.
+ * what differs) and reported as CDC_MISMATCH.
  */
 #ifndef PGCRANE_CDC_APPLY_REL_H
 #define PGCRANE_CDC_APPLY_REL_H
@@ -24,10 +24,10 @@
 #include <libpq-fe.h>
 
 #include "cdc/apply_sql.h"
+#include "cdc/outcome.h"
 #include "cdc/pgoutput.h"
 
 /* apply_rel_load(): the target's table does not match the source's. */
-#define APPLY_REL_MISMATCH (-3)
 
 typedef struct apply_stmt
 {
@@ -56,7 +56,7 @@ typedef struct apply_rel
  * Read the target table that desc names and build its apply_rel.  Types
  * without an equality operator are found by asking the target (only for
  * replica identity FULL, where whole rows are compared); the answers are
- * remembered in the map.  0, -1 (logged) or APPLY_REL_MISMATCH (logged).
+ * remembered in the map.  0, -1 (logged) or CDC_MISMATCH (logged).
  */
 typedef struct apply_relmap apply_relmap;
 

@@ -70,6 +70,7 @@
 #include "cdc/apply.h"
 #include "cdc/carry.h"
 #include "cdc/lag.h"
+#include "cdc/outcome.h"
 #include "cdc/pgoutput.h"
 #include "cdc/position.h"
 #include "cdc/report.h"
@@ -83,11 +84,10 @@
 #include "util/log.h"
 #include "util/str.h"
 
-/* Outcomes of a session; the negative ones are the modules' own codes. */
-#define FOLLOW_FAILED	(-1)
-#define FOLLOW_LOST		(-2)	/* CDC_STREAM_LOST, CDC_APPLY_LOST */
-#define FOLLOW_MISMATCH (-3)	/* CDC_APPLY_MISMATCH */
-#define FOLLOW_REPLAY	(-4)	/* CDC_APPLY_REPLAY: a new session at once */
+/*
+ * Outcomes of a session: the negative ones are those of outcome.h, which
+ * the stream and the apply session return; these two are the loop's own.
+ */
 #define FOLLOW_DONE		1
 #define FOLLOW_STOPPED	2
 
@@ -106,7 +106,7 @@ typedef struct follow_ctx
 {
 	const follow_options *o;
 	bool		state_broken;	/* a write to the state file failed */
-	uint64_t	commit_each_until;	/* after FOLLOW_REPLAY: commit each source
+	uint64_t	commit_each_until;	/* after CDC_REPLAY: commit each source
 									 * transaction up to it on its own */
 	char	   *slot_retained;	/* WAL the slot held at the last session end */
 	const char *dir;
@@ -560,7 +560,7 @@ copy_sequences(follow_ctx *c)
 	int			rc = -1;
 
 	if (src == NULL)
-		return FOLLOW_LOST;
+		return CDC_LOST;
 	if (catalog_load(src, &cat) == 0 &&
 		sequence_copy_all(src, cdc_apply_control(c->ap), &cat) == 0)
 	{
@@ -644,7 +644,7 @@ tick(follow_ctx *c)
 		(void) failure_set(SIDE_SOURCE, NULL, NULL, true,
 						   "nothing received from the source for %.0f seconds",
 						   RECEIVE_TIMEOUT);
-		rc = FOLLOW_LOST;
+		rc = CDC_LOST;
 	}
 	if (rc == 0 && now >= c->next_tick)
 	{
@@ -714,7 +714,7 @@ session_loop(follow_ctx *c)
 
 /*
  * Prove that conninfo reaches the database recorded for side: 0, -1
- * (another database, or a permanent failure: logged) or FOLLOW_LOST (the
+ * (another database, or a permanent failure: logged) or CDC_LOST (the
  * server cannot be reached now: retried).
  */
 static int
@@ -727,10 +727,10 @@ prove_side(follow_ctx *c, const char *side, const char *conninfo)
 
 	/* Captured by run_session: a warning when retried, as every failure. */
 	if (conn == NULL)
-		return conn_connect_failed(side, sqlstate, msg) ? FOLLOW_LOST : -1;
+		return conn_connect_failed(side, sqlstate, msg) ? CDC_LOST : -1;
 	rc = identity_check_conn(c->o->st, side, conn, conninfo);
 	if (rc != 0 && PQstatus(conn) == CONNECTION_BAD)
-		rc = FOLLOW_LOST;
+		rc = CDC_LOST;
 	PQfinish(conn);
 	return rc;
 }
@@ -826,7 +826,7 @@ session_end(follow_ctx *c, int rc)
 
 /*
  * One session, its failure captured until its outcome is known: a
- * failure that heals by waiting ends it as FOLLOW_LOST and is shown as
+ * failure that heals by waiting ends it as CDC_LOST and is shown as
  * warnings (the session is tried again), any other as errors.  Its
  * message goes into last_error (lasterrsize bytes) for status.
  */
@@ -840,15 +840,15 @@ run_session(follow_ctx *c, char *last_error, size_t lasterrsize)
 	rc = session_start(c);
 	if (rc == 0)
 		rc = session_loop(c);
-	if (rc == FOLLOW_FAILED && failure_is_transient(&f))
-		rc = FOLLOW_LOST;
-	if (rc == FOLLOW_REPLAY)
+	if (rc == CDC_FAILED && failure_is_transient(&f))
+		rc = CDC_LOST;
+	if (rc == CDC_REPLAY)
 		c->commit_each_until = cdc_apply_replay_until(c->ap);
 	session_end(c, rc);
 	failure_capture_end(&f);
 	str_copy(last_error, f.message[0] ? f.message : "connection lost", lasterrsize);
 	/* A replay reaches the same stop again and reports it then. */
-	failure_report(&f, rc == FOLLOW_LOST ? LOG_WARNING : rc == FOLLOW_REPLAY ? LOG_DEBUG : LOG_ERROR);
+	failure_report(&f, rc == CDC_LOST ? LOG_WARNING : rc == CDC_REPLAY ? LOG_DEBUG : LOG_ERROR);
 	failure_release(&f);
 	return rc;
 }
@@ -904,7 +904,7 @@ retry_after_loss(follow_ctx *c, const char *last_error, double *first_loss,
 	if (now - *first_loss > timeout)
 	{
 		error("no connection to the servers for %d seconds, giving up", timeout);
-		return FOLLOW_FAILED;
+		return CDC_FAILED;
 	}
 	delay = *attempt >= 5 ? MAX_BACKOFF : 1 << *attempt;
 	(*attempt)++;
@@ -1065,7 +1065,7 @@ finish(follow_ctx *c, int rc)
 		return RUN_INTERRUPTED;
 	}
 	set_phase(c, FOLLOW_PHASE_FAILED);
-	if (rc == FOLLOW_MISMATCH)
+	if (rc == CDC_MISMATCH)
 	{
 		char		lsn[PGO_LSN_BUFSIZE];
 
@@ -1129,9 +1129,9 @@ follow_run(const follow_options *o)
 	for (;;)
 	{
 		rc = run_session(&c, last_error, sizeof(last_error));
-		if (rc == FOLLOW_LOST)
+		if (rc == CDC_LOST)
 			rc = retry_after_loss(&c, last_error, &first_loss, &attempt);
-		else if (rc == FOLLOW_REPLAY)
+		else if (rc == CDC_REPLAY)
 			rc = 0;				/* at once: commit each up to the failing one */
 		if (rc != 0)
 			break;

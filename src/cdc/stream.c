@@ -160,7 +160,7 @@ cdc_stream_command(const char *quoted_slot, const char *publication_literal,
  * as a warning when the session is tried again) and classify it by
  * errclass.h: the server going away or starting, a broken connection, a
  * slot still held by a walsender that has not noticed yet that its client
- * (an earlier pgcrane) is gone are CDC_STREAM_LOST.  Without a result,
+ * (an earlier pgcrane) is gone are CDC_LOST.  Without a result,
  * libpq itself failed on the connection: lost as well.
  */
 static int
@@ -178,7 +178,7 @@ stream_failure(cdc_stream *s, const PGresult *res, const char *what)
 							res == NULL || PQstatus(s->conn) == CONNECTION_BAD,
 							"%s on source server: %s%s%s%s", what, m,
 							state[0] ? " (SQLSTATE " : "", state, state[0] ? ")" : "");
-	return transient ? CDC_STREAM_LOST : CDC_STREAM_FAILED;
+	return transient ? CDC_LOST : CDC_FAILED;
 }
 
 /* Run START_REPLICATION on the open connection. */
@@ -228,7 +228,7 @@ cdc_stream_start(cdc_stream *s, const char *source, const char *slot,
 		/* A wrong password or database will not fix itself. */
 		return failure_set(SIDE_SOURCE, state, NULL, false,
 						   "could not open a replication connection to the source server: %s",
-						   msg) ? CDC_STREAM_LOST : CDC_STREAM_FAILED;
+						   msg) ? CDC_LOST : CDC_FAILED;
 	}
 	rc = start_replication(s, slot, publication, start_lsn);
 	if (rc != CDC_STREAM_MESSAGE)
@@ -261,7 +261,7 @@ stream_ended(cdc_stream *s)
 		(void) failure_set(SIDE_SOURCE, NULL, NULL, true,
 						   "the source server ended the replication stream");
 		s->broken = true;
-		rc = CDC_STREAM_LOST;
+		rc = CDC_LOST;
 	}
 	else
 		rc = stream_failure(s, res, "replication stream lost");
@@ -313,7 +313,7 @@ cdc_stream_feedback(cdc_stream *s, uint64_t write, uint64_t flush,
 	uint8_t		buf[CDC_FEEDBACK_SIZE];
 
 	if (s->conn == NULL || s->broken)
-		return CDC_STREAM_LOST;
+		return CDC_LOST;
 	cdc_stream_encode_feedback(buf, write, flush, apply, cdc_now(), reply);
 	if (PQputCopyData(s->conn, (const char *) buf, sizeof(buf)) <= 0 ||
 		PQflush(s->conn) < 0)

@@ -14,8 +14,8 @@
  * caller captures them and shows them as warnings when it tries again.  A
  * failure errclass.h counts as transient (a lost connection, a server
  * shutting down or starting, a slot still held by an earlier session) is
- * reported as CDC_STREAM_LOST, which the caller answers by reconnecting
- * later; any other failure is CDC_STREAM_FAILED.
+ * reported as CDC_LOST, which the caller answers by reconnecting
+ * later; any other failure is CDC_FAILED.
  */
 #ifndef PGCRANE_CDC_STREAM_H
 #define PGCRANE_CDC_STREAM_H
@@ -26,11 +26,14 @@
 
 #include <libpq-fe.h>
 
-/* Results of cdc_stream_start() and cdc_stream_read(). */
+#include "cdc/outcome.h"
+
+/*
+ * Results of cdc_stream_start() and cdc_stream_read(): these two, or
+ * CDC_FAILED (give up) and CDC_LOST (try again later) of outcome.h.
+ */
 #define CDC_STREAM_MESSAGE	1		/* *msg filled */
 #define CDC_STREAM_NONE		0		/* nothing complete yet: wait */
-#define CDC_STREAM_FAILED	(-1)	/* give up (logged) */
-#define CDC_STREAM_LOST		(-2)	/* connection lost: try again later (logged) */
 
 /* The pgoutput protocol version pgcrane asks for. */
 #define CDC_PROTO_VERSION	1
@@ -66,7 +69,7 @@ typedef struct cdc_stream
 /*
  * Connect to the source and START_REPLICATION SLOT slot LOGICAL at
  * start_lsn for the publication.  CDC_STREAM_MESSAGE (started),
- * CDC_STREAM_LOST or CDC_STREAM_FAILED.
+ * CDC_LOST or CDC_FAILED.
  */
 int			cdc_stream_start(cdc_stream *s, const char *source, const char *slot,
 							 const char *publication, uint64_t start_lsn);
@@ -80,7 +83,7 @@ int			cdc_stream_read(cdc_stream *s, cdc_stream_msg *msg);
 /*
  * Send a standby status update: write, flush and apply positions, and
  * whether the server should answer with a keepalive at once.  0, or
- * CDC_STREAM_LOST / CDC_STREAM_FAILED (logged; CDC_STREAM_LOST without a
+ * CDC_LOST / CDC_FAILED (logged; CDC_LOST without a
  * message when the stream has ended already).
  */
 int			cdc_stream_feedback(cdc_stream *s, uint64_t write, uint64_t flush,
