@@ -256,11 +256,11 @@ static const inventory inventories[] = {
 		" tn.nspname || '.' || ty.typname) || '.' || "
 		/*
 		 * A foreign key cloned onto a partition is named by the server: it
-		 * is named here by its columns and what they reference.
+		 * is named here by what it is (columns, referenced table and
+		 * columns, actions).
 		 */
 		" CASE WHEN con.contype = 'f' AND con.conparentid <> 0 "
-		" THEN substring(pg_get_constraintdef(con.oid) "
-		"  FROM '^[^)]*\\)[^)]*\\)') ELSE con.conname END, "
+		" THEN pg_get_constraintdef(con.oid) ELSE con.conname::text END, "
 		"coalesce(n.nspname || '.' || c.relname, "
 		" tn.nspname || '.' || ty.typname), "
 		"pg_get_constraintdef(con.oid) AS definition, "

@@ -208,10 +208,10 @@ plant_and_verify(
 	  . 'ON DELETE CASCADE',
 	[
 		'missing on target: constraint "public.visits.visits_zone_zone_id_fkey"',
-		'missing on target: constraint "public.visits_2024.'
-		  . 'FOREIGN KEY (zone, zone_id) REFERENCES public.zones(zone, id)"',
-		'missing on target: constraint "public.visits.'
-		  . 'FOREIGN KEY (zone, zone_id) REFERENCES public.zones_1(zone, id)"'
+		'missing on target: constraint "public.visits_2024.FOREIGN KEY '
+		  . '(zone, zone_id) REFERENCES public.zones(zone, id) ON DELETE CASCADE"',
+		'missing on target: constraint "public.visits.FOREIGN KEY '
+		  . '(zone, zone_id) REFERENCES public.zones_1(zone, id) ON DELETE CASCADE"'
 	],
 	count => 5);
 
