@@ -5,12 +5,13 @@
  * The leader reads the tables and populated materialized views (with their
  * columns and best key) and the sequences of both catalogs and pairs them
  * by name.  The work is a list of tasks: the large objects, then the
- * tables largest first, then the sequences.  --jobs worker threads, each with its own source and target
- * connection in the snapshots the leader exported, take tasks from the
- * list under a mutex until it is empty; differences go straight to the
- * report, which is thread-safe.  A task that fails is logged where it
- * failed, marks the run as failed and the worker's transaction is begun
- * again so that it can go on with the next one.
+ * tables largest first, then the sequences.  --jobs worker threads, each
+ * with its own source and target connection in the snapshots the leader
+ * exported, take tasks from the list under a mutex until it is empty;
+ * differences go straight to the report, which is thread-safe.  A task
+ * that fails is logged where it failed, marks the run as failed and the
+ * worker's transaction is begun again so that it can go on with the next
+ * one.
  *
  * A table's checksum is computed by the servers: per row a 64-bit hash
  * of the row's text, ROW(c1, c2, ...)::text over the columns present on

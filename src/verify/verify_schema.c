@@ -14,7 +14,8 @@
  *		only on the target	-> extra on target: KIND "NAME"
  *		on both				-> differs: KIND "NAME" (PROPERTY SRC vs TGT)
  *
- * An object whose parent is itself missing (or extra) is not reported
+ * The database itself is one row a side, paired whatever its name.  An
+ * object whose parent is itself missing (or extra) is not reported
  * again: a missing table is one line, not one per column and index.  The
  * queries run parents first (schemas, types, relations, then what hangs
  * off them) and the names found missing or extra are remembered for the
@@ -207,7 +208,8 @@ static const inventory inventories[] = {
 		"s.seqmin AS minvalue, s.seqmax AS maxvalue, s.seqcache AS cache, "
 		"CASE WHEN s.seqcycle THEN 'cycle' END AS cycle, "
 		"pg_get_userbyid(c.relowner) AS owner, "
-		ACL("c.relacl", "(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\"",
+		ACL("c.relacl",
+			"(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\"",
 			"c.relowner") ", "
 		COMMENT("pg_class", "c.oid") " "
 		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
