@@ -12,8 +12,9 @@
  * server prints it, its comment, owner and privileges (their effective
  * value: a NULL ACL is the default).  Foreign keys cloned onto partitions
  * are named by their definition, not by the name the server gave them; an
- * index that is invalid on the source is not compared (pg_dump skips it).  System schemas and the members of
- * extensions are left out; extensions are compared by name and version.
+ * index that is invalid on the source is not compared (pg_dump skips it).
+ * System schemas and the members of extensions are left out; extensions
+ * are compared by name and version.
  * Every difference is added to the report as one item naming the object.
  */
 #ifndef PGCRANE_VERIFY_SCHEMA_H
