@@ -2,6 +2,8 @@
 #
 #   make                  build ./pgcrane
 #   make check            unit tests (cmocka) and integration tests (TAP, real servers)
+#   make check-regression clone PostgreSQL's regression database, held against
+#                         pg_dump + pg_restore --create (fetches the suite once)
 #   make demo             two throwaway servers, the pagila sample, clone and verify
 #   make install PREFIX=/usr/local
 
@@ -22,7 +24,7 @@ LIB_OBJS := $(filter-out build/src/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
 
-.PHONY: all clean install check unit-check tap-check demo deps bench
+.PHONY: all clean install check check-regression unit-check tap-check demo deps bench
 
 all: pgcrane
 
@@ -68,6 +70,13 @@ deps:
 # unprivileged user (initdb refuses to run as root).
 check:
 	scripts/check.sh
+
+# The regression database test: the suite (src/test/regress of Debian's
+# postgresql-15 source package) is fetched into a cache the first time.
+check-regression:
+	scripts/install-deps.sh
+	PGCRANE_REGRESS_SRC="$$(scripts/fetch-regress.sh)" \
+	TESTS=tests/regress/080_regression_db.pl scripts/check.sh
 
 unit-check: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done

@@ -67,7 +67,7 @@ fi
 show_failed_logs() {
 	local dir=$1 output=$2 t name log
 	# prove's summary names each failed file: "tests/t/x.pl (Wstat: ...".
-	grep -oE '^tests/t/[^ ]+\.pl +\(Wstat' "$output" | awk '{print $1}' |
+	grep -oE '^tests/[a-z]+/[^ ]+\.pl +\(Wstat' "$output" | awk '{print $1}' |
 	sort -u | while read -r t; do
 		name=$(basename "$t" .pl)
 		log="$dir/tmp_check/log/regress_log_$name"

@@ -2,15 +2,16 @@
  * verify_data.c
  *		Compare the data of the source and the target.
  *
- * The leader reads the tables (with their columns and best key) and the
- * sequences of both catalogs and pairs them by name.  The work is a list
- * of tasks: the large objects, then the tables largest first, then the
- * sequences.  They run on the task engine (core/tasks.h) with --jobs
- * workers, each with its own source and target connection in the
- * snapshots the leader exported; differences go straight to the report,
- * which is thread-safe.  A task that fails marks the run as failed, the
- * tasks that wait for it are skipped and the worker's transaction is
- * begun again so that it can go on with the next one.
+ * The leader reads the tables and populated materialized views (with their
+ * columns and best key) and the sequences of both catalogs and pairs them
+ * by name.  The work is a list of tasks: the large objects, then the
+ * tables largest first, then the sequences.  They run on the task engine
+ * (core/tasks.h) with --jobs workers, each with its own source and target
+ * connection in the snapshots the leader exported; differences go
+ * straight to the report, which is thread-safe.  A task that fails marks
+ * the run as failed, the tasks that wait for it are skipped and the
+ * worker's transaction is begun again so that it can go on with the next
+ * one.
  *
  * A table's checksum is computed by the servers: per row a 64-bit hash
  * of the row's text, ROW(c1, c2, ...)::text over the columns present on
@@ -69,7 +70,8 @@ static const char *const tables_sql =
 " FROM (SELECT to_jsonb(d) AS j FROM pg_database d"
 "  WHERE d.datname = current_database()) s), "
 "t AS ("
-" SELECT c.oid, n.nspname, c.relname, pg_relation_size(c.oid) AS bytes,"
+" SELECT c.oid, n.nspname, c.relname, c.relkind,"
+"  pg_relation_size(c.oid) AS bytes,"
 "  (SELECT array_to_string(i.indkey[0:i.indnkeyatts - 1], ' ')"
 "   FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique"
 "   AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL"
@@ -78,7 +80,8 @@ static const char *const tables_sql =
 "    AND NOT ka.attnotnull)"
 "   ORDER BY i.indisprimary DESC, i.indnkeyatts, i.indexrelid LIMIT 1) AS key"
 " FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-" WHERE c.relkind = 'r' AND c.relpersistence <> 't'"
+" WHERE (c.relkind = 'r' OR (c.relkind = 'm' AND c.relispopulated))"
+" AND c.relpersistence <> 't'"
 " AND " VSQL_USER_NS("n") " AND " VSQL_NOT_EXT("pg_class", "c.oid") ") "
 "SELECT t.nspname, t.relname, t.bytes, t.key, a.attnum, a.attname,"
 " a.atttypid,"
@@ -90,7 +93,7 @@ static const char *const tables_sql =
 "  to_jsonb(co) AS j, db WHERE co.oid = a.attcollation),"
 " a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype,"
 "  'oid'::regtype),"
-" t.bytes / current_setting('block_size')::bigint "
+" t.bytes / current_setting('block_size')::bigint, t.relkind "
 "FROM t LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0"
 " AND NOT a.attisdropped "
 "ORDER BY t.oid, a.attnum";
@@ -311,6 +314,14 @@ set_row_hash(vtable *t, const char *row, bool fast_hash)
 	}
 }
 
+/* "table" or "materialized view", for messages. */
+static const char *
+rel_kind(PGresult *res, const side_rel *rel)
+{
+	return PQgetvalue(res, rel->first, 10)[0] == 'm' ?
+		"materialized view" : "table";
+}
+
 /*
  * A table present on both sides: the columns both have, in the source's
  * order, and the source's key if the target has all its columns.
@@ -324,6 +335,7 @@ build_table(PGconn *conn, PGresult *rs, const side_rel *srel, PGresult *rt,
 	strbuf		row = STRBUF_INIT;
 
 	t->name = str_printf("%s.%s", srel->nspname, srel->relname);
+	t->kind = rel_kind(rs, srel);
 	t->qname = conn_qualified_name(conn, srel->nspname, srel->relname);
 	str_to_int64(PQgetvalue(rs, srel->first, 2), &t->bytes);
 	t->cols = xcalloc((size_t) (srel->last - srel->first + 1), sizeof(vcolumn));
@@ -442,9 +454,11 @@ pair_tables(vpool *p, PGconn *conn, PGresult *rs, PGresult *rt)
 		int			c = i >= ns ? 1 : j >= nt ? -1 : rel_cmp(&srels[i], &trels[j]);
 
 		if (c < 0 && report)
-			report_lone_rel(p->report, VREPORT_MISSING, "table", &srels[i]);
+			report_lone_rel(p->report, VREPORT_MISSING, rel_kind(rs, &srels[i]),
+							&srels[i]);
 		else if (c > 0 && report)
-			report_lone_rel(p->report, VREPORT_EXTRA, "table", &trels[j]);
+			report_lone_rel(p->report, VREPORT_EXTRA, rel_kind(rt, &trels[j]),
+							&trels[j]);
 		else if (c == 0)
 		{
 			vtable	   *t = build_table(conn, rs, &srels[i], rt, &trels[j],
@@ -563,13 +577,13 @@ report_table_mismatch(vreport *r, const vtable *t, int64_t nsrc,
 	{
 		detail = str_printf("source %lld, target %lld%s", (long long) nsrc,
 							(long long) ntgt, more);
-		vreport_add(r, VREPORT_DATA, "row count differs", "table", t->name,
+		vreport_add(r, VREPORT_DATA, "row count differs", t->kind, t->name,
 					NULL, detail);
 	}
 	else
 	{
 		detail = str_printf("%lld rows%s", (long long) nsrc, more);
-		vreport_add(r, VREPORT_DATA, "checksum differs", "table", t->name,
+		vreport_add(r, VREPORT_DATA, "checksum differs", t->kind, t->name,
 					NULL, detail);
 	}
 	free(detail);
@@ -664,8 +678,11 @@ finish_table(vsession *s, vpool *p, vtable_job *job)
 	result.seconds = clock_now() - job->started;
 	vreport_add_table(p->report, &result);
 	pthread_mutex_lock(&p->lock);
-	p->ntables++;
-	p->nrows += job->src_rows;
+	if (strcmp(t->kind, "table") == 0)
+	{
+		p->ntables++;
+		p->nrows += job->src_rows;
+	}
 	pthread_mutex_unlock(&p->lock);
 	return rc;
 }

@@ -14,7 +14,8 @@
  *		only on the target	-> extra on target: KIND "NAME"
  *		on both				-> differs: KIND "NAME" (PROPERTY SRC vs TGT)
  *
- * An object whose parent is itself missing (or extra) is not reported
+ * The database itself is one row a side, paired whatever its name.  An
+ * object whose parent is itself missing (or extra) is not reported
  * again: a missing table is one line, not one per column and index.  The
  * queries run parents first (schemas, types, relations, then what hangs
  * off them) and the names found missing or extra are remembered for the
@@ -44,39 +45,89 @@
 	"AS comment"
 
 /*
- * Privileges twice: "acl" as stored, and "grants", the same without the
- * owner's own privileges and without grantors, which is what remains
- * comparable when the objects have another owner on the target.
+ * Privileges are compared as they take effect: an ACL the catalog does not
+ * store (NULL) is the default of its kind of object (acldefault: 'r'
+ * relation, 's' sequence, 'c' column, 'f' function, 'T' type, 'n' schema,
+ * 'd' database), so an explicit ACL equal to the default, which a GRANT
+ * then a REVOKE leave and pg_dump does not print, equals none.  Twice:
+ * "acl", the effective ACL unless it is the default for the owner (so that
+ * another owner is one difference, not two), and "grants", the effective
+ * ACL without the owner's own privileges and without grantors, which is
+ * what remains comparable when the objects have another owner on the
+ * target.
  */
-#define ACL(acl, owner) \
-	acl "::text AS acl, " \
+#define EFFECTIVE_ACL(acl, kind, owner) \
+	"coalesce(" acl ", acldefault(" kind ", " owner "))"
+#define ACL_OF(eacl, kind, owner) \
+	"nullif(" eacl ", acldefault(" kind ", " owner "))::text AS acl, " \
 	"(SELECT string_agg(g.p, ', ' ORDER BY g.p) FROM (SELECT " \
 	"CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee) " \
 	"END || ' ' || x.privilege_type || CASE WHEN x.is_grantable " \
-	"THEN ' WITH GRANT OPTION' ELSE '' END AS p FROM aclexplode(" acl ") x " \
+	"THEN ' WITH GRANT OPTION' ELSE '' END AS p FROM aclexplode(" eacl ") x " \
 	"WHERE x.grantee <> " owner ") g) AS grants"
+#define ACL(acl, kind, owner) \
+	ACL_OF(EFFECTIVE_ACL(acl, kind, owner), kind, owner)
 
 typedef struct inventory
 {
 	const char *what;			/* for messages: could not read <what> */
 	const char *sql;
 	const char *sql_before13;	/* for servers before 13, or NULL */
+	bool		single;			/* one row a side, paired whatever its name */
 } inventory;
 
+/*
+ * Settings one a line: those of the database ("ALTER DATABASE ... SET"),
+ * or of the roles in it ("ALTER ROLE ... IN DATABASE ... SET").
+ */
+#define DB_SETTINGS(role_test, prefix) \
+	"(SELECT string_agg(" prefix "x, ', ' ORDER BY " prefix "x) " \
+	"FROM pg_db_role_setting s, unnest(s.setconfig) AS x " \
+	"WHERE s.setdatabase = d.oid AND s.setrole " role_test ")"
+
 static const inventory inventories[] = {
+	/*
+	 * The database itself, whatever its name on each side.  The columns of
+	 * pg_database for locales changed across versions (ICU since 15,
+	 * datlocale since 17): to_jsonb reads whichever exist.
+	 */
+	{"database",
+		"SELECT 'database', d.datname, NULL, "
+		"pg_get_userbyid(d.datdba) AS owner, "
+		"pg_encoding_to_char(d.encoding) AS encoding, "
+		"coalesce(j->>'datlocprovider', 'c') AS \"locale provider\", "
+		"j->>'datcollate' AS collate, j->>'datctype' AS ctype, "
+		"coalesce(j->>'daticulocale', j->>'datlocale') AS locale, "
+		"j->>'daticurules' AS \"icu rules\", "
+		"d.datconnlimit AS \"connection limit\", "
+		"CASE WHEN d.datistemplate THEN 'template' END AS template, "
+		ACL("d.datacl", "'d'", "d.datdba") ", "
+		"(SELECT sd.description FROM pg_shdescription sd "
+		" WHERE sd.classoid = 'pg_database'::regclass AND sd.objoid = d.oid) "
+		"AS comment, "
+		"(SELECT string_agg(l.provider || ' ' || l.label, ', ' "
+		"  ORDER BY l.provider) FROM pg_shseclabel l "
+		" WHERE l.classoid = 'pg_database'::regclass AND l.objoid = d.oid) "
+		"AS \"security labels\", "
+		DB_SETTINGS("= 0", "") " AS settings, "
+		DB_SETTINGS("<> 0", "pg_get_userbyid(s.setrole) || ' ' || ")
+		" AS \"role settings\" "
+		"FROM pg_database d, to_jsonb(d) AS j "
+		"WHERE d.datname = current_database()",
+	NULL, true},
 	{"schemas",
 		"SELECT 'schema', n.nspname, NULL, "
 		"pg_get_userbyid(n.nspowner) AS owner, "
-		ACL("n.nspacl", "n.nspowner") ", "
+		ACL("n.nspacl", "'n'", "n.nspowner") ", "
 		COMMENT("pg_namespace", "n.oid") " "
 		"FROM pg_namespace n "
 		"WHERE " VSQL_USER_NS("n") " AND " VSQL_NOT_EXT("pg_namespace", "n.oid"),
-	NULL},
+	NULL, false},
 	{"extensions",
 		"SELECT 'extension', x.extname, NULL, x.extversion AS version, "
 		"n.nspname AS schema "
 		"FROM pg_extension x JOIN pg_namespace n ON n.oid = x.extnamespace",
-	NULL},
+	NULL, false},
 	{"types",
 		"SELECT CASE t.typtype WHEN 'd' THEN 'domain' ELSE 'type' END, "
 		"n.nspname || '.' || t.typname, n.nspname, "
@@ -111,7 +162,7 @@ static const inventory inventories[] = {
 		"  JOIN pg_namespace cn ON cn.oid = co.collnamespace "
 		"  WHERE co.oid = t.typcollation) END AS collation, "
 		"pg_get_userbyid(t.typowner) AS owner, "
-		ACL("t.typacl", "t.typowner") ", "
+		ACL("t.typacl", "'T'", "t.typowner") ", "
 		COMMENT("pg_type", "t.oid") " "
 		"FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace "
 		"WHERE t.typtype IN ('b', 'c', 'd', 'e', 'r') "
@@ -120,7 +171,7 @@ static const inventory inventories[] = {
 		"  WHERE c.oid = t.typrelid AND c.relkind = 'c')) "
 		"AND NOT EXISTS (SELECT 1 FROM pg_type el "
 		"  WHERE el.oid = t.typelem AND el.typarray = t.oid)",
-	NULL},
+	NULL, false},
 	{"relations",
 		"SELECT CASE c.relkind WHEN 'v' THEN 'view' "
 		" WHEN 'm' THEN 'materialized view' WHEN 'S' THEN 'sequence' "
@@ -157,18 +208,22 @@ static const inventory inventories[] = {
 		"s.seqmin AS minvalue, s.seqmax AS maxvalue, s.seqcache AS cache, "
 		"CASE WHEN s.seqcycle THEN 'cycle' END AS cycle, "
 		"pg_get_userbyid(c.relowner) AS owner, "
-		ACL("c.relacl", "c.relowner") ", "
+		ACL("c.relacl",
+			"(CASE WHEN c.relkind = 'S' THEN 's' ELSE 'r' END)::\"char\"",
+			"c.relowner") ", "
 		COMMENT("pg_class", "c.oid") " "
 		"FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
 		"LEFT JOIN pg_sequence s ON s.seqrelid = c.oid "
 		"WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') "
 		"AND c.relpersistence <> 't' "
 		"AND " VSQL_USER_NS("n") " AND " VSQL_NOT_EXT("pg_class", "c.oid"),
-	NULL},
+	NULL, false},
 	{"columns",
 		"SELECT 'column', n.nspname || '.' || c.relname || '.' || a.attname, "
 		"n.nspname || '.' || c.relname, "
 		"format_type(a.atttypid, a.atttypmod) AS type, "
+		"row_number() OVER (PARTITION BY a.attrelid ORDER BY a.attnum) "
+		"AS position, "
 		"CASE WHEN a.attnotnull THEN 'NOT NULL' ELSE 'NULL' "
 		"END AS nullability, "
 		"CASE WHEN a.attgenerated = '' THEN pg_get_expr(ad.adbin, ad.adrelid) "
@@ -182,7 +237,9 @@ static const inventory inventories[] = {
 		" (SELECT cn.nspname || '.' || co.collname FROM pg_collation co "
 		"  JOIN pg_namespace cn ON cn.oid = co.collnamespace "
 		"  WHERE co.oid = a.attcollation) END AS collation, "
-		ACL("a.attacl", "c.relowner") ", "
+		"CASE WHEN a.attstattarget >= 0 THEN a.attstattarget "
+		"END AS \"statistics target\", "
+		ACL("a.attacl", "'c'", "c.relowner") ", "
 		"(SELECT d.description FROM pg_description d "
 		" WHERE d.classoid = 'pg_class'::regclass AND d.objoid = c.oid "
 		" AND d.objsubid = a.attnum) AS comment "
@@ -195,10 +252,17 @@ static const inventory inventories[] = {
 		"AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
 		"AND c.relpersistence <> 't' "
 		"AND " VSQL_USER_NS("n") " AND " VSQL_NOT_EXT("pg_class", "c.oid"),
-	NULL},
+	NULL, false},
 	{"constraints",
 		"SELECT 'constraint', coalesce(n.nspname || '.' || c.relname, "
-		" tn.nspname || '.' || ty.typname) || '.' || con.conname, "
+		" tn.nspname || '.' || ty.typname) || '.' || "
+		/*
+		 * A foreign key cloned onto a partition is named by the server: it
+		 * is named here by what it is (columns, referenced table and
+		 * columns, actions).
+		 */
+		" CASE WHEN con.contype = 'f' AND con.conparentid <> 0 "
+		" THEN pg_get_constraintdef(con.oid) ELSE con.conname::text END, "
 		"coalesce(n.nspname || '.' || c.relname, "
 		" tn.nspname || '.' || ty.typname), "
 		"pg_get_constraintdef(con.oid) AS definition, "
@@ -213,13 +277,17 @@ static const inventory inventories[] = {
 		"AND " VSQL_USER_NS("cn") " "
 		"AND (c.oid IS NULL OR " VSQL_NOT_EXT("pg_class", "c.oid") ") "
 		"AND (ty.oid IS NULL OR " VSQL_NOT_EXT("pg_type", "ty.oid") ")",
-	NULL},
+	NULL, false},
 	{"indexes",
 		"SELECT 'index', n.nspname || '.' || ic.relname, "
 		"tn.nspname || '.' || tc.relname, "
 		"pg_get_indexdef(i.indexrelid) AS definition, "
 		"CASE WHEN NOT i.indisvalid THEN 'invalid' END AS validity, "
 		"CASE WHEN i.indisclustered THEN 'clustered' END AS cluster, "
+		"(SELECT string_agg('column ' || a.attnum || ' ' || a.attstattarget, "
+		"  ', ' ORDER BY a.attnum) FROM pg_attribute a "
+		"  WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0) "
+		"AS \"statistics target\", "
 		COMMENT("pg_class", "ic.oid") " "
 		"FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid "
 		"JOIN pg_namespace n ON n.oid = ic.relnamespace "
@@ -228,7 +296,7 @@ static const inventory inventories[] = {
 		"WHERE " VSQL_USER_NS("n") " AND tc.relpersistence <> 't' "
 		"AND " VSQL_NOT_EXT("pg_class", "tc.oid") " "
 		"AND " VSQL_NOT_EXT("pg_class", "ic.oid"),
-	NULL},
+	NULL, false},
 #define TRIGGERS \
 		"SELECT 'trigger', n.nspname || '.' || c.relname || '.' || t.tgname, " \
 		"n.nspname || '.' || c.relname, " \
@@ -240,7 +308,7 @@ static const inventory inventories[] = {
 		"JOIN pg_namespace n ON n.oid = c.relnamespace " \
 		"WHERE NOT t.tgisinternal AND " VSQL_USER_NS("n") " " \
 		"AND " VSQL_NOT_EXT("pg_class", "c.oid")
-	{"triggers", TRIGGERS " AND t.tgparentid = 0", TRIGGERS},
+	{"triggers", TRIGGERS " AND t.tgparentid = 0", TRIGGERS, false},
 #undef TRIGGERS
 	{"rules",
 		"SELECT 'rule', n.nspname || '.' || c.relname || '.' || r.rulename, "
@@ -253,7 +321,7 @@ static const inventory inventories[] = {
 		"JOIN pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE r.rulename <> '_RETURN' AND " VSQL_USER_NS("n") " "
 		"AND " VSQL_NOT_EXT("pg_class", "c.oid"),
-	NULL},
+	NULL, false},
 	{"policies",
 		"SELECT 'policy', n.nspname || '.' || c.relname || '.' || p.polname, "
 		"n.nspname || '.' || c.relname, "
@@ -272,7 +340,7 @@ static const inventory inventories[] = {
 		"FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
 		"JOIN pg_namespace n ON n.oid = c.relnamespace "
 		"WHERE " VSQL_USER_NS("n") " AND " VSQL_NOT_EXT("pg_class", "c.oid"),
-	NULL},
+	NULL, false},
 	{"functions",
 		"SELECT CASE p.prokind WHEN 'p' THEN 'procedure' "
 		" WHEN 'a' THEN 'aggregate' ELSE 'function' END, "
@@ -289,7 +357,7 @@ static const inventory inventories[] = {
 		"  'sortop ' || nullif(a.aggsortop, 0)::regoperator::text) "
 		" FROM pg_aggregate a WHERE a.aggfnoid = p.oid) END AS definition, "
 		"pg_get_userbyid(p.proowner) AS owner, "
-		ACL("p.proacl", "p.proowner") ", "
+		ACL("p.proacl", "'f'", "p.proowner") ", "
 		COMMENT("pg_proc", "p.oid") " "
 		"FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
 		"WHERE " VSQL_USER_NS("n") " AND " VSQL_NOT_EXT("pg_proc", "p.oid") " "
@@ -297,7 +365,7 @@ static const inventory inventories[] = {
 		"AND NOT EXISTS (SELECT 1 FROM pg_depend i "
 		" WHERE i.classid = 'pg_proc'::regclass AND i.objid = p.oid "
 		" AND i.deptype = 'i')",
-	NULL},
+	NULL, false},
 };
 
 /*
@@ -454,6 +522,24 @@ typedef struct merge_state
 	int			ntables;
 } merge_state;
 
+/*
+ * An index the source has but cannot use (a failed CREATE INDEX
+ * CONCURRENTLY): pg_dump leaves it out on purpose, so its absence on the
+ * target is no difference.
+ */
+static bool
+invalid_source_index(PGresult *res, int row, bool source)
+{
+	int			f = PQfnumber(res, "validity");
+
+	if (!source || f < 0 || PQgetisnull(res, row, f) ||
+		strcmp(PQgetvalue(res, row, COL_KIND), "index") != 0)
+		return false;
+	log_debug("index \"%s\" is invalid on the source and not compared, as "
+			  "pg_dump does not copy it", PQgetvalue(res, row, COL_NAME));
+	return true;
+}
+
 /* An object on one side only; quiet when its parent is already reported. */
 static void
 one_side(merge_state *m, PGresult *res, int row, bool source)
@@ -463,6 +549,8 @@ one_side(merge_state *m, PGresult *res, int row, bool source)
 	const char *parent = PQgetisnull(res, row, COL_PARENT) ? NULL :
 		PQgetvalue(res, row, COL_PARENT);
 
+	if (invalid_source_index(res, row, source))
+		return;
 	if (!nameset_has(set, parent))
 		vreport_add(m->report, VREPORT_SCHEMA,
 					source ? VREPORT_MISSING : VREPORT_EXTRA,
@@ -511,6 +599,25 @@ merge(merge_state *m, PGresult *rs, PGresult *rt)
 	free(it);
 }
 
+/*
+ * The one object of an inventory of single rows (the database), paired
+ * whatever its name on each side and named as on the source.
+ */
+static void
+merge_single(merge_state *m, PGresult *rs, PGresult *rt)
+{
+	char	   *detail;
+
+	if (PQntuples(rs) != 1 || PQntuples(rt) != 1)
+		return;
+	detail = describe(rs, 0, rt, 0, m->opts);
+	if (detail)
+		vreport_add(m->report, VREPORT_SCHEMA, VREPORT_DIFFERS,
+					PQgetvalue(rs, 0, COL_KIND), PQgetvalue(rs, 0, COL_NAME),
+					NULL, detail);
+	free(detail);
+}
+
 static const char *
 inventory_sql(const inventory *inv, PGconn *conn)
 {
@@ -539,7 +646,10 @@ vschema_compare(vsession *s, const vschema_options *o, vreport *r,
 		free(what);
 		if (rc != 0)
 			break;
-		merge(&m, rs, rt);
+		if (inv->single)
+			merge_single(&m, rs, rt);
+		else
+			merge(&m, rs, rt);
 		PQclear(rs);
 		PQclear(rt);
 	}

@@ -2,12 +2,19 @@
  * verify_schema.h
  *		Compare the object inventories of the source and the target.
  *
- * Both catalogs are read with the same queries: schemas, extensions,
- * types and domains, tables, views, sequences, columns, constraints,
- * indexes, triggers, rules, policies, functions, procedures and
- * aggregates, each with its definition as the server prints it, its
- * comment, owner and privileges.  System schemas and the members of
- * extensions are left out; extensions are compared by name and version.
+ * Both catalogs are read with the same queries: the database itself
+ * (owner, encoding, locale, connection limit, privileges, comment,
+ * security labels, its settings and its roles' settings), schemas,
+ * extensions, types and domains, tables, views, sequences, columns (with
+ * their position and statistics target), constraints, indexes (with the
+ * statistics targets of their columns), triggers, rules, policies,
+ * functions, procedures and aggregates, each with its definition as the
+ * server prints it, its comment, owner and privileges (their effective
+ * value: a NULL ACL is the default).  Foreign keys cloned onto partitions
+ * are named by their definition, not by the name the server gave them; an
+ * index that is invalid on the source is not compared (pg_dump skips it).
+ * System schemas and the members of extensions are left out; extensions
+ * are compared by name and version.
  * Every difference is added to the report as one item naming the object.
  */
 #ifndef PGCRANE_VERIFY_SCHEMA_H

@@ -26,10 +26,11 @@ typedef struct vcolumn
 	bool		integer;		/* int2, int4, int8 or oid */
 } vcolumn;
 
-/* A table present on both sides. */
+/* A table, or a populated materialized view, present on both sides. */
 typedef struct vtable
 {
 	char	   *name;			/* schema.table, for messages */
+	const char *kind;			/* "table" or "materialized view" (static) */
 	char	   *qname;			/* quoted, qualified */
 	int64_t		bytes;			/* size on the source, for scheduling */
 	int			ncols;

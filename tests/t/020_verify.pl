@@ -223,7 +223,8 @@ ok($report, 'the report is JSON') or diag($@);
 is($report->{status}, 'ok', 'JSON status is ok');
 is($report->{differences}, 0, 'JSON counts no difference');
 is($report->{tables}, $ntables, 'JSON counts the tables');
-is(scalar @{ $report->{table_results} }, $ntables, 'JSON lists every table');
+is(scalar @{ $report->{table_results} }, $ntables + 1,
+	'JSON lists every table and the materialized view');
 my ($big) = grep { $_->{table} eq 'public.big' } @{ $report->{table_results} };
 ok($big && $big->{keyed} && $big->{source_rows} == 120000,
 	'JSON describes table public.big');
