@@ -12,6 +12,8 @@
  *   data        parallel copy, indexes and ANALYZE (scheduler.c)
  *   sequences   last_value and is_called of every sequence
  *   post-data   pg_restore of what pgcrane did not build itself
+ *   database    the database's own properties (owner, privileges,
+ *               settings...), last so that none hits the clone's sessions
  *
  * Each phase is recorded in the state file with its status and time.
  *
@@ -40,6 +42,7 @@
 
 #include "core/catalog.h"
 #include "cdc/follow.h"
+#include "clone/dbprops.h"
 #include "cdc/slot.h"
 #include "core/conn.h"
 #include "core/identity.h"
@@ -383,6 +386,26 @@ do_post_data(clone_ctx *c)
 	return phase_end(c, rc);
 }
 
+/* The database's own properties, as pg_restore --create (dbprops.h). */
+static int
+do_database(clone_ctx *c)
+{
+	char	   *work = str_printf("%s/database", c->o->dir);
+	dbprops_opts o = {c->dump_path, work, c->info.source_db, c->info.target_db,
+	{c->o->no_owner, c->o->no_acl, 1, false, &c->intr.stop}};
+	int			rc;
+
+	if (step_done(c, "database"))
+	{
+		free(work);
+		return 0;
+	}
+	phase_begin(c, "database");
+	rc = phase_end(c, dbprops_apply(&c->info.tools, c->target, &o));
+	free(work);
+	return rc;
+}
+
 static void
 fill_report(clone_ctx *c, const char *status, double start)
 {
@@ -658,7 +681,9 @@ run_phases(clone_ctx *c)
 		return -1;
 	if (do_sequences(c) != 0 || c->intr.stop)
 		return -1;
-	return do_post_data(c);
+	if (do_post_data(c) != 0 || c->intr.stop)
+		return -1;
+	return do_database(c);
 }
 
 /*

@@ -63,7 +63,23 @@ static const char *const indexes_sql =
 " (i.indexprs IS NULL AND i.indpred IS NULL AND am.amname = 'btree'),"
 " coalesce(its.spcname, (SELECT t.spcname FROM pg_catalog.pg_database d"
 "   JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace"
-"   WHERE d.datname = pg_catalog.current_database() AND t.spcname <> 'pg_default'))"
+"   WHERE d.datname = pg_catalog.current_database() AND t.spcname <> 'pg_default')),"
+/*
+ * What pg_dump appends to an index's entry besides the definition: the
+ * statistics targets of its columns (NULL by default from 17 on, -1
+ * before) and the extensions it depends on.
+ */
+" (SELECT pg_catalog.string_agg(s, '; ') FROM ("
+"   SELECT pg_catalog.format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s',"
+"     n.nspname, ic.relname, a.attnum, a.attstattarget) AS s"
+"   FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indexrelid"
+"   AND a.attnum > 0 AND a.attstattarget >= 0"
+"   UNION ALL SELECT pg_catalog.format('ALTER INDEX %I.%I DEPENDS ON EXTENSION %I',"
+"     n.nspname, ic.relname, e.extname)"
+"   FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid"
+"   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+"   AND d.objid = i.indexrelid AND d.deptype = 'x'"
+"   AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass) x)"
 " FROM pg_catalog.pg_index i"
 " JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
 " JOIN pg_catalog.pg_am am ON am.oid = ic.relam"
@@ -243,6 +259,8 @@ read_index(PGconn *src, const PGresult *res, int i, cat_index *ix)
 	ix->using_index_ok = get_bool(res, i, 13);
 	if (!PQgetisnull(res, i, 14))
 		ix->tablespace = xstrdup(PQgetvalue(res, i, 14));
+	if (!PQgetisnull(res, i, 15))
+		ix->extra_sql = xstrdup(PQgetvalue(res, i, 15));
 }
 
 static int
@@ -397,6 +415,7 @@ free_index(cat_index *ix)
 	free(ix->conname);
 	free(ix->condef);
 	free(ix->tablespace);
+	free(ix->extra_sql);
 }
 
 void

@@ -57,6 +57,9 @@ typedef struct cat_index
 								 * the database's when not pg_default),
 								 * then as --tablespace-map maps it; NULL
 								 * for the target database's default */
+	char	   *extra_sql;		/* ALTER INDEX ... SET STATISTICS and DEPENDS
+								 * ON EXTENSION statements, "; "-separated,
+								 * built by the server; NULL if none */
 } cat_index;
 
 /*

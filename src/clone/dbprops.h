@@ -1,0 +1,58 @@
+/*
+ * dbprops.h
+ *		The target database's own properties, as pg_restore --create sets
+ *		them.
+ *
+ * The schema archive is dumped with --create, so it holds the entries of
+ * the database itself: DATABASE (its owner), COMMENT, SECURITY LABEL and
+ * ACL on the database, and DATABASE PROPERTIES (CONNECTION LIMIT,
+ * ALTER DATABASE ... SET, ALTER ROLE ... IN DATABASE ... SET).
+ * pg_restore writes their SQL (with --no-owner and --no-acl honoured); the
+ * CREATE DATABASE is left out, as pgcrane created (or kept) the database
+ * itself, and every reference to the source's database name is turned
+ * into the target's.
+ *
+ * They are applied at the very end of a clone, after the post-data
+ * restore: a setting such as default_transaction_read_only, a connection
+ * limit or REVOKE CONNECT would otherwise hit the clone's own later
+ * sessions.  The owner comes first (the properties after it need only
+ * membership in it), default_transaction_read_only last.
+ */
+#ifndef PGCRANE_DBPROPS_H
+#define PGCRANE_DBPROPS_H
+
+#include <stdbool.h>
+
+#include "clone/schema.h"
+
+typedef struct dbprops_opts
+{
+	const char *dump;			/* the schema archive */
+	const char *work_path;		/* prefix for the files written */
+	const char *source_db;		/* the database's name in the archive */
+	const char *target_db;
+	schema_restore_opts restore;	/* no_owner, no_acl, cancel */
+} dbprops_opts;
+
+/*
+ * Apply the archive's database properties to the target database (target
+ * is its connection string).  0 or -1 (logged: could not set a property
+ * of the target database on target server: ...).
+ */
+int			dbprops_apply(const schema_tools *tools, const char *target,
+						  const dbprops_opts *o);
+
+/*
+ * Split sql (as pg_restore writes it) into statements, without psql
+ * meta-commands, comments and CREATE DATABASE, with the reference to
+ * database from (quoted as pg_dump quotes it, from_quoted) changed into
+ * to (quoted), ALTER DATABASE ... OWNER first and settings of
+ * default_transaction_read_only last.  Returns their number; *stmts is
+ * an array of new strings, freed by dbprops_free (pure; tested).
+ */
+int			dbprops_statements(const char *sql, const char *from,
+							   const char *from_quoted, const char *to,
+							   char ***stmts);
+void		dbprops_free(char **stmts, int n);
+
+#endif
