@@ -151,25 +151,25 @@ split(const char *sql, char ***out)
 
 int
 dbprops_statements(const char *sql, const char *from, const char *from_quoted,
-				   const char *to, char ***stmts)
+				   const char *to, dbprops_part part, char ***stmts)
 {
 	char	  **all;
 	int			n = split(sql, &all),
 				kept = 0;
+	int			first = part == DBPROPS_OWNER ? STMT_OWNER : STMT_OTHER,
+				last = part == DBPROPS_OWNER ? STMT_OWNER : STMT_LAST;
 
 	*stmts = xcalloc((size_t) n + 1, sizeof(char *));
-	for (int pass = STMT_OWNER; pass <= STMT_LAST; pass++)
+	for (int pass = first; pass <= last; pass++)
 	{
 		for (int i = 0; i < n; i++)
 		{
-			if (all[i] == NULL || classify(all[i]) != pass)
-				continue;
-			if (strncmp(all[i], "CREATE DATABASE ", 16) != 0)
+			if (classify(all[i]) == pass && strncmp(all[i], "CREATE DATABASE ", 16) != 0)
 				(*stmts)[kept++] = rename_db(all[i], from, from_quoted, to);
-			free(all[i]);
-			all[i] = NULL;
 		}
 	}
+	for (int i = 0; i < n; i++)
+		free(all[i]);
 	free(all);
 	return kept;
 }
@@ -275,7 +275,8 @@ dump_quoted(PGconn *conn, const char *name)
 }
 
 static int
-run_statements(PGconn *conn, const char *sql, const dbprops_opts *o)
+run_statements(PGconn *conn, const char *sql, const dbprops_opts *o,
+			   dbprops_part part)
 {
 	char	   *from = dump_quoted(conn, o->source_db);
 	char	   *from_quoted = conn_quote_ident(conn, o->source_db);
@@ -290,7 +291,7 @@ run_statements(PGconn *conn, const char *sql, const dbprops_opts *o)
 		free(to);
 		return -1;
 	}
-	n = dbprops_statements(sql, from, from_quoted, to, &stmts);
+	n = dbprops_statements(sql, from, from_quoted, to, part, &stmts);
 	for (int i = 0; i < n && rc == 0; i++)
 	{
 		log_debug("database property: %s", stmts[i]);
@@ -305,7 +306,8 @@ run_statements(PGconn *conn, const char *sql, const dbprops_opts *o)
 }
 
 int
-dbprops_apply(const schema_tools *tools, const char *target, const dbprops_opts *o)
+dbprops_apply(const schema_tools *tools, const char *target, const dbprops_opts *o,
+			  dbprops_part part)
 {
 	char	   *sql = database_sql(tools, o);
 	PGconn	   *conn;
@@ -318,7 +320,7 @@ dbprops_apply(const schema_tools *tools, const char *target, const dbprops_opts 
 		free(sql);
 		return -1;
 	}
-	rc = run_statements(conn, sql, o);
+	rc = run_statements(conn, sql, o, part);
 	PQfinish(conn);
 	free(sql);
 	return rc;

@@ -12,11 +12,16 @@
  * itself, and every reference to the source's database name is turned
  * into the target's.
  *
- * They are applied at the very end of a clone, after the post-data
- * restore: a setting such as default_transaction_read_only, a connection
- * limit or REVOKE CONNECT would otherwise hit the clone's own later
- * sessions.  The owner comes first (the properties after it need only
- * membership in it), default_transaction_read_only last.
+ * They are applied in two steps.  The owner comes first, before the
+ * schema is restored, as with pg_restore --create: schema public belongs
+ * to pg_database_owner, and a restore that makes the database owner's
+ * role the owner of objects in it needs that role to own the database
+ * (a target role that is not a superuser is a member of the owner, and
+ * keeps its rights through it).  The rest comes at the very end of the
+ * clone, after the post-data restore: a setting such as
+ * default_transaction_read_only, a connection limit or REVOKE CONNECT
+ * would otherwise hit the clone's own later sessions;
+ * default_transaction_read_only is the last statement of all.
  */
 #ifndef PGCRANE_DBPROPS_H
 #define PGCRANE_DBPROPS_H
@@ -34,25 +39,31 @@ typedef struct dbprops_opts
 	schema_restore_opts restore;	/* no_owner, no_acl, cancel */
 } dbprops_opts;
 
+typedef enum dbprops_part
+{
+	DBPROPS_OWNER,				/* ALTER DATABASE ... OWNER TO */
+	DBPROPS_REST				/* every other statement */
+} dbprops_part;
+
 /*
- * Apply the archive's database properties to the target database (target
- * is its connection string).  0 or -1 (logged: could not set a property
- * of the target database on target server: ...).
+ * Apply one part of the archive's database properties to the target
+ * database (target is its connection string).  0 or -1 (logged: could not
+ * set a property of the target database on target server: ...).
  */
 int			dbprops_apply(const schema_tools *tools, const char *target,
-						  const dbprops_opts *o);
+						  const dbprops_opts *o, dbprops_part part);
 
 /*
  * Split sql (as pg_restore writes it) into statements, without psql
  * meta-commands, comments and CREATE DATABASE, with the reference to
  * database from (quoted as pg_dump quotes it, from_quoted) changed into
- * to (quoted), ALTER DATABASE ... OWNER first and settings of
- * default_transaction_read_only last.  Returns their number; *stmts is
- * an array of new strings, freed by dbprops_free (pure; tested).
+ * to (quoted); of part, in order (settings of default_transaction_read_only
+ * last).  Returns their number; *stmts is an array of new strings, freed
+ * by dbprops_free (pure).
  */
 int			dbprops_statements(const char *sql, const char *from,
 							   const char *from_quoted, const char *to,
-							   char ***stmts);
+							   dbprops_part part, char ***stmts);
 void		dbprops_free(char **stmts, int n);
 
 #endif

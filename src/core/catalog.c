@@ -4,7 +4,10 @@
  *
  * Every query here runs in the clone's snapshot and works on PostgreSQL 12
  * and later.  Objects in system schemas and members of extensions are left
- * out: their definitions come with the extension on the target.
+ * out: their definitions come with the extension on the target.  The
+ * configuration tables and sequences of extensions are the exception, as
+ * in pg_dump: their rows (through the extension's condition) and values
+ * are copied.
  */
 #include "core/catalog.h"
 
@@ -22,14 +25,29 @@
 	"   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass" \
 	"   AND d.objid = " alias ".oid AND d.deptype = 'e')"
 
+/*
+ * A configuration table or sequence of an extension
+ * (pg_extension_config_dump): a member of the extension whose rows pg_dump
+ * copies all the same, those of a table through its condition.
+ */
+#define EXT_CONFIG(alias) \
+	" EXISTS (SELECT 1 FROM pg_catalog.pg_extension e" \
+	"   WHERE " alias ".oid = ANY (e.extconfig))"
+
+#define COPIED(alias) " (" USER_OBJECT(alias) " OR" EXT_CONFIG(alias) ")"
+
 static const char *const tables_sql =
 "SELECT c.oid, n.nspname, c.relname, pg_catalog.pg_table_size(c.oid),"
 " pg_catalog.pg_relation_size(c.oid) /"
 "   pg_catalog.current_setting('block_size')::bigint, c.reltuples,"
-" coalesce(pg_catalog.pg_relation_size(nullif(c.reltoastrelid, 0)), 0)"
+" coalesce(pg_catalog.pg_relation_size(nullif(c.reltoastrelid, 0)), 0),"
+" (SELECT x.cond FROM pg_catalog.pg_extension e,"
+"   ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition))"
+"   x(rel, cond)"
+"   WHERE x.rel = c.oid LIMIT 1)"
 " FROM pg_catalog.pg_class c"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-" WHERE c.relkind = 'r' AND" USER_OBJECT("c")
+" WHERE c.relkind = 'r' AND" COPIED("c")
 " ORDER BY 4 DESC, 2, 3";
 
 /*
@@ -49,7 +67,7 @@ static const char *const columns_sql =
 " JOIN pg_catalog.pg_type t ON t.oid = CASE WHEN dt.typtype = 'd'"
 "   THEN dt.typbasetype ELSE dt.oid END"
 " WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped"
-" AND a.attgenerated = '' AND" USER_OBJECT("c")
+" AND a.attgenerated = '' AND" COPIED("c")
 " ORDER BY a.attrelid, a.attnum";
 
 static const char *const indexes_sql =
@@ -114,7 +132,7 @@ static const char *const fks_sql =
 static const char *const sequences_sql =
 "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-" WHERE c.relkind = 'S' AND" USER_OBJECT("c")
+" WHERE c.relkind = 'S' AND" COPIED("c")
 " ORDER BY 1, 2";
 
 static const char *const partitioned_sql =
@@ -182,6 +200,8 @@ load_tables(PGconn *src, catalog *cat)
 		t->heap_pages = get_int64(res, i, 4);
 		t->reltuples = strtod(PQgetvalue(res, i, 5), NULL);
 		t->toast_bytes = get_int64(res, i, 6);
+		if (!PQgetisnull(res, i, 7))
+			t->filter = xstrdup(PQgetvalue(res, i, 7));
 		t->binary = true;
 	}
 	PQclear(res);
@@ -478,6 +498,7 @@ catalog_release(catalog *cat)
 		free(t->qname);
 		free(t->display);
 		free(t->columns);
+		free(t->filter);
 	}
 	for (int i = 0; i < cat->nindexes; i++)
 		free_index(&cat->indexes[i]);
