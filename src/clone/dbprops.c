@@ -78,7 +78,20 @@ find_db_ref(const char *stmt, const char *name)
 	return -1;
 }
 
-/* stmt with its database reference renamed (a new string). */
+/* A statement about the session only: it names no database. */
+static bool
+is_session_statement(const char *stmt)
+{
+	return strncmp(stmt, "SET ", 4) == 0 || strncmp(stmt, "RESET ", 6) == 0 ||
+		strncmp(stmt, "SELECT ", 7) == 0;
+}
+
+/*
+ * stmt with its database reference renamed (a new string), or NULL when
+ * a statement that must name the database does not name it as expected:
+ * run as it is, it would change the database of the source's name, which
+ * may be the source itself on the same server.
+ */
 static char *
 rename_db(const char *stmt, const char *from, const char *from_quoted,
 		  const char *to)
@@ -92,7 +105,7 @@ rename_db(const char *stmt, const char *from, const char *from_quoted,
 		len = strlen(from_quoted);
 	}
 	if (at < 0)
-		return xstrdup(stmt);
+		return is_session_statement(stmt) ? xstrdup(stmt) : NULL;
 	return str_printf("%.*s%s%s", (int) at, stmt, to, stmt + at + len);
 }
 
@@ -160,12 +173,23 @@ dbprops_statements(const char *sql, const char *from, const char *from_quoted,
 				last = part == DBPROPS_OWNER ? STMT_OWNER : STMT_LAST;
 
 	*stmts = xcalloc((size_t) n + 1, sizeof(char *));
-	for (int pass = first; pass <= last; pass++)
+	for (int pass = first; pass <= last && kept >= 0; pass++)
 	{
-		for (int i = 0; i < n; i++)
+		for (int i = 0; i < n && kept >= 0; i++)
 		{
-			if (classify(all[i]) == pass && strncmp(all[i], "CREATE DATABASE ", 16) != 0)
-				(*stmts)[kept++] = rename_db(all[i], from, from_quoted, to);
+			if (classify(all[i]) != pass || strncmp(all[i], "CREATE DATABASE ", 16) == 0)
+				continue;
+			if (((*stmts)[kept] = rename_db(all[i], from, from_quoted, to)) != NULL)
+				kept++;
+			else
+			{
+				error("database \"%s\" is not named as expected in a statement pg_restore wrote",
+					  from);
+				log_detail("The statement is: %s", all[i]);
+				dbprops_free(*stmts, kept);
+				*stmts = NULL;
+				kept = -1;
+			}
 		}
 	}
 	for (int i = 0; i < n; i++)
@@ -292,13 +316,16 @@ run_statements(PGconn *conn, const char *sql, const dbprops_opts *o,
 		return -1;
 	}
 	n = dbprops_statements(sql, from, from_quoted, to, part, &stmts);
+	if (n < 0)
+		rc = -1;
 	for (int i = 0; i < n && rc == 0; i++)
 	{
 		log_debug("database property: %s", stmts[i]);
 		rc = conn_exec_as(conn, SIDE_TARGET, stmts[i],
 						  "set a property of the target database");
 	}
-	dbprops_free(stmts, n);
+	if (n >= 0)
+		dbprops_free(stmts, n);
 	free(from);
 	free(from_quoted);
 	free(to);

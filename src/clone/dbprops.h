@@ -59,7 +59,9 @@ int			dbprops_apply(const schema_tools *tools, const char *target,
  * database from (quoted as pg_dump quotes it, from_quoted) changed into
  * to (quoted); of part, in order (settings of default_transaction_read_only
  * last).  Returns their number; *stmts is an array of new strings, freed
- * by dbprops_free (pure).
+ * by dbprops_free.  -1 (logged) when a statement other than SET, RESET or
+ * SELECT does not name database from: run unchanged it could alter the
+ * source.  Pure but for that message (tests/unit/test_dbprops.c).
  */
 int			dbprops_statements(const char *sql, const char *from,
 							   const char *from_quoted, const char *to,

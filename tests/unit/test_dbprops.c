@@ -83,6 +83,18 @@ test_quoted_name(void **state)
 	dbprops_free(stmts, n);
 }
 
+/* A statement that does not name the database is refused, not run. */
+static void
+test_unnamed_refused(void **state)
+{
+	char	  **stmts;
+
+	(void) state;
+	assert_int_equal(dbprops_statements("SET x = 1;\nALTER DATABASE other SET lc_time TO 'C';",
+										"src", "\"src\"", "dst", DBPROPS_REST, &stmts), -1);
+	assert_null(stmts);
+}
+
 int
 main(void)
 {
@@ -90,6 +102,7 @@ main(void)
 		cmocka_unit_test(test_owner_part),
 		cmocka_unit_test(test_rest_part),
 		cmocka_unit_test(test_quoted_name),
+		cmocka_unit_test(test_unnamed_refused),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
