@@ -16,6 +16,7 @@
 
 #include "core/conn.h"
 #include "clone/preflight_int.h"
+#include "clone/roles.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -123,6 +124,8 @@ static void
 check_owner(preflight_ctx *c, const db_needs *n)
 {
 	PGresult   *res = look_up_roles(c, n->owner);
+	const char *name;
+	bool		exists;
 
 	if (res == NULL || PQntuples(res) != 1)
 	{
@@ -130,16 +133,19 @@ check_owner(preflight_ctx *c, const db_needs *n)
 		c->info->problems++;
 		return;
 	}
-	if (PQgetvalue(res, 0, 1)[0] != 't')
+	name = PQgetvalue(res, 0, 0);
+	exists = PQgetvalue(res, 0, 1)[0] == 't';
+	/* --roles creates the owner of the database before the target. */
+	if (!exists && (c->o->roles == ROLES_NONE || roles_name_reserved(name)))
 	{
 		problem(c->info, "role \"%s\" owns source database \"%s\" but does not exist on the target server",
-				PQgetvalue(res, 0, 0), c->info->source_db);
-		log_hint("Create the role on the target first, or use --no-owner.");
+				name, c->info->source_db);
+		log_hint("Use --roles to create it, create the role on the target first, or use --no-owner.");
 	}
-	else if (!c->tgt_super && PQgetvalue(res, 0, 2)[0] != 't')
+	else if (exists && !c->tgt_super && PQgetvalue(res, 0, 2)[0] != 't')
 	{
 		problem(c->info, "the target role may not make role \"%s\" the owner of target database \"%s\": it is not a member of it",
-				PQgetvalue(res, 0, 0), c->info->target_db);
+				name, c->info->target_db);
 		log_hint("Grant the role to the target role, connect as a superuser, or use --no-owner.");
 	}
 	PQclear(res);
