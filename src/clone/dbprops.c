@@ -298,6 +298,33 @@ dump_quoted(PGconn *conn, const char *name)
 	return q;
 }
 
+/*
+ * ALTER DATABASE ... OWNER TO.  A target role that may not give the
+ * database to that role (not a member of it; preflight warned) keeps it:
+ * the clone goes on, with a warning, rather than fail over the owner.
+ */
+static int
+run_owner(PGconn *conn, const char *stmt, const dbprops_opts *o)
+{
+	PGresult   *res = PQexec(conn, stmt);
+	int			rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+		strcmp(conn_sqlstate(res), "42501") == 0)
+	{
+		log_warning("target database \"%s\" stays owned by the target role: %s",
+					o->target_db, PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY));
+		log_hint("Grant the owner of the source database to the target role, or connect as a superuser.");
+	}
+	else if (PQresultStatus(res) != PGRES_COMMAND_OK)
+	{
+		conn_log_result_error(res, SIDE_TARGET, "set the owner of the target database");
+		rc = -1;
+	}
+	PQclear(res);
+	return rc;
+}
+
 static int
 run_statements(PGconn *conn, const char *sql, const dbprops_opts *o,
 			   dbprops_part part)
@@ -321,8 +348,11 @@ run_statements(PGconn *conn, const char *sql, const dbprops_opts *o,
 	for (int i = 0; i < n && rc == 0; i++)
 	{
 		log_debug("database property: %s", stmts[i]);
-		rc = conn_exec_as(conn, SIDE_TARGET, stmts[i],
-						  "set a property of the target database");
+		if (part == DBPROPS_OWNER && classify(stmts[i]) == STMT_OWNER)
+			rc = run_owner(conn, stmts[i], o);
+		else
+			rc = conn_exec_as(conn, SIDE_TARGET, stmts[i],
+							  "set a property of the target database");
 	}
 	if (n >= 0)
 		dbprops_free(stmts, n);

@@ -17,7 +17,8 @@
  * to pg_database_owner, and a restore that makes the database owner's
  * role the owner of objects in it needs that role to own the database
  * (a target role that is not a superuser is a member of the owner, and
- * keeps its rights through it).  The rest comes at the very end of the
+ * keeps its rights through it; a target role that is not a member keeps
+ * the database, with a warning).  The rest comes at the very end of the
  * clone, after the post-data restore: a setting such as
  * default_transaction_read_only, a connection limit or REVOKE CONNECT
  * would otherwise hit the clone's own later sessions;

@@ -144,9 +144,10 @@ check_owner(preflight_ctx *c, const db_needs *n)
 	}
 	else if (exists && !c->tgt_super && PQgetvalue(res, 0, 2)[0] != 't')
 	{
-		problem(c->info, "the target role may not make role \"%s\" the owner of target database \"%s\": it is not a member of it",
-				name, c->info->target_db);
-		log_hint("Grant the role to the target role, connect as a superuser, or use --no-owner.");
+		/* Not worth failing for: the database keeps the target role. */
+		log_warning("target database \"%s\" will stay owned by the target role: it may not make role \"%s\" its owner (it is not a member of it)",
+					c->info->target_db, name);
+		log_hint("Grant the role to the target role, or connect as a superuser.");
 	}
 	PQclear(res);
 }
