@@ -263,6 +263,21 @@ is($dst->safe_psql('fidu', $props_sql), $src->safe_psql('fidu', $props_sql),
 is($dst->safe_psql('fidu', q{SELECT obj_description(oid, 'pg_constraint') FROM pg_constraint WHERE conname = 'v_pkey'}),
 	'the key of v', 'not a superuser: the comment on the key comes over');
 
+# A target role that is not a member of the owner keeps the database: a
+# warning, not a failure.
+$dst->safe_psql('postgres', 'CREATE ROLE outsider LOGIN CREATEDB');
+(my $as_outsider = $dst->connstr('fidu_out')) =~ s/$/ user=outsider/;
+($rc, $out, $err) = run_pgcrane(
+	'preflight',
+	'--source' => $src->connstr('fidu'),
+	'--target' => $as_outsider);
+like(
+	$err,
+	qr/warning: target database "fidu_out" will stay owned by the target role: it may not make role "alice" its owner/,
+	'preflight warns that the database will stay the target role\'s');
+unlike($err, qr/error: .*target database "fidu_out".*owner/,
+	'the owner of the database alone fails nothing');
+
 # 7. Preflight names an owner role the target lacks, unless --no-owner.
 $src->safe_psql('postgres', <<'EOSQL');
 CREATE ROLE dave;
