@@ -6,12 +6,14 @@
  *   roles       with --roles, creates the roles the target lacks (roles.h)
  *   target      creates (or recreates) the target database
  *   snapshot    exported on the source, held open until the end
- *   schema      pg_dump of pre-data and post-data in that snapshot;
- *               pg_restore of pre-data; tables put in their tablespaces
- *               (tablespace.h)
+ *   schema      pg_dump of pre-data and post-data in that snapshot; the
+ *               database's owner; pg_restore of pre-data; tables put in
+ *               their tablespaces (tablespace.h)
  *   data        parallel copy, indexes and ANALYZE (scheduler.c)
  *   sequences   last_value and is_called of every sequence
  *   post-data   pg_restore of what pgcrane did not build itself
+ *   database    the database's own properties (owner, privileges,
+ *               settings...), last so that none hits the clone's sessions
  *
  * Each phase is recorded in the state file with its status and time.
  *
@@ -40,6 +42,7 @@
 
 #include "core/catalog.h"
 #include "cdc/follow.h"
+#include "clone/dbprops.h"
 #include "cdc/slot.h"
 #include "core/conn.h"
 #include "core/identity.h"
@@ -183,6 +186,29 @@ step_done(clone_ctx *c, const char *step)
 	return done;
 }
 
+/* One part of the database's own properties (dbprops.h); 0 or -1. */
+static int
+apply_dbprops(clone_ctx *c, dbprops_part part)
+{
+	char	   *work = str_printf("%s/database", c->o->dir);
+	dbprops_opts o = {c->dump_path, work, c->info.source_db, c->info.target_db,
+	{c->o->no_owner, c->o->no_acl, 1, false, &c->intr.stop, c->o->no_tablespaces}};
+	int			rc = dbprops_apply(&c->info.tools, c->target, &o, part);
+
+	free(work);
+	return rc;
+}
+
+/* The database's properties but its owner, set last (dbprops.h). */
+static int
+do_database(clone_ctx *c)
+{
+	if (step_done(c, "database"))
+		return 0;
+	phase_begin(c, "database");
+	return phase_end(c, apply_dbprops(c, DBPROPS_REST));
+}
+
 static int
 do_schema(clone_ctx *c)
 {
@@ -197,6 +223,9 @@ do_schema(clone_ctx *c)
 	phase_begin(c, "schema");
 	rc = schema_dump(&c->info.tools, c->source, c->snapshot, c->dump_path,
 					 &c->intr.stop);
+	/* The owner before the objects, as pg_restore --create (dbprops.h). */
+	if (rc == 0)
+		rc = apply_dbprops(c, DBPROPS_OWNER);
 	if (rc == 0)
 		rc = schema_restore_pre(&c->info.tools, c->target, c->dump_path, &ro);
 	if (rc == 0)
@@ -658,7 +687,9 @@ run_phases(clone_ctx *c)
 		return -1;
 	if (do_sequences(c) != 0 || c->intr.stop)
 		return -1;
-	return do_post_data(c);
+	if (do_post_data(c) != 0 || c->intr.stop)
+		return -1;
+	return do_database(c);
 }
 
 /*

@@ -25,7 +25,8 @@ copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
 	int64_t		nparts = 1;
 	block_range r[COPY_MAX_PARTS];
 
-	if (split_bytes > 0 && t->bytes > split_bytes && t->heap_pages > 1)
+	/* An extension's configuration table: one filtered part. */
+	if (split_bytes > 0 && t->bytes > split_bytes && t->heap_pages > 1 && !t->filter)
 		nparts = (t->bytes + split_bytes - 1) / split_bytes;
 	/* A whole number of rounds: no worker copies the last part alone. */
 	if (nparts > 1 && workers > 1 && nparts % workers != 0)
@@ -51,6 +52,13 @@ source_sql(const cat_table *t, const copy_part *part)
 	strbuf		sb = STRBUF_INIT;
 	char	   *range;
 
+	/* The condition is the extension's, from the source's catalog. */
+	if (t->filter)
+	{
+		strbuf_addf(&sb, "COPY (SELECT %s FROM ONLY %s %s) TO STDOUT%s",
+					t->columns, t->qname, t->filter, fmt);
+		return strbuf_detach(&sb);
+	}
 	if (part->nparts == 1)
 	{
 		if (t->ncolumns > 0)
@@ -71,7 +79,7 @@ static char *
 target_sql(const cat_table *t, const copy_part *part)
 {
 	strbuf		sb = STRBUF_INIT;
-	bool		freeze = part->nparts == 1;
+	bool		freeze = part->nparts == 1 && !t->filter;
 
 	strbuf_addf(&sb, "COPY %s", t->qname);
 	if (t->ncolumns > 0)
@@ -239,8 +247,13 @@ copy_table_part(PGconn *src, PGconn *tgt, const cat_table *t,
 		return -1;
 	if (part->nparts == 1)
 	{
-		/* TRUNCATE in the same transaction is what allows COPY FREEZE. */
-		char	   *sql = str_printf("TRUNCATE ONLY %s", t->qname);
+		/*
+		 * TRUNCATE in the same transaction is what allows COPY FREEZE.  An
+		 * extension's configuration table keeps the rows its extension
+		 * made, which its condition does not select.
+		 */
+		char	   *sql = t->filter ? str_printf("DELETE FROM ONLY %s %s", t->qname, t->filter)
+			: str_printf("TRUNCATE ONLY %s", t->qname);
 
 		rc = conn_exec(tgt, SIDE_TARGET, sql);
 		free(sql);

@@ -135,5 +135,8 @@ index_build(PGconn *tgt, const cat_table *t, const cat_index *ix, bool retry)
 		rc = run(tgt, ix, sql, "mark for clustering index");
 		free(sql);
 	}
+	/* Statistics targets, extension dependencies: one simple query. */
+	if (rc == 0 && ix->extra_sql)
+		rc = run(tgt, ix, ix->extra_sql, "set the properties of index");
 	return rc;
 }

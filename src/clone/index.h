@@ -7,8 +7,11 @@
  * takes the strong lock only for a moment; an exclusion constraint, or a
  * key whose index USING INDEX cannot take, is added directly.  What
  * pg_dump would have appended to the index's entry (REPLICA IDENTITY,
- * CLUSTER ON) is applied too.  The index goes to ix->tablespace (the
- * source's, as --tablespace-map maps it; see tablespace.h).
+ * CLUSTER ON, ALTER INDEX ... ALTER COLUMN ... SET STATISTICS, DEPENDS ON
+ * EXTENSION) is applied too.  The index goes to ix->tablespace (the
+ * source's, as --tablespace-map maps it; see tablespace.h).  The entries
+ * that depend on it in the archive (COMMENT, SECURITY LABEL) are restored
+ * after the post-data restore (schema.h).
  */
 #ifndef PGCRANE_INDEX_H
 #define PGCRANE_INDEX_H

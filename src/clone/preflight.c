@@ -437,6 +437,7 @@ preflight_run(const preflight_options *o, preflight_info *info)
 		{
 			preflight_roles(&c);
 			preflight_tablespaces(&c);
+			preflight_database(&c);
 			preflight_connections(&c);
 		}
 	}

@@ -5,7 +5,8 @@
  * preflight.c opens the connections and runs the checks in order;
  * preflight_target.c checks what the target server lets the clone write,
  * preflight_roles.c the roles (row-level security on the source, owners
- * and grantees missing on the target), preflight_conns.c the connections
+ * and grantees missing on the target), preflight_database.c what the
+ * database's own properties need, preflight_conns.c the connections
  * --jobs and --index-jobs need.  Each check logs its problems through
  * preflight_problem(), one error line each, and goes on.
  */
@@ -99,6 +100,15 @@ void		preflight_roles(preflight_ctx *c);
  * target server lacks or the target role may not create objects in.
  */
 void		preflight_tablespaces(preflight_ctx *c);
+
+/*
+ * What the target role needs to give the target database the source
+ * database's own properties (preflight_database.c): the owner role
+ * (unless --no-owner), the roles of its privileges (unless --no-acl) and
+ * of its role settings, the rights to set its settings, and ownership of
+ * a target database that is kept.
+ */
+void		preflight_database(preflight_ctx *c);
 
 /*
  * The connections the clone opens at most, against what each server, the

@@ -137,7 +137,7 @@ schema_dump(const schema_tools *tools, const char *source, const char *snap,
 {
 	char	   *snaparg = str_printf("--snapshot=%s", snap);
 	char	   *filearg = str_printf("--file=%s", path);
-	const char *argv[] = {tools->pg_dump, "--format=custom",
+	const char *argv[] = {tools->pg_dump, "--format=custom", "--create",
 		"--section=pre-data", "--section=post-data", "--no-sync",
 	snaparg, filearg, NULL};
 	int			rc = run_tool(argv, source, NULL, cancel, "pg_dump");
@@ -182,7 +182,8 @@ restore(const schema_tools *tools, const char *target, const char *dump,
 				rc;
 
 	n = restore_args(argv, tools, o);
-	argv[n++] = section;
+	if (section)
+		argv[n++] = section;
 	if (list_path)
 	{
 		listarg = str_printf("--use-list=%s", list_path);
@@ -211,12 +212,93 @@ schema_restore_pre(const schema_tools *tools, const char *target,
 	return restore(tools, target, dump, "--section=pre-data", NULL, &one);
 }
 
+/* The list of the entries restored after the post-data list. */
+static char *
+deps_list_path(const char *list_path)
+{
+	return str_printf("%s.dependents", list_path);
+}
+
+static bool
+file_has_lines(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	bool		any = f && fgetc(f) != EOF;
+
+	if (f)
+		fclose(f);
+	return any;
+}
+
+/*
+ * The comments and security labels of what pgcrane built: their own list,
+ * restored without --section (they have none), so list order cannot make
+ * pg_restore skip them.  Restored again on a rerun: setting them twice is
+ * harmless, and they have no DROP for --clean.
+ */
+static int
+restore_dependents(const schema_tools *tools, const char *target,
+				   const char *dump, const char *list_path,
+				   const schema_restore_opts *o)
+{
+	char	   *deps = deps_list_path(list_path);
+	schema_restore_opts one = *o;
+	int			rc = 0;
+
+	one.jobs = 1;
+	one.clean = false;
+	if (file_has_lines(deps))
+		rc = restore(tools, target, dump, NULL, deps, &one);
+	free(deps);
+	return rc;
+}
+
 int
 schema_restore_post(const schema_tools *tools, const char *target,
 					const char *dump, const char *list_path,
 					const schema_restore_opts *o)
 {
-	return restore(tools, target, dump, "--section=post-data", list_path, o);
+	int			rc = restore(tools, target, dump, "--section=post-data", list_path, o);
+
+	if (rc == 0)
+		rc = restore_dependents(tools, target, dump, list_path, o);
+	return rc;
+}
+
+int
+schema_list(const schema_tools *tools, const char *dump, bool create,
+			const char *out_path)
+{
+	const char *argv[] = {tools->pg_restore, "--list", dump, NULL, NULL};
+
+	if (create)
+	{
+		argv[2] = "--create";
+		argv[3] = dump;
+	}
+	return run_tool(argv, NULL, out_path, NULL, "pg_restore --list");
+}
+
+int
+schema_restore_sql(const schema_tools *tools, const char *dump,
+				   const char *list_path, const char *out_path,
+				   const schema_restore_opts *o)
+{
+	char	   *listarg = str_printf("--use-list=%s", list_path);
+	char	   *filearg = str_printf("--file=%s", out_path);
+	const char *argv[16];
+	int			n = restore_args(argv, tools, o);
+	int			rc;
+
+	argv[n++] = "--create";
+	argv[n++] = listarg;
+	argv[n++] = filearg;
+	argv[n++] = dump;
+	argv[n] = NULL;
+	rc = run_tool(argv, NULL, NULL, o->cancel, "pg_restore");
+	free(listarg);
+	free(filearg);
+	return rc;
 }
 
 bool
@@ -267,53 +349,176 @@ is_publication(const char *line, const char *pub)
 	return strncmp(p, pub, strlen(pub)) == 0 && p[strlen(pub)] == ' ';
 }
 
+/* One line of "pg_restore --list --verbose", with what it depends on. */
+typedef struct toc_line
+{
+	char	   *text;
+	unsigned long id;			/* dump ID; 0 for a comment line */
+	unsigned long *deps;		/* dump IDs from its "depends on" line */
+	int			ndeps;
+	bool		skipped;		/* built by pgcrane, or left out */
+} toc_line;
+
+typedef struct toc_list
+{
+	toc_line   *lines;
+	int			n;
+} toc_list;
+
+static void
+toc_list_release(toc_list *l)
+{
+	for (int i = 0; i < l->n; i++)
+	{
+		free(l->lines[i].text);
+		free(l->lines[i].deps);
+	}
+	free(l->lines);
+}
+
+/* ";\tdepends on: 3200 214" after an entry: its dependencies. */
+static void
+toc_read_deps(toc_line *entry, const char *line)
+{
+	const char *p = strstr(line, "depends on:") + strlen("depends on:");
+	char	   *end;
+
+	for (;;)
+	{
+		unsigned long id = strtoul(p, &end, 10);
+
+		if (end == p)
+			break;
+		entry->deps = xrealloc(entry->deps, sizeof(unsigned long) * (size_t) (entry->ndeps + 1));
+		entry->deps[entry->ndeps++] = id;
+		p = end;
+	}
+}
+
+static int
+toc_read(const char *path, toc_list *l)
+{
+	FILE	   *in = fopen(path, "r");
+	char		line[8192];
+
+	memset(l, 0, sizeof(*l));
+	if (in == NULL)
+		return error("could not read TOC list \"%s\"", path);
+	while (fgets(line, sizeof(line), in))
+	{
+		toc_line   *t;
+
+		if (strncmp(line, ";\tdepends on:", 13) == 0)
+		{
+			if (l->n > 0 && l->lines[l->n - 1].id != 0)
+				toc_read_deps(&l->lines[l->n - 1], line);
+			continue;
+		}
+		l->lines = xrealloc(l->lines, sizeof(toc_line) * (size_t) (l->n + 1));
+		t = &l->lines[l->n++];
+		memset(t, 0, sizeof(*t));
+		t->text = xstrdup(line);
+		if (line[0] != ';')
+			t->id = strtoul(line, NULL, 10);
+	}
+	fclose(in);
+	return 0;
+}
+
+/* "3359; 0 0 COMMENT public INDEX t_ab postgres": its kind, COMMENT. */
+static bool
+toc_kind_is(const char *line, const char *kind)
+{
+	unsigned long id,
+				catalog,
+				oid;
+	int			off = 0;
+
+	if (sscanf(line, "%lu; %lu %lu %n", &id, &catalog, &oid, &off) != 3 || off == 0)
+		return false;
+	return strncmp(line + off, kind, strlen(kind)) == 0 && line[off + strlen(kind)] == ' ';
+}
+
+/*
+ * Whether entry t is a comment or security label on an entry pgcrane
+ * builds itself.  pg_restore gives such an entry (of no section of its
+ * own) the section of the entry before it in the list; with its object
+ * left out that is often pre-data, and --section=post-data would skip it.
+ */
+static bool
+toc_is_dependent(const toc_list *l, const toc_line *t)
+{
+	if (!toc_kind_is(t->text, "COMMENT") && !toc_kind_is(t->text, "SECURITY"))
+		return false;
+	for (int d = 0; d < t->ndeps; d++)
+		for (int i = 0; i < l->n; i++)
+			if (l->lines[i].id == t->deps[d] && l->lines[i].skipped)
+				return true;
+	return false;
+}
+
+static int
+toc_write(const toc_list *l, const char *list_path, const char *deps_path)
+{
+	FILE	   *out = fopen(list_path, "w");
+	FILE	   *deps = fopen(deps_path, "w");
+	int			rc = 0;
+
+	if (out == NULL || deps == NULL)
+		rc = error("could not write TOC list \"%s\"", out ? deps_path : list_path);
+	for (int i = 0; rc == 0 && i < l->n; i++)
+	{
+		const toc_line *t = &l->lines[i];
+		bool		dependent = t->id != 0 && toc_is_dependent(l, t);
+
+		if (t->skipped || dependent)
+			fputc(';', out);
+		fputs(t->text, out);
+		if (dependent)
+			fputs(t->text, deps);
+	}
+	if (out && fclose(out) != 0 && rc == 0)
+		rc = error("could not write TOC list \"%s\"", list_path);
+	if (deps && fclose(deps) != 0 && rc == 0)
+		rc = error("could not write TOC list \"%s\"", deps_path);
+	return rc;
+}
+
 int
 schema_write_list(const schema_tools *tools, const char *dump,
 				  const char *list_path, const schema_toc_key *skip, int nskip,
 				  bool *found, const char *skip_publication)
 {
 	char	   *raw = str_printf("%s.full", list_path);
-	const char *argv[] = {tools->pg_restore, "--list", dump, NULL};
-	FILE	   *in,
-			   *out;
-	char		line[8192];
+	char	   *deps = deps_list_path(list_path);
+	const char *argv[] = {tools->pg_restore, "--list", "--verbose", dump, NULL};
+	toc_list	l;
+	int			rc;
 
 	for (int i = 0; i < nskip; i++)
 		found[i] = false;
-	if (run_tool(argv, NULL, raw, NULL, "pg_restore --list") != 0)
+	rc = run_tool(argv, NULL, raw, NULL, "pg_restore --list");
+	if (rc == 0)
+		rc = toc_read(raw, &l);
+	if (rc == 0)
 	{
-		free(raw);
-		return -1;
-	}
-	in = fopen(raw, "r");
-	out = fopen(list_path, "w");
-	if (in == NULL || out == NULL)
-	{
-		if (in)
-			fclose(in);
-		if (out)
-			fclose(out);
-		error("could not write TOC list \"%s\"", list_path);
-		free(raw);
-		return -1;
-	}
-	while (fgets(line, sizeof(line), in))
-	{
-		int			which;
-
-		if (schema_toc_line_matches(line, skip, nskip, &which))
+		for (int i = 0; i < l.n; i++)
 		{
-			found[which] = true;
-			fputc(';', out);
+			toc_line   *t = &l.lines[i];
+			int			which;
+
+			if (t->id == 0)
+				continue;
+			if (schema_toc_line_matches(t->text, skip, nskip, &which))
+				t->skipped = found[which] = true;
+			else if (is_publication(t->text, skip_publication))
+				t->skipped = true;
 		}
-		else if (is_publication(line, skip_publication))
-			fputc(';', out);
-		fputs(line, out);
+		rc = toc_write(&l, list_path, deps);
+		toc_list_release(&l);
 	}
-	fclose(in);
 	unlink(raw);
 	free(raw);
-	if (fclose(out) != 0)
-		return error("could not write TOC list \"%s\"", list_path);
-	return 0;
+	free(deps);
+	return rc;
 }

@@ -73,7 +73,9 @@ typedef struct schema_toc_key
 
 /*
  * Write the archive's TOC list to list_path with the entries in skip
- * commented out, and report through found[i] whether skip[i] was in the
+ * commented out, and the comments and security labels that depend on them
+ * moved to a list of their own (list_path with ".dependents" appended),
+ * restored by schema_restore_post after the rest; report through found[i] whether skip[i] was in the
  * archive at all.  The publication named skip_publication (if not NULL),
  * pgcrane's own for following changes, is left out too.  0 or -1 (logged).
  */
@@ -89,7 +91,27 @@ int			schema_write_list(const schema_tools *tools, const char *dump,
 bool		schema_toc_line_matches(const char *line, const schema_toc_key *skip,
 									int nskip, int *which);
 
-/* Restore post-data from the list; 0 or -1 (logged). */
+/*
+ * "pg_restore --list" of dump (with create, as with --create: the
+ * database's own entries too) into out_path.  0 or -1 (logged).
+ */
+int			schema_list(const schema_tools *tools, const char *dump, bool create,
+						const char *out_path);
+
+/*
+ * The SQL of the entries of list_path, as "pg_restore --create" writes it
+ * (--no-owner and --no-acl from o), into out_path; no connection is made.
+ * 0 or -1 (logged).
+ */
+int			schema_restore_sql(const schema_tools *tools, const char *dump,
+							   const char *list_path, const char *out_path,
+							   const schema_restore_opts *o);
+
+/*
+ * Restore post-data from the list; then, without --section, the comments
+ * and security labels of the entries pgcrane built (schema_write_list put
+ * them in their own list).  0 or -1 (logged).
+ */
 int			schema_restore_post(const schema_tools *tools, const char *target,
 								const char *dump, const char *list_path,
 								const schema_restore_opts *o);

@@ -4,7 +4,10 @@
  *
  * Every query here runs in the clone's snapshot and works on PostgreSQL 12
  * and later.  Objects in system schemas and members of extensions are left
- * out: their definitions come with the extension on the target.
+ * out: their definitions come with the extension on the target.  The
+ * configuration tables and sequences of extensions are the exception, as
+ * in pg_dump: their rows (through the extension's condition) and values
+ * are copied.
  */
 #include "core/catalog.h"
 
@@ -22,14 +25,29 @@
 	"   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass" \
 	"   AND d.objid = " alias ".oid AND d.deptype = 'e')"
 
+/*
+ * A configuration table or sequence of an extension
+ * (pg_extension_config_dump): a member of the extension whose rows pg_dump
+ * copies all the same, those of a table through its condition.
+ */
+#define EXT_CONFIG(alias) \
+	" EXISTS (SELECT 1 FROM pg_catalog.pg_extension e" \
+	"   WHERE " alias ".oid = ANY (e.extconfig))"
+
+#define COPIED(alias) " (" USER_OBJECT(alias) " OR" EXT_CONFIG(alias) ")"
+
 static const char *const tables_sql =
 "SELECT c.oid, n.nspname, c.relname, pg_catalog.pg_table_size(c.oid),"
 " pg_catalog.pg_relation_size(c.oid) /"
 "   pg_catalog.current_setting('block_size')::bigint, c.reltuples,"
-" coalesce(pg_catalog.pg_relation_size(nullif(c.reltoastrelid, 0)), 0)"
+" coalesce(pg_catalog.pg_relation_size(nullif(c.reltoastrelid, 0)), 0),"
+" (SELECT x.cond FROM pg_catalog.pg_extension e,"
+"   ROWS FROM (pg_catalog.unnest(e.extconfig), pg_catalog.unnest(e.extcondition))"
+"   x(rel, cond)"
+"   WHERE x.rel = c.oid LIMIT 1)"
 " FROM pg_catalog.pg_class c"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-" WHERE c.relkind = 'r' AND" USER_OBJECT("c")
+" WHERE c.relkind = 'r' AND" COPIED("c")
 " ORDER BY 4 DESC, 2, 3";
 
 /*
@@ -49,7 +67,7 @@ static const char *const columns_sql =
 " JOIN pg_catalog.pg_type t ON t.oid = CASE WHEN dt.typtype = 'd'"
 "   THEN dt.typbasetype ELSE dt.oid END"
 " WHERE c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped"
-" AND a.attgenerated = '' AND" USER_OBJECT("c")
+" AND a.attgenerated = '' AND" COPIED("c")
 " ORDER BY a.attrelid, a.attnum";
 
 static const char *const indexes_sql =
@@ -63,7 +81,23 @@ static const char *const indexes_sql =
 " (i.indexprs IS NULL AND i.indpred IS NULL AND am.amname = 'btree'),"
 " coalesce(its.spcname, (SELECT t.spcname FROM pg_catalog.pg_database d"
 "   JOIN pg_catalog.pg_tablespace t ON t.oid = d.dattablespace"
-"   WHERE d.datname = pg_catalog.current_database() AND t.spcname <> 'pg_default'))"
+"   WHERE d.datname = pg_catalog.current_database() AND t.spcname <> 'pg_default')),"
+/*
+ * What pg_dump appends to an index's entry besides the definition: the
+ * statistics targets of its columns (NULL by default from 17 on, -1
+ * before) and the extensions it depends on.
+ */
+" (SELECT pg_catalog.string_agg(s, '; ') FROM ("
+"   SELECT pg_catalog.format('ALTER INDEX %I.%I ALTER COLUMN %s SET STATISTICS %s',"
+"     n.nspname, ic.relname, a.attnum, a.attstattarget) AS s"
+"   FROM pg_catalog.pg_attribute a WHERE a.attrelid = i.indexrelid"
+"   AND a.attnum > 0 AND a.attstattarget >= 0"
+"   UNION ALL SELECT pg_catalog.format('ALTER INDEX %I.%I DEPENDS ON EXTENSION %I',"
+"     n.nspname, ic.relname, e.extname)"
+"   FROM pg_catalog.pg_depend d JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid"
+"   WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+"   AND d.objid = i.indexrelid AND d.deptype = 'x'"
+"   AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass) x)"
 " FROM pg_catalog.pg_index i"
 " JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
 " JOIN pg_catalog.pg_am am ON am.oid = ic.relam"
@@ -98,7 +132,7 @@ static const char *const fks_sql =
 static const char *const sequences_sql =
 "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-" WHERE c.relkind = 'S' AND" USER_OBJECT("c")
+" WHERE c.relkind = 'S' AND" COPIED("c")
 " ORDER BY 1, 2";
 
 static const char *const partitioned_sql =
@@ -166,6 +200,8 @@ load_tables(PGconn *src, catalog *cat)
 		t->heap_pages = get_int64(res, i, 4);
 		t->reltuples = strtod(PQgetvalue(res, i, 5), NULL);
 		t->toast_bytes = get_int64(res, i, 6);
+		if (!PQgetisnull(res, i, 7))
+			t->filter = xstrdup(PQgetvalue(res, i, 7));
 		t->binary = true;
 	}
 	PQclear(res);
@@ -243,6 +279,8 @@ read_index(PGconn *src, const PGresult *res, int i, cat_index *ix)
 	ix->using_index_ok = get_bool(res, i, 13);
 	if (!PQgetisnull(res, i, 14))
 		ix->tablespace = xstrdup(PQgetvalue(res, i, 14));
+	if (!PQgetisnull(res, i, 15))
+		ix->extra_sql = xstrdup(PQgetvalue(res, i, 15));
 }
 
 static int
@@ -397,6 +435,7 @@ free_index(cat_index *ix)
 	free(ix->conname);
 	free(ix->condef);
 	free(ix->tablespace);
+	free(ix->extra_sql);
 }
 
 void
@@ -459,6 +498,7 @@ catalog_release(catalog *cat)
 		free(t->qname);
 		free(t->display);
 		free(t->columns);
+		free(t->filter);
 	}
 	for (int i = 0; i < cat->nindexes; i++)
 		free_index(&cat->indexes[i]);

@@ -6,7 +6,8 @@
  * clone's snapshot, so the inventory matches the schema dump and the data.
  * It lists the tables whose rows are copied (regular tables and leaf
  * partitions; not views, foreign tables, partitioned parents or tables
- * belonging to extensions), the indexes and index-backed constraints on
+ * belonging to extensions, but the configuration tables of extensions as
+ * pg_dump copies them), the indexes and index-backed constraints on
  * them, the foreign keys between them, the sequences, the partitioned tables (for ANALYZE) and the number
  * of large objects.  All strings are owned by the catalog and freed by
  * catalog_release().
@@ -33,6 +34,10 @@ typedef struct cat_table
 	int64_t		heap_pages;		/* pages of the main fork */
 	int64_t		toast_bytes;	/* of its TOAST table */
 	double		reltuples;
+	char	   *filter;			/* an extension's configuration table: the
+								 * condition of pg_extension_config_dump ("" or
+								 * "WHERE ..."), whose rows are copied; NULL
+								 * for every other table */
 } cat_table;
 
 typedef struct cat_index
@@ -57,6 +62,9 @@ typedef struct cat_index
 								 * the database's when not pg_default),
 								 * then as --tablespace-map maps it; NULL
 								 * for the target database's default */
+	char	   *extra_sql;		/* ALTER INDEX ... SET STATISTICS and DEPENDS
+								 * ON EXTENSION statements, "; "-separated,
+								 * built by the server; NULL if none */
 } cat_index;
 
 /*
