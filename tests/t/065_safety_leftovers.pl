@@ -11,8 +11,9 @@
 # removes everything, the snapshot holder included.
 #
 # The failure that preflight cannot see: a table in a tablespace that the
-# target server does not have, so the schema restore fails after the
-# target database, the slot and the holder were created.
+# target server has, but whose directory the server cannot write, so the
+# schema restore fails after the target database, the slot and the
+# holder were created.
 
 use strict;
 use warnings;
@@ -40,6 +41,24 @@ CREATE TABLE hot (id int PRIMARY KEY) TABLESPACE fast;
 INSERT INTO hot SELECT generate_series(1, 100);
 EOSQL
 
+# Tablespace "fast" on the target, in a directory the server cannot
+# write (or, fixed, can again).
+sub broken_tablespace
+{
+	my ($dir) = @_;
+	make_path($dir);
+	$dst->safe_psql('postgres', "CREATE TABLESPACE fast LOCATION '$dir'");
+	chmod 0500, glob("$dir/PG_*");
+}
+
+sub fix_tablespace
+{
+	my ($dir) = @_;
+	chmod 0700, glob("$dir/PG_*");
+}
+
+broken_tablespace("$tempdir/ts_target");
+
 sub source_clean
 {
 	my ($name) = @_;
@@ -62,7 +81,8 @@ foreach my $follow (0, 1)
 	my $before = server_fingerprint($dst);
 	my ($rc, $out, $err) = run_pgcrane(@args);
 	is($rc, 2, "$label failing in the schema: exit code 2");
-	like($err, qr/tablespace "fast" does not exist/i, "$label: the cause is shown");
+	like($err, qr/could not create directory .*Permission denied/i,
+		"$label: the cause is shown");
 	like($err, qr/clone failed in phase "schema"/, "$label: the phase is named");
 	like($err, qr/dropped target database "shop", which this run had created/,
 		"$label: the created target database is dropped");
@@ -75,10 +95,8 @@ foreach my $follow (0, 1)
 
 	if ($follow)
 	{
-		# Corrected: the target server gets the tablespace.
-		my $dst_ts = "$tempdir/ts_target";
-		make_path($dst_ts);
-		$dst->safe_psql('postgres', "CREATE TABLESPACE fast LOCATION '$dst_ts'");
+		# Corrected: the target server may write its tablespace.
+		fix_tablespace("$tempdir/ts_target");
 		my $p = start_background($tempdir, 'rerun', pgcrane_path(), @args);
 		ok(wait_state_kv($dir, 'follow.phase', qr/^streaming$/, $timeout),
 			"$label: the same command runs again as it is")
@@ -103,6 +121,7 @@ foreach my $follow (0, 1)
 
 # ---------- a target database that existed is kept ----------
 
+broken_tablespace("$tempdir/ts_target2");
 $dst->safe_psql('postgres', 'CREATE DATABASE shop');
 $dst->safe_psql('postgres', 'COMMENT ON DATABASE shop IS \'made by the user\'');
 my $oid = $dst->safe_psql('postgres', "SELECT oid FROM pg_database WHERE datname = 'shop'");
@@ -116,9 +135,7 @@ is($dst->safe_psql('postgres', "SELECT oid FROM pg_database WHERE datname = 'sho
 like($err, qr/existed before and keeps part of the schema/, 'the hint says what is left');
 source_clean('existing target');
 
-my $dst_ts = "$tempdir/ts_target2";
-make_path($dst_ts);
-$dst->safe_psql('postgres', "CREATE TABLESPACE fast LOCATION '$dst_ts'");
+fix_tablespace("$tempdir/ts_target2");
 ($rc, $out, $err) = run_pgcrane(@args);
 is($rc, 0, 'the same command restores over what the failed run left') or diag($err);
 tables_equal($src, 'shop', $dst, 'shop');
