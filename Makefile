@@ -37,9 +37,11 @@ build/%.o: %.c
 
 # A unit test links against everything, unless it tests a pure module:
 # those link against only that module (and util/str), so the linker proves
-# the module does no I/O and needs no connection, state or logging.
+# the module does no I/O and needs no connection, state or logging.  The
+# state module's test links it with only logging and SQLite, which proves
+# that nothing else reaches its file.
 PURE_TESTS := test_pgoutput test_cdc_position test_cdc_lag test_failure \
-	test_tasks test_blockrange
+	test_tasks test_blockrange test_state
 PURE_OBJS_test_pgoutput := build/src/cdc/pgoutput.o build/src/util/str.o
 PURE_OBJS_test_cdc_position := build/src/cdc/position.o
 PURE_OBJS_test_cdc_lag := build/src/cdc/lag.o build/src/util/str.o
@@ -49,11 +51,13 @@ PURE_OBJS_test_failure := build/src/core/failure.o build/src/util/log.o \
 PURE_OBJS_test_blockrange := build/src/core/blockrange.o build/src/util/str.o
 # The task engine: threads and failures, no connection.
 PURE_OBJS_test_tasks := build/src/core/tasks.o $(PURE_OBJS_test_failure)
+PURE_OBJS_test_state := build/src/core/state.o build/src/util/log.o build/src/util/str.o
+PURE_LIBS_test_state := -lsqlite3
 
 define pure_test_rule
 build/tests/$(1): tests/unit/$(1).c $$(PURE_OBJS_$(1))
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(CFLAGS) -o $$@ $$< $$(PURE_OBJS_$(1)) -lm -lpthread -lcmocka
+	$$(CC) $$(CFLAGS) -o $$@ $$< $$(PURE_OBJS_$(1)) $$(PURE_LIBS_$(1)) -lm -lpthread -lcmocka
 endef
 $(foreach t,$(PURE_TESTS),$(eval $(call pure_test_rule,$(t))))
 

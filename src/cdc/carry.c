@@ -142,17 +142,12 @@ cdc_carry_list(PGconn *src, strbuf *out)
 	strbuf_release(&prepared);
 }
 
-int
-cdc_carry_record(state *st, const char *conninfo)
+void
+cdc_carry_ask(const char *conninfo, strbuf *out)
 {
 	PGconn	   *src = conn_try_open(conninfo, NULL, NULL, 0);
-	strbuf		sb = STRBUF_INIT;
-	int			rc;
 
-	cdc_carry_list(src, &sb);
+	cdc_carry_list(src, out);
 	if (src)
 		PQfinish(src);
-	rc = state_put(st, CUTOVER_KEY_NOT_CARRIED, strbuf_str(&sb));
-	strbuf_release(&sb);
-	return rc;
 }

@@ -18,11 +18,7 @@
 
 #include <libpq-fe.h>
 
-#include "core/state.h"
 #include "util/str.h"
-
-/* The state key: one line per kind of change not carried. */
-#define CUTOVER_KEY_NOT_CARRIED "cutover.not_carried"
 
 /*
  * The transactions prepared in src's database, one line each appended to
@@ -39,10 +35,9 @@ int			cdc_carry_prepared(PGconn *src, strbuf *out);
 void		cdc_carry_list(PGconn *src, strbuf *out);
 
 /*
- * Ask the source (a new session on conninfo) and record the list in st
- * under CUTOVER_KEY_NOT_CARRIED.  0, or -1 when the state could not be
- * written (logged).
+ * The same list, asked of the source in a new session on conninfo (the
+ * lines that need it say so when it cannot be reached).
  */
-STATE_MUST_CHECK int cdc_carry_record(state *st, const char *conninfo);
+void		cdc_carry_ask(const char *conninfo, strbuf *out);
 
 #endif

@@ -84,39 +84,50 @@ cleanup_target(const char *target, const char *origin, const char *publication)
 	return rc;
 }
 
+/* Drop the slot, publication and origin f names. */
+static int
+cleanup_names(state *st, const char *src, const char *tgt, const state_follow *f)
+{
+	int			rc;
+
+	if (src == NULL || tgt == NULL)
+		return error("work directory \"%s\" records no %s connection", state_dir(st),
+					 src == NULL ? "source" : "target");
+	if (identity_check_recorded(st, SIDE_TARGET, tgt) != 0)
+		return -1;				/* the target proved before anything is dropped */
+	rc = cdc_cleanup_source(st, src, f->slot, f->publication);
+	if (rc == 0)
+		rc = cleanup_target(tgt, f->origin, f->publication);
+	return rc;
+}
+
 int
 cdc_cleanup(state *st, const char *source, const char *target)
 {
-	char	   *src = source ? xstrdup(source) : state_get(st, "source");
-	char	   *tgt = target ? xstrdup(target) : state_get(st, "target");
-	char	   *slot = state_get(st, FOLLOW_KEY_SLOT);
-	char	   *publication = state_get(st, FOLLOW_KEY_PUBLICATION);
-	char	   *origin = state_get(st, FOLLOW_KEY_ORIGIN);
+	state_run	run;
+	state_follow f;
 	char		now[32];
-	int			rc = 0;
+	int			rc;
 
-	if (slot == NULL || publication == NULL || origin == NULL)
-		log_info("work directory \"%s\" records no replication slot", state_dir(st));
-	else if (src == NULL || tgt == NULL)
-		rc = error("work directory \"%s\" records no %s connection", state_dir(st),
-				   src == NULL ? "source" : "target");
-	else if (identity_check_recorded(st, SIDE_TARGET, tgt) != 0)
-		rc = -1;				/* the target proved before anything is dropped */
-	else
+	if (state_load_run(st, &run) != 0)
+		return -1;
+	if (state_load_follow(st, &f) != 0)
 	{
-		rc = cdc_cleanup_source(st, src, slot, publication);
-		if (rc == 0)
-			rc = cleanup_target(tgt, origin, publication);
+		state_run_release(&run);
+		return -1;
 	}
+	rc = 0;
+	if (f.slot == NULL || f.publication == NULL || f.origin == NULL)
+		log_info("work directory \"%s\" records no replication slot", state_dir(st));
+	else
+		rc = cleanup_names(st, source ? source : run.source,
+						   target ? target : run.target, &f);
 	if (rc == 0)
 	{
 		cdc_report_format_time(time(NULL), now, sizeof(now));
-		rc = state_put(st, CLEANUP_KEY_DONE_AT, now);
+		rc = state_record_cleanup_done(st, now);
 	}
-	free(src);
-	free(tgt);
-	free(slot);
-	free(publication);
-	free(origin);
+	state_run_release(&run);
+	state_follow_release(&f);
 	return rc;
 }

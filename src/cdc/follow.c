@@ -187,7 +187,7 @@ set_phase(follow_ctx *c, const char *phase)
 	if (c->phase != NULL && strcmp(c->phase, phase) == 0)
 		return;
 	c->phase = phase;
-	note_state(c, state_put(c->o->st, FOLLOW_KEY_PHASE, phase));
+	note_state(c, state_record_follow_phase(c->o->st, phase));
 }
 
 /* ---------- positions ---------- */
@@ -279,6 +279,23 @@ counted_flush(follow_ctx *c, uint64_t flush)
 }
 
 /*
+ * The totals of earlier follows from the state, into c and p (release
+ * it); false when the state could not be read (they are 0 then, and the
+ * follow stops at its next tick).
+ */
+static bool
+load_counts(follow_ctx *c, state_progress *p)
+{
+	bool		ok = state_load_progress(c->o->st, p) == 0;
+
+	note_state(c, ok ? 0 : -1);
+	c->base_transactions = p->counts.transactions;
+	c->base_changes = p->counts.changes;
+	c->base_missing = p->counts.missing_rows;
+	return ok;
+}
+
+/*
  * A session starts at resume: take the counts from the state, corrected by
  * the transactions between counted_lsn and resume (see above).  Without
  * an answer from the source they stay as recorded, and may be off by those.
@@ -286,14 +303,13 @@ counted_flush(follow_ctx *c, uint64_t flush)
 static void
 resume_counts(follow_ctx *c, uint64_t resume)
 {
-	uint64_t	counted = cdc_report_get_lsn(c->o->st, "follow.counted_lsn");
+	state_progress p;
+	uint64_t	counted = load_counts(c, &p) ? p.counts.counted_lsn : 0;
 	int64_t		txns = 0;
 	int64_t		changes = 0;
 	bool		known = counted == resume || counted < c->start_lsn;
 
-	c->base_transactions = cdc_report_get_int(c->o->st, "follow.transactions", 0);
-	c->base_changes = cdc_report_get_int(c->o->st, "follow.changes", 0);
-	c->base_missing = cdc_report_get_int(c->o->st, "follow.missing_rows", 0);
+	state_progress_release(&p);
 	if (!known && c->srcq == NULL)
 		c->srcq = conn_try_open(c->source, NULL, NULL, 0);
 	if (!known && c->srcq != NULL &&
@@ -525,15 +541,18 @@ read_stream(follow_ctx *c)
 static void
 check_cutover_request(follow_ctx *c)
 {
-	char	   *req;
+	state_cutover cut;
+	bool		requested;
 	char		lsn[PGO_LSN_BUFSIZE];
 
 	if (c->cutover_lsn != 0)
 		return;
-	req = state_get(c->o->st, CUTOVER_KEY_REQUESTED);
-	if (req == NULL)
+	/* Unreadable (logged): the follow stops at its next tick. */
+	note_state(c, state_load_cutover(c->o->st, &cut));
+	requested = cut.requested_at != NULL;
+	state_cutover_release(&cut);
+	if (!requested)
 		return;
-	free(req);
 	source_position(c, true, &c->cutover_lsn);
 	if (c->cutover_lsn == 0)
 		return;					/* the source cannot be asked now: next second */
@@ -541,7 +560,7 @@ check_cutover_request(follow_ctx *c)
 	end_line(c);
 	log_info("cutover requested: applying every change up to source LSN %s", lsn);
 	set_phase(c, FOLLOW_PHASE_CUTOVER);
-	note_state(c, state_put(c->o->st, "cutover.target_lsn", lsn));
+	note_state(c, state_record_cutover_target(c->o->st, c->cutover_lsn));
 	c->next_feedback = 0.0;
 }
 
@@ -564,7 +583,7 @@ copy_sequences(follow_ctx *c)
 	if (catalog_load(src, &cat) == 0 &&
 		sequence_copy_all(src, cdc_apply_control(c->ap), &cat) == 0)
 	{
-		rc = cdc_report_put_int(c->o->st, "follow.sequences", cat.nsequences);
+		rc = state_record_follow_sequences(c->o->st, cat.nsequences);
 	}
 	else
 	{
@@ -584,8 +603,8 @@ copy_sequences(follow_ctx *c)
 static int
 finish_cutover(follow_ctx *c)
 {
-	char		lsn[PGO_LSN_BUFSIZE];
 	char		now[32];
+	strbuf		not_carried = STRBUF_INIT;
 	follow_figures f;
 	int			rc = cdc_apply_durable_lsn(c->ap, &c->durable_lsn);
 
@@ -594,17 +613,18 @@ finish_cutover(follow_ctx *c)
 	if (rc != 0)
 		return rc;
 	(void) send_feedback(c, false);
-	note_state(c, cdc_carry_record(c->o->st, c->source));
-	set_phase(c, FOLLOW_PHASE_DONE);
 	record_counts(c);
 	fill_figures(c, &f);
 	f.lag_seconds = 0.0;
 	f.changes_per_second = 0.0;
 	note_state(c, cdc_report_put_figures(c->o->st, &f));
-	pgo_lsn_format(c->cutover_lsn, lsn, sizeof(lsn));
-	note_state(c, state_put(c->o->st, CUTOVER_KEY_LSN, lsn));
+	/* The outcome before the phase: who sees "done" finds it recorded. */
+	cdc_carry_ask(c->source, &not_carried);
 	cdc_report_format_time(time(NULL), now, sizeof(now));
-	note_state(c, state_put(c->o->st, CUTOVER_KEY_DONE_AT, now));
+	note_state(c, state_record_cutover_done(c->o->st, c->cutover_lsn, now,
+											strbuf_str(&not_carried)));
+	strbuf_release(&not_carried);
+	set_phase(c, FOLLOW_PHASE_DONE);
 	end_line(c);
 	if (c->state_broken)
 		return error("could not record the cutover in the state file of \"%s\"", c->dir);
@@ -773,7 +793,7 @@ session_start(follow_ctx *c)
 	if (strcmp(c->phase, FOLLOW_PHASE_RECONNECTING) == 0)
 	{
 		set_phase(c, c->cutover_lsn ? FOLLOW_PHASE_CUTOVER : FOLLOW_PHASE_CATCHING_UP);
-		note_state(c, cdc_report_put_int(c->o->st, FOLLOW_KEY_RECONNECT_ATTEMPT, 0));
+		note_state(c, state_record_follow_reconnect(c->o->st, 0, NULL));
 	}
 	c->next_feedback = c->next_tick = c->next_source_poll = 0.0;
 	c->last_receive = clock_now();
@@ -871,7 +891,7 @@ backoff_wait(follow_ctx *c, int seconds)
 		if (clock_now() >= next_touch)
 		{
 			cdc_report_format_time(time(NULL), now, sizeof(now));
-			note_state(c, state_put(c->o->st, FOLLOW_KEY_UPDATED_AT, now));
+			note_state(c, state_record_follow_alive(c->o->st, now));
 			next_touch = clock_now() + 1.0;
 		}
 		usleep(100 * 1000);
@@ -909,8 +929,7 @@ retry_after_loss(follow_ctx *c, const char *last_error, double *first_loss,
 	delay = *attempt >= 5 ? MAX_BACKOFF : 1 << *attempt;
 	(*attempt)++;
 	set_phase(c, FOLLOW_PHASE_RECONNECTING);
-	note_state(c, cdc_report_put_int(c->o->st, FOLLOW_KEY_RECONNECT_ATTEMPT, *attempt));
-	note_state(c, state_put(c->o->st, FOLLOW_KEY_LAST_ERROR, last_error));
+	note_state(c, state_record_follow_reconnect(c->o->st, *attempt, last_error));
 	log_info("reconnecting in %d s (attempt %d)", delay, *attempt);
 	if (c->state_broken)
 		return error("could not record the follow's progress in the state file of \"%s\"",
@@ -920,30 +939,28 @@ retry_after_loss(follow_ctx *c, const char *last_error, double *first_loss,
 
 /* ---------- setup ---------- */
 
-/* A required key of the state; NULL (logged) when absent. */
-static char *
-required(follow_ctx *c, const char *key)
+/* Something the follow needs that the state does not record (logged). */
+static int
+missing(follow_ctx *c, const char *what)
 {
-	char	   *v = state_get(c->o->st, key);
-
-	if (v == NULL)
-	{
-		error("work directory \"%s\" records no \"%s\"", c->dir, key);
-		log_hint("Changes can be followed after \"pgcrane clone --follow\".");
-	}
-	return v;
+	error("work directory \"%s\" records no %s", c->dir, what);
+	log_hint("Changes can be followed after \"pgcrane clone --follow\".");
+	return -1;
 }
 
 /* The clone this follows must be complete, and not cut over yet. */
 static int
 check_clone_state(follow_ctx *c)
 {
-	char	   *status = state_get(c->o->st, "status");
+	char	   *status = NULL;
 	char	   *data = state_step_status(c->o->st, "data");
-	char	   *phase = state_get(c->o->st, FOLLOW_KEY_PHASE);
+	char	   *phase = NULL;
 	int			rc = 0;
 
-	if (phase && strcmp(phase, FOLLOW_PHASE_DONE) == 0)
+	if (state_load_clone_status(c->o->st, &status) < 0 ||
+		state_load_follow_phase(c->o->st, &phase) < 0)
+		rc = -1;
+	else if (phase && strcmp(phase, FOLLOW_PHASE_DONE) == 0)
 	{
 		rc = error("the cutover recorded in \"%s\" is done already", c->dir);
 		log_hint("Drop the replication slot with: pgcrane cleanup --dir %s", c->dir);
@@ -964,29 +981,32 @@ check_clone_state(follow_ctx *c)
 static int
 load_setup(follow_ctx *c)
 {
-	char	   *start;
+	state_run	run;
+	state_follow f;
 
-	if (check_clone_state(c) != 0)
+	if (check_clone_state(c) != 0 || state_load_run(c->o->st, &run) != 0)
 		return -1;
-	c->source = c->o->source ? xstrdup(c->o->source) : required(c, "source");
-	c->target = c->o->target ? xstrdup(c->o->target) : required(c, "target");
-	c->slot = required(c, FOLLOW_KEY_SLOT);
-	c->publication = required(c, FOLLOW_KEY_PUBLICATION);
-	c->origin = required(c, FOLLOW_KEY_ORIGIN);
-	start = required(c, FOLLOW_KEY_START_LSN);
-	if (!c->source || !c->target || !c->slot || !c->publication || !c->origin || !start)
-	{
-		free(start);
+	c->source = c->o->source ? xstrdup(c->o->source) : run.source;
+	c->target = c->o->target ? xstrdup(c->o->target) : run.target;
+	if (c->o->source)
+		free(run.source);
+	if (c->o->target)
+		free(run.target);
+	free(run.toast_compression);
+	if (c->source == NULL)
+		return missing(c, "source connection");
+	if (c->target == NULL)
+		return missing(c, "target connection");
+	if (state_load_follow(c->o->st, &f) != 0)
 		return -1;
-	}
-	if (!pgo_lsn_parse(start, &c->start_lsn))
-	{
-		error("invalid %s \"%s\" in work directory \"%s\"", FOLLOW_KEY_START_LSN,
-			  start, c->dir);
-		free(start);
-		return -1;
-	}
-	free(start);
+	c->slot = f.slot;
+	c->publication = f.publication;
+	c->origin = f.origin;
+	c->start_lsn = f.start_lsn;
+	if (!c->slot || !c->publication || !c->origin)
+		return missing(c, "replication slot, publication and origin");
+	if (c->start_lsn == 0)
+		return missing(c, "start LSN of its replication slot");
 	return 0;
 }
 
@@ -1009,24 +1029,17 @@ static void
 record_start(follow_ctx *c)
 {
 	char		now[32];
-	char	   *started = state_get(c->o->st, "follow.started_at");
+	state_progress p;
 
-	note_state(c, cdc_report_put_int(c->o->st, FOLLOW_KEY_PID, (int64_t) getpid()));
-	if (started == NULL)
-	{
-		cdc_report_format_time(time(NULL), now, sizeof(now));
-		note_state(c, state_put(c->o->st, "follow.started_at", now));
-	}
-	free(started);
-	c->base_transactions = cdc_report_get_int(c->o->st, "follow.transactions", 0);
-	c->base_changes = cdc_report_get_int(c->o->st, "follow.changes", 0);
-	c->base_missing = cdc_report_get_int(c->o->st, "follow.missing_rows", 0);
+	cdc_report_format_time(time(NULL), now, sizeof(now));
+	note_state(c, state_record_follow_start(c->o->st, (int64_t) getpid(), now));
+	(void) load_counts(c, &p);
 	c->recorded_transactions = c->base_transactions;
-	c->shown_applied = cdc_report_get_lsn(c->o->st, "follow.applied_lsn");
-	c->shown_durable = cdc_report_get_lsn(c->o->st, "follow.durable_lsn");
+	c->shown_applied = p.figures.applied_lsn;
+	c->shown_durable = p.figures.durable_lsn;
+	state_progress_release(&p);
 	if (c->shown_applied < c->start_lsn)	/* an earlier follow's */
 		c->shown_applied = c->shown_durable = 0;
-	note_state(c, state_put(c->o->st, FOLLOW_KEY_ERROR, ""));
 	set_phase(c, FOLLOW_PHASE_CATCHING_UP);
 }
 
@@ -1070,8 +1083,8 @@ finish(follow_ctx *c, int rc)
 		char		lsn[PGO_LSN_BUFSIZE];
 
 		pgo_lsn_format(c->durable_lsn, lsn, sizeof(lsn));
-		note_state(c, state_put(c->o->st, FOLLOW_KEY_ERROR,
-								"the target's tables do not match the source's"));
+		note_state(c, state_record_follow_error(c->o->st,
+												"the target's tables do not match the source's"));
 		log_detail("The target has every change the source committed up to %s; nothing after it is applied.",
 				   lsn);
 		log_hint("Apply the same schema change on the target, then run: pgcrane follow --dir %s",
@@ -1079,8 +1092,8 @@ finish(follow_ctx *c, int rc)
 	}
 	else
 	{
-		note_state(c, state_put(c->o->st, FOLLOW_KEY_ERROR,
-								"see the messages of pgcrane follow"));
+		note_state(c, state_record_follow_error(c->o->st,
+												"see the messages of pgcrane follow"));
 		log_hint("Fix the cause, then run: pgcrane follow --dir %s", c->dir);
 	}
 	report_slot_left(c);

@@ -3,9 +3,9 @@
  *		What follow records in the state, and how it is shown.
  *
  * The writer is follow.c, in the process that holds the work directory;
- * the readers are pgcrane status and pgcrane cutover, in others.  Every
- * figure is one key, written as text, so that "sqlite3 DIR/state.db
- * 'SELECT * FROM kv'" shows them too.
+ * the readers are pgcrane status and pgcrane cutover, in others.  They
+ * go through the state's typed facts (core/state.h): the follow's
+ * progress, its figures and counts, the cutover.
  */
 #include "cdc/report.h"
 
@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cdc/carry.h"
 #include "cdc/keys.h"
 #include "cdc/pgoutput.h"
 #include "util/json.h"
@@ -52,104 +51,69 @@ cdc_report_parse_time(const char *s, time_t *t)
 }
 
 int
-cdc_report_put_int(state *st, const char *key, int64_t value)
-{
-	char		buf[32];
-
-	snprintf(buf, sizeof(buf), "%" PRId64, value);
-	return state_put(st, key, buf);
-}
-
-int64_t
-cdc_report_get_int(state *st, const char *key, int64_t dflt)
-{
-	char	   *v = state_get(st, key);
-	int64_t		n;
-
-	if (v == NULL || !str_to_int64(v, &n))
-		n = dflt;
-	free(v);
-	return n;
-}
-
-int
 cdc_report_put_counts(state *st, int64_t transactions, int64_t changes,
 					  int64_t missing_rows, uint64_t counted_lsn)
 {
-	static const char *const keys[] = {
-		"follow.transactions", "follow.changes", "follow.missing_rows",
-		"follow.counted_lsn"
-	};
-	char		v[4][32];
-	const char *values[4] = {v[0], v[1], v[2], v[3]};
+	state_counts c = {transactions, changes, missing_rows, counted_lsn};
 
-	snprintf(v[0], sizeof(v[0]), "%" PRId64, transactions);
-	snprintf(v[1], sizeof(v[1]), "%" PRId64, changes);
-	snprintf(v[2], sizeof(v[2]), "%" PRId64, missing_rows);
-	pgo_lsn_format(counted_lsn, v[3], sizeof(v[3]));
-	return state_put_many(st, keys, values, 4);
-}
-
-uint64_t
-cdc_report_get_lsn(state *st, const char *key)
-{
-	char	   *v = state_get(st, key);
-	uint64_t	lsn = 0;
-
-	if (v == NULL || !pgo_lsn_parse(v, &lsn))
-		lsn = 0;
-	free(v);
-	return lsn;
-}
-
-static int
-put_lsn(state *st, const char *key, uint64_t lsn)
-{
-	char		buf[PGO_LSN_BUFSIZE];
-
-	if (lsn == 0)
-		return state_put(st, key, "");
-	pgo_lsn_format(lsn, buf, sizeof(buf));
-	return state_put(st, key, buf);
-}
-
-static int
-put_double(state *st, const char *key, double value)
-{
-	char		buf[32];
-
-	snprintf(buf, sizeof(buf), "%.1f", value);
-	return state_put(st, key, buf);
+	return state_record_follow_counts(st, &c);
 }
 
 int
 cdc_report_put_figures(state *st, const follow_figures *f)
 {
 	char		now[32];
-	int			failed = 0;
+	state_figures sf = {
+		.applied_lsn = f->applied_lsn,
+		.durable_lsn = f->durable_lsn,
+		.source_lsn = f->source_lsn,
+		.lag_bytes = f->source_lsn == 0 ? -1 : f->source_lsn > f->applied_lsn
+		? (int64_t) (f->source_lsn - f->applied_lsn) : 0,
+		.lag_seconds = f->lag_seconds,
+		.changes_per_second = f->changes_per_second,
+	};
 
-	failed |= put_lsn(st, "follow.applied_lsn", f->applied_lsn);
-	failed |= put_lsn(st, "follow.durable_lsn", f->durable_lsn);
-	failed |= put_lsn(st, "follow.source_lsn", f->source_lsn);
-	if (f->source_lsn == 0)
-		failed |= state_put(st, "follow.lag_bytes", "");
-	else
-		failed |= cdc_report_put_int(st, "follow.lag_bytes", f->source_lsn > f->applied_lsn
-									 ? (int64_t) (f->source_lsn - f->applied_lsn) : 0);
-	failed |= put_double(st, "follow.lag_seconds", f->lag_seconds);
-	failed |= put_double(st, "follow.changes_per_second", f->changes_per_second);
 	cdc_report_format_time(time(NULL), now, sizeof(now));
-	failed |= state_put(st, FOLLOW_KEY_UPDATED_AT, now);
-	return failed ? -1 : 0;
+	return state_record_follow_figures(st, &sf, now);
 }
 
-/* A key's value, or "" when absent; you own it. */
-static char *
-get_or_empty(state *st, const char *key)
+/*
+ * What the report shows, read from st; 0, or -1 (logged: nothing to
+ * show).  Release with report_data_release().
+ */
+typedef struct report_data
 {
-	char	   *v = state_get(st, key);
+	char	   *status;			/* the clone's, NULL when absent */
+	state_follow follow;
+	state_progress p;
+	state_cutover cut;
+} report_data;
 
-	return v ? v : xstrdup("");
+static void
+report_data_release(report_data *d)
+{
+	free(d->status);
+	state_follow_release(&d->follow);
+	state_progress_release(&d->p);
+	state_cutover_release(&d->cut);
+}
+
+static int
+report_data_load(state *st, report_data *d)
+{
+	int			rc;
+
+	memset(d, 0, sizeof(*d));
+	rc = state_load_clone_status(st, &d->status) < 0 ? -1 : 0;
+	if (rc == 0)
+		rc = state_load_follow(st, &d->follow);
+	if (rc == 0)
+		rc = state_load_progress(st, &d->p);
+	if (rc == 0)
+		rc = state_load_cutover(st, &d->cut);
+	if (rc != 0)
+		report_data_release(d);
+	return rc;
 }
 
 /* Append "name": value to a JSON object, the value a string or a number. */
@@ -168,14 +132,34 @@ json_field(strbuf *sb, const char *name, const char *value, bool number)
 		json_add_string(sb, value);
 }
 
-/* Append the state's key as a JSON field. */
+/* A number, null when absent. */
 static void
-json_key(strbuf *sb, state *st, const char *name, const char *key, bool number)
+json_int(strbuf *sb, const char *name, bool present, int64_t value)
 {
-	char	   *v = state_get(st, key);
+	char		buf[32];
 
-	json_field(sb, name, v, number);
-	free(v);
+	snprintf(buf, sizeof(buf), "%" PRId64, value);
+	json_field(sb, name, present ? buf : NULL, true);
+}
+
+/* A figure as the state records it (one decimal), null when absent. */
+static void
+json_figure(strbuf *sb, const char *name, bool present, double value)
+{
+	char		buf[32];
+
+	snprintf(buf, sizeof(buf), "%.1f", value);
+	json_field(sb, name, present ? buf : NULL, true);
+}
+
+/* An LSN as a string, null when not known (0). */
+static void
+json_lsn(strbuf *sb, const char *name, uint64_t lsn)
+{
+	char		buf[PGO_LSN_BUFSIZE];
+
+	pgo_lsn_format(lsn, buf, sizeof(buf));
+	json_field(sb, name, lsn ? buf : NULL, false);
 }
 
 /* The list of what was not carried as a JSON array of its lines. */
@@ -224,63 +208,71 @@ print_not_carried(const char *lines)
 	return true;
 }
 
+/* The summary of a finished cutover as JSON, on stdout. */
+static void
+cutover_json(const report_data *d)
+{
+	const state_progress *p = &d->p;
+	strbuf		sb = STRBUF_INIT;
+
+	strbuf_adds(&sb, "{");
+	json_field(&sb, "status", "done", false);
+	json_lsn(&sb, "cutover_lsn", d->cut.lsn);
+	json_field(&sb, "done_at", d->cut.done_at ? d->cut.done_at : "", false);
+	json_field(&sb, "started_at", p->started_at, false);
+	json_int(&sb, "transactions", p->has_counts, p->counts.transactions);
+	json_int(&sb, "changes", p->has_counts, p->counts.changes);
+	json_int(&sb, "missing_rows", p->has_counts, p->counts.missing_rows);
+	json_int(&sb, "sequences", p->sequences >= 0, p->sequences);
+	json_field(&sb, "slot", d->follow.slot ? d->follow.slot : "", false);
+	json_field(&sb, "cleaned_up", d->cut.cleanup_done_at ? "true" : "false", true);
+	json_lines(&sb, "not_carried", d->cut.not_carried);
+	strbuf_adds(&sb, "}\n");
+	fputs(strbuf_str(&sb), stdout);
+	fflush(stdout);
+	strbuf_release(&sb);
+}
+
+/* The summary of a finished cutover as text, on stderr. */
+static void
+cutover_text(const report_data *d, const char *dir)
+{
+	const state_progress *p = &d->p;
+	char		lsn[PGO_LSN_BUFSIZE];
+
+	pgo_lsn_format(d->cut.lsn, lsn, sizeof(lsn));
+	fprintf(stderr, "\ncutover done at source LSN %s (%s)\n", d->cut.lsn ? lsn : "",
+			d->cut.done_at ? d->cut.done_at : "");
+	fprintf(stderr, "  transactions applied  %" PRId64 " (%" PRId64 " changes) since following began\n",
+			p->counts.transactions, p->counts.changes);
+	fprintf(stderr, "  sequences copied      %" PRId64 "\n",
+			p->sequences > 0 ? p->sequences : 0);
+	if (p->counts.missing_rows > 0)
+		fprintf(stderr, "  rows not found        %" PRId64 " (updates and deletes of rows the target did not have)\n",
+				p->counts.missing_rows);
+	if (print_not_carried(d->cut.not_carried))
+		fprintf(stderr, "The target holds every row change (insert, update, delete, truncate) committed on the source before the cutover, and none of the changes listed above.\n");
+	else
+		fprintf(stderr, "The target holds every row change (insert, update, delete, truncate) committed on the source before the cutover.\n");
+	if (d->cut.cleanup_done_at)
+		fprintf(stderr, "The replication slot, publication and origin are dropped.\n");
+	else
+		fprintf(stderr, "Replication slot \"%s\" still exists on the source: drop it with \"pgcrane cleanup --dir %s\".\n",
+				d->follow.slot ? d->follow.slot : "", dir);
+}
+
 void
 cdc_report_print_cutover(state *st, bool json)
 {
-	char	   *lsn = get_or_empty(st, CUTOVER_KEY_LSN);
-	char	   *done = get_or_empty(st, CUTOVER_KEY_DONE_AT);
-	char	   *slot = get_or_empty(st, FOLLOW_KEY_SLOT);
-	char	   *cleaned = get_or_empty(st, CLEANUP_KEY_DONE_AT);
-	char	   *uncarried = state_get(st, CUTOVER_KEY_NOT_CARRIED);
-	int64_t		missing = cdc_report_get_int(st, "follow.missing_rows", 0);
+	report_data d;
 
+	if (report_data_load(st, &d) != 0)
+		return;
 	if (json)
-	{
-		strbuf		sb = STRBUF_INIT;
-
-		strbuf_adds(&sb, "{");
-		json_field(&sb, "status", "done", false);
-		json_field(&sb, "cutover_lsn", lsn, false);
-		json_field(&sb, "done_at", done, false);
-		json_key(&sb, st, "started_at", "follow.started_at", false);
-		json_key(&sb, st, "transactions", "follow.transactions", true);
-		json_key(&sb, st, "changes", "follow.changes", true);
-		json_key(&sb, st, "missing_rows", "follow.missing_rows", true);
-		json_key(&sb, st, "sequences", "follow.sequences", true);
-		json_field(&sb, "slot", slot, false);
-		json_field(&sb, "cleaned_up", cleaned[0] ? "true" : "false", true);
-		json_lines(&sb, "not_carried", uncarried);
-		strbuf_adds(&sb, "}\n");
-		fputs(strbuf_str(&sb), stdout);
-		fflush(stdout);
-		strbuf_release(&sb);
-	}
+		cutover_json(&d);
 	else
-	{
-		fprintf(stderr, "\ncutover done at source LSN %s (%s)\n", lsn, done);
-		fprintf(stderr, "  transactions applied  %" PRId64 " (%" PRId64 " changes) since following began\n",
-				cdc_report_get_int(st, "follow.transactions", 0),
-				cdc_report_get_int(st, "follow.changes", 0));
-		fprintf(stderr, "  sequences copied      %" PRId64 "\n",
-				cdc_report_get_int(st, "follow.sequences", 0));
-		if (missing > 0)
-			fprintf(stderr, "  rows not found        %" PRId64 " (updates and deletes of rows the target did not have)\n",
-					missing);
-		if (print_not_carried(uncarried))
-			fprintf(stderr, "The target holds every row change (insert, update, delete, truncate) committed on the source before the cutover, and none of the changes listed above.\n");
-		else
-			fprintf(stderr, "The target holds every row change (insert, update, delete, truncate) committed on the source before the cutover.\n");
-		if (cleaned[0])
-			fprintf(stderr, "The replication slot, publication and origin are dropped.\n");
-		else
-			fprintf(stderr, "Replication slot \"%s\" still exists on the source: drop it with \"pgcrane cleanup --dir %s\".\n",
-					slot, state_dir(st));
-	}
-	free(lsn);
-	free(done);
-	free(slot);
-	free(cleaned);
-	free(uncarried);
+		cutover_text(&d, state_dir(st));
+	report_data_release(&d);
 }
 
 /* A follow in this phase records every second. */
@@ -295,37 +287,25 @@ phase_is_active(const char *phase)
 		strcmp(phase, FOLLOW_PHASE_RECONNECTING) == 0;
 }
 
-/* Seconds since the time stored at key, -1 when unknown. */
+/* Seconds since the follow's last update, -1 when unknown. */
 static long
-age_of(state *st, const char *key)
+update_age(const state_progress *p)
 {
-	char	   *v = state_get(st, key);
 	time_t		t;
-	long		age = -1;
 
-	if (cdc_report_parse_time(v, &t))
-		age = (long) (time(NULL) - t);
-	free(v);
-	return age;
+	return cdc_report_parse_time(p->updated_at, &t) ? (long) (time(NULL) - t) : -1;
 }
 
 /* Lag in bytes: from the live source position when there is one. */
 static int64_t
-lag_bytes(state *st, uint64_t live, uint64_t *source)
+lag_bytes(const state_progress *p, uint64_t live, uint64_t *source)
 {
-	char	   *applied_s = state_get(st, "follow.applied_lsn");
-	char	   *source_s = state_get(st, "follow.source_lsn");
-	uint64_t	applied = 0;
-	int64_t		lag = -1;
+	uint64_t	applied = p->figures.applied_lsn;
 
-	*source = live;
-	if (*source == 0 && source_s)
-		(void) pgo_lsn_parse(source_s, source);
-	if (applied_s && pgo_lsn_parse(applied_s, &applied) && *source != 0)
-		lag = *source > applied ? (int64_t) (*source - applied) : 0;
-	free(applied_s);
-	free(source_s);
-	return lag;
+	*source = live ? live : p->figures.source_lsn;
+	if (applied == 0 || *source == 0)
+		return -1;
+	return *source > applied ? (int64_t) (*source - applied) : 0;
 }
 
 /*
@@ -334,56 +314,58 @@ lag_bytes(state *st, uint64_t live, uint64_t *source)
  * (lock_pid, 0 when the lock file does not tell).
  */
 static bool
-follow_running(state *st, int lock, long lock_pid)
+follow_running(const state_progress *p, int lock, long lock_pid)
 {
-	int64_t		pid = cdc_report_get_int(st, FOLLOW_KEY_PID, 0);
-
-	return lock != 0 && (lock_pid == 0 || pid == 0 || lock_pid == pid);
+	return lock != 0 && (lock_pid == 0 || p->pid == 0 || lock_pid == p->pid);
 }
 
 static void
-status_json(state *st, uint64_t live, int lock, long lock_pid)
+status_json_steps(strbuf *sb, state *st)
 {
-	strbuf		sb = STRBUF_INIT;
-	uint64_t	source;
-	int64_t		lag = lag_bytes(st, live, &source);
-	char		buf[32];
-
-	strbuf_adds(&sb, "{");
-	json_field(&sb, "dir", state_dir(st), false);
-	json_key(&sb, st, "clone_status", "status", false);
-	strbuf_adds(&sb, ", \"steps\": {");
+	strbuf_adds(sb, ", \"steps\": {");
 	for (size_t i = 0; i < NSTEPS; i++)
 	{
 		char	   *s = state_step_status(st, clone_steps[i]);
 
 		if (s)
-			json_field(&sb, clone_steps[i], s, false);
+			json_field(sb, clone_steps[i], s, false);
 		free(s);
 	}
-	strbuf_adds(&sb, "}");
-	json_key(&sb, st, "phase", FOLLOW_KEY_PHASE, false);
+	strbuf_adds(sb, "}");
+}
+
+static void
+status_json(state *st, const report_data *d, uint64_t live, int lock, long lock_pid)
+{
+	const state_progress *p = &d->p;
+	strbuf		sb = STRBUF_INIT;
+	uint64_t	source;
+	int64_t		lag = lag_bytes(p, live, &source);
+
+	strbuf_adds(&sb, "{");
+	json_field(&sb, "dir", state_dir(st), false);
+	json_field(&sb, "clone_status", d->status, false);
+	status_json_steps(&sb, st);
+	json_field(&sb, "phase", p->phase, false);
 	json_field(&sb, "running", lock < 0 ? NULL
-			   : follow_running(st, lock, lock_pid) ? "true" : "false", true);
-	json_key(&sb, st, "applied_lsn", "follow.applied_lsn", false);
-	json_key(&sb, st, "durable_lsn", "follow.durable_lsn", false);
-	pgo_lsn_format(source, buf, sizeof(buf));
-	json_field(&sb, "source_lsn", source ? buf : NULL, false);
+			   : follow_running(p, lock, lock_pid) ? "true" : "false", true);
+	json_lsn(&sb, "applied_lsn", p->figures.applied_lsn);
+	json_lsn(&sb, "durable_lsn", p->figures.durable_lsn);
+	json_lsn(&sb, "source_lsn", source);
 	json_field(&sb, "source_lsn_live", live ? "true" : "false", true);
-	snprintf(buf, sizeof(buf), "%" PRId64, lag);
-	json_field(&sb, "lag_bytes", lag >= 0 ? buf : NULL, true);
-	json_key(&sb, st, "lag_seconds", "follow.lag_seconds", true);
-	json_key(&sb, st, "changes_per_second", "follow.changes_per_second", true);
-	json_key(&sb, st, "transactions", "follow.transactions", true);
-	json_key(&sb, st, "changes", "follow.changes", true);
-	json_key(&sb, st, "updated_at", FOLLOW_KEY_UPDATED_AT, false);
-	json_key(&sb, st, "pid", FOLLOW_KEY_PID, true);
-	json_key(&sb, st, "reconnect_attempt", FOLLOW_KEY_RECONNECT_ATTEMPT, true);
-	json_key(&sb, st, "last_error", FOLLOW_KEY_LAST_ERROR, false);
-	json_key(&sb, st, "cutover_requested", CUTOVER_KEY_REQUESTED, false);
-	json_key(&sb, st, "cutover_lsn", CUTOVER_KEY_LSN, false);
-	json_key(&sb, st, "cutover_done_at", CUTOVER_KEY_DONE_AT, false);
-	json_key(&sb, st, "cleanup_done_at", CLEANUP_KEY_DONE_AT, false);
+	json_int(&sb, "lag_bytes", lag >= 0, lag);
+	json_figure(&sb, "lag_seconds", p->has_figures, p->figures.lag_seconds);
+	json_figure(&sb, "changes_per_second", p->has_figures, p->figures.changes_per_second);
+	json_int(&sb, "transactions", p->has_counts, p->counts.transactions);
+	json_int(&sb, "changes", p->has_counts, p->counts.changes);
+	json_field(&sb, "updated_at", p->updated_at, false);
+	json_int(&sb, "pid", p->pid != 0, p->pid);
+	json_int(&sb, "reconnect_attempt", p->reconnect_attempt >= 0, p->reconnect_attempt);
+	json_field(&sb, "last_error", p->last_error, false);
+	json_field(&sb, "cutover_requested", d->cut.requested_at, false);
+	json_lsn(&sb, "cutover_lsn", d->cut.lsn);
+	json_field(&sb, "cutover_done_at", d->cut.done_at, false);
+	json_field(&sb, "cleanup_done_at", d->cut.cleanup_done_at, false);
 	strbuf_adds(&sb, "}\n");
 	fputs(strbuf_str(&sb), stdout);
 	strbuf_release(&sb);
@@ -394,115 +376,116 @@ status_json(state *st, uint64_t live, int lock, long lock_pid)
  * gone when it recorded an active phase and no longer holds the lock.
  */
 static void
-status_text_phase(state *st, const char *phase, int lock, long lock_pid)
+status_text_phase(const state_progress *p, const char *dir, int lock, long lock_pid)
 {
-	long		age = age_of(st, FOLLOW_KEY_UPDATED_AT);
-	int64_t		pid = cdc_report_get_int(st, FOLLOW_KEY_PID, 0);
+	long		age = update_age(p);
 
-	if (phase_is_active(phase) && !follow_running(st, lock, lock_pid))
+	if (phase_is_active(p->phase) && !follow_running(p, lock, lock_pid))
 	{
-		printf("follow:   not running (last seen %s", phase);
+		printf("follow:   not running (last seen %s", p->phase);
 		if (age >= 0)
 			printf(" %ld s ago", age);
-		printf(", pid %" PRId64 " gone)\n", pid);
+		printf(", pid %" PRId64 " gone)\n", p->pid);
 		if (lock_pid > 0)
 			printf("  the work directory is held by pid %ld\n", lock_pid);
 		else
-			printf("  go on with: pgcrane follow --dir %s\n", state_dir(st));
+			printf("  go on with: pgcrane follow --dir %s\n", dir);
 		return;
 	}
-	printf("follow:   %s", phase);
+	printf("follow:   %s", p->phase);
 	if (age >= 0)
-		printf(" (pid %" PRId64 ", updated %ld s ago)", pid, age);
-	if (age > STALE_SECONDS && phase_is_active(phase))
+		printf(" (pid %" PRId64 ", updated %ld s ago)", p->pid, age);
+	if (age > STALE_SECONDS && phase_is_active(p->phase))
 		printf("\n  no update for %ld s", age);
 	printf("\n");
 }
 
-/* While reconnecting: which attempt, and what ended the last one. */
-static void
-status_text_reconnecting(state *st)
+/* An LSN for the text status into buf, "-" when not known. */
+static const char *
+text_lsn(uint64_t lsn, char *buf, size_t size)
 {
-	char	   *err = get_or_empty(st, FOLLOW_KEY_LAST_ERROR);
+	if (lsn == 0)
+		return "-";
+	pgo_lsn_format(lsn, buf, size);
+	return buf;
+}
 
-	printf("  reconnecting (attempt %" PRId64 ", last error: %s)\n",
-		   cdc_report_get_int(st, FOLLOW_KEY_RECONNECT_ATTEMPT, 0),
-		   err[0] ? err : "-");
-	free(err);
+/* The follow's figures in the text status. */
+static void
+status_text_figures(const state_progress *p, uint64_t live)
+{
+	uint64_t	source;
+	int64_t		lag = lag_bytes(p, live, &source);
+	char		buf[PGO_LSN_BUFSIZE];
+	char		size[32];
+
+	printf("  applied LSN         %s\n", text_lsn(p->figures.applied_lsn, buf, sizeof(buf)));
+	printf("  durable LSN         %s\n", text_lsn(p->figures.durable_lsn, buf, sizeof(buf)));
+	printf("  source LSN          %s%s\n", text_lsn(source, buf, sizeof(buf)),
+		   live ? " (now)" : source ? " (last recorded)" : "");
+	str_format_size(lag, size, sizeof(size));
+	if (p->has_figures)
+		printf("  lag                 %s, %.1f s\n", lag >= 0 ? size : "-",
+			   p->figures.lag_seconds);
+	else
+		printf("  lag                 %s, - s\n", lag >= 0 ? size : "-");
+	if (p->has_figures)
+		printf("  changes per second  %.1f\n", p->figures.changes_per_second);
+	else
+		printf("  changes per second  -\n");
+	printf("  transactions        %" PRId64 " (%" PRId64 " changes)\n",
+		   p->counts.transactions, p->counts.changes);
 }
 
 /* The follow part of the text status; nothing when there is no follow. */
 static void
-status_text_follow(state *st, uint64_t live, int lock, long lock_pid)
+status_text_follow(const report_data *d, const char *dir, uint64_t live,
+				   int lock, long lock_pid)
 {
-	char	   *phase = state_get(st, FOLLOW_KEY_PHASE);
-	char	   *applied = get_or_empty(st, "follow.applied_lsn");
-	char	   *durable = get_or_empty(st, "follow.durable_lsn");
-	char	   *lag_s = get_or_empty(st, "follow.lag_seconds");
-	char	   *rate = get_or_empty(st, "follow.changes_per_second");
-	char	   *req = state_get(st, CUTOVER_KEY_REQUESTED);
-	char	   *cut = state_get(st, CUTOVER_KEY_LSN);
-	uint64_t	source;
-	int64_t		lag = lag_bytes(st, live, &source);
+	const state_progress *p = &d->p;
 	char		buf[PGO_LSN_BUFSIZE];
-	char		size[32];
 
-	if (phase != NULL)
+	if (p->phase != NULL)
 	{
-		status_text_phase(st, phase, lock, lock_pid);
-		if (strcmp(phase, FOLLOW_PHASE_RECONNECTING) == 0)
-			status_text_reconnecting(st);
-		printf("  applied LSN         %s\n", applied[0] ? applied : "-");
-		printf("  durable LSN         %s\n", durable[0] ? durable : "-");
-		pgo_lsn_format(source, buf, sizeof(buf));
-		printf("  source LSN          %s%s\n", source ? buf : "-",
-			   live ? " (now)" : source ? " (last recorded)" : "");
-		str_format_size(lag, size, sizeof(size));
-		printf("  lag                 %s, %s s\n", lag >= 0 ? size : "-",
-			   lag_s[0] ? lag_s : "-");
-		printf("  changes per second  %s\n", rate[0] ? rate : "-");
-		printf("  transactions        %" PRId64 " (%" PRId64 " changes)\n",
-			   cdc_report_get_int(st, "follow.transactions", 0),
-			   cdc_report_get_int(st, "follow.changes", 0));
+		status_text_phase(p, dir, lock, lock_pid);
+		/* While reconnecting: which attempt, and what ended the last one. */
+		if (strcmp(p->phase, FOLLOW_PHASE_RECONNECTING) == 0)
+			printf("  reconnecting (attempt %" PRId64 ", last error: %s)\n",
+				   p->reconnect_attempt > 0 ? p->reconnect_attempt : 0,
+				   p->last_error && p->last_error[0] ? p->last_error : "-");
+		status_text_figures(p, live);
 	}
-	if (cut)
-		printf("cutover:  done at source LSN %s\n", cut);
-	else if (req)
-		printf("cutover:  requested at %s\n", req);
-	free(phase);
-	free(applied);
-	free(durable);
-	free(lag_s);
-	free(rate);
-	free(req);
-	free(cut);
+	if (d->cut.lsn)
+		printf("cutover:  done at source LSN %s\n", text_lsn(d->cut.lsn, buf, sizeof(buf)));
+	else if (d->cut.requested_at)
+		printf("cutover:  requested at %s\n", d->cut.requested_at);
 }
 
 void
 cdc_report_print_status(state *st, uint64_t live_source_lsn, bool json)
 {
-	char	   *status;
+	report_data d;
 	long		lock_pid;
 	int			lock = state_lock_probe(state_dir(st), &lock_pid);
 
-	if (json)
-	{
-		status_json(st, live_source_lsn, lock, lock_pid);
-		fflush(stdout);
+	if (report_data_load(st, &d) != 0)
 		return;
-	}
-	status = state_get(st, "status");
-	printf("work directory: %s\n", state_dir(st));
-	printf("clone:    %s\n", status ? status : "not started");
-	for (size_t i = 0; i < NSTEPS; i++)
+	if (json)
+		status_json(st, &d, live_source_lsn, lock, lock_pid);
+	else
 	{
-		char	   *s = state_step_status(st, clone_steps[i]);
+		printf("work directory: %s\n", state_dir(st));
+		printf("clone:    %s\n", d.status ? d.status : "not started");
+		for (size_t i = 0; i < NSTEPS; i++)
+		{
+			char	   *s = state_step_status(st, clone_steps[i]);
 
-		if (s)
-			printf("  %-18s  %s\n", clone_steps[i], s);
-		free(s);
+			if (s)
+				printf("  %-18s  %s\n", clone_steps[i], s);
+			free(s);
+		}
+		status_text_follow(&d, state_dir(st), live_source_lsn, lock, lock_pid);
 	}
-	free(status);
-	status_text_follow(st, live_source_lsn, lock, lock_pid);
 	fflush(stdout);
+	report_data_release(&d);
 }

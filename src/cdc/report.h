@@ -2,10 +2,10 @@
  * report.h
  *		What follow records in the state, and how it is shown.
  *
- * follow.c writes its progress into the state's key/value pairs about once
- * a second; pgcrane status and pgcrane cutover read them from another
- * process (state_open_shared).  This module owns the formats: timestamps
- * are UTC "2026-11-21 10:16:38Z", LSNs "X/Y", numbers in decimal.
+ * follow.c writes its progress into the state about once a second (the
+ * state's typed facts, core/state.h); pgcrane status and pgcrane cutover
+ * read it from another process (state_open_shared).  This module owns the
+ * format of times: UTC "2026-11-21 10:16:38Z".
  */
 #ifndef PGCRANE_CDC_REPORT_H
 #define PGCRANE_CDC_REPORT_H
@@ -32,32 +32,25 @@ typedef struct follow_figures
 } follow_figures;
 
 /*
- * Write the figures and follow.updated_at; not the counts, which
- * cdc_report_put_counts() writes with the position they cover.
+ * Write the figures and the time of this update, in one state
+ * transaction; not the counts, which cdc_report_put_counts() writes with
+ * the position they cover.  0, or -1 when the write failed (logged).
  */
-/* 0, or -1 when a write failed (logged). */
 STATE_MUST_CHECK int cdc_report_put_figures(state *st, const follow_figures *f);
 
 /*
- * The counts alone (follow.transactions, .changes, .missing_rows) and
- * follow.counted_lsn, the source position up to which they count every
- * transaction, in one state transaction; 0 or -1 (logged).
+ * The counts alone (transactions, changes, missing rows) and the source
+ * position up to which they count every transaction, in one state
+ * transaction; 0 or -1 (logged).
  */
 STATE_MUST_CHECK int cdc_report_put_counts(state *st, int64_t transactions,
 										   int64_t changes, int64_t missing_rows,
 										   uint64_t counted_lsn);
 
-/* An LSN the state holds at key, 0 when absent or not one. */
-uint64_t	cdc_report_get_lsn(state *st, const char *key);
-
 /* A time as the state stores it, into buf (at least 24 bytes). */
 void		cdc_report_format_time(time_t t, char *buf, size_t bufsize);
 /* Parse one; false when it is not one. */
 bool		cdc_report_parse_time(const char *s, time_t *t);
-
-/* Store and read a number; read gives dflt when absent or not a number. */
-STATE_MUST_CHECK int cdc_report_put_int(state *st, const char *key, int64_t value);
-int64_t		cdc_report_get_int(state *st, const char *key, int64_t dflt);
 
 /*
  * The summary of a finished cutover as recorded in st: text on stderr, or

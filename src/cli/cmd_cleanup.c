@@ -51,7 +51,11 @@ run(const char *dir, const char *source, const char *target)
 
 	if (!follow_workdir_exists(dir) || (st = state_open(dir)) == NULL)
 		return EXIT_ERROR;
-	phase = state_get(st, FOLLOW_KEY_PHASE);
+	if (state_load_follow_phase(st, &phase) < 0)
+	{
+		state_close(st);
+		return EXIT_ERROR;
+	}
 	if (phase && strcmp(phase, FOLLOW_PHASE_DONE) != 0)
 		log_warning("the cutover is not done: after cleanup, following changes cannot resume");
 	free(phase);

@@ -89,24 +89,32 @@ usage(void)
 }
 
 
-/* The follow's phase now; you own it ("" when none). */
-static char *
-current_phase(state *st)
-{
-	char	   *phase = state_get(st, FOLLOW_KEY_PHASE);
-
-	return phase ? phase : xstrdup("");
-}
-
-/* Whether follow.phase is done; a fresh read of the state. */
+/*
+ * Whether the follow's phase is done; a fresh read of the state.  Not
+ * when it cannot be read (logged): the wait goes on.
+ */
 static bool
 phase_done(state *st)
 {
-	char	   *phase = current_phase(st);
-	bool		done = strcmp(phase, FOLLOW_PHASE_DONE) == 0;
+	char	   *phase;
+	bool		done = state_load_follow_phase(st, &phase) == 1 &&
+		strcmp(phase, FOLLOW_PHASE_DONE) == 0;
 
 	free(phase);
 	return done;
+}
+
+/* The lag the follow recorded last, 0 when unknown. */
+static int64_t
+recorded_lag(state *st)
+{
+	state_progress p;
+	int64_t		lag = 0;
+
+	if (state_load_progress(st, &p) == 0 && p.has_figures && p.figures.lag_bytes > 0)
+		lag = p.figures.lag_bytes;
+	state_progress_release(&p);
+	return lag;
 }
 
 /*
@@ -186,7 +194,7 @@ wait_done(state *st, const cutover_options *o, bool *ran_here)
 		if (now >= next_log)
 		{
 			log_info("waiting for the cutover: %" PRId64 " bytes behind the source",
-					 cdc_report_get_int(st, "follow.lag_bytes", 0));
+					 recorded_lag(st));
 			next_log = now + WAIT_LOG_INTERVAL;
 		}
 		usleep(200 * 1000);
@@ -201,15 +209,20 @@ wait_done(state *st, const cutover_options *o, bool *ran_here)
 static int
 check_prepared(state *st, const char *dir)
 {
-	char	   *source = state_get(st, "source");
+	state_run	run;
 	char		msg[512] = "";
-	PGconn	   *src = source ? conn_try_open(source, NULL, msg, sizeof(msg)) : NULL;
+	PGconn	   *src = NULL;
 	strbuf		list = STRBUF_INIT;
-	int			n = cdc_carry_prepared(src, &list);
+	int			n;
 
+	if (state_load_run(st, &run) != 0)
+		return -1;
+	if (run.source)
+		src = conn_try_open(run.source, NULL, msg, sizeof(msg));
+	n = cdc_carry_prepared(src, &list);
 	if (src)
 		PQfinish(src);
-	free(source);
+	state_run_release(&run);
 	if (n < 0)
 		log_warning("could not ask the source for prepared transactions%s%s",
 					msg[0] ? ": " : "", msg);
@@ -229,8 +242,10 @@ check_prepared(state *st, const char *dir)
 static void
 wait_follow_exit(state *st)
 {
-	int64_t		pid = cdc_report_get_int(st, FOLLOW_KEY_PID, 0);
+	state_progress p;
+	int64_t		pid = state_load_progress(st, &p) == 0 ? p.pid : 0;
 
+	state_progress_release(&p);
 	for (int i = 0; pid > 0 && i < 300 && kill((pid_t) pid, 0) == 0; i++)
 		usleep(100 * 1000);
 }
@@ -251,38 +266,50 @@ drop_slot(state *shared, const char *dir)
 	return rc;
 }
 
+/* Whether st records a follow; false (logged) when not or unreadable. */
+static bool
+records_follow(state *st)
+{
+	state_follow f;
+	bool		found;
+
+	if (state_load_follow(st, &f) != 0)
+		return false;
+	found = f.slot != NULL;
+	state_follow_release(&f);
+	if (!found)
+	{
+		error("work directory \"%s\" records no follow", state_dir(st));
+		log_hint("Changes are followed after \"pgcrane clone --follow\".");
+	}
+	return found;
+}
+
 static int
 run(const cutover_options *o)
 {
 	state	   *st;
-	char	   *req;
 	char		now[32];
 	bool		ran_here = false;
-	int			rc = 0;
+	int			rc;
 
 	if ((st = state_open_shared(o->dir)) == NULL)
 		return EXIT_ERROR;
-	if ((req = state_get(st, FOLLOW_KEY_SLOT)) == NULL)
+	if (!records_follow(st))
 	{
 		state_close(st);
-		error("work directory \"%s\" records no follow", o->dir);
-		log_hint("Changes are followed after \"pgcrane clone --follow\".");
 		return EXIT_ERROR;
 	}
-	free(req);
 	if (!phase_done(st) && check_prepared(st, o->dir) != 0)
 	{
 		state_close(st);
 		return EXIT_ERROR;
 	}
-	if ((req = state_get(st, CUTOVER_KEY_REQUESTED)) == NULL)
-	{
-		cdc_report_format_time(time(NULL), now, sizeof(now));
-		rc = state_put(st, CUTOVER_KEY_REQUESTED, now);
-		if (rc == 0)
-			log_info("cutover requested; waiting for pgcrane follow to catch up");
-	}
-	free(req);
+	cdc_report_format_time(time(NULL), now, sizeof(now));
+	rc = state_request_cutover(st, now);
+	if (rc == 1)
+		log_info("cutover requested; waiting for pgcrane follow to catch up");
+	rc = rc < 0 ? -1 : 0;
 	if (rc == 0)
 		rc = wait_done(st, o, &ran_here);
 	if (ran_here)

@@ -55,11 +55,16 @@ usage(void)
 static uint64_t
 live_source_lsn(state *st, const char *given)
 {
-	char	   *phase = state_get(st, FOLLOW_KEY_PHASE);
-	char	   *source = given ? xstrdup(given) : state_get(st, "source");
+	char	   *phase = NULL;
+	state_run	run = {0};
+	const char *source;
 	uint64_t	lsn = 0;
 	PGconn	   *conn = NULL;
 
+	/* Unreadable (logged): the recorded position is shown. */
+	if (state_load_follow_phase(st, &phase) == 1 && state_load_run(st, &run) != 0)
+		memset(&run, 0, sizeof(run));
+	source = given ? given : run.source;
 	if (phase && strcmp(phase, FOLLOW_PHASE_DONE) != 0 && source)
 	{
 		setenv("PGCONNECT_TIMEOUT", "3", 0);
@@ -76,7 +81,7 @@ live_source_lsn(state *st, const char *given)
 		PQfinish(conn);
 	}
 	free(phase);
-	free(source);
+	state_run_release(&run);
 	return lsn;
 }
 

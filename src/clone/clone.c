@@ -30,7 +30,7 @@
  *   - rows all copied: nothing after needs the snapshot; it goes on.
  *
  * Either way the output says which happened, and the state file records
- * "snapshot.restarts".
+ * how many times the snapshot was lost.
  */
 #include "clone/clone.h"
 
@@ -42,6 +42,7 @@
 
 #include "core/catalog.h"
 #include "cdc/follow.h"
+#include "cdc/pgoutput.h"
 #include "clone/dbprops.h"
 #include "cdc/slot.h"
 #include "core/conn.h"
@@ -309,7 +310,7 @@ static int
 do_catalog(clone_ctx *c)
 {
 	PGconn	   *src = conn_open(c->source, SIDE_SOURCE);
-	char	   *pub;
+	state_follow f = {0};
 	int			rc;
 
 	if (src == NULL)
@@ -323,9 +324,10 @@ do_catalog(clone_ctx *c)
 	}
 	PQfinish(src);
 	tablespace_apply_catalog(&c->cat, &c->o->tablespaces, c->o->no_tablespaces);
-	pub = c->follow ? state_get(c->st, FOLLOW_KEY_PUBLICATION) : NULL;
-	rc = write_post_data_list(c, pub);
-	free(pub);
+	if (c->follow && state_load_follow(c->st, &f) != 0)
+		return -1;
+	rc = write_post_data_list(c, f.publication);
+	state_follow_release(&f);
 	return rc;
 }
 
@@ -460,16 +462,21 @@ fill_report(clone_ctx *c, const char *status, double start)
 static int
 prepare_follow(clone_ctx *c, char **slot)
 {
-	char	   *name = state_get(c->st, FOLLOW_KEY_SLOT);
+	state_follow f;
+	char	   *name;
 	PGconn	   *src;
 	int			rc;
 
+	if (state_load_follow(c->st, &f) != 0)
+		return -1;
+	name = f.slot;
+	f.slot = NULL;
+	state_follow_release(&f);
 	if (name == NULL)
 	{
 		name = str_printf("pgcrane_%08x", (unsigned) (time(NULL) ^ (getpid() << 16)));
-		if (state_put(c->st, FOLLOW_KEY_SLOT, name) != 0 ||
-			state_put(c->st, FOLLOW_KEY_PUBLICATION, name) != 0 ||
-			state_put(c->st, FOLLOW_KEY_ORIGIN, name) != 0)
+		f.slot = f.publication = f.origin = name;
+		if (state_record_follow(c->st, &f) != 0)
 		{
 			free(name);
 			return -1;
@@ -494,7 +501,7 @@ static int
 new_snapshot(clone_ctx *c)
 {
 	snapshot_holder h;
-	char		pid[32];
+	uint64_t	start_lsn = 0;
 	char	   *slot = NULL;
 	int			rc;
 
@@ -511,15 +518,13 @@ new_snapshot(clone_ctx *c)
 	c->snapshot = h.name;
 	h.name = NULL;
 	c->holder_pid = h.pid;
-	snprintf(pid, sizeof(pid), "%d", h.pid);
-	rc = state_put(c->st, "snapshot", c->snapshot);
+	rc = 0;
+	if (h.lsn && !pgo_lsn_parse(h.lsn, &start_lsn))
+		rc = error("invalid LSN \"%s\" of the replication slot", h.lsn);
 	if (rc == 0)
-		rc = state_put(c->st, "snapshot.holder_pid", pid);
+		rc = state_record_snapshot(c->st, c->snapshot, h.pid, start_lsn);
 	if (rc == 0 && h.lsn)
-	{
-		rc = state_put(c->st, FOLLOW_KEY_START_LSN, h.lsn);
 		log_info("replication slot created at %s", h.lsn);
-	}
 	snapshot_holder_release(&h);
 	if (rc != 0)
 		return -1;
@@ -531,20 +536,17 @@ new_snapshot(clone_ctx *c)
 static bool
 snapshot_usable(clone_ctx *c)
 {
-	char	   *pid = state_get(c->st, "snapshot.holder_pid");
 	PGconn	   *src;
 	bool		ok = false;
 
-	c->snapshot = state_get(c->st, "snapshot");
-	c->holder_pid = 0;
-	if (pid && c->snapshot && str_to_int(pid, 1, 1 << 30, &c->holder_pid) &&
-		snapshot_holder_alive(c->holder_pid) &&
+	/* Unreadable (logged) is gone too: a new snapshot is always safe. */
+	if (state_load_snapshot(c->st, &c->snapshot, &c->holder_pid) == 0 &&
+		c->holder_pid && c->snapshot && snapshot_holder_alive(c->holder_pid) &&
 		(src = conn_open(c->source, SIDE_SOURCE)) != NULL)
 	{
 		ok = snapshot_importable(src, c->snapshot);
 		PQfinish(src);
 	}
-	free(pid);
 	return ok;
 }
 
@@ -554,20 +556,15 @@ resume_snapshot(clone_ctx *c)
 {
 	char	   *data = state_step_status(c->st, "data");
 	bool		data_done = data && strcmp(data, STATE_DONE) == 0;
-	char	   *restarts = state_get(c->st, "snapshot.restarts");
-	char		count[32];
 
 	free(data);
 	if (snapshot_usable(c))
 	{
 		log_info("resuming in the same snapshot \"%s\"", c->snapshot);
-		free(restarts);
 		return 0;
 	}
 	log_warning("the snapshot of the interrupted clone is gone");
-	snprintf(count, sizeof(count), "%d", restarts ? (int) strtol(restarts, NULL, 10) + 1 : 1);
-	free(restarts);
-	if (state_put(c->st, "snapshot.restarts", count) != 0)
+	if (state_record_snapshot_restart(c->st) != 0)
 		return -1;
 	if (!data_done)
 	{
@@ -608,7 +605,7 @@ do_target(clone_ctx *c)
 	if (rc == 0 && !c->o->resume)
 		rc = identity_record(c->st, SIDE_TARGET, id);
 	if (rc == 0 && c->created.db_oid)
-		rc = state_put(c->st, "target.created", "on");
+		rc = state_record_target_created(c->st);
 	if (rc == 0 && c->o->resume)
 		rc = targetdb_end_leftovers(c->target);
 	return phase_end(c, rc);
@@ -739,7 +736,7 @@ roll_back(clone_ctx *c)
 		c->rolled_back = true;
 	/* A database that was there before stays, with what was restored. */
 	if (rc == 0 && c->created.db_oid == 0 && c->schema_started)
-		rc = state_put(c->st, "target.partial", "on");
+		rc = state_record_target_partial(c->st, true);
 	return rc;
 }
 
@@ -748,7 +745,7 @@ static void
 hint_after_failure(clone_ctx *c)
 {
 	char	   *resume = str_printf("pgcrane clone --resume --dir %s", c->o->dir);
-	char	   *slot;
+	state_follow f = {0};
 
 	if (c->rolled_back && c->created.db_oid == 0 && c->schema_started)
 	{
@@ -764,11 +761,10 @@ hint_after_failure(clone_ctx *c)
 		return;
 	}
 	log_hint("Resume it with: %s", resume);
-	if (c->follow && (slot = state_get(c->st, FOLLOW_KEY_SLOT)) != NULL)
-	{
-		cdc_slot_report_left(c->source, slot, c->o->dir, resume);
-		free(slot);
-	}
+	if (c->follow && state_load_follow(c->st, &f) == 0 && f.slot != NULL)
+		cdc_slot_report_left(c->source, f.slot, c->o->dir, resume);
+	if (c->follow)
+		state_follow_release(&f);
 	free(resume);
 }
 
@@ -781,9 +777,9 @@ finish(clone_ctx *c, int rc, double start)
 		roll_back(c) == 0)
 		status = "rolled back";
 	fill_report(c, status, start);
-	if (state_put(c->st, "status", status) != 0 && rc == 0)
+	if (state_record_clone_status(c->st, status) != 0 && rc == 0)
 		rc = -1;
-	if (rc == 0 && c->partial_target && state_delete(c->st, "target.partial") != 0)
+	if (rc == 0 && c->partial_target && state_record_target_partial(c->st, false) != 0)
 		rc = -1;
 	if (rc == 0)
 		snapshot_holder_stop(c->holder_pid);
@@ -834,9 +830,9 @@ run_follow(clone_ctx *c)
 
 /* Same connection as recorded?  Compared without passwords. */
 static bool
-same_endpoint(clone_ctx *c, const char *given, const char *key)
+same_endpoint(clone_ctx *c, const char *given, const char *recorded,
+			  const char *key)
 {
-	char	   *recorded = state_get(c->st, key);
 	char	   *redacted = conn_redact(given);
 	bool		same = recorded && redacted && strcmp(recorded, redacted) == 0;
 
@@ -845,7 +841,6 @@ same_endpoint(clone_ctx *c, const char *given, const char *key)
 		error("--%s does not match the clone recorded in \"%s\"", key, c->o->dir);
 		log_detail("The recorded %s is: %s", key, recorded ? recorded : "(none)");
 	}
-	free(recorded);
 	free(redacted);
 	return same;
 }
@@ -860,18 +855,21 @@ same_endpoint(clone_ctx *c, const char *given, const char *key)
 static int
 remove_leftovers(clone_ctx *c)
 {
-	char	   *phase = state_get(c->st, FOLLOW_KEY_PHASE);
+	char	   *phase;
+	int			rc = state_load_follow_phase(c->st, &phase);
 	int64_t		done = state_parts_done(c->st);
 	db_identity source_id;
-	int			rc = 0;
 
+	if (rc < 0)
+		return -1;
+	rc = 0;
 	if (phase == NULL && done == 0 && identity_load(c->st, SIDE_SOURCE, &source_id) == 1)
 	{
 		log_info("removing what an earlier run that copied no row left in \"%s\"", c->o->dir);
 		rc = rollback_run(c->st, c->source, c->target, &source_id);
 		if (rc != 0)
 			log_hint("Give the --source and --target of that run, or use another --dir.");
-		else if ((rc = state_put(c->st, "status", "rolled back")) == 0)
+		else if ((rc = state_record_clone_status(c->st, "rolled back")) == 0)
 			rc = 1;
 	}
 	free(phase);
@@ -881,27 +879,38 @@ remove_leftovers(clone_ctx *c)
 /*
  * A work directory whose replication slot was neither cut over with
  * --drop-slot nor cleaned up refuses a fresh clone: the new run would
- * forget the slot, which then holds WAL on the source for ever.
+ * forget the slot, which then holds WAL on the source for ever.  Also
+ * true (logged) when the state cannot be read.
  */
 static bool
 follow_pending(clone_ctx *c)
 {
-	char	   *slot = state_get(c->st, FOLLOW_KEY_SLOT);
-	char	   *cleaned = state_get(c->st, CLEANUP_KEY_DONE_AT);
-	char	   *phase = state_get(c->st, FOLLOW_KEY_PHASE);
-	bool		pending = slot && slot[0] && cleaned == NULL;
+	state_follow f;
+	state_cutover cut;
+	char	   *phase = NULL;
+	bool		pending;
 
+	if (state_load_follow(c->st, &f) != 0)
+		return true;
+	if (state_load_cutover(c->st, &cut) != 0 ||
+		state_load_follow_phase(c->st, &phase) < 0)
+	{
+		state_follow_release(&f);
+		state_cutover_release(&cut);
+		return true;
+	}
+	pending = f.slot && f.slot[0] && cut.cleanup_done_at == NULL;
 	if (pending)
 	{
 		error("work directory \"%s\" holds a follow whose replication slot \"%s\" still exists",
-			  c->o->dir, slot);
+			  c->o->dir, f.slot);
 		log_detail("Its follow is %s.", phase && strcmp(phase, FOLLOW_PHASE_DONE) == 0 ?
 				   "cut over, but the slot was not dropped" : "not cut over");
 		log_hint("Finish it with \"pgcrane cutover --dir %s --drop-slot\" or \"pgcrane cleanup --dir %s\", or use another --dir.",
 				 c->o->dir, c->o->dir);
 	}
-	free(slot);
-	free(cleaned);
+	state_follow_release(&f);
+	state_cutover_release(&cut);
 	free(phase);
 	return pending;
 }
@@ -910,12 +919,44 @@ follow_pending(clone_ctx *c)
  * Whether the directory records a fresh run that was rolled back but left
  * part of the schema in a target database that existed before, so that
  * the same command restores over it (once preflight proves, by identity,
- * that it is that database).
+ * that it is that database).  1, 0, or -1 (logged).
  */
-static bool
+static int
 rolled_back_into(clone_ctx *c)
 {
-	return state_is_on(c->st, "target.partial");
+	return state_target_partial(c->st);
+}
+
+/* On resume: the recorded run's endpoints and options, unless given. */
+static int
+resume_endpoints(clone_ctx *c)
+{
+	state_run	run;
+	int			rc = 0;
+
+	if (state_load_run(c->st, &run) != 0)
+		return -1;
+	if ((c->source && !same_endpoint(c, c->source, run.source, "source")) ||
+		(c->target && !same_endpoint(c, c->target, run.target, "target")))
+		rc = -1;
+	c->follow = c->follow || run.follow;
+	if (rc == 0 && c->source == NULL)
+	{
+		c->source = c->owned_source = run.source;
+		run.source = NULL;
+	}
+	if (rc == 0 && c->target == NULL)
+	{
+		c->target = c->owned_target = run.target;
+		run.target = NULL;
+	}
+	if (rc == 0 && c->toast == NULL)
+	{
+		c->toast = c->owned_toast = run.toast_compression;
+		run.toast_compression = NULL;
+	}
+	state_run_release(&run);
+	return rc;
 }
 
 /*
@@ -926,11 +967,14 @@ rolled_back_into(clone_ctx *c)
 static int
 setup_endpoints(clone_ctx *c)
 {
-	char	   *status = state_get(c->st, "status");
-	bool		unfinished = status && (strcmp(status, "running") == 0 ||
-										strcmp(status, "failed") == 0 ||
-										strcmp(status, "interrupted") == 0);
+	char	   *status;
+	bool		unfinished;
 
+	if (state_load_clone_status(c->st, &status) < 0)
+		return -1;
+	unfinished = status && (strcmp(status, "running") == 0 ||
+							strcmp(status, "failed") == 0 ||
+							strcmp(status, "interrupted") == 0);
 	free(status);
 	/* A string that does not parse is reported once, before anything. */
 	if ((c->source && !conn_check_string(c->source, SIDE_SOURCE)) ||
@@ -939,13 +983,16 @@ setup_endpoints(clone_ctx *c)
 	if (!c->o->resume)
 	{
 		int			removed = unfinished ? remove_leftovers(c) : 0;
+		int			partial;
 
 		if (removed < 0)
 			return -1;
 		unfinished = unfinished && removed == 0;
 		if (follow_pending(c))
 			return -1;
-		c->partial_target = rolled_back_into(c);
+		if ((partial = rolled_back_into(c)) < 0)
+			return -1;
+		c->partial_target = partial == 1;
 		if (unfinished && state_has_plan(c->st))
 		{
 			error("work directory \"%s\" holds an unfinished clone", c->o->dir);
@@ -957,47 +1004,24 @@ setup_endpoints(clone_ctx *c)
 	}
 	if (!unfinished)
 		return error("work directory \"%s\" holds no unfinished clone to resume", c->o->dir);
-	if (c->source && !same_endpoint(c, c->source, "source"))
-		return -1;
-	if (c->target && !same_endpoint(c, c->target, "target"))
-		return -1;
-	c->follow = c->follow || state_is_on(c->st, "follow");
-	if (c->source == NULL)
-		c->source = c->owned_source = state_get(c->st, "source");
-	if (c->target == NULL)
-		c->target = c->owned_target = state_get(c->st, "target");
-	if (c->toast == NULL)
-		c->toast = c->owned_toast = state_get(c->st, "toast_compression");
-	return 0;
+	return resume_endpoints(c);
 }
 
 /* The run's endpoints (without passwords) and options.  0 or -1. */
 static int
 record_run(clone_ctx *c)
 {
-	char	   *src,
-			   *tgt;
+	state_run	run = {0};
 	int			rc;
 
-	src = conn_redact(c->source);
-	tgt = conn_redact(c->target);
-	rc = src && tgt ? 0 : -1;
-
+	run.source = conn_redact(c->source);
+	run.target = conn_redact(c->target);
+	run.toast_compression = c->toast ? xstrdup(c->toast) : NULL;
+	run.follow = c->follow;
+	rc = run.source && run.target ? 0 : -1;
 	if (rc == 0)
-		rc = state_put(c->st, "source", src);
-	if (rc == 0)
-		rc = state_put(c->st, "target", tgt);
-	if (rc == 0)
-		rc = state_put(c->st, "status", "running");
-	/* Only what this very run creates may be removed if it fails. */
-	if (rc == 0 && !c->o->resume)
-		rc = state_delete(c->st, "target.created");
-	if (rc == 0 && c->follow)
-		rc = state_put(c->st, "follow", "on");
-	if (rc == 0 && c->toast)
-		rc = state_put(c->st, "toast_compression", c->toast);
-	free(src);
-	free(tgt);
+		rc = state_record_run(c->st, &run, !c->o->resume);
+	state_run_release(&run);
 	return rc;
 }
 
@@ -1058,7 +1082,7 @@ clone_run(const clone_options *o)
 			log_info("clone interrupted in phase \"preflight\"; nothing was created");
 			rc = RUN_INTERRUPTED;
 		}
-		if (state_put(c.st, "status", status) != 0 && rc == RUN_OK)
+		if (state_record_clone_status(c.st, status) != 0 && rc == RUN_OK)
 			rc = RUN_FAILED;
 	}
 	else

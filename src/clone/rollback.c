@@ -15,36 +15,28 @@
 #include "util/log.h"
 #include "util/str.h"
 
-bool
-rollback_created_target(state *st)
-{
-	return state_is_on(st, "target.created");
-}
-
 void
 rollback_stop_holder(state *st)
 {
-	char	   *pid = state_get(st, "snapshot.holder_pid");
-	int			n;
+	int			pid;
 
-	if (pid && str_to_int(pid, 1, 1 << 30, &n) && snapshot_holder_alive(n))
+	if (state_load_snapshot(st, NULL, &pid) == 0 && pid && snapshot_holder_alive(pid))
 	{
-		snapshot_holder_stop(n);
-		log_info("stopped the snapshot holder (pid %d)", n);
+		snapshot_holder_stop(pid);
+		log_info("stopped the snapshot holder (pid %d)", pid);
 	}
-	free(pid);
 }
 
 /* The slot and publication, on the recorded source only. */
 static int
 drop_follow_objects(state *st, const char *source)
 {
-	char	   *slot = state_get(st, FOLLOW_KEY_SLOT);
-	char	   *pub = state_get(st, FOLLOW_KEY_PUBLICATION);
-	int			rc = slot ? cdc_cleanup_source(st, source, slot, pub) : 0;
+	state_follow f;
+	int			rc = state_load_follow(st, &f);
 
-	free(slot);
-	free(pub);
+	if (rc == 0 && f.slot)
+		rc = cdc_cleanup_source(st, source, f.slot, f.publication);
+	state_follow_release(&f);
 	return rc;
 }
 
@@ -52,27 +44,13 @@ static int
 drop_target(state *st, const char *target, const db_identity *source_id)
 {
 	db_identity created;
+	int			rc = state_target_created(st);
 
-	if (!rollback_created_target(st))
-		return 0;
+	if (rc <= 0)
+		return rc;
 	if (identity_load(st, SIDE_TARGET, &created) != 1)
 		return error("the work directory records no identity of the target database it created");
 	return targetdb_drop_created(target, &created, source_id);
-}
-
-static int
-forget(state *st)
-{
-	static const char *const keys[] = {
-		FOLLOW_KEY_SLOT, FOLLOW_KEY_PUBLICATION, FOLLOW_KEY_ORIGIN,
-		FOLLOW_KEY_START_LSN, "follow", "snapshot", "snapshot.holder_pid",
-		"target.created",
-	};
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (state_delete(st, keys[i]) != 0)
-			return -1;
-	return 0;
 }
 
 int
@@ -87,6 +65,6 @@ rollback_run(state *st, const char *source, const char *target,
 	if (drop_target(st, target, source_id) != 0)
 		rc = -1;
 	if (rc == 0)
-		rc = forget(st);
+		rc = state_forget_created(st);
 	return rc;
 }

@@ -45,7 +45,4 @@ int			rollback_run(state *st, const char *source, const char *target,
  */
 void		rollback_stop_holder(state *st);
 
-/* Whether st records a target database created by the run. */
-bool		rollback_created_target(state *st);
-
 #endif

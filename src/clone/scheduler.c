@@ -124,14 +124,11 @@ add_task(sched *s, task_kind kind, int item, int priority, int64_t cost,
 	return tasks_add(s->graph, k, priority, cost, needs);
 }
 
+/* Unreadable (logged) counts as not done: they are copied again. */
 static bool
 lo_done(state *st)
 {
-	char	   *v = state_get(st, "large_objects");
-	bool		done = v && strcmp(v, STATE_DONE) == 0;
-
-	free(v);
-	return done;
+	return state_large_objects_done(st) == 1;
 }
 
 /*
@@ -448,7 +445,7 @@ run_large_objects(worker *w)
 	if (largeobject_copy_all(w->src, w->tgt, &s->res->large_objects,
 							 &s->cfg->prog->bytes, &s->cfg->intr->stop) != 0)
 		return -1;
-	return state_put(s->cfg->st, "large_objects", STATE_DONE);
+	return state_record_large_objects_done(s->cfg->st);
 }
 
 static int

@@ -127,58 +127,36 @@ identity_describe(const db_identity *id, char *buf, size_t size)
 	return buf;
 }
 
-static int
-put_key(state *st, const char *side, const char *what, const char *value)
+/* The state's name of side ("source" or "target"). */
+static state_side
+side_of(const char *side)
 {
-	char		key[64];
-
-	snprintf(key, sizeof(key), "%s.%s", side, what);
-	return state_put(st, key, value);
-}
-
-/* 1 found, 0 absent, -1 unreadable (state_lookup). */
-static int
-get_key(state *st, const char *side, const char *what, char **value)
-{
-	char		key[64];
-
-	snprintf(key, sizeof(key), "%s.%s", side, what);
-	return state_lookup(st, key, value);
+	return strcmp(side, SIDE_SOURCE) == 0 ? STATE_SOURCE : STATE_TARGET;
 }
 
 int
 identity_record(state *st, const char *side, const db_identity *id)
 {
-	char		oid[16];
-
-	snprintf(oid, sizeof(oid), "%u", id->db_oid);
-	if (put_key(st, side, "system", id->system) != 0 ||
-		put_key(st, side, "db_oid", oid) != 0 ||
-		put_key(st, side, "dbname", id->dbname) != 0)
-		return -1;
-	return 0;
+	return state_record_identity(st, side_of(side), id->system, id->db_oid,
+								 id->dbname);
 }
 
 int
 identity_load(state *st, const char *side, db_identity *id)
 {
-	char	   *system = NULL,
-			   *oid = NULL,
-			   *dbname = NULL;
-	int			a = get_key(st, side, "system", &system);
-	int			b = a < 0 ? -1 : get_key(st, side, "db_oid", &oid);
-	int			c = b < 0 ? -1 : get_key(st, side, "dbname", &dbname);
-	int			found = a < 0 || b < 0 || c < 0 ? -1 : a && b && c ? 1 : 0;
+	char	   *system,
+			   *dbname;
+	uint32_t	oid;
+	int			found = state_load_identity(st, side_of(side), &system, &oid, &dbname);
 
 	memset(id, 0, sizeof(*id));
 	if (found == 1)
 	{
 		str_copy(id->system, system, sizeof(id->system));
-		id->db_oid = (uint32_t) strtoul(oid, NULL, 10);
+		id->db_oid = oid;
 		str_copy(id->dbname, dbname, sizeof(id->dbname));
 	}
 	free(system);
-	free(oid);
 	free(dbname);
 	return found;
 }
@@ -200,7 +178,12 @@ report_mismatch(state *st, const char *side, const db_identity *rec,
 	char		a[512],
 				b[512];
 	char	   *given = conn_redact(conninfo);
-	char	   *recorded = state_get(st, side);
+	state_run	run;
+	const char *recorded;
+
+	if (state_load_run(st, &run) != 0)
+		memset(&run, 0, sizeof(run));
+	recorded = side_of(side) == STATE_SOURCE ? run.source : run.target;
 
 	error("the %s given is not the %s database recorded in \"%s\"", side, side,
 		  state_dir(st));
@@ -209,7 +192,7 @@ report_mismatch(state *st, const char *side, const db_identity *rec,
 			   identity_describe(now, b, sizeof(b)), given ? given : "?");
 	log_hint("Give the --%s of the clone recorded there, or use another --dir.", side);
 	free(given);
-	free(recorded);
+	state_run_release(&run);
 	return -1;
 }
 

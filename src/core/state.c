@@ -3,7 +3,8 @@
  *		The work directory's SQLite file.
  *
  * Schema (see state.h for what it is for):
- *   kv(key, value)                       settings of the run
+ *   kv(key, value)                       the facts of the run, as text
+ *                                        (the keys are spelt below only)
  *   step(name, status, started, finished, seconds)
  *   tables(oid, name, bytes, nparts, format, analyzed)
  *   parts(table_oid, partno, first_block, end_block, status, rows, bytes, seconds)
@@ -17,6 +18,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -372,14 +374,147 @@ get_text(state *st, const char *sql, const char *param)
 	return out;
 }
 
-int
-state_lookup(state *st, const char *key, char **value)
+/* ---------- the facts, as key/value pairs of table kv ---------- */
+
+/*
+ * The keys, spelt here only.  They are the ones every earlier pgcrane
+ * wrote, so that a work directory keeps its meaning across versions.
+ */
+#define K_SOURCE			"source"
+#define K_TARGET			"target"
+#define K_TOAST				"toast_compression"
+#define K_FOLLOW_ON			"follow"
+#define K_STATUS			"status"
+#define K_SNAPSHOT			"snapshot"
+#define K_HOLDER_PID		"snapshot.holder_pid"
+#define K_RESTARTS			"snapshot.restarts"
+#define K_TARGET_CREATED	"target.created"
+#define K_TARGET_PARTIAL	"target.partial"
+#define K_LARGE_OBJECTS		"large_objects"
+#define K_VERIFY_STATUS		"verify.status"
+#define K_VERIFY_RESULT		"verify.result"
+#define K_SLOT				"follow.slot"
+#define K_PUBLICATION		"follow.publication"
+#define K_ORIGIN			"follow.origin"
+#define K_START_LSN			"follow.start_lsn"
+#define K_PHASE				"follow.phase"
+#define K_PID				"follow.pid"
+#define K_STARTED_AT		"follow.started_at"
+#define K_UPDATED_AT		"follow.updated_at"
+#define K_ERROR				"follow.error"
+#define K_RECONNECT			"follow.reconnect_attempt"
+#define K_LAST_ERROR		"follow.last_error"
+#define K_APPLIED_LSN		"follow.applied_lsn"
+#define K_DURABLE_LSN		"follow.durable_lsn"
+#define K_SOURCE_LSN		"follow.source_lsn"
+#define K_LAG_BYTES			"follow.lag_bytes"
+#define K_LAG_SECONDS		"follow.lag_seconds"
+#define K_RATE				"follow.changes_per_second"
+#define K_TRANSACTIONS		"follow.transactions"
+#define K_CHANGES			"follow.changes"
+#define K_MISSING_ROWS		"follow.missing_rows"
+#define K_COUNTED_LSN		"follow.counted_lsn"
+#define K_SEQUENCES			"follow.sequences"
+#define K_CUTOVER_REQUESTED	"cutover.requested"
+#define K_CUTOVER_TARGET	"cutover.target_lsn"
+#define K_CUTOVER_LSN		"cutover.lsn"
+#define K_CUTOVER_DONE_AT	"cutover.done_at"
+#define K_NOT_CARRIED		"cutover.not_carried"
+#define K_CLEANUP_DONE_AT	"cleanup.done_at"
+
+/* A flag's value. */
+#define ON "on"
+
+/* What one write does to a key. */
+typedef enum kv_verb
+{
+	KV_PUT,						/* set it */
+	KV_PUT_NEW,					/* set it unless it is there */
+	KV_DELETE,					/* forget it */
+} kv_verb;
+
+typedef struct kv_op
+{
+	kv_verb		verb;
+	const char *key;			/* NULL: nothing to do */
+	const char *value;
+} kv_op;
+
+static const char *const kv_sql[] = {
+	[KV_PUT] = "INSERT INTO kv VALUES (?, ?) ON CONFLICT (key) "
+	"DO UPDATE SET value = excluded.value",
+	[KV_PUT_NEW] = "INSERT INTO kv VALUES (?, ?) ON CONFLICT (key) DO NOTHING",
+	[KV_DELETE] = "DELETE FROM kv WHERE key = ?",
+};
+
+/* One write, with the mutex held; 0 or -1 (logged). */
+static int
+kv_write_locked(state *st, const kv_op *op)
+{
+	sqlite3_stmt *stmt;
+	int			rc;
+
+	if (sqlite3_prepare_v2(st->db, kv_sql[op->verb], -1, &stmt, NULL) != SQLITE_OK)
+		return error("could not update state file in \"%s\": %s", st->dir,
+					 sqlite3_errmsg(st->db));
+	sqlite3_bind_text(stmt, 1, op->key, -1, SQLITE_TRANSIENT);
+	if (op->verb != KV_DELETE)
+		sqlite3_bind_text(stmt, 2, op->value ? op->value : "", -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(stmt);
+	sqlite3_finalize(stmt);
+	if (rc != SQLITE_DONE)
+		return error("could not update state file in \"%s\": %s", st->dir,
+					 sqlite3_errmsg(st->db));
+	return 0;
+}
+
+/*
+ * The writes of one fact in one transaction; 0 or -1 (logged, nothing
+ * written).  *changed (may be NULL) gets how many rows they changed.
+ */
+static int
+kv_apply(state *st, const kv_op *ops, int n, int *changed)
+{
+	int			rc;
+	int			before;
+
+	bool		own;
+
+	pthread_mutex_lock(&st->lock);
+	/* Inside the plan's transaction (state_plan_begin) the fact joins it. */
+	own = sqlite3_get_autocommit(st->db) != 0;
+	before = sqlite3_total_changes(st->db);
+	rc = own ? exec_sql(st, "BEGIN IMMEDIATE") : 0;
+	for (int i = 0; rc == 0 && i < n; i++)
+		if (ops[i].key)
+			rc = kv_write_locked(st, &ops[i]);
+	if (changed)
+		*changed = sqlite3_total_changes(st->db) - before;
+	if (own && rc == 0)
+		rc = exec_sql(st, "COMMIT");
+	else if (own)
+		(void) exec_sql(st, "ROLLBACK");
+	pthread_mutex_unlock(&st->lock);
+	return rc;
+}
+
+/* One key put, in its own transaction. */
+static int
+kv_put(state *st, const char *key, const char *value)
+{
+	kv_op		op = {KV_PUT, key, value};
+
+	return kv_apply(st, &op, 1, NULL);
+}
+
+/* One key's value with the mutex held: 1 (*value yours), 0 absent, -1. */
+static int
+kv_read_locked(state *st, const char *key, char **value)
 {
 	sqlite3_stmt *stmt;
 	int			rc = -1;
 
 	*value = NULL;
-	pthread_mutex_lock(&st->lock);
 	if (sqlite3_prepare_v2(st->db, "SELECT value FROM kv WHERE key = ?", -1, &stmt,
 						   NULL) == SQLITE_OK)
 	{
@@ -398,82 +533,632 @@ state_lookup(state *st, const char *key, char **value)
 	}
 	if (rc < 0)
 		error("could not read state file in \"%s\": %s", st->dir, sqlite3_errmsg(st->db));
-	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
-int
-state_put(state *st, const char *key, const char *value)
+/*
+ * The values of n keys as one consistent read: values[i] NULL when
+ * absent.  0, or -1 (logged, every value NULL).
+ */
+static int
+kv_read(state *st, const char *const *keys, char **values, int n)
 {
-	return run(st, "INSERT INTO kv VALUES (?, ?) ON CONFLICT (key) "
-			   "DO UPDATE SET value = excluded.value", "tt", key, value);
+	int			rc = 0;
+	bool		own;
+
+	pthread_mutex_lock(&st->lock);
+	own = n > 1 && sqlite3_get_autocommit(st->db) != 0;
+	if (own && sqlite3_exec(st->db, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+	{
+		rc = error("could not read state file in \"%s\": %s", st->dir,
+				   sqlite3_errmsg(st->db));
+		own = false;
+	}
+	for (int i = 0; i < n; i++)
+		values[i] = NULL;
+	for (int i = 0; rc == 0 && i < n; i++)
+		rc = kv_read_locked(st, keys[i], &values[i]) < 0 ? -1 : 0;
+	if (own)
+		(void) sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL);
+	pthread_mutex_unlock(&st->lock);
+	for (int i = 0; rc != 0 && i < n; i++)
+	{
+		free(values[i]);
+		values[i] = NULL;
+	}
+	return rc;
 }
 
-/* One key's value, with the mutex held; 0 or -1 (logged). */
+/* One key's value: 1 (*value yours), 0 absent, -1 (logged). */
 static int
-put_locked(state *st, const char *key, const char *value)
+kv_get(state *st, const char *key, char **value)
 {
-	sqlite3_stmt *stmt;
-	int			rc;
+	int			rc = kv_read(st, &key, value, 1);
 
-	if (sqlite3_prepare_v2(st->db, "INSERT INTO kv VALUES (?, ?) ON CONFLICT (key) "
-						   "DO UPDATE SET value = excluded.value", -1, &stmt,
-						   NULL) != SQLITE_OK)
-		return error("could not update state file in \"%s\": %s", st->dir,
-					 sqlite3_errmsg(st->db));
-	sqlite3_bind_text(stmt, 1, key, -1, SQLITE_TRANSIENT);
-	if (value)
-		sqlite3_bind_text(stmt, 2, value, -1, SQLITE_TRANSIENT);
+	return rc < 0 ? -1 : *value != NULL;
+}
+
+/* Whether a flag is set: 1, 0, -1 (logged). */
+static int
+kv_flag(state *st, const char *key, const char *on)
+{
+	char	   *v;
+	int			rc = kv_get(st, key, &v);
+
+	if (rc == 1)
+		rc = strcmp(v, on) == 0;
+	free(v);
+	return rc;
+}
+
+/* ---------- values as text ---------- */
+
+typedef char numbuf[32];
+
+static const char *
+fmt_int(numbuf buf, int64_t v)
+{
+	snprintf(buf, sizeof(numbuf), "%" PRId64, v);
+	return buf;
+}
+
+static const char *
+fmt_double(numbuf buf, double v)
+{
+	snprintf(buf, sizeof(numbuf), "%.1f", v);
+	return buf;
+}
+
+/* An LSN as PostgreSQL writes it; "" for 0 when zero_empty. */
+static const char *
+fmt_lsn(numbuf buf, uint64_t lsn, bool zero_empty)
+{
+	if (lsn == 0 && zero_empty)
+		buf[0] = '\0';
 	else
-		sqlite3_bind_null(stmt, 2);
-	rc = sqlite3_step(stmt);
-	sqlite3_finalize(stmt);
-	if (rc != SQLITE_DONE)
-		return error("could not update state file in \"%s\": %s", st->dir,
-					 sqlite3_errmsg(st->db));
+		snprintf(buf, sizeof(numbuf), "%" PRIX32 "/%" PRIX32,
+				 (uint32_t) (lsn >> 32), (uint32_t) lsn);
+	return buf;
+}
+
+/* Number parsed from s, or dflt when absent, empty or not a number. */
+static int64_t
+parse_int(const char *s, int64_t dflt)
+{
+	int64_t		v;
+
+	return s && str_to_int64(s, &v) ? v : dflt;
+}
+
+static double
+parse_double(const char *s)
+{
+	char	   *end;
+	double		v = s ? strtod(s, &end) : 0.0;
+
+	return s && end != s && *end == '\0' ? v : 0.0;
+}
+
+/* An LSN "X/Y"; false when s is not one. */
+static bool
+parse_lsn(const char *s, uint64_t *lsn)
+{
+	unsigned int hi,
+				lo;
+	char		extra;
+
+	if (s == NULL || strchr(s, '-') || strchr(s, ' ') ||
+		sscanf(s, "%8X/%8X%c", &hi, &lo, &extra) != 2)
+		return false;
+	*lsn = ((uint64_t) hi << 32) | lo;
+	return true;
+}
+
+/* An LSN or 0 when absent or not one. */
+static uint64_t
+lsn_or_zero(const char *s)
+{
+	uint64_t	lsn = 0;
+
+	return parse_lsn(s, &lsn) ? lsn : 0;
+}
+
+static void
+free_all(char **values, int n)
+{
+	for (int i = 0; i < n; i++)
+		free(values[i]);
+}
+
+/* ---------- the run ---------- */
+
+int
+state_record_run(state *st, const state_run *run, bool fresh)
+{
+	kv_op		ops[] = {
+		{KV_PUT, K_SOURCE, run->source},
+		{KV_PUT, K_TARGET, run->target},
+		{KV_PUT, K_STATUS, "running"},
+		/* Only what this very run creates may be removed if it fails. */
+		{KV_DELETE, fresh ? K_TARGET_CREATED : NULL, NULL},
+		{KV_PUT, run->follow ? K_FOLLOW_ON : NULL, ON},
+		{KV_PUT, run->toast_compression ? K_TOAST : NULL, run->toast_compression},
+	};
+
+	return kv_apply(st, ops, 6, NULL);
+}
+
+int
+state_load_run(state *st, state_run *run)
+{
+	static const char *const keys[] = {K_SOURCE, K_TARGET, K_TOAST, K_FOLLOW_ON};
+	char	   *v[4];
+
+	memset(run, 0, sizeof(*run));
+	if (kv_read(st, keys, v, 4) != 0)
+		return -1;
+	run->source = v[0];
+	run->target = v[1];
+	run->toast_compression = v[2];
+	run->follow = v[3] && strcmp(v[3], ON) == 0;
+	free(v[3]);
+	return 0;
+}
+
+void
+state_run_release(state_run *run)
+{
+	free(run->source);
+	free(run->target);
+	free(run->toast_compression);
+	memset(run, 0, sizeof(*run));
+}
+
+int
+state_record_clone_status(state *st, const char *status)
+{
+	return kv_put(st, K_STATUS, status);
+}
+
+int
+state_load_clone_status(state *st, char **status)
+{
+	return kv_get(st, K_STATUS, status);
+}
+
+/* ---------- identities ---------- */
+
+static const char *const identity_keys[2][3] = {
+	[STATE_SOURCE] = {"source.system", "source.db_oid", "source.dbname"},
+	[STATE_TARGET] = {"target.system", "target.db_oid", "target.dbname"},
+};
+
+int
+state_record_identity(state *st, state_side side, const char *system,
+					  uint32_t db_oid, const char *dbname)
+{
+	numbuf		oid;
+	kv_op		ops[] = {
+		{KV_PUT, identity_keys[side][0], system},
+		{KV_PUT, identity_keys[side][1], fmt_int(oid, db_oid)},
+		{KV_PUT, identity_keys[side][2], dbname},
+	};
+
+	return kv_apply(st, ops, 3, NULL);
+}
+
+int
+state_load_identity(state *st, state_side side, char **system,
+					uint32_t *db_oid, char **dbname)
+{
+	char	   *v[3];
+
+	*system = *dbname = NULL;
+	*db_oid = 0;
+	if (kv_read(st, identity_keys[side], v, 3) != 0)
+		return -1;
+	if (v[0] == NULL || v[1] == NULL || v[2] == NULL)
+	{
+		free_all(v, 3);
+		return 0;
+	}
+	*system = v[0];
+	*db_oid = (uint32_t) strtoul(v[1], NULL, 10);
+	*dbname = v[2];
+	free(v[1]);
+	return 1;
+}
+
+/* ---------- the snapshot and the target's flags ---------- */
+
+int
+state_record_snapshot(state *st, const char *name, int holder_pid,
+					  uint64_t start_lsn)
+{
+	numbuf		pid,
+				lsn;
+	kv_op		ops[] = {
+		{KV_PUT, K_SNAPSHOT, name},
+		{KV_PUT, K_HOLDER_PID, fmt_int(pid, holder_pid)},
+		{KV_PUT, start_lsn ? K_START_LSN : NULL, fmt_lsn(lsn, start_lsn, false)},
+	};
+
+	return kv_apply(st, ops, 3, NULL);
+}
+
+int
+state_load_snapshot(state *st, char **name, int *holder_pid)
+{
+	static const char *const keys[] = {K_SNAPSHOT, K_HOLDER_PID};
+	char	   *v[2];
+	int64_t		pid;
+
+	if (name)
+		*name = NULL;
+	*holder_pid = 0;
+	if (kv_read(st, keys, v, 2) != 0)
+		return -1;
+	pid = parse_int(v[1], 0);
+	*holder_pid = pid > 0 && pid < (1 << 30) ? (int) pid : 0;
+	if (name)
+		*name = v[0];
+	else
+		free(v[0]);
+	free(v[1]);
 	return 0;
 }
 
 int
-state_put_many(state *st, const char *const *keys, const char *const *values,
-			   int n)
+state_record_snapshot_restart(state *st)
 {
 	int			rc;
 
 	pthread_mutex_lock(&st->lock);
-	rc = exec_sql(st, "BEGIN");
-	for (int i = 0; rc == 0 && i < n; i++)
-		rc = put_locked(st, keys[i], values[i]);
-	if (rc == 0)
-		rc = exec_sql(st, "COMMIT");
-	else
-		(void) exec_sql(st, "ROLLBACK");
+	rc = exec_sql(st, "INSERT INTO kv VALUES ('" K_RESTARTS "', '1') "
+				  "ON CONFLICT (key) DO UPDATE SET value = "
+				  "CAST(CAST(value AS INTEGER) + 1 AS TEXT)");
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
 
-bool
-state_is_on(state *st, const char *key)
+int
+state_record_target_created(state *st)
 {
-	char	   *v = state_get(st, key);
-	bool		on = v && strcmp(v, "on") == 0;
-
-	free(v);
-	return on;
+	return kv_put(st, K_TARGET_CREATED, ON);
 }
 
 int
-state_delete(state *st, const char *key)
+state_target_created(state *st)
 {
-	return run(st, "DELETE FROM kv WHERE key = ?", "t", key);
+	return kv_flag(st, K_TARGET_CREATED, ON);
 }
 
-char *
-state_get(state *st, const char *key)
+int
+state_record_target_partial(state *st, bool partial)
 {
-	return get_text(st, "SELECT value FROM kv WHERE key = ?", key);
+	kv_op		op = {partial ? KV_PUT : KV_DELETE, K_TARGET_PARTIAL, ON};
+
+	return kv_apply(st, &op, 1, NULL);
 }
 
+int
+state_target_partial(state *st)
+{
+	return kv_flag(st, K_TARGET_PARTIAL, ON);
+}
+
+int
+state_record_large_objects_done(state *st)
+{
+	return kv_put(st, K_LARGE_OBJECTS, STATE_DONE);
+}
+
+int
+state_large_objects_done(state *st)
+{
+	return kv_flag(st, K_LARGE_OBJECTS, STATE_DONE);
+}
+
+int
+state_forget_created(state *st)
+{
+	static const char *const keys[] = {
+		K_SLOT, K_PUBLICATION, K_ORIGIN, K_START_LSN, K_FOLLOW_ON,
+		K_SNAPSHOT, K_HOLDER_PID, K_TARGET_CREATED,
+	};
+	kv_op		ops[8];
+
+	for (int i = 0; i < 8; i++)
+		ops[i] = (kv_op) {KV_DELETE, keys[i], NULL};
+	return kv_apply(st, ops, 8, NULL);
+}
+
+int
+state_record_verify(state *st, const char *status, const char *json)
+{
+	kv_op		ops[] = {
+		{KV_PUT, K_VERIFY_RESULT, json},
+		{KV_PUT, K_VERIFY_STATUS, status},
+	};
+
+	return kv_apply(st, ops, 2, NULL);
+}
+
+int
+state_load_verify(state *st, char **status, char **json)
+{
+	static const char *const keys[] = {K_VERIFY_STATUS, K_VERIFY_RESULT};
+	char	   *v[2];
+
+	*status = *json = NULL;
+	if (kv_read(st, keys, v, 2) != 0)
+		return -1;
+	*status = v[0];
+	*json = v[1];
+	return v[0] != NULL;
+}
+
+/* ---------- following changes ---------- */
+
+int
+state_record_follow(state *st, const state_follow *f)
+{
+	kv_op		ops[] = {
+		{KV_PUT, K_SLOT, f->slot},
+		{KV_PUT, K_PUBLICATION, f->publication},
+		{KV_PUT, K_ORIGIN, f->origin},
+	};
+
+	return kv_apply(st, ops, 3, NULL);
+}
+
+int
+state_load_follow(state *st, state_follow *f)
+{
+	static const char *const keys[] = {K_SLOT, K_PUBLICATION, K_ORIGIN, K_START_LSN};
+	char	   *v[4];
+	int			rc = 0;
+
+	memset(f, 0, sizeof(*f));
+	if (kv_read(st, keys, v, 4) != 0)
+		return -1;
+	f->slot = v[0];
+	f->publication = v[1];
+	f->origin = v[2];
+	if (v[3] && !parse_lsn(v[3], &f->start_lsn))
+	{
+		rc = error("invalid start LSN \"%s\" in the state file of \"%s\"", v[3], st->dir);
+		state_follow_release(f);
+	}
+	free(v[3]);
+	return rc;
+}
+
+void
+state_follow_release(state_follow *f)
+{
+	free(f->slot);
+	free(f->publication);
+	free(f->origin);
+	memset(f, 0, sizeof(*f));
+}
+
+int
+state_record_follow_phase(state *st, const char *phase)
+{
+	return kv_put(st, K_PHASE, phase);
+}
+
+int
+state_load_follow_phase(state *st, char **phase)
+{
+	return kv_get(st, K_PHASE, phase);
+}
+
+int
+state_record_follow_start(state *st, int64_t pid, const char *now)
+{
+	numbuf		buf;
+	kv_op		ops[] = {
+		{KV_PUT, K_PID, fmt_int(buf, pid)},
+		{KV_PUT_NEW, K_STARTED_AT, now},
+		{KV_PUT, K_ERROR, ""},
+	};
+
+	return kv_apply(st, ops, 3, NULL);
+}
+
+int
+state_record_follow_alive(state *st, const char *now)
+{
+	return kv_put(st, K_UPDATED_AT, now);
+}
+
+int
+state_record_follow_reconnect(state *st, int64_t attempt, const char *last_error)
+{
+	numbuf		buf;
+	kv_op		ops[] = {
+		{KV_PUT, K_RECONNECT, fmt_int(buf, attempt)},
+		{KV_PUT, last_error ? K_LAST_ERROR : NULL, last_error},
+	};
+
+	return kv_apply(st, ops, 2, NULL);
+}
+
+int
+state_record_follow_error(state *st, const char *error)
+{
+	return kv_put(st, K_ERROR, error);
+}
+
+int
+state_record_follow_figures(state *st, const state_figures *f, const char *now)
+{
+	numbuf		b[6];
+	kv_op		ops[] = {
+		{KV_PUT, K_APPLIED_LSN, fmt_lsn(b[0], f->applied_lsn, true)},
+		{KV_PUT, K_DURABLE_LSN, fmt_lsn(b[1], f->durable_lsn, true)},
+		{KV_PUT, K_SOURCE_LSN, fmt_lsn(b[2], f->source_lsn, true)},
+		{KV_PUT, K_LAG_BYTES, f->lag_bytes < 0 ? "" : fmt_int(b[3], f->lag_bytes)},
+		{KV_PUT, K_LAG_SECONDS, fmt_double(b[4], f->lag_seconds)},
+		{KV_PUT, K_RATE, fmt_double(b[5], f->changes_per_second)},
+		{KV_PUT, K_UPDATED_AT, now},
+	};
+
+	return kv_apply(st, ops, 7, NULL);
+}
+
+int
+state_record_follow_counts(state *st, const state_counts *c)
+{
+	numbuf		b[4];
+	kv_op		ops[] = {
+		{KV_PUT, K_TRANSACTIONS, fmt_int(b[0], c->transactions)},
+		{KV_PUT, K_CHANGES, fmt_int(b[1], c->changes)},
+		{KV_PUT, K_MISSING_ROWS, fmt_int(b[2], c->missing_rows)},
+		{KV_PUT, K_COUNTED_LSN, fmt_lsn(b[3], c->counted_lsn, false)},
+	};
+
+	return kv_apply(st, ops, 4, NULL);
+}
+
+int
+state_record_follow_sequences(state *st, int64_t n)
+{
+	numbuf		buf;
+
+	return kv_put(st, K_SEQUENCES, fmt_int(buf, n));
+}
+
+/* The keys state_load_progress reads, in the order it takes them. */
+enum
+{
+	P_PHASE, P_STARTED, P_UPDATED, P_LAST_ERROR, P_PID, P_RECONNECT,
+	P_APPLIED, P_DURABLE, P_SOURCE, P_LAG_BYTES, P_LAG_SECONDS, P_RATE,
+	P_TRANSACTIONS, P_CHANGES, P_MISSING, P_COUNTED, P_SEQUENCES, P_N
+};
+
+static const char *const progress_keys[P_N] = {
+	K_PHASE, K_STARTED_AT, K_UPDATED_AT, K_LAST_ERROR, K_PID, K_RECONNECT,
+	K_APPLIED_LSN, K_DURABLE_LSN, K_SOURCE_LSN, K_LAG_BYTES, K_LAG_SECONDS, K_RATE,
+	K_TRANSACTIONS, K_CHANGES, K_MISSING_ROWS, K_COUNTED_LSN, K_SEQUENCES,
+};
+
+int
+state_load_progress(state *st, state_progress *p)
+{
+	char	   *v[P_N];
+
+	memset(p, 0, sizeof(*p));
+	if (kv_read(st, progress_keys, v, P_N) != 0)
+		return -1;
+	p->phase = v[P_PHASE];
+	p->started_at = v[P_STARTED];
+	p->updated_at = v[P_UPDATED];
+	p->last_error = v[P_LAST_ERROR];
+	p->pid = parse_int(v[P_PID], 0);
+	p->reconnect_attempt = parse_int(v[P_RECONNECT], -1);
+	p->has_figures = v[P_LAG_SECONDS] != NULL;
+	p->figures.applied_lsn = lsn_or_zero(v[P_APPLIED]);
+	p->figures.durable_lsn = lsn_or_zero(v[P_DURABLE]);
+	p->figures.source_lsn = lsn_or_zero(v[P_SOURCE]);
+	p->figures.lag_bytes = parse_int(v[P_LAG_BYTES], -1);
+	p->figures.lag_seconds = parse_double(v[P_LAG_SECONDS]);
+	p->figures.changes_per_second = parse_double(v[P_RATE]);
+	p->has_counts = v[P_TRANSACTIONS] != NULL;
+	p->counts.transactions = parse_int(v[P_TRANSACTIONS], 0);
+	p->counts.changes = parse_int(v[P_CHANGES], 0);
+	p->counts.missing_rows = parse_int(v[P_MISSING], 0);
+	p->counts.counted_lsn = lsn_or_zero(v[P_COUNTED]);
+	p->sequences = parse_int(v[P_SEQUENCES], -1);
+	free_all(v + P_PID, P_N - P_PID);
+	return 0;
+}
+
+void
+state_progress_release(state_progress *p)
+{
+	free(p->phase);
+	free(p->started_at);
+	free(p->updated_at);
+	free(p->last_error);
+	memset(p, 0, sizeof(*p));
+}
+
+/* ---------- cutover and cleanup ---------- */
+
+int
+state_request_cutover(state *st, const char *now)
+{
+	kv_op		op = {KV_PUT_NEW, K_CUTOVER_REQUESTED, now};
+	int			changed = 0;
+
+	if (kv_apply(st, &op, 1, &changed) != 0)
+		return -1;
+	return changed > 0;
+}
+
+int
+state_record_cutover_target(state *st, uint64_t lsn)
+{
+	numbuf		buf;
+
+	return kv_put(st, K_CUTOVER_TARGET, fmt_lsn(buf, lsn, false));
+}
+
+int
+state_record_cutover_done(state *st, uint64_t lsn, const char *now,
+						  const char *not_carried)
+{
+	numbuf		buf;
+	kv_op		ops[] = {
+		{KV_PUT, K_NOT_CARRIED, not_carried},
+		{KV_PUT, K_CUTOVER_LSN, fmt_lsn(buf, lsn, false)},
+		{KV_PUT, K_CUTOVER_DONE_AT, now},
+	};
+
+	return kv_apply(st, ops, 3, NULL);
+}
+
+int
+state_load_cutover(state *st, state_cutover *c)
+{
+	static const char *const keys[] = {
+		K_CUTOVER_REQUESTED, K_CUTOVER_TARGET, K_CUTOVER_LSN, K_CUTOVER_DONE_AT,
+		K_NOT_CARRIED, K_CLEANUP_DONE_AT,
+	};
+	char	   *v[6];
+
+	memset(c, 0, sizeof(*c));
+	if (kv_read(st, keys, v, 6) != 0)
+		return -1;
+	c->requested_at = v[0];
+	c->target_lsn = lsn_or_zero(v[1]);
+	c->lsn = lsn_or_zero(v[2]);
+	c->done_at = v[3];
+	c->not_carried = v[4];
+	c->cleanup_done_at = v[5];
+	free(v[1]);
+	free(v[2]);
+	return 0;
+}
+
+void
+state_cutover_release(state_cutover *c)
+{
+	free(c->requested_at);
+	free(c->done_at);
+	free(c->not_carried);
+	free(c->cleanup_done_at);
+	memset(c, 0, sizeof(*c));
+}
+
+int
+state_record_cleanup_done(state *st, const char *now)
+{
+	return kv_put(st, K_CLEANUP_DONE_AT, now);
+}
 int
 state_step_begin(state *st, const char *step)
 {

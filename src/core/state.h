@@ -4,8 +4,9 @@
  *
  * This module is the only one that touches SQLite.  A run's plan (tables,
  * their parts, indexes) and every step's status and timings live in
- * DIR/state.db; so do the snapshot, replication slot and LSNs that resume
- * and follow need, as key/value pairs.  Worker threads report here: every
+ * DIR/state.db; so do the facts resume and follow need (the snapshot,
+ * the replication slot, LSNs), each through its own typed functions below
+ * (their keys are this module's).  Worker threads report here: every
  * function is safe to call from several threads (one mutex inside).
  *
  * While a state is open the process holds an exclusive lock on
@@ -59,23 +60,191 @@ int			state_lock_probe(const char *dir, long *pid);
 /* Path of the work directory (owned by the state). */
 const char *state_dir(const state *st);
 
-/* Key/value settings: snapshot, slot, LSNs, the redacted connections. */
-STATE_MUST_CHECK int			state_put(state *st, const char *key, const char *value);
-/* Several keys in one SQLite transaction: n pairs keys[i], values[i]. */
-STATE_MUST_CHECK int			state_put_many(state *st, const char *const *keys,
-							   const char *const *values, int n);
-/* Whether a flag key is set ("on"); false when absent or unreadable. */
-bool		state_is_on(state *st, const char *key);
-/* Forget a key; 0 also when it was absent. */
-STATE_MUST_CHECK int			state_delete(state *st, const char *key);
 /*
- * The value of key: 1 (*value set, yours), 0 when the key is absent, -1
- * (logged) when the file could not be read, so that "absent" is never
- * mistaken for a failure or the other way round.
+ * The facts of a run, one kind each.  Each writer is one SQLite
+ * transaction: a fact's parts are all recorded or none is.  Readers give
+ * 1 present / 0 absent / -1 failed (logged), or fill a struct and give 0
+ * or -1, the struct saying what is absent (NULL strings, a number's
+ * stated "none" value).  Strings a reader fills are yours to free.  Times
+ * are the text cdc/report.h makes ("2026-11-21 10:16:38Z"); LSNs are
+ * numbers, 0 meaning none.
  */
-STATE_MUST_CHECK int state_lookup(state *st, const char *key, char **value);
-/* The value or NULL when absent or unreadable (logged); you own the result. */
-char	   *state_get(state *st, const char *key);
+
+/* Which side of the run a fact is about. */
+typedef enum state_side
+{
+	STATE_SOURCE,
+	STATE_TARGET,
+} state_side;
+
+/* The run: its endpoints (redacted) and the options a resume keeps. */
+typedef struct state_run
+{
+	char	   *source;			/* NULL when absent */
+	char	   *target;
+	char	   *toast_compression;	/* NULL when not given */
+	bool		follow;			/* --follow */
+} state_run;
+
+/*
+ * A run starts: its endpoints, status "running", and for a fresh run
+ * (fresh) that no target database is created by it yet.  follow and
+ * toast_compression are recorded when set; an unset one keeps its value.
+ */
+STATE_MUST_CHECK int state_record_run(state *st, const state_run *run, bool fresh);
+STATE_MUST_CHECK int state_load_run(state *st, state_run *run);
+void		state_run_release(state_run *run);
+
+/* The clone's status: "running", "ok", "failed", "rolled back", ... */
+STATE_MUST_CHECK int state_record_clone_status(state *st, const char *status);
+STATE_MUST_CHECK int state_load_clone_status(state *st, char **status);
+
+/*
+ * The identity of side's database (core/identity.h): system identifier,
+ * database OID and name.  Load: 1 with all three, 0 when not all are
+ * recorded.
+ */
+STATE_MUST_CHECK int state_record_identity(state *st, state_side side,
+										   const char *system, uint32_t db_oid,
+										   const char *dbname);
+STATE_MUST_CHECK int state_load_identity(state *st, state_side side, char **system,
+										 uint32_t *db_oid, char **dbname);
+
+/*
+ * The exported snapshot, the pid of the process holding it and, with
+ * --follow, the LSN of the slot made with it (0: none).
+ */
+STATE_MUST_CHECK int state_record_snapshot(state *st, const char *name,
+										   int holder_pid, uint64_t start_lsn);
+/* *name NULL and *holder_pid 0 when absent; name may be NULL. */
+STATE_MUST_CHECK int state_load_snapshot(state *st, char **name, int *holder_pid);
+/* The snapshot was lost once more (counted for the record). */
+STATE_MUST_CHECK int state_record_snapshot_restart(state *st);
+
+/* Flags of the target database: created by the run, partly restored. */
+STATE_MUST_CHECK int state_record_target_created(state *st);
+STATE_MUST_CHECK int state_target_created(state *st);
+STATE_MUST_CHECK int state_record_target_partial(state *st, bool partial);
+STATE_MUST_CHECK int state_target_partial(state *st);
+
+/* The large objects are all copied. */
+STATE_MUST_CHECK int state_record_large_objects_done(state *st);
+STATE_MUST_CHECK int state_large_objects_done(state *st);
+
+/*
+ * Forget what a rolled-back run created: the follow's names and start,
+ * the snapshot and its holder, the created target and --follow.
+ */
+STATE_MUST_CHECK int state_forget_created(state *st);
+
+/* The result of verify: its status and JSON report. */
+STATE_MUST_CHECK int state_record_verify(state *st, const char *status,
+										 const char *json);
+STATE_MUST_CHECK int state_load_verify(state *st, char **status, char **json);
+
+/* Following changes: the slot, publication and origin, and the start. */
+typedef struct state_follow
+{
+	char	   *slot;			/* NULL when absent */
+	char	   *publication;
+	char	   *origin;
+	uint64_t	start_lsn;		/* recorded with the snapshot; 0 absent */
+} state_follow;
+
+/* Record the names (start_lsn is state_record_snapshot's). */
+STATE_MUST_CHECK int state_record_follow(state *st, const state_follow *f);
+/* 0, or -1 (logged) also when the recorded start is not an LSN. */
+STATE_MUST_CHECK int state_load_follow(state *st, state_follow *f);
+void		state_follow_release(state_follow *f);
+
+/* The follow's phase (cdc/keys.h names them). */
+STATE_MUST_CHECK int state_record_follow_phase(state *st, const char *phase);
+STATE_MUST_CHECK int state_load_follow_phase(state *st, char **phase);
+
+/* A follow process starts: its pid, the first start's time, no error. */
+STATE_MUST_CHECK int state_record_follow_start(state *st, int64_t pid,
+											   const char *now);
+/* The follow is alive at now. */
+STATE_MUST_CHECK int state_record_follow_alive(state *st, const char *now);
+/* A reconnect attempt (0: connected again) and, unless NULL, why. */
+STATE_MUST_CHECK int state_record_follow_reconnect(state *st, int64_t attempt,
+												   const char *last_error);
+/* Why the follow stopped ("" when it did not fail). */
+STATE_MUST_CHECK int state_record_follow_error(state *st, const char *error);
+
+/* The live figures, recorded about once a second. */
+typedef struct state_figures
+{
+	uint64_t	applied_lsn;	/* 0: not known */
+	uint64_t	durable_lsn;
+	uint64_t	source_lsn;
+	int64_t		lag_bytes;		/* -1: not known */
+	double		lag_seconds;
+	double		changes_per_second;
+} state_figures;
+
+STATE_MUST_CHECK int state_record_follow_figures(state *st, const state_figures *f,
+												 const char *now);
+
+/* The counts and the source position up to which they count. */
+typedef struct state_counts
+{
+	int64_t		transactions;
+	int64_t		changes;
+	int64_t		missing_rows;
+	uint64_t	counted_lsn;
+} state_counts;
+
+STATE_MUST_CHECK int state_record_follow_counts(state *st, const state_counts *c);
+/* The sequences copied at the cutover. */
+STATE_MUST_CHECK int state_record_follow_sequences(state *st, int64_t n);
+
+/* Everything a follow recorded, for status, cutover and a next follow. */
+typedef struct state_progress
+{
+	char	   *phase;			/* NULL: no follow recorded */
+	char	   *started_at;		/* NULL when absent */
+	char	   *updated_at;
+	char	   *last_error;
+	int64_t		pid;			/* 0 when absent */
+	int64_t		reconnect_attempt;	/* -1 when absent */
+	bool		has_figures;
+	state_figures figures;
+	bool		has_counts;		/* else the counts are 0 */
+	state_counts counts;
+	int64_t		sequences;		/* -1 when absent */
+} state_progress;
+
+STATE_MUST_CHECK int state_load_progress(state *st, state_progress *p);
+void		state_progress_release(state_progress *p);
+
+/*
+ * A cutover is requested at now: 1 when this call requested it, 0 when it
+ * was requested already (its time stays), -1 on error.
+ */
+STATE_MUST_CHECK int state_request_cutover(state *st, const char *now);
+/* The source position the requested cutover applies up to. */
+STATE_MUST_CHECK int state_record_cutover_target(state *st, uint64_t lsn);
+/* The cutover is done at lsn, at now; what the follow did not carry. */
+STATE_MUST_CHECK int state_record_cutover_done(state *st, uint64_t lsn,
+											   const char *now,
+											   const char *not_carried);
+
+typedef struct state_cutover
+{
+	char	   *requested_at;	/* NULL: not requested */
+	uint64_t	target_lsn;		/* 0: not fixed yet */
+	uint64_t	lsn;			/* 0: not done */
+	char	   *done_at;
+	char	   *not_carried;	/* one line a kind; NULL when absent */
+	char	   *cleanup_done_at;	/* NULL: the slot was not dropped */
+} state_cutover;
+
+STATE_MUST_CHECK int state_load_cutover(state *st, state_cutover *c);
+void		state_cutover_release(state_cutover *c);
+
+/* The slot, publication and origin are dropped, at now. */
+STATE_MUST_CHECK int state_record_cleanup_done(state *st, const char *now);
 
 /* A step of the run ("preflight", "schema", "data", ...). */
 STATE_MUST_CHECK int			state_step_begin(state *st, const char *step);

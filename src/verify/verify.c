@@ -98,10 +98,7 @@ record(state *st, const char *status, const char *json)
 {
 	if (st == NULL)
 		return 0;
-	if (state_put(st, "verify.result", json) != 0 ||
-		state_put(st, "verify.status", status) != 0)
-		return -1;
-	return 0;
+	return state_record_verify(st, status, json);
 }
 
 /* Compare, print, record; returns the run status. */

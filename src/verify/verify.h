@@ -54,9 +54,9 @@ typedef struct verify_options
 /*
  * Compare target with source and print the report on stdout.  Returns
  * RUN_OK (equal), RUN_CHECK_FAILED (different), RUN_FAILED (could not
- * compare; logged) or RUN_INTERRUPTED (Ctrl-C or SIGTERM).  State keys
- * written: "verify.status" ("ok", "different", "error" or "interrupted")
- * and "verify.result" (the JSON report).
+ * compare; logged) or RUN_INTERRUPTED (Ctrl-C or SIGTERM).  With a state,
+ * the result is recorded there (state_record_verify): its status ("ok",
+ * "different", "error" or "interrupted") and the JSON report.
  */
 run_status			verify_run(const verify_options *o);
 
