@@ -9,24 +9,20 @@
  * cutover): then it catches up to the source's position at that moment,
  * copies the sequence values and returns.
  *
- * It reads from the state's key/value pairs what clone --follow recorded:
+ * It reads from the state what clone --follow recorded (state_load_run,
+ * state_load_follow): the slot and publication on the source, the
+ * replication origin on the target, the slot's consistent point and the
+ * connections (redacted; passwords from ~/.pgpass or PGPASSWORD).
  *
- *	follow.slot, follow.publication		on the source
- *	follow.origin						replication origin on the target
- *	follow.start_lsn					the slot's consistent point ("X/Y")
- *	source, target						connections (redacted; passwords
- *										from ~/.pgpass or PGPASSWORD)
- *
- * and records, about once a second: follow.phase (catching-up, streaming,
- * cutover, done; reconnecting, stopped, failed), follow.applied_lsn and
- * follow.durable_lsn (both only ever move forward), follow.source_lsn, follow.lag_bytes, follow.lag_seconds,
- * follow.changes_per_second, follow.transactions, follow.changes,
- * follow.updated_at and follow.pid (the counts also as soon as the
- * target answers a commit); while reconnecting
- * follow.reconnect_attempt (1, 2, ...; 0 once a session works again) and
- * follow.last_error (the failure that ended the last session or attempt);
- * at the end cutover.lsn and cutover.done_at.  It watches cutover.requested, which pgcrane cutover
- * sets.
+ * It records, about once a second, its phase (catching-up, streaming,
+ * cutover, done; reconnecting, stopped, failed), the applied and durable
+ * LSNs (both only ever move forward), the source's LSN, the lag in bytes
+ * and seconds, the changes per second, the time and its pid; the counts of
+ * transactions and changes as soon as the target answers a commit; while
+ * reconnecting the attempt (1, 2, ...; 0 once a session works again) and
+ * the failure that ended the last session or attempt; at the end the
+ * cutover's LSN and time.  It watches for the cutover request, which
+ * pgcrane cutover records (state_request_cutover).
  */
 #ifndef PGCRANE_CDC_FOLLOW_H
 #define PGCRANE_CDC_FOLLOW_H

@@ -152,14 +152,14 @@ json_figure(strbuf *sb, const char *name, bool present, double value)
 	json_field(sb, name, present ? buf : NULL, true);
 }
 
-/* An LSN as a string, null when not known (0). */
+/* An LSN as a string: null when absent, "" when recorded as not known. */
 static void
-json_lsn(strbuf *sb, const char *name, uint64_t lsn)
+json_lsn(strbuf *sb, const char *name, bool present, uint64_t lsn)
 {
 	char		buf[PGO_LSN_BUFSIZE];
 
 	pgo_lsn_format(lsn, buf, sizeof(buf));
-	json_field(sb, name, lsn ? buf : NULL, false);
+	json_field(sb, name, !present ? NULL : lsn ? buf : "", false);
 }
 
 /* The list of what was not carried as a JSON array of its lines. */
@@ -217,7 +217,7 @@ cutover_json(const report_data *d)
 
 	strbuf_adds(&sb, "{");
 	json_field(&sb, "status", "done", false);
-	json_lsn(&sb, "cutover_lsn", d->cut.lsn);
+	json_lsn(&sb, "cutover_lsn", true, d->cut.lsn);
 	json_field(&sb, "done_at", d->cut.done_at ? d->cut.done_at : "", false);
 	json_field(&sb, "started_at", p->started_at, false);
 	json_int(&sb, "transactions", p->has_counts, p->counts.transactions);
@@ -349,9 +349,9 @@ status_json(state *st, const report_data *d, uint64_t live, int lock, long lock_
 	json_field(&sb, "phase", p->phase, false);
 	json_field(&sb, "running", lock < 0 ? NULL
 			   : follow_running(p, lock, lock_pid) ? "true" : "false", true);
-	json_lsn(&sb, "applied_lsn", p->figures.applied_lsn);
-	json_lsn(&sb, "durable_lsn", p->figures.durable_lsn);
-	json_lsn(&sb, "source_lsn", source);
+	json_lsn(&sb, "applied_lsn", p->has_figures, p->figures.applied_lsn);
+	json_lsn(&sb, "durable_lsn", p->has_figures, p->figures.durable_lsn);
+	json_lsn(&sb, "source_lsn", source != 0, source);
 	json_field(&sb, "source_lsn_live", live ? "true" : "false", true);
 	json_int(&sb, "lag_bytes", lag >= 0, lag);
 	json_figure(&sb, "lag_seconds", p->has_figures, p->figures.lag_seconds);
@@ -363,7 +363,7 @@ status_json(state *st, const report_data *d, uint64_t live, int lock, long lock_
 	json_int(&sb, "reconnect_attempt", p->reconnect_attempt >= 0, p->reconnect_attempt);
 	json_field(&sb, "last_error", p->last_error, false);
 	json_field(&sb, "cutover_requested", d->cut.requested_at, false);
-	json_lsn(&sb, "cutover_lsn", d->cut.lsn);
+	json_lsn(&sb, "cutover_lsn", d->cut.lsn != 0, d->cut.lsn);
 	json_field(&sb, "cutover_done_at", d->cut.done_at, false);
 	json_field(&sb, "cleanup_done_at", d->cut.cleanup_done_at, false);
 	strbuf_adds(&sb, "}\n");

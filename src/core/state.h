@@ -95,7 +95,7 @@ STATE_MUST_CHECK int state_record_run(state *st, const state_run *run, bool fres
 STATE_MUST_CHECK int state_load_run(state *st, state_run *run);
 void		state_run_release(state_run *run);
 
-/* The clone's status: "running", "ok", "failed", "rolled back", ... */
+/* The clone's status: "running", "ok", "failed", "rolled back", ...; 1/0/-1. */
 STATE_MUST_CHECK int state_record_clone_status(state *st, const char *status);
 STATE_MUST_CHECK int state_load_clone_status(state *st, char **status);
 
@@ -121,13 +121,17 @@ STATE_MUST_CHECK int state_load_snapshot(state *st, char **name, int *holder_pid
 /* The snapshot was lost once more (counted for the record). */
 STATE_MUST_CHECK int state_record_snapshot_restart(state *st);
 
-/* Flags of the target database: created by the run, partly restored. */
+/*
+ * Flags of the target database: created by the run, partly restored (a
+ * rolled-back run left part of the schema in a database that existed
+ * before).  Readers: 1 set, 0 not, -1 failed.
+ */
 STATE_MUST_CHECK int state_record_target_created(state *st);
 STATE_MUST_CHECK int state_target_created(state *st);
 STATE_MUST_CHECK int state_record_target_partial(state *st, bool partial);
 STATE_MUST_CHECK int state_target_partial(state *st);
 
-/* The large objects are all copied. */
+/* The large objects are all copied; the reader 1, 0 or -1. */
 STATE_MUST_CHECK int state_record_large_objects_done(state *st);
 STATE_MUST_CHECK int state_large_objects_done(state *st);
 
@@ -137,7 +141,7 @@ STATE_MUST_CHECK int state_large_objects_done(state *st);
  */
 STATE_MUST_CHECK int state_forget_created(state *st);
 
-/* The result of verify: its status and JSON report. */
+/* The result of verify: its status and JSON report; load 1, 0 or -1. */
 STATE_MUST_CHECK int state_record_verify(state *st, const char *status,
 										 const char *json);
 STATE_MUST_CHECK int state_load_verify(state *st, char **status, char **json);
@@ -157,7 +161,7 @@ STATE_MUST_CHECK int state_record_follow(state *st, const state_follow *f);
 STATE_MUST_CHECK int state_load_follow(state *st, state_follow *f);
 void		state_follow_release(state_follow *f);
 
-/* The follow's phase (cdc/keys.h names them). */
+/* The follow's phase (cdc/keys.h names them); load 1, 0 or -1. */
 STATE_MUST_CHECK int state_record_follow_phase(state *st, const char *phase);
 STATE_MUST_CHECK int state_load_follow_phase(state *st, char **phase);
 
