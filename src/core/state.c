@@ -1159,6 +1159,9 @@ state_record_cleanup_done(state *st, const char *now)
 {
 	return kv_put(st, K_CLEANUP_DONE_AT, now);
 }
+
+/* ---------- steps and the plan ---------- */
+
 int
 state_step_begin(state *st, const char *step)
 {
