@@ -172,7 +172,7 @@ sub bag_diff
 # not copy it yet (a TODO test until it does).
 my %pending = (
 	'database properties (owner, privileges, settings, comment)' => {
-		todo => 1,
+		todo => 0,
 		re => qr/DATABASE | \\connect | ^differs:\ database\ /x
 	},
 	'comments and statistics targets of indexes and constraints' => {
