@@ -2,7 +2,7 @@
  * largeobject.c
  *		Copy large object contents in chunks.
  */
-#include "clone/largeobject.h"
+#include "core/largeobject.h"
 
 #include <stdio.h>
 #include <stdlib.h>
