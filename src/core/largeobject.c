@@ -112,13 +112,13 @@ lo_privileges(PGconn *conn, const char *side, const char *oid)
 
 	return conn_query(conn, side, "read the privileges of a large object",
 					  "SELECT pg_catalog.pg_get_userbyid(l.lomowner),"
-					  " pg_catalog.coalesce(l.lomacl,"
+					  " COALESCE(l.lomacl,"
 					  "  pg_catalog.acldefault('L', l.lomowner))::text,"
 					  " CASE WHEN a.grantee = 0 THEN NULL"
 					  "  ELSE pg_catalog.pg_get_userbyid(a.grantee) END,"
 					  " a.privilege_type, a.is_grantable"
 					  " FROM pg_catalog.pg_largeobject_metadata l,"
-					  " pg_catalog.aclexplode(pg_catalog.coalesce(l.lomacl,"
+					  " pg_catalog.aclexplode(COALESCE(l.lomacl,"
 					  "  pg_catalog.acldefault('L', l.lomowner))) a"
 					  " WHERE l.oid = $1::pg_catalog.oid",
 					  1, params);

@@ -12,7 +12,9 @@
 # materialized view unpopulated on the source stays unpopulated, and the
 # summary (text and JSON) counts it all.  A second follow cut over with
 # --no-refresh-matviews leaves the target's materialized views as they
-# were and says so, and verify finds the difference.
+# were and says so, and verify finds the difference; its cutover fails in
+# the middle first (an unlogged table missing on the target) and is run
+# again by the same command.
 
 use strict;
 use warnings;
@@ -21,6 +23,7 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use PgCraneTest;
 use Test::More;
+use Cwd ();
 
 my $src = new_source_node('source');
 my $dst = new_target_node('target');
@@ -101,7 +104,7 @@ my $dir = "$tempdir/work";
 my $clone = follow_into('x', $dir);
 my $bench = pgbench('pgbench1', 8);
 
-my $file = "$tempdir/imported.bin";
+my $file = Cwd::abs_path($tempdir) . "/imported.bin";
 open(my $fh, '>', $file) or die "$file: $!";
 binmode $fh;
 print $fh map { chr($_ % 256) } 0 .. 99_999;
@@ -141,6 +144,7 @@ my ($rc, $out, $err) = run_pgcrane('cutover', '--dir', $dir, '--timeout', 4 * $t
 is($rc, 0, 'cutover succeeds') or diag($err);
 is(wait_background($clone, $timeout), 0, 'clone --follow ends after the cutover')
   or diag(slurp_if_exists("$tempdir/clone-x.err"));
+note("cutover:\n$err");
 like($err, qr/^  unlogged tables +2 copied again \(290 rows\)$/m,
 	'the summary counts the unlogged tables copied again');
 like($err, qr/^  materialized views +4 refreshed in [\d.]+ s: public\.by_region \([\d.]+ s\), (public\.\w+ \([\d.]+ s\), ){2}public\.\w+ \([\d.]+ s\); 1 not populated on the source, left unpopulated$/m,
@@ -189,16 +193,29 @@ INSERT INTO sales (region, amount) VALUES ('r10', 1);
 REFRESH MATERIALIZED VIEW by_region;
 SELECT lo_unlink(1001);
 EOSQL
+
+# A cutover that fails in the middle is run again by the same command: the
+# target lacks an unlogged table, whose copy fails.
+$dst->safe_psql('x2', 'DROP TABLE emptied');
+($rc, $out, $err) = run_pgcrane('cutover', '--dir', $dir2, '--no-refresh-matviews',
+	'--timeout', 4 * $timeout);
+isnt(wait_background($clone, $timeout), 0, 'the follow stops when the cutover cannot copy a table')
+  or diag(slurp_if_exists("$tempdir/clone-x2.err"));
+like(slurp_if_exists("$tempdir/clone-x2.err"),
+	qr/error: .*relation "public\.emptied" does not exist/, 'the follow names what failed');
+isnt(state_kv($dir2, 'follow.phase'), 'done', 'the cutover is not recorded as done');
+$dst->safe_psql('x2', 'CREATE UNLOGGED TABLE emptied (id int)');
+
 ($rc, $out, $err) = run_pgcrane('cutover', '--dir', $dir2, '--no-refresh-matviews',
 	'--json', '--timeout', 4 * $timeout);
-is($rc, 0, 'cutover --no-refresh-matviews succeeds') or diag($err);
-is(wait_background($clone, $timeout), 0, 'the second clone --follow ends')
-  or diag(slurp_if_exists("$tempdir/clone-x2.err"));
+is($rc, 0, 'cutover --no-refresh-matviews run again succeeds') or diag($err);
+like($out, qr/"unlogged_tables": \{"copied": 2, "rows": 290\}/,
+	'the unlogged tables are copied by the cutover run again');
 like($out, qr/"materialized_views": \{"refreshed_count": 0, "seconds": [\d.]+, "not_refreshed": 4, "unpopulated": 1, "refreshed": \[\]\}/,
 	'JSON: no materialized view refreshed');
 like($out, qr/"materialized views: 5, not refreshed \(--no-refresh-matviews\); the target's hold their contents as of the clone: refresh them there"/,
 	'the materialized views are in the list of what was not carried');
-like($out, qr/"large_objects": \{"copied": 0, "bytes": 0, "unlinked": 1, /,
+is(target_value('x2', 'SELECT count(*) FROM pg_largeobject_metadata WHERE oid = 1001'), '0',
 	'the large object unlinked during the second follow is unlinked');
 is(target_value('x2', "SELECT count(*) FROM by_region WHERE region = 'r10'"), '0',
 	'the target keeps the materialized view as of the clone');
