@@ -18,17 +18,12 @@ static const char *const prepared_sql =
 " FROM pg_catalog.pg_prepared_xacts"
 " WHERE database = pg_catalog.current_database() ORDER BY prepared";
 
-/* Counts of what exists on the source that the stream leaves out. */
+/* Counts of what exists on the source that the cutover does not carry. */
 static const char *const counts_sql =
-"SELECT (SELECT count(*) FROM pg_catalog.pg_largeobject_metadata),"
-" (SELECT count(*) FROM pg_catalog.pg_class c"
+"SELECT (SELECT count(*) FROM pg_catalog.pg_class c"
 "   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 "   WHERE c.relkind = 'm' AND n.nspname <> 'information_schema'"
 "   AND n.nspname NOT LIKE 'pg\\_%'),"
-" (SELECT count(*) FROM pg_catalog.pg_class c"
-"   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-"   WHERE c.relpersistence = 'u' AND c.relkind IN ('r', 'p')"
-"   AND n.nspname <> 'information_schema' AND n.nspname NOT LIKE 'pg\\_%'),"
 " (SELECT count(*) FROM pg_catalog.pg_class c"
 "   JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 "   WHERE c.relkind = 'S' AND n.nspname <> 'information_schema'"
@@ -69,41 +64,29 @@ add_line(strbuf *out, const char *line)
 
 /* The lines that depend on what exists on the source. */
 static void
-list_counts(PGconn *src, strbuf *out)
+list_counts(PGconn *src, bool refreshed, strbuf *out)
 {
 	PGresult   *res = src ? PQexec(src, counts_sql) : NULL;
 	char	   *line;
 
 	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1)
 	{
-		add_line(out, "large objects, materialized view refreshes, unlogged tables: "
-				 "the source could not be asked whether it has any");
+		add_line(out, refreshed ? "sequences: only their values at the cutover; the source "
+				 "could not be asked how many it has"
+				 : "sequences, materialized views: the source could not be asked "
+				 "whether it has any");
 		PQclear(res);
 		return;
 	}
 	line = str_printf("sequences: only their values at the cutover (%s on the source)",
-					  PQgetvalue(res, 0, 3));
+					  PQgetvalue(res, 0, 1));
 	add_line(out, line);
 	free(line);
-	if (strcmp(PQgetvalue(res, 0, 0), "0") != 0)
+	if (!refreshed && strcmp(PQgetvalue(res, 0, 0), "0") != 0)
 	{
-		line = str_printf("large objects: %s on the source; those created, changed or "
-						  "removed since the clone are not on the target",
+		line = str_printf("materialized views: %s, not refreshed (--no-refresh-matviews); "
+						  "the target's hold their contents as of the clone: refresh them there",
 						  PQgetvalue(res, 0, 0));
-		add_line(out, line);
-		free(line);
-	}
-	if (strcmp(PQgetvalue(res, 0, 1), "0") != 0)
-	{
-		line = str_printf("materialized views: %s; the target's hold their contents as "
-						  "of the clone: refresh them there", PQgetvalue(res, 0, 1));
-		add_line(out, line);
-		free(line);
-	}
-	if (strcmp(PQgetvalue(res, 0, 2), "0") != 0)
-	{
-		line = str_printf("unlogged tables: %s; their changes since the clone are not "
-						  "on the target", PQgetvalue(res, 0, 2));
 		add_line(out, line);
 		free(line);
 	}
@@ -111,14 +94,14 @@ list_counts(PGconn *src, strbuf *out)
 }
 
 void
-cdc_carry_list(PGconn *src, strbuf *out)
+cdc_carry_list(PGconn *src, bool refreshed, strbuf *out)
 {
 	strbuf		prepared = STRBUF_INIT;
 	int			n;
 
 	add_line(out, "schema changes (DDL), roles and privileges made on the source "
 			 "since the clone");
-	list_counts(src, out);
+	list_counts(src, refreshed, out);
 	n = cdc_carry_prepared(src, &prepared);
 	if (n < 0)
 		add_line(out, "prepared transactions: the source could not be asked");
@@ -143,11 +126,11 @@ cdc_carry_list(PGconn *src, strbuf *out)
 }
 
 void
-cdc_carry_ask(const char *conninfo, strbuf *out)
+cdc_carry_ask(const char *conninfo, bool refreshed, strbuf *out)
 {
 	PGconn	   *src = conn_try_open(conninfo, NULL, NULL, 0);
 
-	cdc_carry_list(src, out);
+	cdc_carry_list(src, refreshed, out);
 	if (src)
 		PQfinish(src);
 }

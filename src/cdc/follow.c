@@ -54,7 +54,9 @@
  * and the target has answered everything.  The last commits are then
  * flushed to disk on the target (the origin's progress with flush, the
  * same guarantee as synchronous_commit on for the last commit), the
- * sequence values are copied from the source, and the outcome recorded.
+ * sequence values are copied from the source, then what the stream does
+ * not carry (unlogged tables, materialized views, large objects:
+ * cutover_extra.h), and the outcome recorded.
  */
 #include "cdc/follow.h"
 
@@ -69,6 +71,7 @@
 #include "core/catalog.h"
 #include "cdc/apply.h"
 #include "cdc/carry.h"
+#include "cdc/cutover_extra.h"
 #include "cdc/lag.h"
 #include "cdc/outcome.h"
 #include "cdc/pgoutput.h"
@@ -101,6 +104,7 @@
 #define RECEIVE_TIMEOUT 60.0	/* as wal_receiver_timeout: silence = lost */
 #define CONNECT_TIMEOUT "10"	/* seconds, for every connection made here */
 #define RATE_SAMPLES 6			/* changes per second over ~5 s */
+#define CUTOVER_JOBS 4			/* workers carrying the extras */
 
 typedef struct follow_ctx
 {
@@ -597,8 +601,32 @@ copy_sequences(follow_ctx *c)
 }
 
 /*
+ * What the stream does not carry and the cutover does (cutover_extra.h):
+ * unlogged tables, materialized views (unless pgcrane cutover was given
+ * --no-refresh-matviews), large objects.  0 or -1 (the failure filled or
+ * logged).
+ */
+static int
+carry_extras(follow_ctx *c, state_carried *carried, bool *refresh)
+{
+	state_cutover cut;
+	cdc_extra_options eo = {
+		.source = c->source, .target = c->target, .st = c->o->st,
+		.jobs = CUTOVER_JOBS, .stop = &c->o->intr->stop
+	};
+
+	if (state_load_cutover(c->o->st, &cut) != 0)
+		return error("could not read the cutover request in the state file of \"%s\"", c->dir);
+	eo.refresh_matviews = *refresh = cut.refresh_matviews;
+	state_cutover_release(&cut);
+	return cdc_extra_carry(&eo, carried);
+}
+
+/*
  * Everything up to the cutover position is applied: make it durable, copy
- * the sequences, tell the source, record the outcome.
+ * the sequences, carry what the stream does not, tell the source, record
+ * the outcome.  Each step can be done again: a cutover that fails here is
+ * done from the start by the next session or the next pgcrane cutover.
  */
 static int
 finish_cutover(follow_ctx *c)
@@ -606,12 +634,20 @@ finish_cutover(follow_ctx *c)
 	char		now[32];
 	strbuf		not_carried = STRBUF_INIT;
 	follow_figures f;
+	state_carried carried;
+	bool		refresh = true;
 	int			rc = cdc_apply_durable_lsn(c->ap, &c->durable_lsn);
 
+	memset(&carried, 0, sizeof(carried));
 	if (rc == 0)
 		rc = copy_sequences(c);
+	if (rc == 0)
+		rc = carry_extras(c, &carried, &refresh);
 	if (rc != 0)
+	{
+		free(carried.matviews);
 		return rc;
+	}
 	(void) send_feedback(c, false);
 	record_counts(c);
 	fill_figures(c, &f);
@@ -619,11 +655,12 @@ finish_cutover(follow_ctx *c)
 	f.changes_per_second = 0.0;
 	note_state(c, cdc_report_put_figures(c->o->st, &f));
 	/* The outcome before the phase: who sees "done" finds it recorded. */
-	cdc_carry_ask(c->source, &not_carried);
+	cdc_carry_ask(c->source, refresh, &not_carried);
 	cdc_report_format_time(time(NULL), now, sizeof(now));
-	note_state(c, state_record_cutover_done(c->o->st, c->cutover_lsn, now,
+	note_state(c, state_record_cutover_done(c->o->st, c->cutover_lsn, now, &carried,
 											strbuf_str(&not_carried)));
 	strbuf_release(&not_carried);
+	free(carried.matviews);
 	set_phase(c, FOLLOW_PHASE_DONE);
 	end_line(c);
 	if (c->state_broken)

@@ -8,7 +8,8 @@
  * update or a delete, the row's replica identity (primary key, a chosen
  * unique index, or the whole row); a table with none makes the source
  * refuse the update or delete altogether once it is in the publication.
- * Unlogged tables are not in the WAL, so their changes never arrive.
+ * Unlogged tables are not in the WAL, so their changes never arrive: the
+ * cutover copies them again (cutover_extra.h), preflight says so.
  * A primary key or index that PostgreSQL does not take as the replica
  * identity (DEFERRABLE, partial, ...) leaves the table with none.
  * The publication pgcrane creates is FOR ALL TABLES, which only a
@@ -45,7 +46,8 @@ static const char *const settings_sql =
 "  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
 
 /*
- * Tables whose updates and deletes cannot be followed, and unlogged ones.
+ * Tables whose updates and deletes cannot be followed, and unlogged ones
+ * (named, not refused).
  * The replica identity index (the primary key for DEFAULT, the chosen
  * index for USING INDEX) counts only as PostgreSQL counts it (relcache.c,
  * RelationGetIndexList(), and ALTER TABLE ... REPLICA IDENTITY): valid,
@@ -142,7 +144,8 @@ check_settings(PGconn *src, bool *ok)
 		*ok = false;
 	}
 	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)
-		log_warning("the source has large objects: changes to them after the clone are not followed");
+		log_info("the source has large objects: large objects are carried at cutover "
+				 "(those created, changed or removed while following)");
 	PQclear(res);
 	return 0;
 }
@@ -159,21 +162,20 @@ check_tables(PGconn *src, bool *ok)
 	for (int i = 0; i < PQntuples(res); i++)
 	{
 		if (PQgetvalue(res, i, 1)[0] == 'u')
-			error("table \"%s\" is unlogged: its changes cannot be followed",
-				  PQgetvalue(res, i, 0));
-		else
 		{
-			error("table \"%s\" has no replica identity: its updates and deletes cannot be followed",
-				  PQgetvalue(res, i, 0));
-			explain_index(res, i);
-			no_identity = true;
+			/* Not in the WAL, so not streamed: the cutover copies it again. */
+			log_info("table \"%s\" is unlogged: its changes are not streamed, it is copied "
+					 "again at the cutover", PQgetvalue(res, i, 0));
+			continue;
 		}
+		error("table \"%s\" has no replica identity: its updates and deletes cannot be followed",
+			  PQgetvalue(res, i, 0));
+		explain_index(res, i);
+		no_identity = true;
 		*ok = false;
 	}
 	if (no_identity)
 		log_hint("Add a primary key to each, or run ALTER TABLE ... REPLICA IDENTITY FULL on it.");
-	if (PQntuples(res) > 0 && !no_identity)
-		log_hint("Make them logged with ALTER TABLE ... SET LOGGED.");
 	PQclear(res);
 	return 0;
 }

@@ -208,6 +208,104 @@ print_not_carried(const char *lines)
 	return true;
 }
 
+/* The refreshed materialized views ("name<TAB>seconds" lines) as JSON. */
+static void
+json_matviews(strbuf *sb, const char *lines)
+{
+	const char *p = lines;
+
+	strbuf_adds(sb, ", \"refreshed\": [");
+	while (p && *p)
+	{
+		size_t		len = strcspn(p, "\n");
+		size_t		name = strcspn(p, "\t");
+		strbuf		n = STRBUF_INIT;
+
+		if (p != lines)
+			strbuf_adds(sb, ", ");
+		strbuf_add(&n, p, name < len ? name : len);
+		strbuf_adds(sb, "{\"name\": ");
+		json_add_string(sb, strbuf_str(&n));
+		strbuf_addf(sb, ", \"seconds\": %.*s}", name < len ? (int) (len - name - 1) : 1,
+					name < len ? p + name + 1 : "0");
+		strbuf_release(&n);
+		p += len + (p[len] == '\n');
+	}
+	strbuf_adds(sb, "]");
+}
+
+/* What the cutover carried beyond the stream, as three JSON objects. */
+static void
+json_carried(strbuf *sb, const state_cutover *cut)
+{
+	const state_carried *k = &cut->carried;
+	char		buf[32];
+
+	if (!cut->has_carried)
+		return;
+	strbuf_adds(sb, ", \"unlogged_tables\": {");
+	json_int(sb, "copied", true, k->unlogged_tables);
+	json_int(sb, "rows", true, k->unlogged_rows);
+	strbuf_adds(sb, "}, \"materialized_views\": {");
+	json_int(sb, "refreshed_count", true, k->matviews_refreshed);
+	snprintf(buf, sizeof(buf), "%.3f", k->matviews_seconds);
+	json_field(sb, "seconds", buf, true);
+	json_int(sb, "not_refreshed", true, k->matviews_skipped);
+	json_int(sb, "unpopulated", true, k->matviews_unpopulated);
+	json_matviews(sb, k->matviews);
+	strbuf_adds(sb, "}, \"large_objects\": {");
+	json_int(sb, "copied", true, k->lo_copied);
+	json_int(sb, "bytes", true, k->lo_bytes);
+	json_int(sb, "unlinked", true, k->lo_unlinked);
+	json_int(sb, "unchanged", true, k->lo_unchanged);
+	strbuf_adds(sb, "}");
+}
+
+/* The refreshed materialized views, "name (0.12 s)" joined by ", ". */
+static void
+text_matviews(strbuf *sb, const char *lines)
+{
+	const char *p = lines;
+
+	while (p && *p)
+	{
+		size_t		len = strcspn(p, "\n");
+		size_t		name = strcspn(p, "\t");
+
+		if (p != lines)
+			strbuf_adds(sb, ", ");
+		strbuf_add(sb, p, name < len ? name : len);
+		if (name < len)
+			strbuf_addf(sb, " (%.2f s)", strtod(p + name + 1, NULL));
+		p += len + (p[len] == '\n');
+	}
+}
+
+/* What the cutover carried beyond the stream, as lines of the text summary. */
+static void
+text_carried(const state_cutover *cut)
+{
+	const state_carried *k = &cut->carried;
+	strbuf		mv = STRBUF_INIT;
+
+	if (!cut->has_carried)
+		return;
+	fprintf(stderr, "  unlogged tables       %" PRId64 " copied again (%" PRId64 " rows)\n",
+			k->unlogged_tables, k->unlogged_rows);
+	text_matviews(&mv, k->matviews);
+	fprintf(stderr, "  materialized views    %" PRId64 " refreshed in %.2f s%s%s",
+			k->matviews_refreshed, k->matviews_seconds, mv.len ? ": " : "", strbuf_str(&mv));
+	if (k->matviews_skipped > 0)
+		fprintf(stderr, "; %" PRId64 " not refreshed", k->matviews_skipped);
+	if (k->matviews_unpopulated > 0)
+		fprintf(stderr, "; %" PRId64 " not populated on the source, left unpopulated",
+				k->matviews_unpopulated);
+	fprintf(stderr, "\n  large objects         %" PRId64 " copied (%" PRId64 " bytes), %" PRId64
+			" unlinked, %" PRId64 " unchanged\n",
+			k->lo_copied, k->lo_bytes, k->lo_unlinked, k->lo_unchanged);
+	strbuf_release(&mv);
+}
+
 /* The summary of a finished cutover as JSON, on stdout. */
 static void
 cutover_json(const report_data *d)
@@ -224,6 +322,7 @@ cutover_json(const report_data *d)
 	json_int(&sb, "changes", p->has_counts, p->counts.changes);
 	json_int(&sb, "missing_rows", p->has_counts, p->counts.missing_rows);
 	json_int(&sb, "sequences", p->sequences >= 0, p->sequences);
+	json_carried(&sb, &d->cut);
 	json_field(&sb, "slot", d->follow.slot ? d->follow.slot : "", false);
 	json_field(&sb, "cleaned_up", d->cut.cleanup_done_at ? "true" : "false", true);
 	json_lines(&sb, "not_carried", d->cut.not_carried);
@@ -247,6 +346,7 @@ cutover_text(const report_data *d, const char *dir)
 			p->counts.transactions, p->counts.changes);
 	fprintf(stderr, "  sequences copied      %" PRId64 "\n",
 			p->sequences > 0 ? p->sequences : 0);
+	text_carried(&d->cut);
 	if (p->counts.missing_rows > 0)
 		fprintf(stderr, "  rows not found        %" PRId64 " (updates and deletes of rows the target did not have)\n",
 				p->counts.missing_rows);

@@ -10,8 +10,11 @@
  * The request is a key in the state (cutover.requested), written without
  * the directory's lock, which the follow holds.  The follow fixes the
  * cutover position (the source's WAL position when it sees the request),
- * applies everything up to it, copies the sequences and records
- * follow.phase = done; this waits for that.  The request stays when the
+ * applies everything up to it, copies the sequences, carries the
+ * unlogged tables, materialized views and large objects (with
+ * --no-refresh-matviews, recorded before the request, not the
+ * materialized views) and records follow.phase = done; this waits for
+ * that.  The request stays when the
  * wait times out: the follow still cuts over when it gets there.
  *
  * No follow runs when nobody holds the directory's lock (state.h), before
@@ -50,13 +53,15 @@ typedef struct cutover_options
 	int			timeout;		/* seconds, 0 for no limit */
 	bool		drop_slot;
 	bool		json;
+	bool		no_refresh_matviews;
 } cutover_options;
 
 enum
 {
 	OPT_TIMEOUT = CLI_LONG_ONLY,
 	OPT_DROP_SLOT,
-	OPT_JSON
+	OPT_JSON,
+	OPT_NO_REFRESH_MATVIEWS
 };
 
 static const cli_option options[] = {
@@ -65,6 +70,8 @@ static const cli_option options[] = {
 	"the request stays and the follow still cuts over"},
 	{"drop-slot", OPT_DROP_SLOT, NULL, "then drop the replication slot, publication and\n"
 	"origin, as pgcrane cleanup does"},
+	{"no-refresh-matviews", OPT_NO_REFRESH_MATVIEWS, NULL, "do not refresh the materialized views on\n"
+	"the target (their contents stay as of the clone)"},
 	{"json", OPT_JSON, NULL, "print the summary as JSON on stdout"},
 	{"verbose", 'v', NULL, "more messages"},
 	{NULL, 0, NULL, NULL}
@@ -75,7 +82,9 @@ usage(void)
 {
 	printf("pgcrane cutover ends a follow: it asks the running \"pgcrane follow\" (or\n"
 		   "\"pgcrane clone --follow\") to apply every change committed on the source\n"
-		   "up to now, copy the sequence values, and stop; then it prints the summary.\n"
+		   "up to now, copy the sequence values, copy the unlogged tables and the\n"
+		   "large objects again, refresh the materialized views, and stop; then it\n"
+		   "prints the summary.\n"
 		   "Stop the writes to the source first: what commits after the request is\n"
 		   "not applied.\n\n");
 	printf("Usage:\n  pgcrane cutover [--dir DIR] [OPTION]...\n\n");
@@ -306,6 +315,12 @@ run(const cutover_options *o)
 		return EXIT_ERROR;
 	}
 	cdc_report_format_time(time(NULL), now, sizeof(now));
+	/* Before the request: the follow reads it when it carries the extras. */
+	if (state_record_cutover_refresh_matviews(st, !o->no_refresh_matviews) != 0)
+	{
+		state_close(st);
+		return EXIT_ERROR;
+	}
 	rc = state_request_cutover(st, now);
 	if (rc == 1)
 		log_info("cutover requested; waiting for pgcrane follow to catch up");
@@ -328,7 +343,7 @@ run(const cutover_options *o)
 int
 cmd_cutover(int argc, char **argv)
 {
-	cutover_options o = {DEFAULT_DIR, 0, false, false};
+	cutover_options o = {DEFAULT_DIR, 0, false, false, false};
 	int			c;
 
 	if (cli_wants_help(argc, argv))
@@ -357,6 +372,9 @@ cmd_cutover(int argc, char **argv)
 				break;
 			case OPT_JSON:
 				o.json = true;
+				break;
+			case OPT_NO_REFRESH_MATVIEWS:
+				o.no_refresh_matviews = true;
 				break;
 			case 'v':
 				log_set_level(LOG_DEBUG);

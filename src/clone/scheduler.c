@@ -39,7 +39,7 @@
 #include "core/tasks.h"
 #include "clone/fkey.h"
 #include "clone/index.h"
-#include "clone/largeobject.h"
+#include "core/largeobject.h"
 #include "clone/snapshot.h"
 #include "util/clock.h"
 #include "util/log.h"

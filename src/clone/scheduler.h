@@ -14,7 +14,7 @@
 #include <stdint.h>
 
 #include "core/catalog.h"
-#include "clone/copy.h"
+#include "core/copy.h"
 #include "core/interrupt.h"
 #include "core/progress.h"
 #include "core/state.h"

@@ -420,6 +420,18 @@ get_text(state *st, const char *sql, const char *param)
 #define K_CUTOVER_LSN		"cutover.lsn"
 #define K_CUTOVER_DONE_AT	"cutover.done_at"
 #define K_NOT_CARRIED		"cutover.not_carried"
+#define K_NO_REFRESH_MV		"cutover.no_refresh_matviews"
+#define K_UNLOGGED_TABLES	"cutover.unlogged_tables"
+#define K_UNLOGGED_ROWS		"cutover.unlogged_rows"
+#define K_MV_REFRESHED		"cutover.matviews_refreshed"
+#define K_MV_UNPOPULATED	"cutover.matviews_unpopulated"
+#define K_MV_SKIPPED		"cutover.matviews_skipped"
+#define K_MV_SECONDS		"cutover.matviews_seconds"
+#define K_MV_LIST			"cutover.matviews"
+#define K_LO_COPIED			"cutover.large_objects_copied"
+#define K_LO_BYTES			"cutover.large_objects_bytes"
+#define K_LO_UNLINKED		"cutover.large_objects_unlinked"
+#define K_LO_UNCHANGED		"cutover.large_objects_unchanged"
 #define K_CLEANUP_DONE_AT	"cleanup.done_at"
 
 /* A flag's value. */
@@ -606,6 +618,14 @@ static const char *
 fmt_double(numbuf buf, double v)
 {
 	snprintf(buf, sizeof(numbuf), "%.1f", v);
+	return buf;
+}
+
+/* A duration, to the millisecond. */
+static const char *
+fmt_seconds(numbuf buf, double v)
+{
+	snprintf(buf, sizeof(numbuf), "%.3f", v);
 	return buf;
 }
 
@@ -1108,17 +1128,55 @@ state_record_cutover_target(state *st, uint64_t lsn)
 }
 
 int
-state_record_cutover_done(state *st, uint64_t lsn, const char *now,
-						  const char *not_carried)
+state_record_cutover_refresh_matviews(state *st, bool refresh)
 {
-	numbuf		buf;
+	kv_op		op = {refresh ? KV_DELETE : KV_PUT, K_NO_REFRESH_MV, ON};
+
+	return kv_apply(st, &op, 1, NULL);
+}
+
+int
+state_record_cutover_done(state *st, uint64_t lsn, const char *now,
+						  const state_carried *k, const char *not_carried)
+{
+	numbuf		b[12];
 	kv_op		ops[] = {
 		{KV_PUT, K_NOT_CARRIED, not_carried},
-		{KV_PUT, K_CUTOVER_LSN, fmt_lsn(buf, lsn, false)},
+		{KV_PUT, K_UNLOGGED_TABLES, fmt_int(b[1], k->unlogged_tables)},
+		{KV_PUT, K_UNLOGGED_ROWS, fmt_int(b[2], k->unlogged_rows)},
+		{KV_PUT, K_MV_REFRESHED, fmt_int(b[3], k->matviews_refreshed)},
+		{KV_PUT, K_MV_UNPOPULATED, fmt_int(b[4], k->matviews_unpopulated)},
+		{KV_PUT, K_MV_SKIPPED, fmt_int(b[5], k->matviews_skipped)},
+		{KV_PUT, K_MV_SECONDS, fmt_seconds(b[6], k->matviews_seconds)},
+		{k->matviews ? KV_PUT : KV_DELETE, K_MV_LIST, k->matviews},
+		{KV_PUT, K_LO_COPIED, fmt_int(b[7], k->lo_copied)},
+		{KV_PUT, K_LO_BYTES, fmt_int(b[8], k->lo_bytes)},
+		{KV_PUT, K_LO_UNLINKED, fmt_int(b[9], k->lo_unlinked)},
+		{KV_PUT, K_LO_UNCHANGED, fmt_int(b[10], k->lo_unchanged)},
+		{KV_PUT, K_CUTOVER_LSN, fmt_lsn(b[0], lsn, false)},
 		{KV_PUT, K_CUTOVER_DONE_AT, now},
 	};
 
-	return kv_apply(st, ops, 3, NULL);
+	return kv_apply(st, ops, (int) (sizeof(ops) / sizeof(ops[0])), NULL);
+}
+
+/* The carried facts, from their keys' values v (freed here but the list). */
+static void
+load_carried(state_carried *k, char **v)
+{
+	k->unlogged_tables = parse_int(v[0], 0);
+	k->unlogged_rows = parse_int(v[1], 0);
+	k->matviews_refreshed = parse_int(v[2], 0);
+	k->matviews_unpopulated = parse_int(v[3], 0);
+	k->matviews_skipped = parse_int(v[4], 0);
+	k->matviews_seconds = parse_double(v[5]);
+	k->matviews = v[6];
+	k->lo_copied = parse_int(v[7], 0);
+	k->lo_bytes = parse_int(v[8], 0);
+	k->lo_unlinked = parse_int(v[9], 0);
+	k->lo_unchanged = parse_int(v[10], 0);
+	free_all(v, 6);
+	free_all(v + 7, 4);
 }
 
 int
@@ -1126,12 +1184,15 @@ state_load_cutover(state *st, state_cutover *c)
 {
 	static const char *const keys[] = {
 		K_CUTOVER_REQUESTED, K_CUTOVER_TARGET, K_CUTOVER_LSN, K_CUTOVER_DONE_AT,
-		K_NOT_CARRIED, K_CLEANUP_DONE_AT,
+		K_NOT_CARRIED, K_CLEANUP_DONE_AT, K_NO_REFRESH_MV,
+		K_UNLOGGED_TABLES, K_UNLOGGED_ROWS, K_MV_REFRESHED, K_MV_UNPOPULATED,
+		K_MV_SKIPPED, K_MV_SECONDS, K_MV_LIST, K_LO_COPIED, K_LO_BYTES,
+		K_LO_UNLINKED, K_LO_UNCHANGED,
 	};
-	char	   *v[6];
+	char	   *v[18];
 
 	memset(c, 0, sizeof(*c));
-	if (kv_read(st, keys, v, 6) != 0)
+	if (kv_read(st, keys, v, 18) != 0)
 		return -1;
 	c->requested_at = v[0];
 	c->target_lsn = lsn_or_zero(v[1]);
@@ -1139,8 +1200,12 @@ state_load_cutover(state *st, state_cutover *c)
 	c->done_at = v[3];
 	c->not_carried = v[4];
 	c->cleanup_done_at = v[5];
+	c->refresh_matviews = v[6] == NULL;
+	c->has_carried = v[7] != NULL;
+	load_carried(&c->carried, v + 7);
 	free(v[1]);
 	free(v[2]);
+	free(v[6]);
 	return 0;
 }
 
@@ -1151,6 +1216,7 @@ state_cutover_release(state_cutover *c)
 	free(c->done_at);
 	free(c->not_carried);
 	free(c->cleanup_done_at);
+	free(c->carried.matviews);
 	memset(c, 0, sizeof(*c));
 }
 

@@ -229,9 +229,36 @@ void		state_progress_release(state_progress *p);
 STATE_MUST_CHECK int state_request_cutover(state *st, const char *now);
 /* The source position the requested cutover applies up to. */
 STATE_MUST_CHECK int state_record_cutover_target(state *st, uint64_t lsn);
-/* The cutover is done at lsn, at now; what the follow did not carry. */
+/*
+ * Whether the cutover refreshes the materialized views on the target
+ * (pgcrane cutover --no-refresh-matviews: not), written with each request.
+ */
+STATE_MUST_CHECK int state_record_cutover_refresh_matviews(state *st, bool refresh);
+
+/* What the cutover carried beyond the stream (cdc/cutover_extra.h). */
+typedef struct state_carried
+{
+	int64_t		unlogged_tables;	/* copied again at the cutover */
+	int64_t		unlogged_rows;
+	int64_t		matviews_refreshed;
+	int64_t		matviews_unpopulated;	/* left unpopulated, as on the source */
+	int64_t		matviews_skipped;	/* not refreshed: --no-refresh-matviews */
+	double		matviews_seconds;	/* all refreshes together */
+	char	   *matviews;		/* "name<TAB>seconds" lines in refresh order,
+								 * NULL when none; owned by the caller */
+	int64_t		lo_copied;		/* created or changed since the clone */
+	int64_t		lo_bytes;
+	int64_t		lo_unlinked;	/* removed on the source since the clone */
+	int64_t		lo_unchanged;
+} state_carried;
+
+/*
+ * The cutover is done at lsn, at now: what it carried beyond the stream,
+ * what the follow did not carry (one line a kind), in one transaction.
+ */
 STATE_MUST_CHECK int state_record_cutover_done(state *st, uint64_t lsn,
 											   const char *now,
+											   const state_carried *carried,
 											   const char *not_carried);
 
 typedef struct state_cutover
@@ -242,6 +269,9 @@ typedef struct state_cutover
 	char	   *done_at;
 	char	   *not_carried;	/* one line a kind; NULL when absent */
 	char	   *cleanup_done_at;	/* NULL: the slot was not dropped */
+	bool		refresh_matviews;	/* true unless --no-refresh-matviews */
+	bool		has_carried;	/* a cutover of this version recorded it */
+	state_carried carried;		/* its matviews freed by the release */
 } state_cutover;
 
 STATE_MUST_CHECK int state_load_cutover(state *st, state_cutover *c);

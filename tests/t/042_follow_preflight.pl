@@ -64,9 +64,10 @@ is_deeply(
 	[
 		'pgcrane: error: table "public.no_key" has no replica identity: its updates and deletes cannot be followed',
 		'pgcrane: error: table "public.nothing" has no replica identity: its updates and deletes cannot be followed',
-		'pgcrane: error: table "public.scratch" is unlogged: its changes cannot be followed',
 	],
 	'one error per table that cannot be followed, and only those');
+like($err, qr/^pgcrane: table "public\.scratch" is unlogged: its changes are not streamed, it is copied again at the cutover$/m,
+	'an unlogged table is named, not refused');
 like($err, qr/hint: Add a primary key to each, or run ALTER TABLE \.\.\. REPLICA IDENTITY FULL on it\./,
 	'the hint says how to give a table a replica identity');
 

@@ -16,7 +16,7 @@
 
 #include "core/catalog.h"
 #include "core/conn.h"
-#include "clone/copy.h"
+#include "core/copy.h"
 #include "clone/schema.h"
 #include "util/json.h"
 #include "util/str.h"

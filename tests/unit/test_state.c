@@ -433,6 +433,12 @@ test_cutover_and_cleanup(void **unused)
 	char	   *dir = new_dir();
 	state	   *st = state_open(dir);
 	state_cutover c;
+	char		list[] = "public.a\t0.100\npublic.b\t0.025";
+	state_carried carried = {
+		.unlogged_tables = 2, .unlogged_rows = 300, .matviews_refreshed = 2,
+		.matviews_unpopulated = 1, .matviews_seconds = 0.125, .matviews = list,
+		.lo_copied = 3, .lo_bytes = 5000000000, .lo_unlinked = 1, .lo_unchanged = 7,
+	};
 
 	(void) unused;
 	assert_non_null(st);
@@ -448,18 +454,55 @@ test_cutover_and_cleanup(void **unused)
 	assert_int_equal(c.target_lsn, 0x4000);
 	assert_int_equal(c.lsn, 0);
 	assert_null(c.done_at);
+	assert_true(c.refresh_matviews);
+	assert_false(c.has_carried);
 	state_cutover_release(&c);
 	assert_int_equal(state_record_cutover_done(st, 0x4000, "2026-11-21 10:01:00Z",
-											   "- DDL\n  none"), 0);
+											   &carried, "- DDL\n  none"), 0);
 	assert_int_equal(state_record_cleanup_done(st, "2026-11-21 10:02:00Z"), 0);
 	assert_int_equal(state_load_cutover(st, &c), 0);
 	assert_int_equal(c.lsn, 0x4000);
 	assert_string_equal(c.done_at, "2026-11-21 10:01:00Z");
 	assert_string_equal(c.not_carried, "- DDL\n  none");
 	assert_string_equal(c.cleanup_done_at, "2026-11-21 10:02:00Z");
+	assert_true(c.has_carried);
+	assert_int_equal(c.carried.unlogged_tables, 2);
+	assert_int_equal(c.carried.unlogged_rows, 300);
+	assert_int_equal(c.carried.matviews_refreshed, 2);
+	assert_int_equal(c.carried.matviews_unpopulated, 1);
+	assert_int_equal(c.carried.matviews_skipped, 0);
+	assert_true(c.carried.matviews_seconds > 0.1249 && c.carried.matviews_seconds < 0.1251);
+	assert_string_equal(c.carried.matviews, "public.a\t0.100\npublic.b\t0.025");
+	assert_int_equal(c.carried.lo_copied, 3);
+	assert_int_equal(c.carried.lo_bytes, 5000000000);
+	assert_int_equal(c.carried.lo_unlinked, 1);
+	assert_int_equal(c.carried.lo_unchanged, 7);
 	state_cutover_release(&c);
 	state_close(st);
 	assert_raw(dir, "cutover.lsn", "0/4000");
+	assert_raw(dir, "cutover.large_objects_bytes", "5000000000");
+	remove_dir(dir);
+}
+
+/* --no-refresh-matviews is recorded with the request, and taken back. */
+static void
+test_cutover_refresh_matviews(void **unused)
+{
+	char	   *dir = new_dir();
+	state	   *st = state_open(dir);
+	state_cutover c;
+
+	(void) unused;
+	assert_non_null(st);
+	assert_int_equal(state_record_cutover_refresh_matviews(st, false), 0);
+	assert_int_equal(state_load_cutover(st, &c), 0);
+	assert_false(c.refresh_matviews);
+	state_cutover_release(&c);
+	assert_int_equal(state_record_cutover_refresh_matviews(st, true), 0);
+	assert_int_equal(state_load_cutover(st, &c), 0);
+	assert_true(c.refresh_matviews);
+	state_cutover_release(&c);
+	state_close(st);
 	remove_dir(dir);
 }
 
@@ -693,6 +736,7 @@ main(void)
 		cmocka_unit_test(test_follow_names_and_forget),
 		cmocka_unit_test(test_follow_progress),
 		cmocka_unit_test(test_cutover_and_cleanup),
+		cmocka_unit_test(test_cutover_refresh_matviews),
 		cmocka_unit_test(test_failed_read_is_not_absent),
 		cmocka_unit_test(test_fact_is_one_transaction),
 		cmocka_unit_test(test_fact_inside_plan),

@@ -71,11 +71,16 @@ test_carry_list_without_source(void **unused)
 	strbuf		sb = STRBUF_INIT;
 
 	(void) unused;
-	cdc_carry_list(NULL, &sb);
+	cdc_carry_list(NULL, true, &sb);
 	assert_non_null(strstr(strbuf_str(&sb), "schema changes (DDL)"));
-	assert_non_null(strstr(strbuf_str(&sb), "large objects, materialized view refreshes, unlogged tables: the source could not be asked"));
+	assert_non_null(strstr(strbuf_str(&sb), "sequences: only their values at the cutover; the source could not be asked how many it has"));
+	assert_null(strstr(strbuf_str(&sb), "materialized views"));
 	assert_non_null(strstr(strbuf_str(&sb), "prepared transactions: the source could not be asked"));
 	assert_int_equal(cdc_carry_prepared(NULL, &sb), -1);
+	strbuf_release(&sb);
+	/* --no-refresh-matviews: the materialized views are not carried. */
+	cdc_carry_list(NULL, false, &sb);
+	assert_non_null(strstr(strbuf_str(&sb), "sequences, materialized views: the source could not be asked whether it has any"));
 	strbuf_release(&sb);
 }
 

@@ -7,7 +7,7 @@
  * passed to the target as it is, so memory use does not depend on table
  * size.  The row count is the target's own (the COPY command tag).
  */
-#include "clone/copy.h"
+#include "core/copy.h"
 
 #include <stdlib.h>
 #include <string.h>
