@@ -6,8 +6,12 @@
 #      (port 54321, wal_level=logical) and a target (port 54322), both on
 #      Unix sockets in ./demo only (no TCP)
 #   3. loads the pagila sample database into the source
-#   4. runs pgcrane clone, then checks the copy: pgcrane verify when it is
-#      available, otherwise row counts of every table on both sides
+#   4. the live migration: pgbench writes to the source (rentals, payments,
+#      film updates) while pgcrane clone --follow copies it and keeps
+#      applying its changes; pgcrane status shows the phase and the lag;
+#      the writes stop, pgcrane cutover catches up and carries the
+#      sequences; pgcrane verify proves the copy; pgcrane cleanup removes
+#      the slot and publication from the source
 #
 # Running it again stops and removes the previous demo first.  PostgreSQL
 # refuses to run as root, so as root the servers run as an unprivileged
@@ -83,57 +87,85 @@ run_demo() {
 	src="host=$demo port=$sport dbname=pagila"
 	dst="host=$demo port=$dport dbname=pagila"
 
+	# The application: rentals and payments inserted, films updated.
+	cat >"$demo/writes.sql" <<'EOSQL'
+\set film random(1, 1000)
+\set customer random(1, 599)
+BEGIN;
+INSERT INTO rental (rental_date, inventory_id, customer_id, staff_id)
+  SELECT clock_timestamp(), inventory_id, :customer, 1 FROM inventory
+  WHERE film_id = :film LIMIT 1;
+INSERT INTO payment (customer_id, staff_id, rental_id, amount, payment_date)
+  SELECT :customer, 1, currval('rental_rental_id_seq'), 4.99, '2022-06-15'
+  WHERE EXISTS (SELECT FROM inventory WHERE film_id = :film);
+UPDATE film SET last_update = now() WHERE film_id = :film;
+COMMIT;
+EOSQL
+
 	echo
-	echo "== pgcrane clone"
-	echo "\$ pgcrane clone --source \"$src\" --target \"$dst\" --dir $demo/work"
-	if ! "$pgcrane" clone --source "$src" --target "$dst" --dir "$demo/work"; then
-		echo "demo: pgcrane clone failed" >&2
+	echo "== the application writes to the source (pgbench, 50 transactions/s)"
+	pgbench -n -h "$demo" -p "$sport" -c 2 -R 50 -T 600 -f "$demo/writes.sql" pagila \
+		>"$demo/pgbench.log" 2>&1 &
+	local writer=$!
+
+	echo
+	echo "== pgcrane clone --follow: copy, then keep applying the changes"
+	echo "\$ pgcrane clone --follow --source \"$src\" --target \"$dst\" --dir $demo/work"
+	"$pgcrane" clone --follow --source "$src" --target "$dst" --dir "$demo/work" \
+		>"$demo/follow.log" 2>&1 &
+	local follow=$!
+	if ! wait_streaming "$pgcrane" "$demo/work" "$follow"; then
+		kill "$writer" 2>/dev/null || true
+		cat "$demo/follow.log" >&2
+		echo "demo: pgcrane clone --follow did not reach streaming" >&2
 		return 1
 	fi
+	sed -n '/^clone ok/,/^  phase  data/p' "$demo/follow.log"
+	sleep 3
+	echo
+	echo "\$ pgcrane status --dir $demo/work"
+	"$pgcrane" status --dir "$demo/work"
+
+	echo
+	echo "== the application stops writing; pgcrane cutover"
+	kill "$writer" 2>/dev/null || true
+	wait "$writer" 2>/dev/null || true
+	echo "\$ pgcrane cutover --dir $demo/work"
+	if ! "$pgcrane" cutover --dir "$demo/work"; then
+		echo "demo: pgcrane cutover failed" >&2
+		return 1
+	fi
+	wait "$follow" || true
 
 	echo
 	echo "== checking the copy"
 	echo "\$ pgcrane verify --source \"$src\" --target \"$dst\""
 	rc=0
 	"$pgcrane" verify --source "$src" --target "$dst" || rc=$?
-	case $rc in
-		0)
-			echo "verify: the target equals the source"
-			return 0
-			;;
-		1)
-			echo "demo: verify found differences" >&2
-			return 1
-			;;
-	esac
-	echo "verify did not run (exit code $rc); comparing row counts instead"
+	echo
+	echo "\$ pgcrane cleanup --dir $demo/work"
+	"$pgcrane" cleanup --dir "$demo/work" || rc=$?
+	if [ "$rc" -ne 0 ]; then
+		echo "demo: verify found differences or cleanup failed (exit code $rc)" >&2
+		return 1
+	fi
+	echo "verify: the target equals the source, and the source keeps nothing of pgcrane's"
+}
 
-	# One query per side counting the rows of every table.
-	local count_sql
-	count_sql=$(psql -X -At -h "$demo" -p "$sport" -d pagila -c "
-		SELECT string_agg(format('SELECT %L, count(*) FROM %I.%I',
-		                         n.nspname || '.' || c.relname, n.nspname, c.relname),
-		                  ' UNION ALL ' ORDER BY n.nspname, c.relname)
-		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		WHERE c.relkind IN ('r', 'p')
-		  AND n.nspname NOT IN ('pg_catalog', 'information_schema')
-		  AND n.nspname NOT LIKE 'pg_toast%'")
-	psql -X -At -F ' ' -h "$demo" -p "$sport" -d pagila -c "$count_sql" >"$demo/rows-source.txt"
-	if ! psql -X -At -F ' ' -h "$demo" -p "$dport" -d pagila -c "$count_sql" \
-		>"$demo/rows-target.txt"; then
-		echo "demo: could not count the rows on the target" >&2
-		return 1
-	fi
-	printf '%-32s %10s %10s\n' table source target
-	awk 'NR == FNR { target[$1] = $2; next }
-		{ t = ($1 in target) ? target[$1] : "missing"
-		  printf "%-32s %10s %10s%s\n", $1, $2, t, ($2 == t ? "" : "  DIFFERENT") }' \
-		"$demo/rows-target.txt" "$demo/rows-source.txt"
-	if ! cmp -s "$demo/rows-source.txt" "$demo/rows-target.txt"; then
-		echo "demo: the row counts differ" >&2
-		return 1
-	fi
-	echo "every table has the same number of rows on both servers"
+# Wait (up to 5 minutes) until the follow streams; fails if it ended.
+# shellcheck disable=SC2317
+wait_streaming() {
+	local pgcrane=$1 dir=$2 pid=$3
+	for _ in $(seq 1 600); do
+		if ! kill -0 "$pid" 2>/dev/null; then
+			return 1
+		fi
+		if "$pgcrane" status --dir "$dir" --json 2>/dev/null | grep -q '"phase": *"streaming"'; then
+			return 0
+		fi
+		sleep 0.5
+	done
+	return 1
 }
 
 echo "== dependencies and build"
@@ -179,7 +211,7 @@ if [ "${#as_user[@]}" -ne 0 ]; then
 fi
 
 rc=0
-"${as_user[@]}" bash -c "set -euo pipefail; $(declare -f run_demo); run_demo \"\$@\"" run_demo \
+"${as_user[@]}" bash -c "set -euo pipefail; $(declare -f run_demo wait_streaming); run_demo \"\$@\"" run_demo \
 	"$demo" "$pgcrane_bin" "$dataset" "$pg_bindir" "$src_port" "$dst_port" || rc=$?
 
 # How to look around and clean up.
