@@ -108,6 +108,8 @@ print_text(const selection *sel, const selres *r)
 		printf("  %-12s %-18s %s\n", "leave out", "schema", r->schemas_out[i].display);
 	for (int i = 0; i < r->nconstraints_out; i++)
 		printf("  %-12s %-18s %s\n", "leave out", "constraint", r->constraints_out[i].display);
+	for (int i = 0; i < r->nfunctions_out; i++)
+		printf("  %-12s %-18s %s\n", "leave out", "function", r->functions_out[i].name);
 	for (int i = 0; i < sel->ncolumns; i++)
 		printf("  %-12s %-18s %s.%s.%s\n", "leave out", "column", sel->columns[i].schema,
 			   sel->columns[i].table, sel->columns[i].column);
@@ -186,7 +188,8 @@ print_json(const selection *sel, const selres *r)
 {
 	strbuf		sb = STRBUF_INIT;
 	char	  **names = xcalloc((size_t) (r->nschemas_out + sel->ncolumns +
-											r->nconstraints_out) + 1, sizeof(char *));
+											r->nconstraints_out + r->nfunctions_out) + 1,
+						   sizeof(char *));
 	plan_totals t;
 
 	add_totals(r, &t);
@@ -204,6 +207,9 @@ print_json(const selection *sel, const selres *r)
 	for (int i = 0; i < r->nconstraints_out; i++)
 		names[i] = r->constraints_out[i].display;
 	json_strings(&sb, "constraints_left_out", names, r->nconstraints_out);
+	for (int i = 0; i < r->nfunctions_out; i++)
+		names[i] = r->functions_out[i].name;
+	json_strings(&sb, "functions_left_out", names, r->nfunctions_out);
 	for (int i = 0; i < sel->ncolumns; i++)
 		names[i] = str_printf("%s.%s.%s", sel->columns[i].schema, sel->columns[i].table,
 							  sel->columns[i].column);

@@ -72,6 +72,7 @@ typedef struct schema_toc_key
 #define SCHEMA_TOC_CONSTRAINT 2606
 #define SCHEMA_TOC_RELATION 1259
 #define SCHEMA_TOC_SCHEMA 2615
+#define SCHEMA_TOC_FUNCTION 1255
 /* With OID 0: every large object (pg_largeobject_metadata). */
 #define SCHEMA_TOC_LARGE_OBJECT 2613
 

@@ -21,7 +21,7 @@ schema_toc_key *
 csel_toc_keys(const selres *r, int *n)
 {
 	schema_toc_key *keys = xcalloc((size_t) (r->nrels + r->nschemas_out +
-											 r->nconstraints_out) + 2,
+											 r->nconstraints_out + r->nfunctions_out) + 2,
 								   sizeof(schema_toc_key));
 	int			k = 0;
 
@@ -32,6 +32,8 @@ csel_toc_keys(const selres *r, int *n)
 		keys[k++] = (schema_toc_key) {SCHEMA_TOC_SCHEMA, r->schemas_out[i].oid};
 	for (int i = 0; i < r->nconstraints_out; i++)
 		keys[k++] = (schema_toc_key) {SCHEMA_TOC_CONSTRAINT, r->constraints_out[i].oid};
+	for (int i = 0; i < r->nfunctions_out; i++)
+		keys[k++] = (schema_toc_key) {SCHEMA_TOC_FUNCTION, r->functions_out[i].oid};
 	if (!r->large_objects)
 		keys[k++] = (schema_toc_key) {SCHEMA_TOC_LARGE_OBJECT, 0};
 	*n = k;

@@ -58,36 +58,48 @@ static const char *const schemas_sql =
 " AND" NOT_EXT("pg_catalog.pg_namespace", "n.oid") " ORDER BY 2";
 
 /*
- * What kept needs what left out ($1): the relation a dependent belongs to
- * (a view through its rule, a constraint, a default, a trigger), the
+ * What kept needs what left out ($1): through the relation itself or its
+ * row type; the relation a dependent belongs to (a view through its
+ * rule, a constraint, a default, a trigger), or a function; the
  * dependent described, and what it needs.
  */
+#define REGCLASS(c) "'pg_catalog." c "'::pg_catalog.regclass"
 static const char *const needs_sql =
-"SELECT DISTINCT x.rel, d.classid = 'pg_catalog.pg_constraint'::pg_catalog.regclass,"
-" d.objid,"
-" CASE WHEN d.classid IN ('pg_catalog.pg_rewrite'::pg_catalog.regclass,"
-"   'pg_catalog.pg_class'::pg_catalog.regclass)"
-"  THEN pg_catalog.pg_describe_object('pg_catalog.pg_class'::pg_catalog.regclass, x.rel, 0)"
+"WITH refs AS ("
+" SELECT " REGCLASS("pg_class") " AS classid, c.oid AS objid, c.oid AS rel"
+" FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1::oid[])"
+" UNION ALL SELECT " REGCLASS("pg_type") ", c.reltype, c.oid"
+" FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1::oid[]) AND c.reltype <> 0)"
+" SELECT DISTINCT x.rel, d.classid = " REGCLASS("pg_constraint") ", d.objid,"
+" CASE WHEN d.classid IN (" REGCLASS("pg_rewrite") ", " REGCLASS("pg_class") ")"
+"  THEN pg_catalog.pg_describe_object(" REGCLASS("pg_class") ", x.rel, 0)"
 "  ELSE pg_catalog.pg_describe_object(d.classid, d.objid, 0) END,"
-" pg_catalog.pg_describe_object(d.refclassid, d.refobjid, 0),"
-" d.classid IN ('pg_catalog.pg_rewrite'::pg_catalog.regclass,"
-"   'pg_catalog.pg_class'::pg_catalog.regclass),"
+" pg_catalog.pg_describe_object(" REGCLASS("pg_class") ", r.rel, 0),"
+" d.classid IN (" REGCLASS("pg_rewrite") ", " REGCLASS("pg_class") "),"
 " (SELECT n.nspname || '.' || c.relname || '.' || co.conname"
 "  FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid"
-"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE co.oid = d.objid)"
-" FROM pg_catalog.pg_depend d CROSS JOIN LATERAL (SELECT CASE d.classid"
-"  WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN"
-"   (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = d.objid)"
-"  WHEN 'pg_catalog.pg_constraint'::pg_catalog.regclass THEN"
-"   (SELECT nullif(co.conrelid, 0) FROM pg_catalog.pg_constraint co WHERE co.oid = d.objid)"
-"  WHEN 'pg_catalog.pg_attrdef'::pg_catalog.regclass THEN"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace WHERE co.oid = d.objid),"
+" (SELECT n.nspname || '.' || p.proname || '(' || pg_catalog.oidvectortypes(p.proargtypes) || ')'"
+"  FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+"  WHERE d.classid = " REGCLASS("pg_proc") " AND p.oid = d.objid),"
+" (SELECT n.nspname FROM pg_catalog.pg_proc p"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace"
+"  WHERE d.classid = " REGCLASS("pg_proc") " AND p.oid = d.objid)"
+" FROM refs r JOIN pg_catalog.pg_depend d ON d.refclassid = r.classid"
+" AND d.refobjid = r.objid AND d.deptype = 'n'"
+" CROSS JOIN LATERAL (SELECT CASE d.classid"
+"  WHEN " REGCLASS("pg_rewrite") " THEN"
+"   (SELECT w.ev_class FROM pg_catalog.pg_rewrite w WHERE w.oid = d.objid)"
+"  WHEN " REGCLASS("pg_constraint") " THEN"
+"   (SELECT nullif(co.conrelid, 0) FROM pg_catalog.pg_constraint co WHERE co.oid = d.objid"
+"    AND co.conparentid = 0)"
+"  WHEN " REGCLASS("pg_attrdef") " THEN"
 "   (SELECT a.adrelid FROM pg_catalog.pg_attrdef a WHERE a.oid = d.objid)"
-"  WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass THEN"
+"  WHEN " REGCLASS("pg_trigger") " THEN"
 "   (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid = d.objid)"
-"  WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN d.objid END AS rel) x"
-" WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
-" AND d.refobjid = ANY ($1::oid[]) AND d.deptype = 'n'"
-" AND x.rel IS NOT NULL AND x.rel <> ALL ($1::oid[]) AND x.rel <> d.refobjid"
+"  WHEN " REGCLASS("pg_class") " THEN d.objid END AS rel) x"
+" WHERE (x.rel IS NOT NULL AND x.rel <> ALL ($1::oid[]) AND x.rel <> r.rel)"
+" OR (d.classid = " REGCLASS("pg_proc") " AND" NOT_EXT("pg_catalog.pg_proc", "d.objid") ")"
 " ORDER BY 4, 5";
 
 /* The objects that need column $2 of table $1 (not its default or sequence). */
@@ -296,6 +308,8 @@ read_schemas(PGconn *src, const selection *sel, selres *r)
 	return 0;
 }
 
+static bool schema_out(const selres *r, const char *nsp);
+
 static selres_rel *
 find_rel(const selres *r, uint32_t oid)
 {
@@ -338,6 +352,57 @@ constraint_dropped(const selres *r, uint32_t oid)
  * One round of what kept needs what left out; *more is set when
  * exclude_dependents left a relation out, so another round is needed.
  */
+/* Whether r leaves out the function with this OID already. */
+static bool
+function_out(const selres *r, uint32_t oid)
+{
+	for (int i = 0; i < r->nfunctions_out; i++)
+		if (r->functions_out[i].oid == oid)
+			return true;
+	return false;
+}
+
+/* One row of needs_sql: a problem, or (exclude_dependents) more left out. */
+static void
+one_need(PGresult *res, int i, const selection *sel, selres *r, bool *more)
+{
+	selres_rel *rel = PQgetisnull(res, i, 0) ? NULL :
+		find_rel(r, (uint32_t) strtoul(PQgetvalue(res, i, 0), NULL, 10));
+	uint32_t	objid = (uint32_t) strtoul(PQgetvalue(res, i, 2), NULL, 10);
+	bool		is_con = PQgetvalue(res, i, 1)[0] == 't';
+	bool		is_rel = PQgetvalue(res, i, 5)[0] == 't';
+	bool		is_func = !PQgetisnull(res, i, 7);
+
+	if (is_func && (schema_out(r, PQgetvalue(res, i, 8)) || function_out(r, objid)))
+		return;
+	if (!is_func && (rel == NULL || rel->why))
+		return;
+	if (sel->exclude_dependents && is_rel)
+	{
+		rel->why = xstrdup(PQgetvalue(res, i, 4));
+		*more = true;
+	}
+	else if (sel->exclude_dependents && is_func)
+		add_named(&r->functions_out, &r->nfunctions_out, objid,
+				  PQgetvalue(res, i, 7), PQgetvalue(res, i, 3));
+	else if (sel->exclude_dependents && is_con && !PQgetisnull(res, i, 6))
+	{
+		if (!constraint_dropped(r, objid))
+			add_named(&r->constraints_out, &r->nconstraints_out, objid,
+					  PQgetvalue(res, i, 6), PQgetvalue(res, i, 3));
+	}
+	else
+		add_problem(r, str_printf("%s needs %s, which the selection leaves out",
+								  PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)),
+					is_rel || is_con || is_func ?
+					"Select both, or use --exclude-dependents to leave the dependent out too." :
+					"Select both.");
+}
+
+/*
+ * One round of what kept needs what left out; *more is set when
+ * exclude_dependents left a relation out, so another round is needed.
+ */
 static int
 dependents_round(PGconn *src, const selection *sel, selres *r, bool *more)
 {
@@ -351,31 +416,7 @@ dependents_round(PGconn *src, const selection *sel, selres *r, bool *more)
 	if (res == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++)
-	{
-		selres_rel *rel = find_rel(r, (uint32_t) strtoul(PQgetvalue(res, i, 0), NULL, 10));
-		uint32_t	objid = (uint32_t) strtoul(PQgetvalue(res, i, 2), NULL, 10);
-		bool		is_con = PQgetvalue(res, i, 1)[0] == 't';
-		bool		is_rel = PQgetvalue(res, i, 5)[0] == 't';
-
-		if (rel == NULL || rel->why)
-			continue;
-		if (sel->exclude_dependents && is_rel)
-		{
-			rel->why = xstrdup(PQgetvalue(res, i, 4));
-			*more = true;
-		}
-		else if (sel->exclude_dependents && is_con && !PQgetisnull(res, i, 6))
-		{
-			if (!constraint_dropped(r, objid))
-				add_named(&r->constraints_out, &r->nconstraints_out, objid,
-						  PQgetvalue(res, i, 6), PQgetvalue(res, i, 3));
-		}
-		else
-			add_problem(r, str_printf("%s needs %s, which the selection leaves out",
-									  PQgetvalue(res, i, 3), PQgetvalue(res, i, 4)),
-						is_rel || is_con ? "Select both, or use --exclude-dependents to leave the dependent out too." :
-						"Select both.");
-	}
+		one_need(res, i, sel, r, more);
 	PQclear(res);
 	return 0;
 }
@@ -529,8 +570,8 @@ int
 selres_read(PGconn *src, const selection *sel, selres *r)
 {
 	memset(r, 0, sizeof(*r));
-	if (read_rels(src, sel, r) != 0 || check_dependents(src, sel, r) != 0 ||
-		read_schemas(src, sel, r) != 0 || check_transformations(src, sel, r) != 0 ||
+	if (read_rels(src, sel, r) != 0 || read_schemas(src, sel, r) != 0 ||
+		check_dependents(src, sel, r) != 0 || check_transformations(src, sel, r) != 0 ||
 		read_large_objects(src, sel, r) != 0)
 		return -1;
 	return 0;
@@ -606,6 +647,7 @@ selres_release(selres *r)
 	free(r->rels);
 	free_named(r->schemas_out, r->nschemas_out);
 	free_named(r->constraints_out, r->nconstraints_out);
+	free_named(r->functions_out, r->nfunctions_out);
 	for (int i = 0; i < r->nproblems; i++)
 	{
 		free(r->problems[i]);

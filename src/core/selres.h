@@ -14,8 +14,8 @@
  *   - the problems that make the selection unusable, as messages for
  *     preflight: an object kept that needs one left out (a view over an
  *     excluded table, a foreign key into it), unless exclude_dependents
- *     leaves it out too (a view, a materialized view) or drops it (a
- *     foreign key, listed in constraints); a column to leave out that an
+ *     leaves it out too (a view, a materialized view, a function of its
+ *     row type) or drops it (a foreign key, listed in constraints_out); a column to leave out that an
  *     index, constraint or view needs; a rename whose schema or table is
  *     not selected or whose new name is taken;
  *   - the functions whose body names a schema that is renamed (warnings).
@@ -70,6 +70,10 @@ typedef struct selres
 	int			nschemas_out;
 	selres_named *constraints_out;	/* foreign keys dropped */
 	int			nconstraints_out;
+	selres_named *functions_out;	/* functions left out: they take or
+									 * return the row type of a relation
+									 * left out ("schema.f(argtypes)") */
+	int			nfunctions_out;
 	char	  **problems;		/* preflight errors, one line each */
 	char	  **hints;			/* a hint per problem, or NULL */
 	int			nproblems;
