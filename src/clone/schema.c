@@ -496,22 +496,35 @@ toc_write(const toc_list *l, const char *list_path, const char *deps_path)
 	return rc;
 }
 
-/* Whether entry t has one of the keys of out. */
+static int
+key_cmp(const void *a, const void *b)
+{
+	const schema_toc_key *x = a;
+	const schema_toc_key *y = b;
+
+	if (x->catalog != y->catalog)
+		return x->catalog < y->catalog ? -1 : 1;
+	return x->oid < y->oid ? -1 : x->oid > y->oid ? 1 : 0;
+}
+
+/* Whether entry t has one of the keys (sorted) of out. */
 static bool
-toc_key_excluded(const toc_line *t, const schema_exclusion *out)
+toc_key_excluded(const toc_line *t, const schema_toc_key *sorted, int n)
 {
 	unsigned long id,
 				catalog,
 				oid;
+	schema_toc_key k,
+				all = {SCHEMA_TOC_LARGE_OBJECT, 0};
 
 	if (sscanf(t->text, "%lu; %lu %lu", &id, &catalog, &oid) != 3)
 		return false;
-	for (int i = 0; i < out->nkeys; i++)
-		if (out->keys[i].catalog == catalog &&
-			(out->keys[i].oid == oid || (catalog == SCHEMA_TOC_LARGE_OBJECT &&
-										 out->keys[i].oid == 0)))
-			return true;
-	return false;
+	k.catalog = (uint32_t) catalog;
+	k.oid = (uint32_t) oid;
+	if (catalog == SCHEMA_TOC_LARGE_OBJECT &&
+		bsearch(&all, sorted, (size_t) n, sizeof(k), key_cmp))
+		return true;
+	return bsearch(&k, sorted, (size_t) n, sizeof(k), key_cmp) != NULL;
 }
 
 static bool
@@ -533,16 +546,21 @@ toc_exclude(toc_list *l, const schema_exclusion *out)
 	unsigned long max_id = 0;
 	bool	   *by_id;
 	bool		changed = true;
+	schema_toc_key *sorted;
 
 	if (out == NULL || out->nkeys == 0)
 		return;
+	sorted = xcalloc((size_t) out->nkeys, sizeof(schema_toc_key));
+	memcpy(sorted, out->keys, sizeof(schema_toc_key) * (size_t) out->nkeys);
+	qsort(sorted, (size_t) out->nkeys, sizeof(schema_toc_key), key_cmp);
 	for (int i = 0; i < l->n; i++)
 		if (l->lines[i].id > max_id)
 			max_id = l->lines[i].id;
 	by_id = xcalloc(max_id + 1, sizeof(bool));
 	for (int i = 0; i < l->n; i++)
-		if (l->lines[i].id != 0 && toc_key_excluded(&l->lines[i], out))
+		if (l->lines[i].id != 0 && toc_key_excluded(&l->lines[i], sorted, out->nkeys))
 			l->lines[i].excluded = by_id[l->lines[i].id] = true;
+	free(sorted);
 	while (changed)
 	{
 		changed = false;

@@ -21,7 +21,8 @@ schema_toc_key *
 csel_toc_keys(const selres *r, int *n)
 {
 	schema_toc_key *keys = xcalloc((size_t) (r->nrels + r->nschemas_out +
-											 r->nconstraints_out + r->nfunctions_out) + 2,
+											 r->nconstraints_out + r->nfunctions_out +
+											 r->nobjects_out) + 2,
 								   sizeof(schema_toc_key));
 	int			k = 0;
 
@@ -34,6 +35,8 @@ csel_toc_keys(const selres *r, int *n)
 		keys[k++] = (schema_toc_key) {SCHEMA_TOC_CONSTRAINT, r->constraints_out[i].oid};
 	for (int i = 0; i < r->nfunctions_out; i++)
 		keys[k++] = (schema_toc_key) {SCHEMA_TOC_FUNCTION, r->functions_out[i].oid};
+	for (int i = 0; i < r->nobjects_out; i++)
+		keys[k++] = (schema_toc_key) {r->objects_out[i].catalog, r->objects_out[i].oid};
 	if (!r->large_objects)
 		keys[k++] = (schema_toc_key) {SCHEMA_TOC_LARGE_OBJECT, 0};
 	*n = k;

@@ -57,6 +57,26 @@ static const char *const schemas_sql =
 " FROM pg_catalog.pg_namespace n WHERE" USER_NS("n")
 " AND" NOT_EXT("pg_catalog.pg_namespace", "n.oid") " ORDER BY 2";
 
+/* The objects but relations of the schemas $1, by catalog. */
+#define IN_SCHEMAS(catalog, column) \
+	" UNION ALL SELECT '" catalog "'::pg_catalog.regclass::oid, x.oid" \
+	" FROM " catalog " x WHERE x." column " = ANY ($1::oid[])"
+static const char *const schema_objects_sql =
+"SELECT 'pg_catalog.pg_proc'::pg_catalog.regclass::oid, x.oid FROM pg_catalog.pg_proc x"
+" WHERE x.pronamespace = ANY ($1::oid[])"
+IN_SCHEMAS("pg_catalog.pg_type", "typnamespace")
+IN_SCHEMAS("pg_catalog.pg_collation", "collnamespace")
+IN_SCHEMAS("pg_catalog.pg_conversion", "connamespace")
+IN_SCHEMAS("pg_catalog.pg_operator", "oprnamespace")
+IN_SCHEMAS("pg_catalog.pg_opclass", "opcnamespace")
+IN_SCHEMAS("pg_catalog.pg_opfamily", "opfnamespace")
+IN_SCHEMAS("pg_catalog.pg_ts_config", "cfgnamespace")
+IN_SCHEMAS("pg_catalog.pg_ts_dict", "dictnamespace")
+IN_SCHEMAS("pg_catalog.pg_ts_parser", "prsnamespace")
+IN_SCHEMAS("pg_catalog.pg_ts_template", "tmplnamespace")
+IN_SCHEMAS("pg_catalog.pg_statistic_ext", "stxnamespace")
+IN_SCHEMAS("pg_catalog.pg_extension", "extnamespace");
+
 /*
  * What kept needs what left out ($1): through the relation itself or its
  * row type; the relation a dependent belongs to (a view through its
@@ -280,6 +300,36 @@ schema_has_kept(const selres *r, const char *nsp)
 }
 
 static int
+read_schema_objects(PGconn *src, selres *r)
+{
+	strbuf		sb = STRBUF_INIT;
+	const char *params[1];
+	PGresult   *res;
+
+	if (r->nschemas_out == 0)
+		return 0;
+	strbuf_adds(&sb, "{");
+	for (int i = 0; i < r->nschemas_out; i++)
+		strbuf_addf(&sb, "%s%u", i ? "," : "", r->schemas_out[i].oid);
+	strbuf_adds(&sb, "}");
+	params[0] = strbuf_str(&sb);
+	res = conn_query(src, SIDE_SOURCE, "list the objects of the schemas left out",
+					 schema_objects_sql, 1, params);
+	strbuf_release(&sb);
+	if (res == NULL)
+		return -1;
+	r->nobjects_out = PQntuples(res);
+	r->objects_out = xcalloc((size_t) r->nobjects_out + 1, sizeof(selres_key));
+	for (int i = 0; i < r->nobjects_out; i++)
+	{
+		r->objects_out[i].catalog = (uint32_t) strtoul(PQgetvalue(res, i, 0), NULL, 10);
+		r->objects_out[i].oid = (uint32_t) strtoul(PQgetvalue(res, i, 1), NULL, 10);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int
 read_schemas(PGconn *src, const selection *sel, selres *r)
 {
 	char	   *arr[3] = {NULL, NULL, NULL};
@@ -305,7 +355,7 @@ read_schemas(PGconn *src, const selection *sel, selres *r)
 					  (uint32_t) strtoul(PQgetvalue(res, i, 0), NULL, 10), nsp, nsp);
 	}
 	PQclear(res);
-	return 0;
+	return read_schema_objects(src, r);
 }
 
 static bool schema_out(const selres *r, const char *nsp);
@@ -648,6 +698,7 @@ selres_release(selres *r)
 	free_named(r->schemas_out, r->nschemas_out);
 	free_named(r->constraints_out, r->nconstraints_out);
 	free_named(r->functions_out, r->nfunctions_out);
+	free(r->objects_out);
 	for (int i = 0; i < r->nproblems; i++)
 	{
 		free(r->problems[i]);

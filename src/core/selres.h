@@ -62,12 +62,25 @@ typedef struct selres_named
 	char	   *display;		/* for messages */
 } selres_named;
 
+/* An object by its catalog's OID and its own, as pg_dump's TOC lists it. */
+typedef struct selres_key
+{
+	uint32_t	catalog;
+	uint32_t	oid;
+} selres_key;
+
 typedef struct selres
 {
 	selres_rel *rels;			/* every user relation, by schema and name */
 	int			nrels;
 	selres_named *schemas_out;	/* schemas left out */
 	int			nschemas_out;
+	selres_key *objects_out;	/* the objects of those schemas that are
+								 * not relations: functions, types,
+								 * operators... (a schema such as public
+								 * has no entry of its own in the archive
+								 * for them to depend on) */
+	int			nobjects_out;
 	selres_named *constraints_out;	/* foreign keys dropped */
 	int			nconstraints_out;
 	selres_named *functions_out;	/* functions left out: they take or

@@ -57,7 +57,10 @@ vsel_init(vsel *v, PGconn *src, const selection *sel)
 			add_name(&v->no_data, &v->nno_data, xstrdup(r.rels[i].display));
 	}
 	for (int i = 0; i < r.nschemas_out; i++)
+	{
 		add_name(&v->out, &v->nout, xstrdup(r.schemas_out[i].name));
+		add_name(&v->schemas, &v->nschemas, xstrdup(r.schemas_out[i].name));
+	}
 	for (int i = 0; i < r.nconstraints_out; i++)
 		add_name(&v->out, &v->nout, xstrdup(r.constraints_out[i].name));
 	for (int i = 0; i < r.nfunctions_out; i++)
@@ -70,6 +73,7 @@ vsel_init(vsel *v, PGconn *src, const selection *sel)
 	selres_release(&r);
 	qsort(v->out, (size_t) v->nout, sizeof(char *), strptr_cmp);
 	qsort(v->no_data, (size_t) v->nno_data, sizeof(char *), strptr_cmp);
+	qsort(v->schemas, (size_t) v->nschemas, sizeof(char *), strptr_cmp);
 	return 0;
 }
 
@@ -80,6 +84,9 @@ vsel_release(vsel *v)
 		free(v->out[i]);
 	for (int i = 0; i < v->nno_data; i++)
 		free(v->no_data[i]);
+	for (int i = 0; i < v->nschemas; i++)
+		free(v->schemas[i]);
+	free(v->schemas);
 	free(v->out);
 	free(v->no_data);
 	*v = (vsel) VSEL_INIT;
@@ -261,6 +268,40 @@ set_row(PGresult *out, int row, char **vals, int nf)
 		PQsetvalue(out, row, f, vals[f] ? vals[f] : "", vals[f] ? (int) strlen(vals[f]) : -1);
 }
 
+/* Whether name ("schema.x...") belongs to a schema left out. */
+static bool
+in_schema_out(const vsel *v, const char *name)
+{
+	const char *dot = strchr(name, '.');
+	char	   *nsp;
+	bool		out;
+
+	if (dot == NULL || v->nschemas == 0)
+		return false;
+	nsp = xstrdup(name);
+	nsp[dot - name] = '\0';
+	out = has_name(v->schemas, v->nschemas, nsp);
+	free(nsp);
+	return out;
+}
+
+/*
+ * Whether a row is left out: its name or its parent is; on the source,
+ * also anything of a schema left out.  On the target, the objects of a
+ * schema left out stay, to be reported (see verify_select.h).
+ */
+static bool
+row_out(const vsel *v, char **vals, bool target)
+{
+	if (has_name(v->out, v->nout, vals[COL_NAME]))
+		return true;
+	if (target)
+		return has_name(v->out, v->nout, vals[COL_PARENT]) &&
+			!has_name(v->schemas, v->nschemas, vals[COL_PARENT]);
+	return has_name(v->out, v->nout, vals[COL_PARENT]) ||
+		in_schema_out(v, vals[COL_NAME]);
+}
+
 static PGresult *
 schema_side(const vsel *v, PGresult *res, bool target)
 {
@@ -274,8 +315,7 @@ schema_side(const vsel *v, PGresult *res, bool target)
 	{
 		for (int f = 0; f < nf; f++)
 			vals[f] = field_value(v, res, i, f, target, poscol);
-		if (!has_name(v->out, v->nout, vals[COL_NAME]) &&
-			!has_name(v->out, v->nout, vals[COL_PARENT]))
+		if (!row_out(v, vals, target))
 			set_row(out, n++, vals, nf);
 		for (int f = 0; f < nf; f++)
 			free(vals[f]);

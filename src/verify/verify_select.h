@@ -11,7 +11,9 @@
  * columns, the foreign keys --exclude-dependents drops), and so are the
  * rows of the data comparison of the tables whose rows stay behind.  The
  * positions of the columns after a column left out are counted without
- * it.  What the target holds beyond the selection is still reported.
+ * it.  On the target, the objects of a schema left out are still
+ * reported when they are there (but for the schema itself: a new
+ * database always has public).
  */
 #ifndef PGCRANE_VERIFY_SELECT_H
 #define PGCRANE_VERIFY_SELECT_H
@@ -27,13 +29,15 @@ typedef struct vsel
 	const selection *sel;		/* NULL: no rules, nothing rewritten */
 	char	  **out;			/* names left out, sorted */
 	int			nout;
+	char	  **schemas;		/* the schemas among them, sorted */
+	int			nschemas;
 	char	  **no_data;		/* schema.table whose rows are not compared */
 	int			nno_data;
 	int			tables_out;		/* tables left out, for the last line */
 	bool		large_objects;	/* large objects are compared */
 } vsel;
 
-#define VSEL_INIT {NULL, NULL, 0, NULL, 0, 0, true}
+#define VSEL_INIT {NULL, NULL, 0, NULL, 0, NULL, 0, 0, true}
 
 /*
  * Resolve the rules sel (NULL or empty: no rules) on src, the source
