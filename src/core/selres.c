@@ -48,7 +48,13 @@ static const char *const rels_sql =
 " base AS (SELECT r.*, NOT r.s_out AND NOT r.t_out"
 "  AND (NOT $10::boolean OR r.s_in OR r.t_in) AS keep FROM rel r)"
 " SELECT b.oid, b.relkind, b.nspname, b.relname, b.bytes,"
-" coalesce(o.keep, p.keep, b.keep), coalesce(p.t_nodata, b.t_nodata)"
+" coalesce(o.keep, p.keep, b.keep OR (b.relkind = 'S' AND NOT b.s_out AND NOT b.t_out"
+"  AND EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+"   JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid JOIN base u ON u.oid = ad.adrelid"
+"   WHERE d.classid = 'pg_catalog.pg_attrdef'::pg_catalog.regclass"
+"   AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+"   AND d.refobjid = b.oid AND u.keep))),"
+" coalesce(p.t_nodata, b.t_nodata)"
 " FROM base b LEFT JOIN base o ON o.oid = b.owner LEFT JOIN base p ON p.oid = b.root"
 " ORDER BY b.nspname, b.relname";
 

@@ -24,8 +24,9 @@
  * a user schema; with include rules, those of the included schemas and
  * the tables matching an include pattern.  Then those of the excluded
  * schemas and those matching an exclude pattern are left out.  A
- * sequence owned by a table (serial, identity) and a partition follow
- * their table; a schema is kept when it is not excluded and either no
+ * sequence owned by a table (serial, identity, OWNED BY) and a partition
+ * follow their table; a sequence that a kept table's default uses comes
+ * along unless a pattern excludes it; a schema is kept when it is not excluded and either no
  * include rule is given, it matches one, or it holds a relation kept.
  * A table pattern without a schema matches in the schemas of the source
  * role's default search_path, as pg_dump's -t does.
