@@ -128,6 +128,20 @@ static const char *const needs_sql =
 " OR (d.classid = " REGCLASS("pg_proc") " AND" NOT_EXT("pg_catalog.pg_proc", "d.objid") ")"
 " ORDER BY 4, 5";
 
+/*
+ * The foreign keys of the tables $2 (rows copied) into the tables $1
+ * (rows left out): their rows would reference rows that are not there.
+ */
+static const char *const nodata_fks_sql =
+"SELECT co.oid, n.nspname || '.' || c.relname || '.' || co.conname,"
+" pg_catalog.pg_describe_object(" REGCLASS("pg_constraint") ", co.oid, 0),"
+" pg_catalog.pg_describe_object(" REGCLASS("pg_class") ", co.confrelid, 0)"
+" FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid"
+" JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+" WHERE co.contype = 'f' AND co.conparentid = 0"
+" AND co.confrelid = ANY ($1::oid[]) AND co.conrelid = ANY ($2::oid[])"
+" ORDER BY 3";
+
 /* The objects that need column $2 of table $1 (not its default or sequence). */
 static const char *const column_needs_sql =
 "SELECT DISTINCT pg_catalog.pg_describe_object(CASE WHEN d.classid ="
@@ -477,6 +491,54 @@ dependents_round(PGconn *src, const selection *sel, selres *r, bool *more)
 	return 0;
 }
 
+/* The OIDs of the tables kept whose rows are (copied) or are not, as oid[]. */
+static char *
+table_oids(const selres *r, bool no_data)
+{
+	strbuf		sb = STRBUF_INIT;
+	int			n = 0;
+
+	strbuf_adds(&sb, "{");
+	for (int i = 0; i < r->nrels; i++)
+		if (!r->rels[i].why && strchr("rp", r->rels[i].kind) &&
+			r->rels[i].no_data == no_data)
+			strbuf_addf(&sb, "%s%u", n++ ? "," : "", r->rels[i].oid);
+	strbuf_adds(&sb, "}");
+	return strbuf_detach(&sb);
+}
+
+/* Foreign keys into the tables whose rows stay behind (see nodata_fks_sql). */
+static int
+check_nodata_fks(PGconn *src, const selection *sel, selres *r)
+{
+	char	   *params[2];
+	PGresult   *res;
+
+	if (sel->npatterns[SEL_EXCLUDE_TABLE_DATA] == 0)
+		return 0;
+	params[0] = table_oids(r, true);
+	params[1] = table_oids(r, false);
+	res = conn_query(src, SIDE_SOURCE, "read the foreign keys into tables without rows",
+					 nodata_fks_sql, 2, (const char *const *) params);
+	free(params[0]);
+	free(params[1]);
+	if (res == NULL)
+		return -1;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		if (sel->exclude_dependents)
+			add_named(&r->constraints_out, &r->nconstraints_out,
+					  (uint32_t) strtoul(PQgetvalue(res, i, 0), NULL, 10),
+					  PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
+		else
+			add_problem(r, str_printf("%s references %s, whose rows the selection leaves out",
+									  PQgetvalue(res, i, 2), PQgetvalue(res, i, 3)),
+						"Leave out the rows of the referencing table too, or use --exclude-dependents to drop the foreign key.");
+	}
+	PQclear(res);
+	return 0;
+}
+
 static int
 check_dependents(PGconn *src, const selection *sel, selres *r)
 {
@@ -485,7 +547,7 @@ check_dependents(PGconn *src, const selection *sel, selres *r)
 	for (int round = 0; more && round < 100; round++)
 		if (dependents_round(src, sel, r, &more) != 0)
 			return -1;
-	return 0;
+	return check_nodata_fks(src, sel, r);
 }
 
 /* --exclude-column: the column exists, is kept, and nothing needs it. */

@@ -15,8 +15,10 @@
  *     preflight: an object kept that needs one left out (a view over an
  *     excluded table, a foreign key into it), unless exclude_dependents
  *     leaves it out too (a view, a materialized view, a function of its
- *     row type) or drops it (a foreign key, listed in constraints_out); a column to leave out that an
- *     index, constraint or view needs; a rename whose schema or table is
+ *     row type) or drops it (a foreign key, listed in constraints_out);
+ *     a foreign key into a table whose rows stay behind (dropped with
+ *     exclude_dependents); a column to leave out that an index,
+ *     constraint or view needs; a rename whose schema or table is
  *     not selected or whose new name is taken;
  *   - the functions whose body names a schema that is renamed (warnings).
  *

@@ -167,6 +167,12 @@ sub q_dst
 	my ($rc, $out, $err) = verify_dir($db, $dir);
 	is($rc, 0, 'include-schema: verify --dir is OK') or diag($out . $err);
 
+	($rc, $out, $err) = run_pgcrane('plan', '--source' => $source,
+		'--exclude-table-data' => 'public.customer');
+	is($rc, 1, 'exclude-table-data: a foreign key into the table is a problem');
+	like($err, qr/error: constraint rental_customer_id_fkey on table public\.rental references table public\.customer, whose rows the selection leaves out/,
+		'exclude-table-data: the key and the table named');
+
 	my $filter = "$tempdir/rules.txt";
 	open(my $fh, '>', $filter) or die $!;
 	print $fh "# films and who plays in them; the archive stays behind\n"
