@@ -249,6 +249,9 @@ field_value(const vsel *v, PGresult *res, int i, int f, bool target, int poscol)
 	val = PQgetvalue(res, i, f);
 	if (target && (f == COL_NAME || f == COL_PARENT))
 		return name_back(v->sel, val);
+	/* The schema of an extension. */
+	if (target && strcmp(PQfname(res, f), "schema") == 0)
+		return xstrdup(schema_back(v->sel, val));
 	if (target && f > COL_PARENT)
 		return text_back(v->sel, val);
 	if (!target && f == poscol && v->sel->ncolumns > 0 && !PQgetisnull(res, i, COL_PARENT))

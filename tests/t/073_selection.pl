@@ -263,6 +263,43 @@ sub q_dst
 	is($rc, 1, 'rename: verify without the rules sees another shape');
 }
 
+# ---------- resume: the rules recorded ----------
+
+# An event trigger on the (empty) target makes the rename fail once: the
+# resume takes the rules from the work directory.
+{
+	my $db = 'resumed';
+	my $dir = "$tempdir/resume";
+	$dst->safe_psql('postgres', "CREATE DATABASE $db");
+	$dst->safe_psql($db, q{
+		CREATE FUNCTION information_schema.no_rename() RETURNS event_trigger
+		  LANGUAGE plpgsql AS $$BEGIN
+		    IF current_query() ~* 'RENAME' THEN RAISE EXCEPTION 'renames are blocked'; END IF;
+		  END$$;
+		CREATE EVENT TRIGGER no_rename ON ddl_command_start
+		  WHEN TAG IN ('ALTER SCHEMA') EXECUTE FUNCTION information_schema.no_rename()});
+	my ($rc, $out, $err) = run_pgcrane('clone', '--source' => $source,
+		'--target' => $dst->connstr($db), '--dir' => $dir, '--jobs' => 2,
+		'--rename-schema' => 'public=app', '--exclude-table' => 'public.payment*',
+		'--exclude-dependents');
+	is($rc, 2, 'resume: the clone fails in the rename');
+	like($err, qr/clone failed in phase "rename"/, 'resume: in the rename phase');
+	like(state_kv($dir, 'clone.selection'), qr/^exclude table public\.payment\*$/m,
+		'resume: the rules are recorded in the work directory');
+	($rc, $out, $err) = run_pgcrane('clone', '--resume', '--dir' => $dir,
+		'--exclude-table' => 'public.film');
+	is($rc, 2, 'resume: rules given with --resume are refused');
+	$dst->safe_psql($db, 'DROP EVENT TRIGGER no_rename');
+	($rc, $out, $err) = run_pgcrane('clone', '--resume', '--dir' => $dir);
+	is($rc, 0, 'resume: the resume finishes') or diag($err);
+	like($err, qr/data: done in an earlier run, skipped/, 'resume: the rows are not copied again');
+	is($dst->safe_psql($db, "SELECT to_regclass('app.payment') IS NULL
+		AND to_regclass('app.film') IS NOT NULL"), 't',
+		'resume: renamed, without what the rules leave out');
+	($rc, $out, $err) = verify_dir($db, $dir);
+	is($rc, 0, 'resume: verify --dir is OK') or diag($out . $err);
+}
+
 # ---------- what is not supported yet ----------
 
 {
