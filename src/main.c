@@ -18,6 +18,7 @@ typedef struct command
 static const command commands[] = {
 	{"preflight", cmd_preflight, "check both servers before a migration"},
 	{"clone", cmd_clone, "copy a database to another server"},
+	{"plan", cmd_plan, "what clone would copy, rename and leave out (clone --plan)"},
 	{"verify", cmd_verify, "prove the target equals the source"},
 	{"follow", cmd_follow, "apply the source's changes to the target (after clone --follow)"},
 	{"status", cmd_status, "phase, lag and rates of a clone or follow"},

@@ -25,6 +25,7 @@
 
 int			cmd_clone(int argc, char **argv);
 int			cmd_preflight(int argc, char **argv);
+int			cmd_plan(int argc, char **argv);
 int			cmd_verify(int argc, char **argv);
 int			cmd_follow(int argc, char **argv);
 int			cmd_status(int argc, char **argv);

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cli/select_opts.h"
 #include "clone/clone.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -28,7 +29,8 @@ enum
 	OPT_TOAST,
 	OPT_ROLES,
 	OPT_TBLSPC_MAP,
-	OPT_NO_TBLSPC
+	OPT_NO_TBLSPC,
+	OPT_PLAN
 };
 
 static const cli_option options[] = {
@@ -58,6 +60,9 @@ static const cli_option options[] = {
 	{"follow", OPT_FOLLOW, NULL, "create a replication slot for the snapshot and,\n"
 	"once the copy is done, apply the source's\n"
 	"changes until \"pgcrane cutover\""},
+	CLI_SELECTION_OPTIONS,
+	{"plan", OPT_PLAN, NULL, "print what would be copied, renamed and left\n"
+	"out, with sizes, and change nothing"},
 	{"verify", OPT_VERIFY, NULL, "run pgcrane verify when the clone is done"},
 	{"json", OPT_JSON, NULL, "print the summary as JSON on stdout"},
 	{"verbose", 'v', NULL, "more messages"},
@@ -82,6 +87,10 @@ usage(void)
 static bool
 parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 {
+	int			sel = cli_selection_option(c, optarg, &o->sel);
+
+	if (sel != 0)
+		return sel > 0;
 	switch (c)
 	{
 		case 's':
@@ -127,6 +136,9 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 		case OPT_JSON:
 			o->json = true;
 			return true;
+		case OPT_PLAN:
+			o->plan = true;
+			return true;
 		case OPT_VERIFY:
 			o->verify = true;
 			return true;
@@ -157,6 +169,45 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 	return false;
 }
 
+/*
+ * The combinations the selection does not support: --follow (its rules
+ * are not applied to the changes yet) and --resume (which takes the
+ * rules the clone recorded).  False (logged) when refused.
+ */
+static bool
+selection_options_ok(const clone_options *o)
+{
+	if (o->plan && o->resume)
+	{
+		error("--plan cannot be used with --resume");
+		return false;
+	}
+	if (sel_is_empty(&o->sel))
+		return true;
+	if (o->follow)
+	{
+		error("selection and transformation options cannot be used with --follow yet");
+		log_hint("Clone the whole database to follow it, or clone the selection without --follow.");
+		return false;
+	}
+	if (o->resume)
+	{
+		error("selection and transformation options cannot be given with --resume");
+		log_hint("A resume applies the rules the interrupted clone recorded in its work directory.");
+		return false;
+	}
+	return true;
+}
+
+static void
+release_options(clone_options *o, char **owned)
+{
+	tablespace_map_release(&o->tablespaces);
+	sel_release(&o->sel);
+	free(owned[0]);
+	free(owned[1]);
+}
+
 int
 cmd_clone(int argc, char **argv)
 {
@@ -180,18 +231,17 @@ cmd_clone(int argc, char **argv)
 		if (c == '?' || !parse_option(c, &o, &ep, owned))
 		{
 			cli_try_help("clone");
-			tablespace_map_release(&o.tablespaces);
-			free(owned[0]);
-			free(owned[1]);
+			release_options(&o, owned);
 			return EXIT_ERROR;
 		}
 	}
 	if (!cli_no_extra_args(argc, argv, "clone") ||
-		!cli_tablespace_options_ok(&o.tablespaces, o.no_tablespaces))
+		!cli_tablespace_options_ok(&o.tablespaces, o.no_tablespaces) ||
+		!selection_options_ok(&o))
 	{
 		rc = EXIT_ERROR;
 	}
-	else if (!o.resume && !cli_endpoints_resolve(&ep, true))
+	else if (!o.resume && !cli_endpoints_resolve(&ep, !o.plan))
 		rc = EXIT_ERROR;
 	else
 	{
@@ -199,10 +249,23 @@ cmd_clone(int argc, char **argv)
 		o.target = ep.target;
 		if (o.index_jobs == 0)
 			o.index_jobs = o.jobs;
-		rc = cli_exit_code(clone_run(&o));
+		rc = cli_exit_code(o.plan ? clone_plan(&o) : clone_run(&o));
 	}
-	tablespace_map_release(&o.tablespaces);
-	free(owned[0]);
-	free(owned[1]);
+	release_options(&o, owned);
+	return rc;
+}
+
+/* pgcrane plan: pgcrane clone --plan. */
+int
+cmd_plan(int argc, char **argv)
+{
+	char	  **args = xcalloc((size_t) argc + 2, sizeof(char *));
+	int			rc;
+
+	for (int i = 0; i < argc; i++)
+		args[i] = argv[i];
+	args[argc] = "--plan";
+	rc = cmd_clone(argc + 1, args);
+	free(args);
 	return rc;
 }

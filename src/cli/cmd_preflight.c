@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cli/select_opts.h"
 #include "clone/preflight.h"
 #include "clone/tablespace.h"
 #include "util/log.h"
@@ -39,6 +40,7 @@ static const cli_option options[] = {
 	{"follow", OPT_FOLLOW, NULL, "also check what clone --follow needs (wal_level,\n"
 	"slots, REPLICATION, replica identities)"},
 	{"toast-compression", OPT_TOAST, "METHOD", "check that the target can write pglz or lz4"},
+	CLI_SELECTION_OPTIONS,
 	{"json", OPT_JSON, NULL, "print the result as JSON on stdout"},
 	{NULL, 0, NULL, NULL}
 };
@@ -96,7 +98,9 @@ int
 cmd_preflight(int argc, char **argv)
 {
 	preflight_options po = {0};
+	selection	sel = SELECTION_INIT;
 	tablespace_map map = TABLESPACE_MAP_INIT;
+	int			is_sel;
 	preflight_info info;
 	cli_endpoints ep = {NULL, NULL};
 	char	   *owned[2] = {NULL, NULL};
@@ -116,25 +120,35 @@ cmd_preflight(int argc, char **argv)
 			ep.source = owned[0] = cli_take_secret(optarg);
 		else if (c == 't')
 			ep.target = owned[1] = cli_take_secret(optarg);
-		else if (c == '?' || !parse_option(c, &po, &map, &json))
+		else if (c == '?' || (is_sel = cli_selection_option(c, optarg, &sel)) < 0 ||
+				 (is_sel == 0 && !parse_option(c, &po, &map, &json)))
 		{
 			cli_try_help("preflight");
 			free(owned[0]);
 			free(owned[1]);
 			tablespace_map_release(&map);
+			sel_release(&sel);
 			return EXIT_ERROR;
 		}
 	}
 	if (po.index_jobs == 0)
 		po.index_jobs = po.jobs;
 	po.tablespace_map = &map;
-	if (!cli_no_extra_args(argc, argv, "preflight") ||
+	po.sel = &sel;
+	if (po.follow && !sel_is_empty(&sel))
+	{
+		error("selection and transformation options cannot be used with --follow yet");
+		log_hint("Check the whole database to follow it, or check the selection without --follow.");
+	}
+	if ((po.follow && !sel_is_empty(&sel)) ||
+		!cli_no_extra_args(argc, argv, "preflight") ||
 		!cli_tablespace_options_ok(&map, po.no_tablespaces) ||
 		!cli_endpoints_resolve(&ep, true))
 	{
 		free(owned[0]);
 		free(owned[1]);
 		tablespace_map_release(&map);
+		sel_release(&sel);
 		return EXIT_ERROR;
 	}
 	po.source = ep.source;
@@ -148,6 +162,7 @@ cmd_preflight(int argc, char **argv)
 	rc = rc == 0 ? EXIT_OK : info.unreachable ? EXIT_ERROR : EXIT_CHECK_FAILED;
 	preflight_info_release(&info);
 	tablespace_map_release(&map);
+	sel_release(&sel);
 	free(owned[0]);
 	free(owned[1]);
 	return rc;

@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "cli/options.h"
+#include "cli/select_opts.h"
 #include "util/log.h"
 #include "util/str.h"
 #include "verify/verify.h"
@@ -35,7 +36,9 @@ static const cli_option options[] = {
 	{"split-tables-larger-than", OPT_SPLIT, "SIZE", "checksum bigger tables in parallel parts\n"
 	"(default: 1GB; 0 never splits)"},
 	{"json", OPT_JSON, NULL, "print the full report as JSON"},
-	{"dir", 'D', "DIR", "record the result in the work directory DIR"},
+	{"dir", 'D', "DIR", "record the result in the work directory DIR\n"
+	"(and compare under the rules its clone recorded)"},
+	CLI_SELECTION_OPTIONS,
 	{"verbose", 'v', NULL, "print debugging messages"},
 	{NULL, 0, NULL, NULL}
 };
@@ -55,9 +58,10 @@ usage(void)
 /* Parse argv into o; the connection strings are copies the caller frees. */
 static int
 parse_options(int argc, char **argv, verify_options *o, char **src,
-			  char **tgt)
+			  char **tgt, selection *sel)
 {
 	int			c;
+	int			is_sel;
 
 	if (cli_wants_help(argc, argv))
 	{
@@ -67,6 +71,15 @@ parse_options(int argc, char **argv, verify_options *o, char **src,
 	optind = 1;
 	while ((c = cli_next_option(argc, argv, options)) != -1)
 	{
+		if ((is_sel = cli_selection_option(c, optarg, sel)) != 0)
+		{
+			if (is_sel < 0)
+			{
+				cli_try_help("verify");
+				return EXIT_ERROR;
+			}
+			continue;
+		}
 		switch (c)
 		{
 			case 's':
@@ -144,7 +157,8 @@ cmd_verify(int argc, char **argv)
 	cli_endpoints ep = {NULL, NULL};
 	char	   *src = NULL;
 	char	   *tgt = NULL;
-	int			rc = parse_options(argc, argv, &o, &src, &tgt);
+	selection	sel = SELECTION_INIT;
+	int			rc = parse_options(argc, argv, &o, &src, &tgt, &sel);
 
 	if (rc == -1)
 	{
@@ -161,9 +175,11 @@ cmd_verify(int argc, char **argv)
 		{
 			o.source = ep.source;
 			o.target = ep.target;
+			o.sel = &sel;
 			rc = cli_exit_code(verify_run(&o));
 		}
 	}
+	sel_release(&sel);
 	free(src);
 	free(tgt);
 	return rc;

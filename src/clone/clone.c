@@ -54,6 +54,8 @@
 #include "clone/rollback.h"
 #include "clone/scheduler.h"
 #include "clone/schema.h"
+#include "clone/select.h"
+#include "core/selres.h"
 #include "core/sequence.h"
 #include "clone/snapshot.h"
 #include "core/state.h"
@@ -99,6 +101,10 @@ typedef struct clone_ctx
 	double		phase_start;
 	const char *phase;
 	bool		phase_unrecorded;	/* its begin could not be recorded */
+	selection	rules;			/* the selection: given, or as recorded */
+	selres		chosen;			/* rules resolved in the snapshot */
+	schema_toc_key *out_keys;	/* what the archive's lists leave out */
+	schema_exclusion out;
 } clone_ctx;
 
 /*
@@ -152,7 +158,7 @@ do_preflight(clone_ctx *c)
 	preflight_options po = {c->source, c->target, c->o->drop_if_exists,
 	c->o->resume || c->partial_target, c->follow, c->toast, c->o->no_owner,
 	c->o->no_acl, c->o->jobs, c->o->index_jobs, c->o->roles, true,
-	&c->o->tablespaces, c->o->no_tablespaces};
+	&c->o->tablespaces, c->o->no_tablespaces, &c->rules};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)
@@ -200,6 +206,17 @@ apply_dbprops(clone_ctx *c, dbprops_part part)
 	return rc;
 }
 
+/* The renames of the selection, after everything is in (select.h). */
+static int
+do_rename(clone_ctx *c)
+{
+	if ((c->rules.nschema_renames == 0 && c->rules.ntable_renames == 0) ||
+		step_done(c, "rename"))
+		return 0;
+	phase_begin(c, "rename");
+	return phase_end(c, csel_rename(c->target, &c->rules));
+}
+
 /* The database's properties but its owner, set last (dbprops.h). */
 static int
 do_database(clone_ctx *c)
@@ -208,6 +225,54 @@ do_database(clone_ctx *c)
 		return 0;
 	phase_begin(c, "database");
 	return phase_end(c, apply_dbprops(c, DBPROPS_REST));
+}
+
+/*
+ * The selection resolved in the clone's snapshot (selres.h), so the lists
+ * and the copy leave out the same as the schema.  A problem preflight did
+ * not see (the source changed since) stops the clone.  0 or -1 (logged).
+ */
+static int
+resolve_selection(clone_ctx *c)
+{
+	PGconn	   *src;
+	int			rc = 0;
+
+	if (sel_is_empty(&c->rules) || c->out_keys)
+		return 0;
+	if ((src = conn_open(c->source, SIDE_SOURCE)) == NULL)
+		return -1;
+	if ((c->snapshot && snapshot_import(src, c->snapshot) != 0) ||
+		selres_read(src, &c->rules, &c->chosen) != 0)
+		rc = -1;
+	PQfinish(src);
+	for (int i = 0; rc == 0 && i < c->chosen.nproblems; i++)
+		error("%s", c->chosen.problems[i]);
+	if (rc == 0 && c->chosen.nproblems > 0)
+		return -1;
+	if (rc == 0)
+	{
+		c->out_keys = csel_toc_keys(&c->chosen, &c->out.nkeys);
+		c->out.keys = c->out_keys;
+	}
+	return rc;
+}
+
+/* Pre-data, whole or without what the selection leaves out. */
+static int
+restore_pre_data(clone_ctx *c, const schema_restore_opts *ro)
+{
+	char	   *list;
+	int			rc;
+
+	if (c->out.nkeys == 0)
+		return schema_restore_pre(&c->info.tools, c->target, c->dump_path, ro);
+	list = str_printf("%s/pre-data.list", c->o->dir);
+	rc = schema_write_selection_list(&c->info.tools, c->dump_path, list, &c->out);
+	if (rc == 0)
+		rc = schema_restore_pre_list(&c->info.tools, c->target, c->dump_path, list, ro);
+	free(list);
+	return rc;
 }
 
 static int
@@ -228,7 +293,9 @@ do_schema(clone_ctx *c)
 	if (rc == 0)
 		rc = apply_dbprops(c, DBPROPS_OWNER);
 	if (rc == 0)
-		rc = schema_restore_pre(&c->info.tools, c->target, c->dump_path, &ro);
+		rc = restore_pre_data(c, &ro);
+	if (rc == 0)
+		rc = csel_drop_columns(c->target, &c->rules);
 	if (rc == 0)
 		rc = tablespace_place(c->source, c->target, &c->o->tablespaces,
 							  c->o->no_tablespaces, "rpm");
@@ -272,7 +339,7 @@ write_post_data_list(clone_ctx *c, const char *pub)
 	bool	   *found = xcalloc((size_t) nkeys + 1, sizeof(bool));
 	bool		again = false;
 	int			rc = schema_write_list(&c->info.tools, c->dump_path, c->list_path,
-									   keys, nkeys, found, pub);
+									   keys, nkeys, found, pub, &c->out);
 
 	if (rc == 0)
 	{
@@ -298,7 +365,7 @@ write_post_data_list(clone_ctx *c, const char *pub)
 		nkeys = cat->nindexes + cat->nfks;
 		found = xcalloc((size_t) nkeys + 1, sizeof(bool));
 		rc = schema_write_list(&c->info.tools, c->dump_path, c->list_path,
-							   keys, nkeys, found, pub);
+							   keys, nkeys, found, pub, &c->out);
 		free(keys);
 		free(found);
 	}
@@ -317,7 +384,8 @@ do_catalog(clone_ctx *c)
 		return -1;
 	/* No snapshot when a resume needs the catalog for the last steps only. */
 	if ((c->snapshot && snapshot_import(src, c->snapshot) != 0) ||
-		catalog_load(src, &c->cat) != 0)
+		catalog_load(src, &c->cat) != 0 ||
+		(c->out_keys && csel_apply_catalog(src, &c->rules, &c->chosen, &c->cat) != 0))
 	{
 		PQfinish(src);
 		return -1;
@@ -676,7 +744,7 @@ run_phases(clone_ctx *c)
 		return -1;
 	if (c->redo_all && targetdb_drop_foreign_keys(c->target) != 0)
 		return -1;
-	if (do_schema(c) != 0 || c->intr.stop)
+	if (resolve_selection(c) != 0 || do_schema(c) != 0 || c->intr.stop)
 		return -1;
 	if (do_catalog(c) != 0)
 		return -1;
@@ -685,6 +753,8 @@ run_phases(clone_ctx *c)
 	if (do_sequences(c) != 0 || c->intr.stop)
 		return -1;
 	if (do_post_data(c) != 0 || c->intr.stop)
+		return -1;
+	if (do_rename(c) != 0 || c->intr.stop)
 		return -1;
 	return do_database(c);
 }
@@ -813,6 +883,7 @@ run_verify(clone_ctx *c)
 	vo.json = c->o->json;
 	vo.st = c->st;
 	vo.intr = &c->intr;
+	vo.sel = &c->rules;
 	log_info("verifying the target");
 	return verify_run(&vo);
 }
@@ -1007,6 +1078,31 @@ setup_endpoints(clone_ctx *c)
 	return resume_endpoints(c);
 }
 
+/*
+ * The selection's rules: a fresh run records those given; a resume takes
+ * those recorded.  0 or -1 (logged).
+ */
+static int
+setup_rules(clone_ctx *c)
+{
+	char	   *text = NULL;
+	char	   *msg = NULL;
+	int			rc;
+
+	if (!c->o->resume)
+	{
+		text = sel_format(&c->o->sel);
+		rc = state_record_selection(c->st, text);
+	}
+	else
+		rc = state_load_selection(c->st, &text) < 0 ? -1 : 0;
+	if (rc == 0 && text && (msg = sel_parse_text(&c->rules, text, "the recorded selection")))
+		rc = error("%s", msg);
+	free(msg);
+	free(text);
+	return rc;
+}
+
 /* The run's endpoints (without passwords) and options.  0 or -1. */
 static int
 record_run(clone_ctx *c)
@@ -1022,6 +1118,8 @@ record_run(clone_ctx *c)
 	if (rc == 0)
 		rc = state_record_run(c->st, &run, !c->o->resume);
 	state_run_release(&run);
+	if (rc == 0)
+		rc = setup_rules(c);
 	return rc;
 }
 
@@ -1040,6 +1138,9 @@ clone_ctx_release(clone_ctx *c)
 	free(c->dump_path);
 	free(c->list_path);
 	roles_free_names(c->roles_created);
+	sel_release(&c->rules);
+	selres_release(&c->chosen);
+	free(c->out_keys);
 }
 
 run_status

@@ -7,6 +7,7 @@
 
 #include "clone/roles.h"
 #include "clone/tablespace.h"
+#include "core/selection.h"
 #include "core/status.h"
 
 #include <stdbool.h>
@@ -37,6 +38,8 @@ typedef struct clone_options
 	roles_mode	roles;			/* --roles: create the missing roles */
 	tablespace_map tablespaces; /* --tablespace-map */
 	bool		no_tablespaces;
+	selection	sel;			/* --include-schema, --rename-schema, ... */
+	bool		plan;			/* --plan: say what would be done, only */
 } clone_options;
 
 /*
@@ -47,5 +50,13 @@ typedef struct clone_options
  * RUN_INTERRUPTED).
  */
 run_status			clone_run(const clone_options *o);
+
+/*
+ * clone --plan: what the clone would copy, rename and leave out, with
+ * sizes, as text or (json) JSON on stdout; reads the source only and
+ * creates nothing anywhere.  RUN_OK, RUN_CHECK_FAILED when the
+ * selection has problems (logged), or RUN_FAILED.
+ */
+run_status			clone_plan(const clone_options *o);
 
 #endif

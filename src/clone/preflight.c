@@ -439,6 +439,7 @@ preflight_run(const preflight_options *o, preflight_info *info)
 			preflight_tablespaces(&c);
 			preflight_database(&c);
 			preflight_connections(&c);
+			preflight_selection(&c);
 		}
 	}
 	if (o->follow)

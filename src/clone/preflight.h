@@ -25,6 +25,7 @@
 #include "clone/roles.h"
 #include "clone/schema.h"
 #include "clone/tablespace.h"
+#include "core/selection.h"
 
 typedef struct preflight_options
 {
@@ -42,6 +43,7 @@ typedef struct preflight_options
 	bool		quiet_roles;	/* do not list what --roles will do */
 	const tablespace_map *tablespace_map;	/* --tablespace-map, or NULL */
 	bool		no_tablespaces; /* objects to the default tablespace */
+	const selection *sel;		/* the selection's rules, or NULL */
 } preflight_options;
 
 typedef struct preflight_info

@@ -31,6 +31,13 @@ typedef struct preflight_ctx
 	bool		refused;		/* the target database is never usable */
 } preflight_ctx;
 
+/*
+ * The selection's rules (selection.h) on the source: every problem
+ * selres_read finds, the renamed schemas on the target, and the
+ * functions whose body names a renamed schema (warnings).
+ */
+void		preflight_selection(preflight_ctx *c);
+
 /* Log one problem (at error level) and count it. */
 void		preflight_problem(preflight_info *info, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));

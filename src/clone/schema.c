@@ -212,6 +212,17 @@ schema_restore_pre(const schema_tools *tools, const char *target,
 	return restore(tools, target, dump, "--section=pre-data", NULL, &one);
 }
 
+int
+schema_restore_pre_list(const schema_tools *tools, const char *target,
+						const char *dump, const char *list_path,
+						const schema_restore_opts *o)
+{
+	schema_restore_opts one = *o;
+
+	one.jobs = 1;
+	return restore(tools, target, dump, "--section=pre-data", list_path, &one);
+}
+
 /* The list of the entries restored after the post-data list. */
 static char *
 deps_list_path(const char *list_path)
@@ -357,6 +368,7 @@ typedef struct toc_line
 	unsigned long *deps;		/* dump IDs from its "depends on" line */
 	int			ndeps;
 	bool		skipped;		/* built by pgcrane, or left out */
+	bool		excluded;		/* left out by the selection */
 } toc_line;
 
 typedef struct toc_list
@@ -469,9 +481,9 @@ toc_write(const toc_list *l, const char *list_path, const char *deps_path)
 	for (int i = 0; rc == 0 && i < l->n; i++)
 	{
 		const toc_line *t = &l->lines[i];
-		bool		dependent = t->id != 0 && toc_is_dependent(l, t);
+		bool		dependent = t->id != 0 && !t->excluded && toc_is_dependent(l, t);
 
-		if (t->skipped || dependent)
+		if (t->skipped || t->excluded || dependent)
 			fputc(';', out);
 		fputs(t->text, out);
 		if (dependent)
@@ -484,24 +496,136 @@ toc_write(const toc_list *l, const char *list_path, const char *deps_path)
 	return rc;
 }
 
+static int
+key_cmp(const void *a, const void *b)
+{
+	const schema_toc_key *x = a;
+	const schema_toc_key *y = b;
+
+	if (x->catalog != y->catalog)
+		return x->catalog < y->catalog ? -1 : 1;
+	return x->oid < y->oid ? -1 : x->oid > y->oid ? 1 : 0;
+}
+
+/* Whether entry t has one of the keys (sorted) of out. */
+static bool
+toc_key_excluded(const toc_line *t, const schema_toc_key *sorted, int n)
+{
+	unsigned long id,
+				catalog,
+				oid;
+	schema_toc_key k,
+				all = {SCHEMA_TOC_LARGE_OBJECT, 0};
+
+	if (sscanf(t->text, "%lu; %lu %lu", &id, &catalog, &oid) != 3)
+		return false;
+	k.catalog = (uint32_t) catalog;
+	k.oid = (uint32_t) oid;
+	if (catalog == SCHEMA_TOC_LARGE_OBJECT &&
+		bsearch(&all, sorted, (size_t) n, sizeof(k), key_cmp))
+		return true;
+	return bsearch(&k, sorted, (size_t) n, sizeof(k), key_cmp) != NULL;
+}
+
+static bool
+toc_depends_on_excluded(const toc_line *t, const bool *by_id, unsigned long max_id)
+{
+	for (int d = 0; d < t->ndeps; d++)
+		if (t->deps[d] <= max_id && by_id[t->deps[d]])
+			return true;
+	return false;
+}
+
+/*
+ * Mark what out leaves out, then what depends on it, until nothing
+ * changes (the list is in dependency order, so one pass mostly does it).
+ */
+static void
+toc_exclude(toc_list *l, const schema_exclusion *out)
+{
+	unsigned long max_id = 0;
+	bool	   *by_id;
+	bool		changed = true;
+	schema_toc_key *sorted;
+
+	if (out == NULL || out->nkeys == 0)
+		return;
+	sorted = xcalloc((size_t) out->nkeys, sizeof(schema_toc_key));
+	memcpy(sorted, out->keys, sizeof(schema_toc_key) * (size_t) out->nkeys);
+	qsort(sorted, (size_t) out->nkeys, sizeof(schema_toc_key), key_cmp);
+	for (int i = 0; i < l->n; i++)
+		if (l->lines[i].id > max_id)
+			max_id = l->lines[i].id;
+	by_id = xcalloc(max_id + 1, sizeof(bool));
+	for (int i = 0; i < l->n; i++)
+		if (l->lines[i].id != 0 && toc_key_excluded(&l->lines[i], sorted, out->nkeys))
+			l->lines[i].excluded = by_id[l->lines[i].id] = true;
+	free(sorted);
+	while (changed)
+	{
+		changed = false;
+		for (int i = 0; i < l->n; i++)
+		{
+			toc_line   *t = &l->lines[i];
+
+			if (t->id != 0 && !t->excluded && toc_depends_on_excluded(t, by_id, max_id))
+				t->excluded = by_id[t->id] = changed = true;
+		}
+	}
+	free(by_id);
+}
+
+/* "pg_restore --list --verbose" of dump, read; 0 or -1 (logged). */
+static int
+toc_load(const schema_tools *tools, const char *dump, const char *list_path,
+		 toc_list *l)
+{
+	char	   *raw = str_printf("%s.full", list_path);
+	const char *argv[] = {tools->pg_restore, "--list", "--verbose", dump, NULL};
+	int			rc = run_tool(argv, NULL, raw, NULL, "pg_restore --list");
+
+	if (rc == 0)
+		rc = toc_read(raw, l);
+	unlink(raw);
+	free(raw);
+	return rc;
+}
+
+int
+schema_write_selection_list(const schema_tools *tools, const char *dump,
+							const char *list_path, const schema_exclusion *out)
+{
+	char	   *deps = str_printf("%s.unused", list_path);
+	toc_list	l;
+	int			rc = toc_load(tools, dump, list_path, &l);
+
+	if (rc == 0)
+	{
+		toc_exclude(&l, out);
+		rc = toc_write(&l, list_path, deps);
+		toc_list_release(&l);
+	}
+	unlink(deps);
+	free(deps);
+	return rc;
+}
+
 int
 schema_write_list(const schema_tools *tools, const char *dump,
 				  const char *list_path, const schema_toc_key *skip, int nskip,
-				  bool *found, const char *skip_publication)
+				  bool *found, const char *skip_publication,
+				  const schema_exclusion *out)
 {
-	char	   *raw = str_printf("%s.full", list_path);
 	char	   *deps = deps_list_path(list_path);
-	const char *argv[] = {tools->pg_restore, "--list", "--verbose", dump, NULL};
 	toc_list	l;
 	int			rc;
 
 	for (int i = 0; i < nskip; i++)
 		found[i] = false;
-	rc = run_tool(argv, NULL, raw, NULL, "pg_restore --list");
-	if (rc == 0)
-		rc = toc_read(raw, &l);
+	rc = toc_load(tools, dump, list_path, &l);
 	if (rc == 0)
 	{
+		toc_exclude(&l, out);
 		for (int i = 0; i < l.n; i++)
 		{
 			toc_line   *t = &l.lines[i];
@@ -517,8 +641,6 @@ schema_write_list(const schema_tools *tools, const char *dump,
 		rc = toc_write(&l, list_path, deps);
 		toc_list_release(&l);
 	}
-	unlink(raw);
-	free(raw);
 	free(deps);
 	return rc;
 }

@@ -70,6 +70,23 @@ typedef struct schema_toc_key
 
 #define SCHEMA_TOC_INDEX 1259
 #define SCHEMA_TOC_CONSTRAINT 2606
+#define SCHEMA_TOC_RELATION 1259
+#define SCHEMA_TOC_SCHEMA 2615
+#define SCHEMA_TOC_FUNCTION 1255
+/* With OID 0: every large object (pg_largeobject_metadata). */
+#define SCHEMA_TOC_LARGE_OBJECT 2613
+
+/*
+ * What a selection leaves out of the archive: entries with these keys,
+ * and every entry that depends on one of them, directly or not (an index
+ * on a table left out, the functions of a schema left out, comments and
+ * privileges on them).
+ */
+typedef struct schema_exclusion
+{
+	const schema_toc_key *keys;
+	int			nkeys;
+} schema_exclusion;
 
 /*
  * Write the archive's TOC list to list_path with the entries in skip
@@ -82,7 +99,21 @@ typedef struct schema_toc_key
 int			schema_write_list(const schema_tools *tools, const char *dump,
 							  const char *list_path, const schema_toc_key *skip,
 							  int nskip, bool *found,
-							  const char *skip_publication);
+							  const char *skip_publication,
+							  const schema_exclusion *out);
+
+/*
+ * The archive's TOC list with what out leaves out commented out, into
+ * list_path, for the pre-data restore of a selection.  0 or -1 (logged).
+ */
+int			schema_write_selection_list(const schema_tools *tools, const char *dump,
+										const char *list_path,
+										const schema_exclusion *out);
+
+/* Restore the pre-data section of the entries of list_path; 0 or -1 (logged). */
+int			schema_restore_pre_list(const schema_tools *tools, const char *target,
+									const char *dump, const char *list_path,
+									const schema_restore_opts *o);
 
 /*
  * Filter one line of "pg_restore -l" output: returns true when the line is

@@ -476,6 +476,87 @@ catalog_keep_fks(catalog *cat, const bool *keep)
 	cat->nfks = n;
 }
 
+static void
+free_table(cat_table *t)
+{
+	free(t->nspname);
+	free(t->relname);
+	free(t->qname);
+	free(t->display);
+	free(t->columns);
+	free(t->filter);
+}
+
+void
+catalog_keep_tables(catalog *cat, const bool *keep)
+{
+	int		   *moved = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+	bool	   *kix = xcalloc((size_t) cat->nindexes + 1, sizeof(bool));
+	bool	   *kfk = xcalloc((size_t) cat->nfks + 1, sizeof(bool));
+	int			n = 0;
+
+	for (int i = 0; i < cat->ntables; i++)
+	{
+		moved[i] = keep[i] ? n : -1;
+		if (keep[i])
+			cat->tables[n++] = cat->tables[i];
+		else
+			free_table(&cat->tables[i]);
+	}
+	cat->ntables = n;
+	for (int i = 0; i < cat->nindexes; i++)
+		if ((kix[i] = moved[cat->indexes[i].table] >= 0))
+			cat->indexes[i].table = moved[cat->indexes[i].table];
+	for (int i = 0; i < cat->nfks; i++)
+	{
+		cat_fk	   *fk = &cat->fks[i];
+
+		if ((kfk[i] = moved[fk->table] >= 0 && moved[fk->ref_table] >= 0))
+		{
+			fk->table = moved[fk->table];
+			fk->ref_table = moved[fk->ref_table];
+		}
+	}
+	catalog_keep_indexes(cat, kix);
+	catalog_keep_fks(cat, kfk);
+	free(moved);
+	free(kix);
+	free(kfk);
+}
+
+void
+catalog_keep_sequences(catalog *cat, const bool *keep)
+{
+	int			n = 0;
+
+	for (int i = 0; i < cat->nsequences; i++)
+	{
+		if (keep[i])
+			cat->sequences[n++] = cat->sequences[i];
+		else
+		{
+			free(cat->sequences[i].qname);
+			free(cat->sequences[i].display);
+		}
+	}
+	cat->nsequences = n;
+}
+
+void
+catalog_keep_partitioned(catalog *cat, const bool *keep)
+{
+	int			n = 0;
+
+	for (int i = 0; i < cat->npartitioned; i++)
+	{
+		if (keep[i])
+			cat->partitioned[n++] = cat->partitioned[i];
+		else
+			free(cat->partitioned[i]);
+	}
+	cat->npartitioned = n;
+}
+
 int
 catalog_find_table(const catalog *cat, uint32_t oid)
 {
@@ -490,16 +571,7 @@ void
 catalog_release(catalog *cat)
 {
 	for (int i = 0; i < cat->ntables; i++)
-	{
-		cat_table  *t = &cat->tables[i];
-
-		free(t->nspname);
-		free(t->relname);
-		free(t->qname);
-		free(t->display);
-		free(t->columns);
-		free(t->filter);
-	}
+		free_table(&cat->tables[i]);
 	for (int i = 0; i < cat->nindexes; i++)
 		free_index(&cat->indexes[i]);
 	for (int i = 0; i < cat->nfks; i++)

@@ -117,6 +117,17 @@ void		catalog_keep_indexes(catalog *cat, const bool *keep);
 /* Drop the foreign keys whose keep[i] is false, keeping the order. */
 void		catalog_keep_fks(catalog *cat, const bool *keep);
 
+/*
+ * Drop the tables whose keep[i] is false (a selection leaves them or
+ * their rows out), with their indexes and the foreign keys on or into
+ * them, keeping the order.
+ */
+void		catalog_keep_tables(catalog *cat, const bool *keep);
+
+/* Drop the sequences, partitioned tables whose keep[i] is false. */
+void		catalog_keep_sequences(catalog *cat, const bool *keep);
+void		catalog_keep_partitioned(catalog *cat, const bool *keep);
+
 /* Index of the table with this OID, or -1. */
 int			catalog_find_table(const catalog *cat, uint32_t oid);
 

@@ -1431,3 +1431,27 @@ state_reset_progress(state *st)
 	pthread_mutex_unlock(&st->lock);
 	return rc;
 }
+
+/* ---------- the selection ---------- */
+
+#define K_SELECTION			"clone.selection"
+
+int
+state_record_selection(state *st, const char *rules)
+{
+	bool		none = rules == NULL || rules[0] == '\0';
+	kv_op		ops[] = {{none ? KV_DELETE : KV_PUT, K_SELECTION, none ? NULL : rules}};
+
+	return kv_apply(st, ops, 1, NULL);
+}
+
+int
+state_load_selection(state *st, char **rules)
+{
+	static const char *const keys[] = {K_SELECTION};
+
+	*rules = NULL;
+	if (kv_read(st, keys, rules, 1) != 0)
+		return -1;
+	return *rules != NULL;
+}

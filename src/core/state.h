@@ -326,4 +326,14 @@ bool		state_table_is_analyzed(state *st, uint32_t oid);
 /* Forget every item's progress (all pending) and every step but preflight. */
 STATE_MUST_CHECK int			state_reset_progress(state *st);
 
+/*
+ * The selection and transformation rules of the clone (selection.h), as
+ * the text sel_format writes: recorded by a fresh clone ("" or NULL when
+ * the whole database is cloned as it is, which removes a record), read by
+ * resume, verify --dir and follow.  state_load_selection: 1 and *rules
+ * (you own it) when recorded, 0 and NULL when not, -1 on error.
+ */
+STATE_MUST_CHECK int state_record_selection(state *st, const char *rules);
+STATE_MUST_CHECK int state_load_selection(state *st, char **rules);
+
 #endif

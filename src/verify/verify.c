@@ -17,6 +17,7 @@
 #include "verify/verify.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/conn.h"
 #include "core/identity.h"
@@ -27,6 +28,7 @@
 #include "verify/verify_data.h"
 #include "verify/verify_report.h"
 #include "verify/verify_schema.h"
+#include "verify/verify_select.h"
 #include "verify/verify_session.h"
 
 /*
@@ -50,25 +52,27 @@ distinct_databases(vsession *s)
 	return -1;
 }
 
-/* Compare what the options ask for; 0 or -1 (logged). */
+/* Compare what the options ask for, under rules; 0 or -1 (logged). */
 static int
-compare(const verify_options *o, interrupt *intr, vreport *r)
+compare(const verify_options *o, const selection *rules, interrupt *intr,
+		vreport *r)
 {
 	vsession	leader;
+	vsel		vs = VSEL_INIT;
 	int			ntables = 0;
 	int64_t		nrows = 0;
 	int			rc = 0;
 
 	if (vsession_open(&leader, o->source, o->target, NULL, NULL, intr) != 0)
 		return -1;
-	if (distinct_databases(&leader) != 0)
+	if (distinct_databases(&leader) != 0 || vsel_init(&vs, leader.src, rules) != 0)
 	{
 		vsession_close(&leader);
 		return -1;
 	}
 	if (!o->data_only)
 	{
-		vschema_options so = {o->no_owner, o->no_acl};
+		vschema_options so = {o->no_owner, o->no_acl, &vs};
 
 		rc = vschema_compare(&leader, &so, r, &ntables);
 	}
@@ -83,11 +87,14 @@ compare(const verify_options *o, interrupt *intr, vreport *r)
 			o->split_bytes < 0 ? 0 : o->split_bytes,
 			.report_objects = o->data_only,
 			.intr = intr,
+			.sel = &vs,
 		};
 
 		rc = vdata_compare(&leader, &d, r, &ntables, &nrows);
 	}
 	vreport_set_totals(r, ntables, nrows);
+	vreport_set_excluded(r, vs.tables_out);
+	vsel_release(&vs);
 	vsession_close(&leader);
 	return rc;
 }
@@ -101,6 +108,37 @@ record(state *st, const char *status, const char *json)
 	return state_record_verify(st, status, json);
 }
 
+/*
+ * The rules verify applies: those given, else those the clone recorded
+ * in the work directory (into *recorded, which the caller releases).
+ * NULL when there are none; *bad set (logged) when unreadable.
+ */
+static const selection *
+rules_of(const verify_options *o, state *st, selection *recorded, bool *bad)
+{
+	char	   *text = NULL;
+	char	   *msg = NULL;
+
+	*bad = false;
+	if (o->sel && !sel_is_empty(o->sel))
+		return o->sel;
+	if (st == NULL)
+		return NULL;
+	if (state_load_selection(st, &text) < 0)
+	{
+		*bad = true;
+		return NULL;
+	}
+	if (text && (msg = sel_parse_text(recorded, text, "the recorded selection")) != NULL)
+	{
+		error("%s", msg);
+		*bad = true;
+	}
+	free(msg);
+	free(text);
+	return *bad ? NULL : recorded;
+}
+
 /* Compare, print, record; returns the run status. */
 static int
 run(const verify_options *o, state *st, interrupt *intr)
@@ -109,7 +147,10 @@ run(const verify_options *o, state *st, interrupt *intr)
 	vreport    *r = vreport_new();
 	strbuf		json = STRBUF_INIT;
 	const char *status;
-	int			rc = compare(o, intr, r);
+	selection	recorded = SELECTION_INIT;
+	bool		bad;
+	const selection *rules = rules_of(o, st, &recorded, &bad);
+	int			rc = bad ? -1 : compare(o, rules, intr, r);
 
 	if (rc != 0 && intr->stop)
 		status = "interrupted";
@@ -137,6 +178,7 @@ run(const verify_options *o, state *st, interrupt *intr)
 		rc = RUN_FAILED;
 	strbuf_release(&json);
 	vreport_free(r);
+	sel_release(&recorded);
 	return rc;
 }
 

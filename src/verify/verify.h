@@ -20,6 +20,7 @@
 #include <stdbool.h>
 
 #include "core/interrupt.h"
+#include "core/selection.h"
 #include "core/state.h"
 
 typedef struct verify_options
@@ -42,10 +43,14 @@ typedef struct verify_options
 	interrupt  *intr;			/* the caller's running Ctrl-C handling
 								 * (clone --verify), or NULL: verify_run
 								 * starts its own */
+	const selection *sel;		/* compare the part selected, under its
+								 * mapping (selection.h); NULL or empty:
+								 * everything, or with dir the rules the
+								 * clone recorded there */
 } verify_options;
 
 #define VERIFY_OPTIONS_INIT {NULL, NULL, 0, false, false, false, false, \
-	false, 0, 0, NULL, NULL, NULL}
+	false, 0, 0, NULL, NULL, NULL, NULL}
 
 /* Defaults of max_rows and split_bytes. */
 #define VERIFY_DEFAULT_MAX_ROWS 10

@@ -179,6 +179,7 @@ typedef struct vpool
 	const char *tgt_snapshot;
 	char	  **seq_names;		/* sequences on both sides, for messages */
 	char	  **seq_qnames;		/* quoted */
+	char	  **seq_tqnames;	/* quoted, as named on the target */
 	int			nseq;
 	vtable_job *jobs;
 	int			njobs;
@@ -328,7 +329,7 @@ rel_kind(PGresult *res, const side_rel *rel)
  */
 static vtable *
 build_table(PGconn *conn, PGresult *rs, const side_rel *srel, PGresult *rt,
-			const side_rel *trel, bool fast_hash)
+			const side_rel *trel, bool fast_hash, const vsel *sel)
 {
 	vtable	   *t = xcalloc(1, sizeof(vtable));
 	int		   *attnum_to_col = xcalloc(MAX_ATTNUM + 1, sizeof(int));
@@ -337,6 +338,7 @@ build_table(PGconn *conn, PGresult *rs, const side_rel *srel, PGresult *rt,
 	t->name = str_printf("%s.%s", srel->nspname, srel->relname);
 	t->kind = rel_kind(rs, srel);
 	t->qname = conn_qualified_name(conn, srel->nspname, srel->relname);
+	t->tgt_qname = vsel_target_qname(sel, conn, srel->nspname, srel->relname);
 	str_to_int64(PQgetvalue(rs, srel->first, 2), &t->bytes);
 	t->cols = xcalloc((size_t) (srel->last - srel->first + 1), sizeof(vcolumn));
 	for (int a = 0; a <= MAX_ATTNUM; a++)
@@ -384,6 +386,7 @@ vtable_free(vtable *t)
 	free(t->key);
 	free(t->name);
 	free(t->qname);
+	free(t->tgt_qname);
 	free(t->row_hash);
 	free(t->row_bits);
 	free(t);
@@ -462,7 +465,7 @@ pair_tables(vpool *p, PGconn *conn, PGresult *rs, PGresult *rt)
 		else if (c == 0)
 		{
 			vtable	   *t = build_table(conn, rs, &srels[i], rt, &trels[j],
-											p->fast_hash);
+											p->fast_hash, p->o->sel);
 
 			if (report)
 			{
@@ -493,6 +496,7 @@ pair_sequences(vpool *p, PGconn *conn, PGresult *rs, PGresult *rt)
 
 	p->seq_names = xcalloc((size_t) ns + 1, sizeof(char *));
 	p->seq_qnames = xcalloc((size_t) ns + 1, sizeof(char *));
+	p->seq_tqnames = xcalloc((size_t) ns + 1, sizeof(char *));
 	while (i < ns || j < nt)
 	{
 		int			c = i >= ns ? 1 : j >= nt ? -1 : rel_cmp(&srels[i], &trels[j]);
@@ -505,6 +509,8 @@ pair_sequences(vpool *p, PGconn *conn, PGresult *rs, PGresult *rt)
 		{
 			p->seq_names[p->nseq] = str_printf("%s.%s", srels[i].nspname,
 											   srels[i].relname);
+			p->seq_tqnames[p->nseq] = vsel_target_qname(p->o->sel, conn, srels[i].nspname,
+														srels[i].relname);
 			p->seq_qnames[p->nseq++] =
 				conn_qualified_name(conn, srels[i].nspname, srels[i].relname);
 		}
@@ -545,18 +551,21 @@ plan_tasks(vpool *p, vsession *leader)
 	PGresult   *rs,
 			   *rt;
 
-	add_task(p, VTASK_LARGE_OBJECTS, NULL, 0);
+	if (p->o->sel == NULL || p->o->sel->large_objects)
+		add_task(p, VTASK_LARGE_OBJECTS, NULL, 0);
 	p->tid_ranges = conn_server_major(leader->src) >= 14 &&
 		conn_server_major(leader->tgt) >= 14;
 	if (probe_hash(p, leader) != 0)
 		return -1;
 	if (vsession_query2(leader, "read tables", &qt, &qt, &rs, &rt) != 0)
 		return -1;
+	vsel_data_rows(p->o->sel, &rs, &rt, 5);
 	pair_tables(p, leader->src, rs, rt);
 	PQclear(rs);
 	PQclear(rt);
 	if (vsession_query2(leader, "read sequences", &qs, &qs, &rs, &rt) != 0)
 		return -1;
+	vsel_data_rows(p->o->sel, &rs, &rt, -1);
 	pair_sequences(p, leader->src, rs, rt);
 	PQclear(rs);
 	PQclear(rt);
@@ -626,7 +635,7 @@ checksum_part(vsession *s, vpool *p, vtable_job *job, int part)
 	char	   *sql_s = str_printf("SELECT count(*), sum(%s) FROM ONLY %s%s",
 								   t->row_bits, t->qname, ws);
 	char	   *sql_t = str_printf("SELECT count(*), sum(%s) FROM ONLY %s%s",
-								   t->row_bits, t->qname, wt);
+								   t->row_bits, t->tgt_qname, wt);
 	vquery		qs = {sql_s, 0, NULL, NULL};
 	vquery		qt = {sql_t, 0, NULL, NULL};
 	PGresult   *rs,
@@ -709,18 +718,27 @@ static int
 compare_sequence_chunk(vsession *s, vpool *p, int first, int n)
 {
 	strbuf		sql = STRBUF_INIT;
-	vquery		q;
+	strbuf		tsql = STRBUF_INIT;
+	vquery		q,
+				qt;
 	PGresult   *rs,
 			   *rt;
 
 	for (int i = 0; i < n; i++)
+	{
 		strbuf_addf(&sql, "%sSELECT %d, last_value, is_called FROM %s",
 					i ? " UNION ALL " : "", i, p->seq_qnames[first + i]);
+		strbuf_addf(&tsql, "%sSELECT %d, last_value, is_called FROM %s",
+					i ? " UNION ALL " : "", i, p->seq_tqnames[first + i]);
+	}
 	strbuf_adds(&sql, " ORDER BY 1");
+	strbuf_adds(&tsql, " ORDER BY 1");
 	q = (vquery) {strbuf_str(&sql), 0, NULL, NULL};
-	if (vsession_query2(s, "read sequences", &q, &q, &rs, &rt) != 0)
+	qt = (vquery) {strbuf_str(&tsql), 0, NULL, NULL};
+	if (vsession_query2(s, "read sequences", &q, &qt, &rs, &rt) != 0)
 	{
 		strbuf_release(&sql);
+		strbuf_release(&tsql);
 		return -1;
 	}
 	for (int i = 0; i < n && i < PQntuples(rs) && i < PQntuples(rt); i++)
@@ -739,6 +757,7 @@ compare_sequence_chunk(vsession *s, vpool *p, int first, int n)
 	PQclear(rs);
 	PQclear(rt);
 	strbuf_release(&sql);
+	strbuf_release(&tsql);
 	return 0;
 }
 
@@ -951,9 +970,11 @@ vdata_compare(vsession *leader, const vdata_options *o, vreport *r,
 	{
 		free(p.seq_names[i]);
 		free(p.seq_qnames[i]);
+		free(p.seq_tqnames[i]);
 	}
 	free(p.seq_names);
 	free(p.seq_qnames);
+	free(p.seq_tqnames);
 	free(p.tasks);
 	pthread_mutex_destroy(&p.lock);
 	return rc;

@@ -21,6 +21,7 @@
 #include <libpq-fe.h>
 
 #include "verify/verify_report.h"
+#include "verify/verify_select.h"
 #include "verify/verify_session.h"
 #include "verify/verify_table.h"
 
@@ -36,6 +37,7 @@ typedef struct vdata_options
 								 * present on one side only (when the
 								 * schema is not compared) */
 	interrupt  *intr;			/* stops the workers, or NULL */
+	const vsel *sel;			/* the selection's rules (verify_select.h) */
 } vdata_options;
 
 /*

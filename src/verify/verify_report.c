@@ -46,6 +46,7 @@ struct vreport
 	int			ntables;
 	int			tables_alloc;
 	int			total_tables;
+	int			excluded_tables;	/* left out by the selection */
 	int64_t		total_rows;
 	bool		sorted;
 };
@@ -142,6 +143,14 @@ vreport_set_totals(vreport *r, int tables, int64_t rows)
 	pthread_mutex_unlock(&r->lock);
 }
 
+void
+vreport_set_excluded(vreport *r, int tables)
+{
+	pthread_mutex_lock(&r->lock);
+	r->excluded_tables = tables;
+	pthread_mutex_unlock(&r->lock);
+}
+
 int
 vreport_count(vreport *r)
 {
@@ -216,7 +225,10 @@ vreport_print(vreport *r, FILE *out, bool verdict)
 		item_line(&r->items[i], &sb);
 		fprintf(out, "%s\n", strbuf_str(&sb));
 	}
-	if (verdict && r->nitems == 0)
+	if (verdict && r->nitems == 0 && r->excluded_tables > 0)
+		fprintf(out, "verify: OK (%d tables, %lld rows; %d excluded by the selection)\n",
+				r->total_tables, (long long) r->total_rows, r->excluded_tables);
+	else if (verdict && r->nitems == 0)
 		fprintf(out, "verify: OK (%d tables, %lld rows)\n", r->total_tables,
 				(long long) r->total_rows);
 	else if (verdict)
@@ -292,6 +304,8 @@ vreport_json(vreport *r, const char *status, double seconds, strbuf *out)
 				"  \"differences\": %d,\n  \"seconds\": %.3f,\n",
 				r->total_tables, (long long) r->total_rows, r->nitems,
 				seconds);
+	if (r->excluded_tables > 0)
+		strbuf_addf(out, "  \"excluded_tables\": %d,\n", r->excluded_tables);
 	json_items(r, out);
 	json_tables(r, out);
 	strbuf_adds(out, "}\n");

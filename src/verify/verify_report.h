@@ -72,6 +72,9 @@ void		vreport_add_table(vreport *r, const vreport_table *t);
 /* Totals shown on the last line. */
 void		vreport_set_totals(vreport *r, int tables, int64_t rows);
 
+/* Tables a selection left out of the comparison, for the last line. */
+void		vreport_set_excluded(vreport *r, int tables);
+
 /* Number of differences so far. */
 int			vreport_count(vreport *r);
 

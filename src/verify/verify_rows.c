@@ -168,12 +168,38 @@ add_key_texts(strbuf *sb, const vtable *t)
 }
 
 static vquery
-side_query(const strbuf *sql, const vparams *p, bool target)
+side_query(const char *sql, const vparams *p, bool target)
 {
-	vquery		q = {strbuf_str(sql), p->n, p->vals,
-	target ? p->tgt_types : p->src_types};
+	vquery		q = {sql, p->n, p->vals, target ? p->tgt_types : p->src_types};
 
 	return q;
+}
+
+/* The table's name in the SQL of one side. */
+static const char *
+side_name(const vtable *t, bool target)
+{
+	return target ? t->tgt_qname : t->qname;
+}
+
+/*
+ * A query on the source's table made for the target's, whose name a
+ * selection may have changed (you own it).
+ */
+static char *
+target_sql(const vtable *t, const strbuf *sql)
+{
+	char	   *from = str_printf("FROM ONLY %s", t->qname);
+	const char *at = strstr(strbuf_str(sql), from);
+	char	   *out;
+
+	if (at == NULL || strcmp(t->qname, t->tgt_qname) == 0)
+		out = xstrdup(strbuf_str(sql));
+	else
+		out = str_printf("%.*sFROM ONLY %s%s", (int) (at - strbuf_str(sql)),
+						 strbuf_str(sql), t->tgt_qname, at + strlen(from));
+	free(from);
+	return out;
 }
 
 /* The keys of a result's first nkey columns, copied; NULL-free. */
@@ -226,12 +252,12 @@ sample_bounds(vsession *s, const vtable *t, const vrange *r, int64_t step,
 	add_key_texts(&sql, t);
 	strbuf_adds(&sql, ", row_number() OVER (ORDER BY ");
 	add_key_columns(&sql, t);
-	strbuf_addf(&sql, ") AS rn FROM ONLY %s", t->qname);
+	strbuf_addf(&sql, ") AS rn FROM ONLY %s", side_name(t, from_target));
 	add_range_where(&sql, t, r, &p);
 	snprintf(stepbuf, sizeof(stepbuf), "%lld", (long long) step);
 	params_add(&p, stepbuf, INT8OID, INT8OID);
 	strbuf_addf(&sql, ") s WHERE rn %% $%d = 0 ORDER BY rn LIMIT %d", p.n, max);
-	q = side_query(&sql, &p, from_target);
+	q = side_query(strbuf_str(&sql), &p, from_target);
 	n = run_sample(s, t, &q, from_target, bounds);
 	strbuf_release(&sql);
 	params_free(&p);
@@ -265,7 +291,7 @@ sample_table_bounds(vsession *s, const vtable *t, int64_t nrows,
 	strbuf_addf(&sql, ") AS rn, count(*) OVER () AS cnt FROM ONLY %s "
 				"TABLESAMPLE SYSTEM ($1)) s "
 				"WHERE rn %% greatest(cnt / $2, 1) = 0 ORDER BY rn LIMIT %d",
-				t->qname, max);
+				side_name(t, from_target), max);
 	q.sql = strbuf_str(&sql);
 	n = run_sample(s, t, &q, from_target, bounds);
 	strbuf_release(&sql);
@@ -334,6 +360,7 @@ split_range(vsession *s, const vtable *t, const vrange *r, char ***bounds,
 			   *rt = NULL;
 	vquery		qs,
 				qt;
+	char	   *tsql;
 	int			first,
 				n = -1;
 
@@ -345,11 +372,13 @@ split_range(vsession *s, const vtable *t, const vrange *r, char ***bounds,
 	strbuf_addf(&sql, " AS b, %s AS x FROM ONLY %s", t->row_bits, t->qname);
 	add_range_where(&sql, t, r, &p);
 	strbuf_adds(&sql, ") s GROUP BY b");
-	qs = side_query(&sql, &p, false);
-	qt = side_query(&sql, &p, true);
+	tsql = target_sql(t, &sql);
+	qs = side_query(strbuf_str(&sql), &p, false);
+	qt = side_query(tsql, &p, true);
 	if (vsession_query2(s, "sum key ranges", &qs, &qt, &rs, &rt) == 0 &&
 		read_sums(rs, nbounds, ss) == 0 && read_sums(rt, nbounds, ts) == 0)
 		n = vrange_children(r, t->nkey, bounds, nbounds, ss, ts, kids);
+	free(tsql);
 	PQclear(rs);
 	PQclear(rt);
 	free(ss);
@@ -498,7 +527,7 @@ lookup_keys(vsession *s, const vtable *t, const vrange_row *rows, int n,
 
 	strbuf_adds(&sql, "SELECT ");
 	add_key_texts(&sql, t);
-	strbuf_addf(&sql, ", %s FROM ONLY %s WHERE ", t->row_hash, t->qname);
+	strbuf_addf(&sql, ", %s FROM ONLY %s WHERE ", t->row_hash, side_name(t, target));
 	add_key_value(&sql, t);
 	strbuf_adds(&sql, " IN (");
 	for (int i = 0; i < n; i++)
@@ -507,7 +536,7 @@ lookup_keys(vsession *s, const vtable *t, const vrange_row *rows, int n,
 		add_param_value(&sql, params_add_key(&p, t, rows[i].key), t->nkey);
 	}
 	strbuf_adds(&sql, ")");
-	q = side_query(&sql, &p, target);
+	q = side_query(strbuf_str(&sql), &p, target);
 	res = vsession_query(s, target, "look up rows", &q);
 	strbuf_release(&sql);
 	params_free(&p);
@@ -575,15 +604,18 @@ fetch_range(vsession *s, const vtable *t, const vrange *r, row_list *found)
 			   *rt;
 	vquery		qs,
 				qt;
+	char	   *tsql;
 	int			rc;
 
 	strbuf_adds(&sql, "SELECT ");
 	add_key_texts(&sql, t);
 	strbuf_addf(&sql, ", %s FROM ONLY %s", t->row_hash, t->qname);
 	add_range_where(&sql, t, r, &p);
-	qs = side_query(&sql, &p, false);
-	qt = side_query(&sql, &p, true);
+	tsql = target_sql(t, &sql);
+	qs = side_query(strbuf_str(&sql), &p, false);
+	qt = side_query(tsql, &p, true);
 	rc = vsession_query2(s, "fetch rows", &qs, &qt, &rs, &rt);
+	free(tsql);
 	if (rc == 0)
 	{
 		int			ns = PQntuples(rs),

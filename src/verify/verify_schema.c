@@ -646,6 +646,7 @@ vschema_compare(vsession *s, const vschema_options *o, vreport *r,
 		free(what);
 		if (rc != 0)
 			break;
+		vsel_schema_rows(o->sel, &rs, &rt);
 		if (inv->single)
 			merge_single(&m, rs, rt);
 		else

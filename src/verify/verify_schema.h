@@ -23,12 +23,14 @@
 #include <stdbool.h>
 
 #include "verify/verify_report.h"
+#include "verify/verify_select.h"
 #include "verify/verify_session.h"
 
 typedef struct vschema_options
 {
 	bool		no_owner;		/* ignore owners */
 	bool		no_acl;			/* ignore privileges */
+	const vsel *sel;			/* the selection's rules (verify_select.h) */
 } vschema_options;
 
 /*

@@ -32,6 +32,8 @@ typedef struct vtable
 	char	   *name;			/* schema.table, for messages */
 	const char *kind;			/* "table" or "materialized view" (static) */
 	char	   *qname;			/* quoted, qualified */
+	char	   *tgt_qname;		/* the same on the target (renamed by the
+								 * selection's rules, or as qname) */
 	int64_t		bytes;			/* size on the source, for scheduling */
 	int			ncols;
 	vcolumn    *cols;

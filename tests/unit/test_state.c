@@ -311,6 +311,33 @@ test_verify(void **unused)
 	remove_dir(dir);
 }
 
+/* The selection's rules: recorded, read back, and forgotten with "". */
+static void
+test_selection(void **unused)
+{
+	char	   *dir = new_dir();
+	state	   *st = state_open(dir);
+	char	   *rules;
+
+	(void) unused;
+	assert_non_null(st);
+	assert_int_equal(state_load_selection(st, &rules), 0);
+	assert_null(rules);
+	assert_int_equal(state_record_selection(st, "exclude table public.log\n"), 0);
+	assert_int_equal(state_load_selection(st, &rules), 1);
+	assert_string_equal(rules, "exclude table public.log\n");
+	free(rules);
+	state_close(st);
+	assert_raw(dir, "clone.selection", "exclude table public.log\n");
+	st = state_open(dir);
+	assert_non_null(st);
+	assert_int_equal(state_record_selection(st, ""), 0);
+	assert_int_equal(state_load_selection(st, &rules), 0);
+	assert_null(rules);
+	state_close(st);
+	remove_dir(dir);
+}
+
 /* ---------- following changes ---------- */
 
 static void
@@ -744,6 +771,7 @@ main(void)
 		cmocka_unit_test(test_bad_start_lsn),
 		cmocka_unit_test(test_format_numbered_and_migrated),
 		cmocka_unit_test(test_newer_format_refused),
+		cmocka_unit_test(test_selection),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
