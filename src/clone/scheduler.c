@@ -6,14 +6,22 @@
  *
  *  - the large objects' contents, first (their size is unknown);
  *  - for a split table copied again on resume, emptying it first;
- *  - every table part (needs a source session in the clone's snapshot),
- *    largest table first, so the longest copies start early and small
- *    tables fill the gaps at the end;
+ *  - every table part (needs a source session in the clone's snapshot);
  *  - per table, "rows in" once its parts are copied (it only counts the
- *    table as copied), then one build per index, then ANALYZE once its
- *    indexes are built;
+ *    table as copied), then one build per index (those that attach a
+ *    constraint or set REPLICA IDENTITY or CLUSTER ON one after the other
+ *    first, as their locks wait for every other build on the table; the
+ *    rest in parallel after them), then ANALYZE once its indexes are
+ *    built;
  *  - "all analyzed", then an ANALYZE of each partitioned parent;
  *  - each foreign key once both its tables are analyzed.
+ *
+ * Every task has a cost estimated from the source catalog (costmodel.h),
+ * and the engine takes ready work by the longest chain it starts: a table
+ * whose copy is followed by long index builds is copied before a larger
+ * one with cheap indexes, so its builds overlap the long copy instead of
+ * coming last with nothing to overlap them; the parts of split tables
+ * fill the gaps.
  *
  * A copy worker holds a source connection inside the clone's snapshot and
  * a target connection; it takes copy tasks while there are any (they have
@@ -37,6 +45,7 @@
 
 #include "core/conn.h"
 #include "core/tasks.h"
+#include "clone/costmodel.h"
 #include "clone/fkey.h"
 #include "clone/index.h"
 #include "core/largeobject.h"
@@ -171,6 +180,13 @@ table_parts(sched *s, int t, copy_part *parts, bool *done, bool *truncate)
 	return n;
 }
 
+/* Whether TOASTed values are written with lz4 (--toast-compression). */
+static bool
+lz4(const sched_config *cfg)
+{
+	return cfg->toast_compression && strcmp(cfg->toast_compression, "lz4") == 0;
+}
+
 /*
  * The copy of table t: its parts (recorded in the plan unless resuming)
  * and its "rows in" milestone after them.
@@ -191,9 +207,9 @@ plan_table(sched *s, int t)
 		state_plan_table(cfg->st, tb->oid, tb->display, tb->bytes, n,
 						 tb->binary ? "binary" : "text") != 0)
 		return -1;
-	s->tables[t].rows_in = add_task(s, TASK_ROWS_IN, t, PRIO_FOLLOW_UP, tb->bytes, 0);
+	s->tables[t].rows_in = add_task(s, TASK_ROWS_IN, t, PRIO_FOLLOW_UP, 0, 0);
 	if (truncate)
-		empty = add_task(s, TASK_TRUNCATE, t, PRIO_TRUNCATE, tb->bytes, 0);
+		empty = add_task(s, TASK_TRUNCATE, t, PRIO_TRUNCATE, 0, 0);
 	for (int i = 0; i < n; i++)
 	{
 		int			k;
@@ -204,7 +220,8 @@ plan_table(sched *s, int t)
 			return -1;
 		if (done[i])
 			continue;
-		k = add_task(s, TASK_COPY, t, PRIO_COPY, tb->bytes, NEEDS_SOURCE);
+		k = add_task(s, TASK_COPY, t, PRIO_COPY, cost_copy(tb, n, lz4(cfg)),
+					 NEEDS_SOURCE);
 		s->tasks[s->ntasks - 1].part = parts[i];
 		if (empty >= 0)
 			tasks_after(s->graph, k, empty);
@@ -213,17 +230,64 @@ plan_table(sched *s, int t)
 	return 0;
 }
 
+/*
+ * Whether building ix takes a lock that conflicts with the table's other
+ * builds: attaching a constraint, REPLICA IDENTITY and CLUSTER ON take
+ * ACCESS EXCLUSIVE (or SHARE UPDATE EXCLUSIVE), which waits for every
+ * CREATE INDEX running on the table.
+ */
+static bool
+strong_lock(const cat_index *ix)
+{
+	return ix->contype != '\0' || ix->replident || ix->clustered;
+}
+
+/*
+ * The order of a table's builds: the ones with a strong lock one after
+ * the other, then the rest, in parallel, after them; so no build waits
+ * for a lock another build of the table holds, which would keep a worker
+ * busy doing nothing.
+ */
+static void
+order_builds(sched *s, const int *task_of)
+{
+	const catalog *cat = s->cfg->cat;
+	int		   *last = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+
+	for (int t = 0; t < cat->ntables; t++)
+		last[t] = -1;
+	for (int i = 0; i < cat->nindexes; i++)
+	{
+		int			t = cat->indexes[i].table;
+
+		if (!strong_lock(&cat->indexes[i]))
+			continue;
+		if (last[t] >= 0)
+			tasks_after(s->graph, task_of[i], last[t]);
+		last[t] = task_of[i];
+	}
+	for (int i = 0; i < cat->nindexes; i++)
+	{
+		int			t = cat->indexes[i].table;
+
+		if (!strong_lock(&cat->indexes[i]) && last[t] >= 0)
+			tasks_after(s->graph, task_of[i], last[t]);
+	}
+	free(last);
+}
+
 /* Indexes after their table's rows, its ANALYZE after its indexes. */
 static int
 plan_indexes(sched *s)
 {
 	const sched_config *cfg = s->cfg;
 	const catalog *cat = cfg->cat;
+	int		   *task_of = xcalloc((size_t) cat->nindexes + 1, sizeof(int));
 
 	for (int t = 0; t < cat->ntables; t++)
 	{
 		s->tables[t].analyze = add_task(s, TASK_ANALYZE, t, PRIO_FOLLOW_UP,
-										cat->tables[t].bytes, 0);
+										cost_analyze(&cat->tables[t]), 0);
 		tasks_after(s->graph, s->tables[t].analyze, s->tables[t].rows_in);
 		if (cfg->resume && state_table_is_analyzed(cfg->st, cat->tables[t].oid))
 			tasks_mark_done(s->graph, s->tables[t].analyze);
@@ -232,11 +296,15 @@ plan_indexes(sched *s)
 	{
 		const cat_index *ix = &cat->indexes[i];
 		int			k = add_task(s, TASK_INDEX, i, PRIO_FOLLOW_UP,
-								 cat->tables[ix->table].bytes, 0);
+								 cost_index(&cat->tables[ix->table], ix), 0);
 
+		task_of[i] = k;
 		if (!cfg->resume &&
 			state_plan_index(cfg->st, ix->oid, ix->table_oid, ix->display) != 0)
+		{
+			free(task_of);
 			return -1;
+		}
 		tasks_after(s->graph, k, s->tables[ix->table].rows_in);
 		tasks_after(s->graph, s->tables[ix->table].analyze, k);
 		if (cfg->resume && state_index_is_done(cfg->st, ix->oid))
@@ -245,6 +313,8 @@ plan_indexes(sched *s)
 			atomic_fetch_add(&cfg->prog->indexes_done, 1);
 		}
 	}
+	order_builds(s, task_of);
+	free(task_of);
 	return 0;
 }
 
@@ -259,13 +329,13 @@ plan_parents_and_keys(sched *s)
 	for (int t = 0; t < cat->ntables; t++)
 		tasks_after(s->graph, all, s->tables[t].analyze);
 	for (int i = 0; i < cat->npartitioned; i++)
-		tasks_after(s->graph, add_task(s, TASK_ANALYZE_PARENT, i, PRIO_FOLLOW_UP, 0, 0),
-					all);
+		tasks_after(s->graph, add_task(s, TASK_ANALYZE_PARENT, i, PRIO_FOLLOW_UP,
+									   cost_analyze(NULL), 0), all);
 	for (int i = 0; i < cat->nfks; i++)
 	{
 		const cat_fk *fk = &cat->fks[i];
 		int			k = add_task(s, TASK_FK, i, PRIO_FOLLOW_UP,
-								 cat->tables[fk->table].bytes, 0);
+								 cost_fk(&cat->tables[fk->table]), 0);
 
 		if (!cfg->resume &&
 			state_plan_fk(cfg->st, fk->oid, cat->tables[fk->table].oid,

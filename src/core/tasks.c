@@ -37,7 +37,8 @@ typedef struct node
 {
 	void	   *payload;
 	int			priority;
-	int64_t		cost;
+	int64_t		cost;			/* its own estimated work */
+	int64_t		rank;			/* cost of the longest chain it starts */
 	unsigned	needs;
 	node_state	state;
 	int			waits;			/* tasks not done that this one waits for */
@@ -192,7 +193,10 @@ tasks_is_done(tasks *g, int task)
 	return done;
 }
 
-/* Whether task a goes before task b: priority, cost, then order added. */
+/*
+ * Whether task a goes before task b: priority, then the longer chain of
+ * work it starts (its critical path), then the order added.
+ */
 static bool
 better(const tasks *g, int a, int b)
 {
@@ -201,9 +205,56 @@ better(const tasks *g, int a, int b)
 
 	if (x->priority != y->priority)
 		return x->priority > y->priority;
-	if (x->cost != y->cost)
-		return x->cost > y->cost;
+	if (x->rank != y->rank)
+		return x->rank > y->rank;
 	return a < b;
+}
+
+/* Add b to a without overflow: costs may be INT64_MAX ("first of all"). */
+static int64_t
+add_capped(int64_t a, int64_t b)
+{
+	return a > INT64_MAX - b ? INT64_MAX : a + b;
+}
+
+/*
+ * Task t's rank: its cost plus the largest rank among the tasks that wait
+ * for it (the "bottom level" of list scheduling).  seen: 0 not yet, 1 on
+ * the current path (a cycle, a caller's bug: not followed), 2 ranked.  A
+ * task already done adds nothing.  The depth is that of the longest
+ * chain, a handful of tasks in pgcrane's graphs.
+ */
+static int64_t
+rank_task(tasks *g, int t, char *seen)
+{
+	node	   *nd = &g->nodes[t];
+	int64_t		longest = 0;
+
+	if (seen[t] == 2)
+		return nd->rank;
+	if (seen[t] == 1)
+		return 0;
+	seen[t] = 1;
+	for (int i = 0; i < nd->nnext; i++)
+	{
+		int64_t		r = rank_task(g, nd->next[i], seen);
+
+		if (r > longest)
+			longest = r;
+	}
+	nd->rank = add_capped(nd->state == NODE_DONE ? 0 : nd->cost, longest);
+	seen[t] = 2;
+	return nd->rank;
+}
+
+static void
+rank_tasks(tasks *g)
+{
+	char	   *seen = xcalloc((size_t) g->n + 1, 1);
+
+	for (int i = 0; i < g->n; i++)
+		rank_task(g, i, seen);
+	free(seen);
 }
 
 /* Position in the ready set of the best task for caps, or -1.  Lock held. */
@@ -505,6 +556,7 @@ static void
 prepare(tasks *g, const tasks_config *cfg)
 {
 	g->cfg = cfg;
+	rank_tasks(g);
 	g->ready = xcalloc((size_t) g->n + 1, sizeof(int));
 	g->nready = 0;
 	g->unfinished = 0;

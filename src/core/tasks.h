@@ -10,9 +10,10 @@
  *
  *  - a task is ready when every task it waits for is done; a worker takes
  *    the ready task it can run (the task's needs are among the worker's
- *    capabilities) with the highest priority, then the highest cost, then
- *    the one added first: the longest work starts early and small tasks
- *    fill the gaps at the end;
+ *    capabilities) with the highest priority, then the longest chain of
+ *    work it starts (its cost plus the longest chain of the tasks waiting
+ *    for it: its critical path), then the one added first; so the longest
+ *    chains start early and small tasks fill the gaps at the end;
  *  - each worker opens its sessions when it starts (ops->connect) and
  *    closes them when it ends (ops->disconnect); a task runs on the
  *    sessions of the worker that took it;
@@ -111,8 +112,10 @@ void		tasks_free(tasks *g);
 
 /*
  * Add a task and return its number (0, 1, ...).  payload is the
- * caller's (not freed here); needs is a set of capability bits a worker
- * must have (0: any worker).  Only before tasks_run().
+ * caller's (not freed here); cost is its own estimated work, in any unit
+ * the caller uses for all its tasks (INT64_MAX: before everything of its
+ * priority); needs is a set of capability bits a worker must have (0: any
+ * worker).  Only before tasks_run().
  */
 int			tasks_add(tasks *g, void *payload, int priority, int64_t cost,
 					  unsigned needs);

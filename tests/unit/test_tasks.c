@@ -266,6 +266,54 @@ test_choice_order(void **state)
 	fixture_free(f);
 }
 
+/*
+ * The ready task that starts the longest chain goes first, however small
+ * it is itself: a short copy followed by a long index build beats a
+ * longer copy with nothing after it.
+ */
+static void
+test_critical_path(void **state)
+{
+	fixture    *f = fixture_new(5, 1);
+
+	(void) state;
+	tasks_add(f->g, &f->t[0], 0, 1, 0);		/* then 1: a chain of 101 */
+	tasks_add(f->g, &f->t[1], 0, 100, 0);
+	tasks_add(f->g, &f->t[2], 0, 50, 0);	/* alone: 50 */
+	tasks_add(f->g, &f->t[3], 0, 10, 0);	/* then 4, done already */
+	tasks_add(f->g, &f->t[4], 0, 1000, 0);
+	tasks_after(f->g, 1, 0);
+	tasks_after(f->g, 4, 3);
+	assert_int_equal(tasks_run(f->g, &f->cfg, &f->st), 0);
+	assert_int_equal(f->c.norder, 5);
+	/* 3's chain (1010) is the longest, then 0's (101), then 2 (50). */
+	assert_int_equal(f->c.order[0], 3);
+	assert_int_equal(f->c.order[1], 4);
+	assert_int_equal(f->c.order[2], 0);
+	assert_int_equal(f->c.order[3], 1);
+	assert_int_equal(f->c.order[4], 2);
+	fixture_free(f);
+}
+
+/* A task already done adds nothing to the chains that lead to it. */
+static void
+test_rank_skips_done(void **state)
+{
+	fixture    *f = fixture_new(3, 1);
+
+	(void) state;
+	tasks_add(f->g, &f->t[0], 0, 1, 0);
+	tasks_add(f->g, &f->t[1], 0, 1000, 0);
+	tasks_add(f->g, &f->t[2], 0, 50, 0);
+	tasks_after(f->g, 1, 0);
+	tasks_mark_done(f->g, 1);
+	assert_int_equal(tasks_run(f->g, &f->cfg, &f->st), 0);
+	assert_int_equal(f->c.norder, 2);
+	assert_int_equal(f->c.order[0], 2);
+	assert_int_equal(f->c.order[1], 0);
+	fixture_free(f);
+}
+
 /* A task that needs a capability runs only on a worker that has it. */
 static void
 test_capabilities(void **state)
@@ -487,6 +535,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dependency_order),
 		cmocka_unit_test(test_choice_order),
+		cmocka_unit_test(test_critical_path),
+		cmocka_unit_test(test_rank_skips_done),
 		cmocka_unit_test(test_capabilities),
 		cmocka_unit_test(test_unrunnable),
 		cmocka_unit_test(test_retry_recovers),

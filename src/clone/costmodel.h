@@ -1,0 +1,40 @@
+/*
+ * costmodel.h
+ *		How long each task of the clone's data phase takes, estimated from
+ *		the source catalog, so that the task engine can start the longest
+ *		chains of work first (tasks.h ranks every task by its cost plus
+ *		the longest chain after it).
+ *
+ * Estimates are microseconds of one worker on a machine like the ones
+ * pgcrane's benchmarks run on; only their ratios matter for the order.
+ * A copy costs by the bytes it moves, TOASTed bytes more (they are
+ * decompressed on the source and compressed again on the target, with
+ * pglz unless --toast-compression says lz4); an index build by the heap
+ * it reads and its access method (a GIN index over jsonb is ten times a
+ * B-tree); a foreign key by the referencing table it checks; ANALYZE by
+ * its sample.  The module is pure: no I/O.
+ */
+#ifndef PGCRANE_COSTMODEL_H
+#define PGCRANE_COSTMODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/catalog.h"
+
+/* One part of nparts of table t's copy; lz4: the TOAST is written with lz4. */
+int64_t		cost_copy(const cat_table *t, int nparts, bool lz4);
+
+/* Building index ix of table t (and attaching its constraint). */
+int64_t		cost_index(const cat_table *t, const cat_index *ix);
+
+/* ANALYZE of table t. */
+int64_t		cost_analyze(const cat_table *t);
+
+/* Adding and checking a foreign key whose referencing table is t. */
+int64_t		cost_fk(const cat_table *t);
+
+/* The access method of an index definition ("btree", "gin" ...) into buf. */
+const char *cost_index_method(const char *indexdef, char *buf, size_t size);
+
+#endif

@@ -1,0 +1,90 @@
+/*
+ * test_costmodel.c
+ *		The data phase's cost model: the order it gives.  Linked against
+ *		costmodel.o only: the model is pure.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "clone/costmodel.h"
+
+static cat_table
+table(int64_t bytes, int64_t toast)
+{
+	cat_table	t;
+
+	memset(&t, 0, sizeof(t));
+	t.bytes = bytes;
+	t.toast_bytes = toast;
+	return t;
+}
+
+static cat_index
+index_using(const char *def)
+{
+	cat_index	ix;
+
+	memset(&ix, 0, sizeof(ix));
+	ix.indexdef = (char *) def;
+	return ix;
+}
+
+static void
+test_method(void **state)
+{
+	char		buf[16];
+
+	(void) state;
+	assert_string_equal(cost_index_method("CREATE INDEX i ON public.t USING gin (doc)", buf,
+										  sizeof(buf)), "gin");
+	assert_string_equal(cost_index_method("CREATE UNIQUE INDEX i ON s.t USING btree (a)", buf,
+										  sizeof(buf)), "btree");
+	assert_string_equal(cost_index_method("no method here", buf, sizeof(buf)), "");
+	assert_string_equal(cost_index_method(NULL, buf, sizeof(buf)), "");
+}
+
+/* TOASTed bytes cost more than plain rows, and less with lz4. */
+static void
+test_copy(void **state)
+{
+	cat_table	plain = table(1000000000, 0);
+	cat_table	toasted = table(1000000000, 900000000);
+
+	(void) state;
+	assert_true(cost_copy(&toasted, 1, false) > cost_copy(&plain, 1, false));
+	assert_true(cost_copy(&toasted, 1, true) < cost_copy(&toasted, 1, false));
+	/* Parts share the table's cost. */
+	assert_true(cost_copy(&plain, 4, false) * 4 <= cost_copy(&plain, 1, false) + 4);
+	/* Even an empty table costs a round trip. */
+	assert_true(cost_copy(&(cat_table) {0}, 1, false) > 0);
+}
+
+/* A GIN build over a table costs more than copying it; a B-tree less. */
+static void
+test_index(void **state)
+{
+	cat_table	t = table(165000000, 0);
+	cat_index	gin = index_using("CREATE INDEX e ON public.events USING gin (payload)");
+	cat_index	bt = index_using("CREATE INDEX e ON public.events USING btree (id)");
+
+	(void) state;
+	assert_true(cost_index(&t, &gin) > cost_copy(&t, 1, false));
+	assert_true(cost_index(&t, &bt) <= cost_copy(&t, 1, false));
+	assert_true(cost_index(&t, &gin) > 5 * cost_index(&t, &bt));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_method),
+		cmocka_unit_test(test_copy),
+		cmocka_unit_test(test_index),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
