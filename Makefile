@@ -80,10 +80,14 @@ check:
 
 # The regression database test: the suite (src/test/regress of Debian's
 # postgresql-15 source package) is fetched into a cache the first time.
+# Skipped, with the reason, when the suite cannot be fetched (no Debian
+# source mirror reachable), as 050_cross_version.pl skips without npm.
 check-regression:
 	scripts/install-deps.sh
-	PGCRANE_REGRESS_SRC="$$(scripts/fetch-regress.sh)" \
-	TESTS=tests/regress/080_regression_db.pl scripts/check.sh
+	@suite=$$(scripts/fetch-regress.sh) || { \
+		echo "check-regression: skipped: PostgreSQL's regression suite could not be fetched"; \
+		exit 0; }; \
+	PGCRANE_REGRESS_SRC="$$suite" TESTS=tests/regress/080_regression_db.pl scripts/check.sh
 
 unit-check: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
