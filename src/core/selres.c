@@ -98,9 +98,9 @@ static const char *const needs_sql =
 " FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1::oid[]) AND c.reltype <> 0)"
 " SELECT DISTINCT x.rel, d.classid = " REGCLASS("pg_constraint") ", d.objid,"
 " CASE WHEN d.classid IN (" REGCLASS("pg_rewrite") ", " REGCLASS("pg_class") ")"
-"  THEN pg_catalog.pg_describe_object(" REGCLASS("pg_class") ", x.rel, 0)"
-"  ELSE pg_catalog.pg_describe_object(d.classid, d.objid, 0) END,"
-" pg_catalog.pg_describe_object(" REGCLASS("pg_class") ", r.rel, 0),"
+"  THEN (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(" REGCLASS("pg_class") ", x.rel, 0) d_)"
+"  ELSE (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(d.classid, d.objid, 0) d_) END,"
+" (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(" REGCLASS("pg_class") ", r.rel, 0) d_),"
 " d.classid IN (" REGCLASS("pg_rewrite") ", " REGCLASS("pg_class") "),"
 " (SELECT n.nspname || '.' || c.relname || '.' || co.conname"
 "  FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid"
@@ -134,8 +134,8 @@ static const char *const needs_sql =
  */
 static const char *const nodata_fks_sql =
 "SELECT co.oid, n.nspname || '.' || c.relname || '.' || co.conname,"
-" pg_catalog.pg_describe_object(" REGCLASS("pg_constraint") ", co.oid, 0),"
-" pg_catalog.pg_describe_object(" REGCLASS("pg_class") ", co.confrelid, 0)"
+" (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(" REGCLASS("pg_constraint") ", co.oid, 0) d_),"
+" (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(" REGCLASS("pg_class") ", co.confrelid, 0) d_)"
 " FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 " WHERE co.contype = 'f' AND co.conparentid = 0"
@@ -144,11 +144,11 @@ static const char *const nodata_fks_sql =
 
 /* The objects that need column $2 of table $1 (not its default or sequence). */
 static const char *const column_needs_sql =
-"SELECT DISTINCT pg_catalog.pg_describe_object(CASE WHEN d.classid ="
+"SELECT DISTINCT (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(CASE WHEN d.classid ="
 "  'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN 'pg_catalog.pg_class'::pg_catalog.regclass"
 "  ELSE d.classid END, CASE WHEN d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
 "  THEN (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = d.objid)"
-"  ELSE d.objid END, 0)"
+"  ELSE d.objid END, 0) d_)"
 " FROM pg_catalog.pg_depend d"
 " WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
 " AND d.refobjid = $1::oid AND d.refobjsubid = $2::int AND d.deptype IN ('n', 'a')"

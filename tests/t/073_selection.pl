@@ -78,7 +78,7 @@ sub q_dst
 		'plan: a table copied, with its size and its new name');
 	like($out, qr/leave out\s+partitioned table\s+public\.payment\s/m,
 		'plan: the partitioned table left out');
-	like($out, qr/leave out\s+view\s+public\.sales_by_store\s+.*\(needs table public\.payment(_p\w+)?\)/m,
+	like($out, qr/leave out\s+view\s+public\.sales_by_store\s+.*\(needs table "public\.payment(_p\w+)?"\)/m,
 		'plan: a view left out with what it needs');
 	like($out, qr/leave out\s+schema\s+arch$/m, 'plan: the schema left out');
 	like($out, qr/rename\s+schema\s+public -> app/, 'plan: the rename');
@@ -119,9 +119,9 @@ sub q_dst
 		'--target' => $dst->connstr('refused'), '--dir' => "$tempdir/refused",
 		'--exclude-table' => 'public.customer');
 	is($rc, 1, 'dependency: clone refused by its preflight');
-	like($err, qr/error: view public\.customer_list needs table public\.customer, which the selection leaves out/,
+	like($err, qr/error: view "public\.customer_list" needs table "public\.customer", which the selection leaves out/,
 		'dependency: the view and the table named');
-	like($err, qr/error: constraint rental_customer_id_fkey on table public\.rental needs table public\.customer/,
+	like($err, qr/error: table constraint "rental_customer_id_fkey on public\.rental" needs table "public\.customer"/,
 		'dependency: the foreign key and the table named');
 	like($err, qr/hint: .*--exclude-dependents/, 'dependency: the hint');
 	ok(!database_exists($dst, 'refused'), 'dependency: nothing created');
@@ -129,7 +129,7 @@ sub q_dst
 	($rc, $out, $err) = run_pgcrane('preflight', '--source' => $source,
 		'--target' => $dst->connstr('refused'), '--exclude-table' => 'public.customer');
 	is($rc, 1, 'dependency: preflight finds it too');
-	like($err, qr/function public\.rewards_report\(integer,numeric\) needs table public\.customer/,
+	like($err, qr/function "public\.rewards_report\(integer,numeric\)" needs table "public\.customer"/,
 		'dependency: a function of the row type named');
 
 	my ($db, $dir) = clone_rules('exclude-dependents',
@@ -170,7 +170,7 @@ sub q_dst
 	($rc, $out, $err) = run_pgcrane('plan', '--source' => $source,
 		'--exclude-table-data' => 'public.customer');
 	is($rc, 1, 'exclude-table-data: a foreign key into the table is a problem');
-	like($err, qr/error: constraint rental_customer_id_fkey on table public\.rental references table public\.customer, whose rows the selection leaves out/,
+	like($err, qr/error: table constraint "rental_customer_id_fkey on public\.rental" references table "public\.customer", whose rows the selection leaves out/,
 		'exclude-table-data: the key and the table named');
 
 	my $filter = "$tempdir/rules.txt";
@@ -217,7 +217,7 @@ sub q_dst
 	my ($rc, $out, $err) = run_pgcrane('preflight', '--source' => $source,
 		'--target' => $dst->connstr('never'), '--exclude-column' => 'public.film.title');
 	is($rc, 1, 'exclude-column: refused when an index needs the column');
-	like($err, qr/column "public\.film\.title" cannot be left out: index public\.idx_title needs it/,
+	like($err, qr/column "public\.film\.title" cannot be left out: index "public\.idx_title" needs it/,
 		'exclude-column: the index named');
 
 	my @rules = ('--rename-schema' => 'public=app',
