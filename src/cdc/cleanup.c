@@ -5,7 +5,8 @@
  * The slot holds WAL on the source for as long as it exists, so it must go
  * once the migration is over, or once it is abandoned.  The publication
  * goes from both sides: the target has a copy when the clone's schema dump
- * carried it along.  A slot is dropped
+ * carried it along.  Tables pgcrane set to REPLICA IDENTITY FULL get back
+ * what they had.  A slot is dropped
  * only when no walsender uses it: a follow that just ended leaves its
  * walsender for a moment, so this waits a little for it.
  */
@@ -17,6 +18,7 @@
 
 #include "cdc/follow.h"
 #include "cdc/origin.h"
+#include "cdc/replident.h"
 #include "cdc/report.h"
 #include "cdc/slot.h"
 #include "core/conn.h"
@@ -55,7 +57,7 @@ cdc_cleanup_source(state *st, const char *source, const char *slot,
 	{
 		log_info("dropped replication slot \"%s\" and publication \"%s\" on the source",
 				 slot, publication ? publication : "");
-		rc = 0;
+		rc = cdc_replident_restore(st, src);
 	}
 	PQfinish(src);
 	return rc;

@@ -10,7 +10,9 @@
  * refuse the update or delete altogether once it is in the publication.
  * Unlogged tables are not in the WAL, so their changes never arrive.
  * A primary key or index that PostgreSQL does not take as the replica
- * identity (DEFERRABLE, partial, ...) leaves the table with none.
+ * identity (DEFERRABLE, partial, ...) leaves the table with none
+ * (replident.c finds those; with --replica-identity-full pgcrane sets
+ * REPLICA IDENTITY FULL on them).
  * The publication pgcrane creates is FOR ALL TABLES, which only a
  * superuser may create (rds_superuser on Amazon RDS).
  */
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/replident.h"
 #include "core/conn.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -44,63 +47,14 @@ static const char *const settings_sql =
 "            ELSE false END"
 "  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
 
-/*
- * Tables whose updates and deletes cannot be followed, and unlogged ones.
- * The replica identity index (the primary key for DEFAULT, the chosen
- * index for USING INDEX) counts only as PostgreSQL counts it (relcache.c,
- * RelationGetIndexList(), and ALTER TABLE ... REPLICA IDENTITY): valid,
- * unique, immediate (not DEFERRABLE), not partial, without expressions,
- * on NOT NULL columns.  Otherwise the table has no replica identity, and
- * once it is in a publication the source refuses its updates and deletes:
- * the fourth column names the index, the fifth what is wrong with it.
- */
-static const char *const tables_sql =
-"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), c.relpersistence,"
-"       c.relreplident, ix.relname, ix.problem"
+/* Unlogged tables: logical decoding never sees their changes. */
+static const char *const unlogged_sql =
+"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
 "  FROM pg_catalog.pg_class c"
 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-"  LEFT JOIN LATERAL"
-"       (SELECT ic.relname,"
-"               CASE WHEN NOT i.indisvalid THEN 'is not valid'"
-"                    WHEN NOT i.indisunique THEN 'is not unique'"
-"                    WHEN NOT i.indimmediate THEN 'is DEFERRABLE'"
-"                    WHEN i.indpred IS NOT NULL THEN 'is partial'"
-"                    WHEN i.indexprs IS NOT NULL THEN 'has expressions'"
-"                    WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
-"                                  WHERE a.attrelid = c.oid"
-"                                    AND a.attnum = ANY (i.indkey)"
-"                                    AND NOT a.attnotnull)"
-"                    THEN 'has a column that may be NULL' END AS problem"
-"          FROM pg_catalog.pg_index i"
-"          JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
-"         WHERE i.indrelid = c.oid"
-"           AND CASE c.relreplident WHEN 'd' THEN i.indisprimary"
-"                                   WHEN 'i' THEN i.indisreplident"
-"                                   ELSE false END"
-"         LIMIT 1) ix ON true"
-" WHERE c.relkind = 'r'"
+" WHERE c.relkind = 'r' AND c.relpersistence = 'u'"
 "   AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-"   AND n.nspname !~ '^pg_(toast|temp_)'"
-"   AND (c.relpersistence = 'u'"
-"        OR c.relreplident = 'n'"
-"        OR (c.relreplident IN ('d', 'i')"
-"            AND (ix.relname IS NULL OR ix.problem IS NOT NULL)))"
 " ORDER BY 1";
-
-/* Why a table's index is not its replica identity, when it has one. */
-static void
-explain_index(const PGresult *res, int row)
-{
-	bool		primary = PQgetvalue(res, row, 2)[0] == 'd';
-
-	if (PQgetisnull(res, row, 3) || PQgetisnull(res, row, 4))
-		return;
-	log_detail("Its %s \"%s\" %s; PostgreSQL takes as replica identity only a valid, unique, "
-			   "immediate (not DEFERRABLE), non-partial index without expressions on NOT NULL "
-			   "columns, and refuses the table's updates and deletes on the source otherwise.",
-			   primary ? "primary key" : "replica identity index",
-			   PQgetvalue(res, row, 3), PQgetvalue(res, row, 4));
-}
 
 static int
 check_settings(PGconn *src, bool *ok)
@@ -148,41 +102,31 @@ check_settings(PGconn *src, bool *ok)
 }
 
 static int
-check_tables(PGconn *src, bool *ok)
+check_unlogged(PGconn *src, bool *ok)
 {
-	PGresult   *res = conn_query(src, SIDE_SOURCE, "check replica identities",
-								 tables_sql, 0, NULL);
-	bool		no_identity = false;
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "look up unlogged tables",
+								 unlogged_sql, 0, NULL);
 
 	if (res == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++)
 	{
-		if (PQgetvalue(res, i, 1)[0] == 'u')
-			error("table \"%s\" is unlogged: its changes cannot be followed",
-				  PQgetvalue(res, i, 0));
-		else
-		{
-			error("table \"%s\" has no replica identity: its updates and deletes cannot be followed",
-				  PQgetvalue(res, i, 0));
-			explain_index(res, i);
-			no_identity = true;
-		}
+		error("table \"%s\" is unlogged: its changes cannot be followed",
+			  PQgetvalue(res, i, 0));
 		*ok = false;
 	}
-	if (no_identity)
-		log_hint("Add a primary key to each, or run ALTER TABLE ... REPLICA IDENTITY FULL on it.");
-	if (PQntuples(res) > 0 && !no_identity)
+	if (PQntuples(res) > 0)
 		log_hint("Make them logged with ALTER TABLE ... SET LOGGED.");
 	PQclear(res);
 	return 0;
 }
 
 int
-cdc_preflight(PGconn *src, bool *ok)
+cdc_preflight(PGconn *src, bool replica_identity_full, bool *ok)
 {
 	*ok = true;
-	if (check_settings(src, ok) != 0 || check_tables(src, ok) != 0)
+	if (check_settings(src, ok) != 0 || check_unlogged(src, ok) != 0 ||
+		cdc_replident_check(src, replica_identity_full, ok) != 0)
 		return -1;
 	return 0;
 }

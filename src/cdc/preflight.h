@@ -18,12 +18,14 @@
  * a role with REPLICATION (or superuser, or rds_replication) that may
  * create a publication FOR ALL TABLES (superuser, or rds_superuser); a replica
  * identity on every table, so that its updates and deletes can be
- * followed; no unlogged table, whose changes logical decoding never sees.
+ * followed, unless replica_identity_full (pgcrane then sets REPLICA
+ * IDENTITY FULL on those, cdc/replident.h, and the role must own them);
+ * no unlogged table, whose changes logical decoding never sees.
  * Large objects are only warned about: their changes are not followed.
  * Returns 0 with *ok telling whether everything passed, or -1 (logged)
  * when the checks could not run.
  */
-int			cdc_preflight(PGconn *src, bool *ok);
+int			cdc_preflight(PGconn *src, bool replica_identity_full, bool *ok);
 
 /*
  * The target: applying as a replica (session_replication_role) and

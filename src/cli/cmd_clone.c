@@ -25,6 +25,7 @@ enum
 	OPT_RESUME,
 	OPT_HOLD,
 	OPT_FOLLOW,
+	OPT_REPLIDENT_FULL,
 	OPT_TOAST,
 	OPT_ROLES,
 	OPT_TBLSPC_MAP,
@@ -58,6 +59,9 @@ static const cli_option options[] = {
 	{"follow", OPT_FOLLOW, NULL, "create a replication slot for the snapshot and,\n"
 	"once the copy is done, apply the source's\n"
 	"changes until \"pgcrane cutover\""},
+	{"replica-identity-full", OPT_REPLIDENT_FULL, NULL, "with --follow: set REPLICA IDENTITY FULL on the\n"
+	"source's tables without a replica identity\n"
+	"(cleanup gives back what they had)"},
 	{"verify", OPT_VERIFY, NULL, "run pgcrane verify when the clone is done"},
 	{"json", OPT_JSON, NULL, "print the summary as JSON on stdout"},
 	{"verbose", 'v', NULL, "more messages"},
@@ -136,6 +140,9 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 		case OPT_FOLLOW:
 			o->follow = true;
 			return true;
+		case OPT_REPLIDENT_FULL:
+			o->replica_identity_full = true;
+			return true;
 		case OPT_TOAST:
 			return cli_parse_toast_compression(optarg, &o->toast_compression);
 		case OPT_HOLD:
@@ -189,6 +196,11 @@ cmd_clone(int argc, char **argv)
 	if (!cli_no_extra_args(argc, argv, "clone") ||
 		!cli_tablespace_options_ok(&o.tablespaces, o.no_tablespaces))
 	{
+		rc = EXIT_ERROR;
+	}
+	else if (o.replica_identity_full && !o.follow)
+	{
+		error("option --replica-identity-full needs --follow");
 		rc = EXIT_ERROR;
 	}
 	else if (!o.resume && !cli_endpoints_resolve(&ep, true))

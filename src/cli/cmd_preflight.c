@@ -18,6 +18,7 @@ enum
 	OPT_DROP = CLI_LONG_ONLY,
 	OPT_JSON,
 	OPT_FOLLOW,
+	OPT_REPLIDENT_FULL,
 	OPT_TOAST,
 	OPT_ROLES,
 	OPT_TBLSPC_MAP,
@@ -38,6 +39,8 @@ static const cli_option options[] = {
 	{"no-tablespaces", OPT_NO_TBLSPC, NULL, CLI_NO_TABLESPACES_HELP},
 	{"follow", OPT_FOLLOW, NULL, "also check what clone --follow needs (wal_level,\n"
 	"slots, REPLICATION, replica identities)"},
+	{"replica-identity-full", OPT_REPLIDENT_FULL, NULL, "with --follow: clone will set REPLICA IDENTITY\n"
+	"FULL on the tables without a replica identity"},
 	{"toast-compression", OPT_TOAST, "METHOD", "check that the target can write pglz or lz4"},
 	{"json", OPT_JSON, NULL, "print the result as JSON on stdout"},
 	{NULL, 0, NULL, NULL}
@@ -68,6 +71,9 @@ parse_option(int c, preflight_options *po, tablespace_map *map, bool *json)
 			return true;
 		case OPT_FOLLOW:
 			po->follow = true;
+			return true;
+		case OPT_REPLIDENT_FULL:
+			po->replica_identity_full = true;
 			return true;
 		case OPT_TOAST:
 			return cli_parse_toast_compression(optarg, &po->toast_compression);
@@ -128,8 +134,11 @@ cmd_preflight(int argc, char **argv)
 	if (po.index_jobs == 0)
 		po.index_jobs = po.jobs;
 	po.tablespace_map = &map;
+	if (po.replica_identity_full && !po.follow)
+		error("option --replica-identity-full needs --follow");
 	if (!cli_no_extra_args(argc, argv, "preflight") ||
 		!cli_tablespace_options_ok(&map, po.no_tablespaces) ||
+		(po.replica_identity_full && !po.follow) ||
 		!cli_endpoints_resolve(&ep, true))
 	{
 		free(owned[0]);

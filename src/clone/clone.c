@@ -43,6 +43,7 @@
 #include "core/catalog.h"
 #include "cdc/follow.h"
 #include "cdc/pgoutput.h"
+#include "cdc/replident.h"
 #include "clone/dbprops.h"
 #include "cdc/slot.h"
 #include "core/conn.h"
@@ -152,7 +153,7 @@ do_preflight(clone_ctx *c)
 	preflight_options po = {c->source, c->target, c->o->drop_if_exists,
 	c->o->resume || c->partial_target, c->follow, c->toast, c->o->no_owner,
 	c->o->no_acl, c->o->jobs, c->o->index_jobs, c->o->roles, true,
-	&c->o->tablespaces, c->o->no_tablespaces};
+	&c->o->tablespaces, c->o->no_tablespaces, c->o->replica_identity_full};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)
@@ -489,6 +490,9 @@ prepare_follow(clone_ctx *c, char **slot)
 		return -1;
 	}
 	rc = cdc_source_cleanup(src, name, NULL);
+	/* Before the slot: its first change must already carry whole rows. */
+	if (rc == 0 && c->o->replica_identity_full)
+		rc = cdc_replident_set_full(c->st, src);
 	if (rc == 0)
 		rc = cdc_publication_create(src, name);
 	PQfinish(src);

@@ -37,6 +37,8 @@ typedef struct clone_options
 	roles_mode	roles;			/* --roles: create the missing roles */
 	tablespace_map tablespaces; /* --tablespace-map */
 	bool		no_tablespaces;
+	bool		replica_identity_full;	/* with follow: set it on the source's
+										 * tables without one (cdc/replident.h) */
 } clone_options;
 
 /*

@@ -349,7 +349,7 @@ check_follow(preflight_ctx *c)
 {
 	bool		ok = true;
 
-	if (c->src && (cdc_preflight(c->src, &ok) != 0 || !ok))
+	if (c->src && (cdc_preflight(c->src, c->o->replica_identity_full, &ok) != 0 || !ok))
 		c->info->problems++;
 	ok = true;
 	if (c->tgt && (cdc_preflight_target(c->tgt, &ok) != 0 || !ok))

@@ -42,6 +42,8 @@ typedef struct preflight_options
 	bool		quiet_roles;	/* do not list what --roles will do */
 	const tablespace_map *tablespace_map;	/* --tablespace-map, or NULL */
 	bool		no_tablespaces; /* objects to the default tablespace */
+	bool		replica_identity_full;	/* with follow: pgcrane sets it on the
+										 * tables without a replica identity */
 } preflight_options;
 
 typedef struct preflight_info
