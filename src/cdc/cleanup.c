@@ -64,22 +64,26 @@ cdc_cleanup_source(state *st, const char *source, const char *slot,
 }
 
 /*
- * The target side: the origin, and a copy of the publication, which a
- * schema dump taken after the publication was made carries along.
+ * The target side: the origin (or pgcrane.follow_progress), and a copy of
+ * the publication, which a schema dump taken after the publication was
+ * made carries along.
  */
 static int
-cleanup_target(const char *target, const char *origin, const char *publication)
+cleanup_target(state *st, const char *target, const char *origin,
+			   const char *publication)
 {
-	PGconn	   *tgt = open_quiet(target, SIDE_TARGET);
+	int			table = state_follow_progress_table(st);
+	PGconn	   *tgt = table >= 0 ? open_quiet(target, SIDE_TARGET) : NULL;
 	bool		dropped;
 	int			rc = -1;
 
 	if (tgt == NULL)
 		return -1;
-	if (cdc_origin_drop(tgt, origin, &dropped) == 0)
+	if (cdc_origin_drop(tgt, table == 1, origin, &dropped) == 0)
 	{
 		if (dropped)
-			log_info("dropped replication origin \"%s\" on the target", origin);
+			log_info(table == 1 ? "dropped the progress of \"%s\" (table pgcrane.follow_progress) on the target"
+					 : "dropped replication origin \"%s\" on the target", origin);
 		rc = cdc_publication_drop(tgt, SIDE_TARGET, publication);
 	}
 	PQfinish(tgt);
@@ -99,7 +103,7 @@ cleanup_names(state *st, const char *src, const char *tgt, const state_follow *f
 		return -1;				/* the target proved before anything is dropped */
 	rc = cdc_cleanup_source(st, src, f->slot, f->publication);
 	if (rc == 0)
-		rc = cleanup_target(tgt, f->origin, f->publication);
+		rc = cleanup_target(st, tgt, f->origin, f->publication);
 	return rc;
 }
 

@@ -115,6 +115,7 @@ typedef struct follow_ctx
 	char	   *slot;
 	char	   *publication;
 	char	   *origin;
+	bool		progress_table; /* no origin: pgcrane.follow_progress */
 	uint64_t	start_lsn;
 
 	cdc_stream	stream;
@@ -778,7 +779,8 @@ session_start(follow_ctx *c)
 	c->streamed = false;		/* until this session receives something */
 	rc = prove_sides(c);
 	if (rc == 0)
-		rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
+		rc = cdc_apply_open(c->target, c->origin, c->progress_table, c->start_lsn,
+							&c->ap, &resume);
 	if (rc != 0)
 		return rc;
 	cdc_apply_commit_each_until(c->ap, c->commit_each_until);
@@ -1007,6 +1009,13 @@ load_setup(follow_ctx *c)
 		return missing(c, "replication slot, publication and origin");
 	if (c->start_lsn == 0)
 		return missing(c, "start LSN of its replication slot");
+	switch (state_follow_progress_table(c->o->st))
+	{
+		case -1:
+			return -1;
+		case 1:
+			c->progress_table = true;
+	}
 	return 0;
 }
 

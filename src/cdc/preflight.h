@@ -28,11 +28,18 @@
 int			cdc_preflight(PGconn *src, bool replica_identity_full, bool *ok);
 
 /*
- * The target: applying as a replica (session_replication_role) and
- * recording progress (replication origins) need a superuser, or on
- * PostgreSQL 15 and later the SET privilege on session_replication_role
- * and EXECUTE on the replication origin functions.
+ * The target, on a connection to the target database (in_database) or,
+ * before it exists, to another database of the server.  Applying as a
+ * replica needs a superuser or, on PostgreSQL 15 and later, the SET
+ * privilege on session_replication_role (cluster-wide).  Recording
+ * progress with replication origins needs EXECUTE on their seven
+ * functions, granted per database: checked only in_database.  Without
+ * them *table is true: the follow records its progress in
+ * pgcrane.follow_progress (cdc/origin.h), which needs the right to create
+ * schema pgcrane there.  Each missing privilege is logged with the exact
+ * GRANT statement a superuser would run.  0 with *ok, or -1 (logged).
  */
-int			cdc_preflight_target(PGconn *tgt, bool *ok);
+int			cdc_preflight_target(PGconn *tgt, bool in_database, bool *ok,
+								 bool *table);
 
 #endif

@@ -69,6 +69,9 @@ typedef struct preflight_info
 	bool		same_database;	/* source and target are one database */
 	int			problems;		/* problems found */
 	bool		unreachable;	/* a server could not be reached */
+	bool		progress_table; /* with follow, in a target database that
+								 * is kept: the role may not use
+								 * replication origins there */
 	char	   *roles_needed;	/* the roles the restore names, as a
 								 * text[] literal; owned */
 } preflight_info;
