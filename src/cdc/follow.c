@@ -373,6 +373,33 @@ source_position(follow_ctx *c, bool insert, uint64_t *lsn)
 	}
 }
 
+/*
+ * A publication FOR TABLE (a source role that may not publish all
+ * tables) does not take in a table created after it: its changes would
+ * never arrive.  Asked at the pace of the source position; a stop naming
+ * the tables when there are any.
+ */
+static int
+check_new_tables(follow_ctx *c)
+{
+	strbuf		names = STRBUF_INIT;
+	int			n = c->srcq ? cdc_publication_missing(c->srcq, c->publication, &names) : 0;
+
+	if (n > 0)
+	{
+		(void) failure_set(SIDE_SOURCE, NULL, NULL, false,
+						   "%s %s created on the source during the follow: publication \"%s\" does not hold %s, so %s changes would be lost",
+						   n == 1 ? "table" : "tables", strbuf_str(&names), c->publication,
+						   n == 1 ? "it" : "them", n == 1 ? "its" : "their");
+		log_hint("A table cannot join a publication FOR TABLE during the follow without a copy of its own: "
+				 "drop it on the source if it is not needed and run \"pgcrane follow --dir %s\", or start over "
+				 "with \"pgcrane cleanup --dir %s\" and a new clone --follow, which copies and publishes it.",
+				 c->dir, c->dir);
+	}
+	strbuf_release(&names);
+	return n > 0 ? CDC_FAILED : 0;
+}
+
 /* ---------- figures, live line ---------- */
 
 /* Changes per second over the last few samples (one per tick). */
@@ -658,6 +685,7 @@ tick(follow_ctx *c)
 		if (lsn != 0)
 			c->source_lsn = lsn;
 		c->next_source_poll = now + SOURCE_POLL_INTERVAL;
+		rc = check_new_tables(c);
 	}
 	if (rc == 0 && now - c->last_receive > RECEIVE_TIMEOUT)
 	{
