@@ -185,13 +185,11 @@ cdc_preflight(PGconn *src, bool replica_identity_full, bool *ok)
  * The target role: whether it is a superuser, may set
  * session_replication_role (PostgreSQL 15 and later: GRANT SET ON
  * PARAMETER, cluster-wide), may create schema pgcrane in this database,
- * its name quoted, and the database's.
+ * whether the server is 15 or later, and the database's name.  %s is
+ * the SET privilege's test (has_parameter_privilege() is new in 15).
  */
 static const char *const target_role_sql =
-"SELECT r.rolsuper,"
-"       CASE WHEN pg_catalog.current_setting('server_version_num')::int >= 150000"
-"            THEN pg_catalog.has_parameter_privilege('session_replication_role', 'SET')"
-"            ELSE false END,"
+"SELECT r.rolsuper, %s,"
 "       pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')"
 "        OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace"
 "                    WHERE nspname = 'pgcrane'"
@@ -274,11 +272,15 @@ check_origin_functions(PGconn *tgt, const PGresult *role, const char *user,
 int
 cdc_preflight_target(PGconn *tgt, bool in_database, bool *ok, bool *table)
 {
+	char	   *sql = str_printf(target_role_sql, PQserverVersion(tgt) >= 150000 ?
+									 "pg_catalog.has_parameter_privilege('session_replication_role', 'SET')"
+									 : "false");
 	PGresult   *role = conn_query(tgt, SIDE_TARGET, "check privileges for applying changes",
-								  target_role_sql, 0, NULL);
+								  sql, 0, NULL);
 	char	   *user;
 	int			rc = 0;
 
+	free(sql);
 	*ok = true;
 	*table = false;
 	if (role == NULL)
