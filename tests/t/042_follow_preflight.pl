@@ -79,7 +79,7 @@ like($err, qr/^pgcrane: error: the source role may not replicate: it needs the R
 ($rc, $out, $err) = preflight($src->connstr('app'), $plain_target);
 like($err, qr/^pgcrane: error: the target role may not set session_replication_role, which applying changes as a replica needs$/m,
 	'a target role that may not apply as a replica is refused');
-like($err, qr/^pgcrane: hint: A superuser of the target can grant it with: GRANT SET ON PARAMETER session_replication_role TO plain;$/m,
+like($err, qr/^pgcrane: hint: A superuser of the target can grant it with: GRANT SET ON PARAMETER session_replication_role TO "plain";$/m,
 	'with the GRANT that allows it');
 
 # ---------- fixed ----------
