@@ -109,6 +109,7 @@ struct cdc_apply
 	PGconn	   *conn;			/* apply session, pipeline mode */
 	PGconn	   *ctl;			/* control session */
 	char	   *origin;
+	bool		progress_table; /* pgcrane.follow_progress, not an origin */
 	pgo_relcache *relcache;
 	apply_relmap *relmap;
 	int			next_stmt;		/* for statement names */
@@ -199,6 +200,36 @@ failed(const cdc_apply *ap)
 	return -1;
 }
 
+/*
+ * Without an origin, the apply session holds an advisory lock named after
+ * it instead: as the origin does, it keeps out a second session (one
+ * of a pgcrane that is going away) for as long as this one lives.
+ */
+static int
+lock_progress(cdc_apply *ap)
+{
+	const char *params[1] = {ap->origin};
+	PGresult   *res = conn_query(ap->conn, SIDE_TARGET, "lock the follow's progress",
+								 "SELECT pg_catalog.pg_try_advisory_lock("
+								 "pg_catalog.hashtext('pgcrane.follow_progress'),"
+								 " pg_catalog.hashtext($1))", 1, params);
+	bool		locked;
+
+	if (res == NULL)
+		return failed(ap);
+	locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!locked)
+	{
+		/* Transient, as 55006 is for an origin: the other session ends. */
+		(void) failure_set(SIDE_TARGET, "55006", ap->origin, false,
+						   "the progress of \"%s\" in pgcrane.follow_progress is in use by another session on the target",
+						   ap->origin);
+		return -1;
+	}
+	return 0;
+}
+
 /* Settings and origin of the apply session. */
 static int
 setup_session(cdc_apply *ap)
@@ -209,8 +240,11 @@ setup_session(cdc_apply *ap)
 	if (conn_exec(ap->conn, SIDE_TARGET, "SET session_replication_role = replica") != 0 ||
 		conn_exec(ap->conn, SIDE_TARGET, "SET synchronous_commit = off") != 0)
 		return failed(ap);
-	res = PQexecParams(ap->conn, CDC_ORIGIN_SESSION_SQL, 1, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (ap->progress_table && lock_progress(ap) != 0)
+		return -1;
+	res = ap->progress_table ? NULL :
+		PQexecParams(ap->conn, CDC_ORIGIN_SESSION_SQL, 1, NULL, params, NULL, NULL, 0);
+	if (!ap->progress_table && PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		/* 55006, transient: an earlier pgcrane's session still holds it. */
 		conn_log_result_error(res, SIDE_TARGET, "set up the replication origin session");
@@ -224,27 +258,29 @@ setup_session(cdc_apply *ap)
 }
 
 int
-cdc_apply_open(const char *target, const char *origin, uint64_t start_lsn,
-			   cdc_apply **out, uint64_t *resume_lsn)
+cdc_apply_open(const char *target, const char *origin, bool progress_table,
+			   uint64_t start_lsn, cdc_apply **out, uint64_t *resume_lsn)
 {
 	cdc_apply  *ap = xcalloc(1, sizeof(cdc_apply));
 	int			rc;
 
 	*out = NULL;
 	ap->origin = xstrdup(origin);
+	ap->progress_table = progress_table;
 	ap->relcache = pgo_relcache_create();
 	ap->relmap = apply_relmap_create();
 	ap->qcap = 1024;
 	ap->queue = xcalloc((size_t) ap->qcap, sizeof(apply_cmd));
 	rc = open_target(target, &ap->ctl);
-	if (rc == 0 && cdc_origin_ensure(ap->ctl, origin, start_lsn) != 0)
+	if (rc == 0 && cdc_origin_ensure(ap->ctl, progress_table, origin, start_lsn) != 0)
 		rc = failed(ap);
 	if (rc == 0)
 		rc = open_target(target, &ap->conn);
 	if (rc == 0)
 		rc = setup_session(ap);
 	/* Only now: no earlier session can commit anything any more. */
-	if (rc == 0 && cdc_origin_progress(ap->ctl, origin, true, resume_lsn, NULL) != 0)
+	if (rc == 0 &&
+		cdc_origin_progress(ap->ctl, progress_table, origin, true, resume_lsn, NULL) != 0)
 		rc = failed(ap);
 	if (rc != 0)
 	{
@@ -947,12 +983,13 @@ commit_group(cdc_apply *ap)
 {
 	char		lsn[PGO_LSN_BUFSIZE];
 	char		ts[40];
-	const char *params[2] = {lsn, ts};
+	const char *params[3] = {lsn, ts, ap->origin};
 	int			rc;
 
 	pgo_lsn_format(ap->group_end_lsn, lsn, sizeof(lsn));
 	apply_sql_timestamp(ap->group_time, ts, sizeof(ts));
-	rc = send_sql(ap, 'O', CDC_ORIGIN_XACT_SETUP_SQL, 2, params);
+	rc = ap->progress_table ? send_sql(ap, 'O', CDC_PROGRESS_TABLE_SQL, 3, params)
+		: send_sql(ap, 'O', CDC_ORIGIN_XACT_SETUP_SQL, 2, params);
 	if (rc == 0)
 		rc = send_sql(ap, 'C', "COMMIT", 0, NULL);
 	if (rc == 0)
@@ -1139,7 +1176,7 @@ cdc_apply_rollback(cdc_apply *ap)
 int
 cdc_apply_durable_lsn(cdc_apply *ap, uint64_t *lsn)
 {
-	if (cdc_origin_progress(ap->ctl, ap->origin, true, lsn, NULL) != 0)
+	if (cdc_origin_progress(ap->ctl, ap->progress_table, ap->origin, true, lsn, NULL) != 0)
 		return failed(ap);
 	return 0;
 }

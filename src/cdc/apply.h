@@ -59,11 +59,13 @@ typedef struct cdc_apply_stats
 /*
  * Connect to the target, create the origin if needed (at start_lsn), bind
  * the apply session to it and enter pipeline mode.  *resume_lsn is where
- * streaming must start: the origin's durable progress.
+ * streaming must start: the origin's durable progress.  With
+ * progress_table the progress is pgcrane.follow_progress's row for origin
+ * instead (origin.h), updated in each target transaction.
  */
 int			cdc_apply_open(const char *target, const char *origin,
-						   uint64_t start_lsn, cdc_apply **out,
-						   uint64_t *resume_lsn);
+						   bool progress_table, uint64_t start_lsn,
+						   cdc_apply **out, uint64_t *resume_lsn);
 void		cdc_apply_close(cdc_apply *ap);
 
 /*

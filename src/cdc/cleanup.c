@@ -5,7 +5,8 @@
  * The slot holds WAL on the source for as long as it exists, so it must go
  * once the migration is over, or once it is abandoned.  The publication
  * goes from both sides: the target has a copy when the clone's schema dump
- * carried it along.  A slot is dropped
+ * carried it along.  Tables pgcrane set to REPLICA IDENTITY FULL get back
+ * what they had.  A slot is dropped
  * only when no walsender uses it: a follow that just ended leaves its
  * walsender for a moment, so this waits a little for it.
  */
@@ -17,6 +18,7 @@
 
 #include "cdc/follow.h"
 #include "cdc/origin.h"
+#include "cdc/replident.h"
 #include "cdc/report.h"
 #include "cdc/slot.h"
 #include "core/conn.h"
@@ -55,29 +57,33 @@ cdc_cleanup_source(state *st, const char *source, const char *slot,
 	{
 		log_info("dropped replication slot \"%s\" and publication \"%s\" on the source",
 				 slot, publication ? publication : "");
-		rc = 0;
+		rc = cdc_replident_restore(st, src);
 	}
 	PQfinish(src);
 	return rc;
 }
 
 /*
- * The target side: the origin, and a copy of the publication, which a
- * schema dump taken after the publication was made carries along.
+ * The target side: the origin (or pgcrane.follow_progress), and a copy of
+ * the publication, which a schema dump taken after the publication was
+ * made carries along.
  */
 static int
-cleanup_target(const char *target, const char *origin, const char *publication)
+cleanup_target(state *st, const char *target, const char *origin,
+			   const char *publication)
 {
-	PGconn	   *tgt = open_quiet(target, SIDE_TARGET);
+	int			table = state_follow_progress_table(st);
+	PGconn	   *tgt = table >= 0 ? open_quiet(target, SIDE_TARGET) : NULL;
 	bool		dropped;
 	int			rc = -1;
 
 	if (tgt == NULL)
 		return -1;
-	if (cdc_origin_drop(tgt, origin, &dropped) == 0)
+	if (cdc_origin_drop(tgt, table == 1, origin, &dropped) == 0)
 	{
 		if (dropped)
-			log_info("dropped replication origin \"%s\" on the target", origin);
+			log_info(table == 1 ? "dropped the progress of \"%s\" (table pgcrane.follow_progress) on the target"
+					 : "dropped replication origin \"%s\" on the target", origin);
 		rc = cdc_publication_drop(tgt, SIDE_TARGET, publication);
 	}
 	PQfinish(tgt);
@@ -97,7 +103,7 @@ cleanup_names(state *st, const char *src, const char *tgt, const state_follow *f
 		return -1;				/* the target proved before anything is dropped */
 	rc = cdc_cleanup_source(st, src, f->slot, f->publication);
 	if (rc == 0)
-		rc = cleanup_target(tgt, f->origin, f->publication);
+		rc = cleanup_target(st, tgt, f->origin, f->publication);
 	return rc;
 }
 

@@ -18,7 +18,9 @@ int			cdc_cleanup(state *st, const char *source, const char *target);
 /*
  * The source side alone: on a connection to source proved (identity.h) to
  * be the source st records, wait for the slot to be free, then drop it and
- * the publication (either may be gone already).  0 or -1 (logged).
+ * the publication (either may be gone already), and give the tables
+ * pgcrane set to REPLICA IDENTITY FULL their identity back.  0 or -1
+ * (logged).
  */
 int			cdc_cleanup_source(state *st, const char *source, const char *slot,
 							   const char *publication);

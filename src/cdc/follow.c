@@ -119,6 +119,7 @@ typedef struct follow_ctx
 	char	   *slot;
 	char	   *publication;
 	char	   *origin;
+	bool		progress_table; /* no origin: pgcrane.follow_progress */
 	uint64_t	start_lsn;
 
 	cdc_stream	stream;
@@ -374,6 +375,33 @@ source_position(follow_ctx *c, bool insert, uint64_t *lsn)
 		PQfinish(c->srcq);
 		c->srcq = NULL;
 	}
+}
+
+/*
+ * A publication FOR TABLE (a source role that may not publish all
+ * tables) does not take in a table created after it: its changes would
+ * never arrive.  Asked at the pace of the source position; a stop naming
+ * the tables when there are any.
+ */
+static int
+check_new_tables(follow_ctx *c)
+{
+	strbuf		names = STRBUF_INIT;
+	int			n = c->srcq ? cdc_publication_missing(c->srcq, c->publication, &names) : 0;
+
+	if (n > 0)
+	{
+		(void) failure_set(SIDE_SOURCE, NULL, NULL, false,
+						   "%s %s created on the source during the follow: publication \"%s\" does not hold %s, so %s changes would be lost",
+						   n == 1 ? "table" : "tables", strbuf_str(&names), c->publication,
+						   n == 1 ? "it" : "them", n == 1 ? "its" : "their");
+		log_hint("A table cannot join a publication FOR TABLE during the follow without a copy of its own: "
+				 "drop it on the source if it is not needed and run \"pgcrane follow --dir %s\", or start over "
+				 "with \"pgcrane cleanup --dir %s\" and a new clone --follow, which copies and publishes it.",
+				 c->dir, c->dir);
+	}
+	strbuf_release(&names);
+	return n > 0 ? CDC_FAILED : 0;
 }
 
 /* ---------- figures, live line ---------- */
@@ -694,6 +722,7 @@ tick(follow_ctx *c)
 		if (lsn != 0)
 			c->source_lsn = lsn;
 		c->next_source_poll = now + SOURCE_POLL_INTERVAL;
+		rc = check_new_tables(c);
 	}
 	if (rc == 0 && now - c->last_receive > RECEIVE_TIMEOUT)
 	{
@@ -815,7 +844,8 @@ session_start(follow_ctx *c)
 	c->streamed = false;		/* until this session receives something */
 	rc = prove_sides(c);
 	if (rc == 0)
-		rc = cdc_apply_open(c->target, c->origin, c->start_lsn, &c->ap, &resume);
+		rc = cdc_apply_open(c->target, c->origin, c->progress_table, c->start_lsn,
+							&c->ap, &resume);
 	if (rc != 0)
 		return rc;
 	cdc_apply_commit_each_until(c->ap, c->commit_each_until);
@@ -1044,6 +1074,13 @@ load_setup(follow_ctx *c)
 		return missing(c, "replication slot, publication and origin");
 	if (c->start_lsn == 0)
 		return missing(c, "start LSN of its replication slot");
+	switch (state_follow_progress_table(c->o->st))
+	{
+		case -1:
+			return -1;
+		case 1:
+			c->progress_table = true;
+	}
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /*
  * origin.h
- *		The replication origin on the target: how far it has applied.
+ *		How far the target has applied: a replication origin, or a table.
  *
  * A replication origin is a named record in the target's shared memory,
  * checkpointed with it, of the last source position a commit came from.
@@ -10,6 +10,14 @@
  * progress is exactly the end of the last source transaction the target
  * committed.
  *
+ * A target role that may not use replication origins (no EXECUTE on their
+ * functions: a managed service) gets the same from a table of pgcrane's
+ * in the target database, pgcrane.follow_progress (origin name, lsn): each
+ * applied transaction updates its row before its COMMIT, so the row and
+ * the rows applied commit together or not at all.  Its durable value is
+ * read after a commit that flushes the target's WAL past it.
+ *
+ * table says which of the two a follow uses (state.h records it).
  * Functions take a target connection and return 0 or -1 (logged).
  */
 #ifndef PGCRANE_CDC_ORIGIN_H
@@ -21,10 +29,12 @@
 #include <libpq-fe.h>
 
 /*
- * Create the origin unless it exists, starting at start_lsn (the slot's
- * consistent point: the clone holds everything before it).
+ * Create the origin (or the table and its row) unless it exists,
+ * starting at start_lsn (the slot's consistent point: the clone holds
+ * everything before it).
  */
-int			cdc_origin_ensure(PGconn *tgt, const char *origin, uint64_t start_lsn);
+int			cdc_origin_ensure(PGconn *tgt, bool table, const char *origin,
+							  uint64_t start_lsn);
 
 /*
  * The origin's progress: the end LSN of the last source transaction the
@@ -33,16 +43,26 @@ int			cdc_origin_ensure(PGconn *tgt, const char *origin, uint64_t start_lsn);
  * when the origin has none; *exists is false when there is no such origin
  * (exists may be NULL).
  */
-int			cdc_origin_progress(PGconn *tgt, const char *origin, bool flush,
-								uint64_t *lsn, bool *exists);
+int			cdc_origin_progress(PGconn *tgt, bool table, const char *origin,
+								bool flush, uint64_t *lsn, bool *exists);
 
-/* Drop the origin if it exists; *dropped says whether it did. */
-int			cdc_origin_drop(PGconn *tgt, const char *origin, bool *dropped);
+/*
+ * Drop the origin if it exists (with table: its row, and the table and
+ * schema pgcrane once nothing else is in them); *dropped says whether it
+ * did.
+ */
+int			cdc_origin_drop(PGconn *tgt, bool table, const char *origin,
+							bool *dropped);
 
 /* The SQL that marks the transaction in progress as coming from a source commit. */
 #define CDC_ORIGIN_XACT_SETUP_SQL \
 	"SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_catalog.pg_lsn, " \
 	"$2::pg_catalog.timestamptz)"
+
+/* The same with the table: $3 is the origin's name ($2 is not used). */
+#define CDC_PROGRESS_TABLE_SQL \
+	"UPDATE pgcrane.follow_progress SET lsn = $1::pg_catalog.pg_lsn," \
+	" committed_at = $2::pg_catalog.timestamptz WHERE origin = $3"
 
 /* The SQL that binds the session to the origin (one session at a time). */
 #define CDC_ORIGIN_SESSION_SQL \

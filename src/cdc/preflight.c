@@ -11,9 +11,13 @@
  * Unlogged tables are not in the WAL, so their changes never arrive: the
  * cutover copies them again (cutover_extra.h), preflight says so.
  * A primary key or index that PostgreSQL does not take as the replica
- * identity (DEFERRABLE, partial, ...) leaves the table with none.
+ * identity (DEFERRABLE, partial, ...) leaves the table with none
+ * (replident.c finds those; with --replica-identity-full pgcrane sets
+ * REPLICA IDENTITY FULL on them).
  * The publication pgcrane creates is FOR ALL TABLES, which only a
- * superuser may create (rds_superuser on Amazon RDS).
+ * superuser may create (rds_superuser on Amazon RDS); another role
+ * publishes the copied tables FOR TABLE, which needs CREATE on the
+ * database and the ownership of every table.
  */
 #include "cdc/preflight.h"
 
@@ -21,6 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdc/replident.h"
+#include "cdc/slot.h"
 #include "core/conn.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -38,70 +44,68 @@ static const char *const settings_sql =
 "            THEN pg_catalog.pg_has_role('rds_replication', 'MEMBER')"
 "            ELSE false END,"
 "       EXISTS (SELECT 1 FROM pg_catalog.pg_largeobject_metadata),"
-"       r.rolsuper OR"
-"       CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles"
-"                          WHERE rolname = 'rds_superuser')"
-"            THEN pg_catalog.pg_has_role('rds_superuser', 'MEMBER')"
-"            ELSE false END"
+"       " CDC_PUBLISH_ALL_SQL
 "  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
 
 /*
- * Tables whose updates and deletes cannot be followed, and unlogged ones
- * (named, not refused).
- * The replica identity index (the primary key for DEFAULT, the chosen
- * index for USING INDEX) counts only as PostgreSQL counts it (relcache.c,
- * RelationGetIndexList(), and ALTER TABLE ... REPLICA IDENTITY): valid,
- * unique, immediate (not DEFERRABLE), not partial, without expressions,
- * on NOT NULL columns.  Otherwise the table has no replica identity, and
- * once it is in a publication the source refuses its updates and deletes:
- * the fourth column names the index, the fifth what is wrong with it.
+ * For a publication FOR TABLE: CREATE on the database, the database's
+ * name and the role's, and the tables to publish the role does not own.
  */
-static const char *const tables_sql =
-"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), c.relpersistence,"
-"       c.relreplident, ix.relname, ix.problem"
+static const char *const publish_sql =
+"SELECT pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE'),"
+"       pg_catalog.current_database(), current_user,"
+"       (SELECT pg_catalog.string_agg(pg_catalog.format('\"%I.%I\"', n.nspname, c.relname),"
+"                                     ', ' ORDER BY n.nspname, c.relname)"
+"          FROM pg_catalog.pg_class c"
+"          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+CDC_PUBLISHED_TABLES_WHERE
+"           AND NOT pg_catalog.pg_has_role(c.relowner, 'USAGE'))";
+
+/* Unlogged tables: logical decoding never sees their changes. */
+static const char *const unlogged_sql =
+"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
 "  FROM pg_catalog.pg_class c"
 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
-"  LEFT JOIN LATERAL"
-"       (SELECT ic.relname,"
-"               CASE WHEN NOT i.indisvalid THEN 'is not valid'"
-"                    WHEN NOT i.indisunique THEN 'is not unique'"
-"                    WHEN NOT i.indimmediate THEN 'is DEFERRABLE'"
-"                    WHEN i.indpred IS NOT NULL THEN 'is partial'"
-"                    WHEN i.indexprs IS NOT NULL THEN 'has expressions'"
-"                    WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a"
-"                                  WHERE a.attrelid = c.oid"
-"                                    AND a.attnum = ANY (i.indkey)"
-"                                    AND NOT a.attnotnull)"
-"                    THEN 'has a column that may be NULL' END AS problem"
-"          FROM pg_catalog.pg_index i"
-"          JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid"
-"         WHERE i.indrelid = c.oid"
-"           AND CASE c.relreplident WHEN 'd' THEN i.indisprimary"
-"                                   WHEN 'i' THEN i.indisreplident"
-"                                   ELSE false END"
-"         LIMIT 1) ix ON true"
-" WHERE c.relkind = 'r'"
+" WHERE c.relkind = 'r' AND c.relpersistence = 'u'"
 "   AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
-"   AND n.nspname !~ '^pg_(toast|temp_)'"
-"   AND (c.relpersistence = 'u'"
-"        OR c.relreplident = 'n'"
-"        OR (c.relreplident IN ('d', 'i')"
-"            AND (ix.relname IS NULL OR ix.problem IS NOT NULL)))"
 " ORDER BY 1";
 
-/* Why a table's index is not its replica identity, when it has one. */
-static void
-explain_index(const PGresult *res, int row)
+/*
+ * A role that may not publish all tables publishes the copied ones FOR
+ * TABLE: it needs CREATE on the database and to own each table.
+ */
+static int
+check_publish_tables(PGconn *src, bool *ok)
 {
-	bool		primary = PQgetvalue(res, row, 2)[0] == 'd';
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "check the right to publish the tables",
+								 publish_sql, 0, NULL);
 
-	if (PQgetisnull(res, row, 3) || PQgetisnull(res, row, 4))
-		return;
-	log_detail("Its %s \"%s\" %s; PostgreSQL takes as replica identity only a valid, unique, "
-			   "immediate (not DEFERRABLE), non-partial index without expressions on NOT NULL "
-			   "columns, and refuses the table's updates and deletes on the source otherwise.",
-			   primary ? "primary key" : "replica identity index",
-			   PQgetvalue(res, row, 3), PQgetvalue(res, row, 4));
+	if (res == NULL)
+		return -1;
+	log_info("the source role may not create a publication FOR ALL TABLES: pgcrane publishes the copied tables FOR TABLE, "
+			 "and a table created on the source during the follow stops it");
+	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
+	{
+		char	   *db = conn_quote_ident(src, PQgetvalue(res, 0, 1));
+		char	   *user = conn_quote_ident(src, PQgetvalue(res, 0, 2));
+
+		error("the source role may not create a publication in database \"%s\": it needs CREATE on the database",
+			  PQgetvalue(res, 0, 1));
+		log_hint("A superuser or the database's owner can grant it with: GRANT CREATE ON DATABASE %s TO %s;",
+				 db, user);
+		free(db);
+		free(user);
+		*ok = false;
+	}
+	if (!PQgetisnull(res, 0, 3))
+	{
+		error("the source role does not own every table to publish: %s", PQgetvalue(res, 0, 3));
+		log_hint("A publication FOR TABLE needs the owner of each table: connect to the source as their owner "
+				 "(or a member of its role), or as a superuser, which publishes FOR ALL TABLES.");
+		*ok = false;
+	}
+	PQclear(res);
+	return 0;
 }
 
 static int
@@ -137,82 +141,160 @@ check_settings(PGconn *src, bool *ok)
 		log_hint("Run ALTER ROLE ... REPLICATION on the source, or connect as a superuser.");
 		*ok = false;
 	}
-	if (strcmp(PQgetvalue(res, 0, 5), "t") != 0)
-	{
-		error("the source role may not create a publication FOR ALL TABLES: it must be a superuser");
-		log_hint("Connect to the source as a superuser: no other privilege allows a publication of all tables.");
-		*ok = false;
-	}
 	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)
 		log_info("the source has large objects: large objects are carried at cutover "
 				 "(those created, changed or removed while following)");
+	if (strcmp(PQgetvalue(res, 0, 5), "t") != 0 && check_publish_tables(src, ok) != 0)
+	{
+		PQclear(res);
+		return -1;
+	}
 	PQclear(res);
 	return 0;
 }
 
 static int
-check_tables(PGconn *src, bool *ok)
+check_unlogged(PGconn *src)
 {
-	PGresult   *res = conn_query(src, SIDE_SOURCE, "check replica identities",
-								 tables_sql, 0, NULL);
-	bool		no_identity = false;
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "look up unlogged tables",
+								 unlogged_sql, 0, NULL);
+
+	if (res == NULL)
+		return -1;
+	/* Not in the WAL, so not streamed: the cutover copies them again. */
+	for (int i = 0; i < PQntuples(res); i++)
+		log_info("table \"%s\" is unlogged: its changes are not streamed, it is copied "
+				 "again at the cutover", PQgetvalue(res, i, 0));
+	PQclear(res);
+	return 0;
+}
+
+int
+cdc_preflight(PGconn *src, bool replica_identity_full, bool *ok)
+{
+	*ok = true;
+	if (check_settings(src, ok) != 0 || check_unlogged(src) != 0 ||
+		cdc_replident_check(src, replica_identity_full, ok) != 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * The target role: whether it is a superuser, may set
+ * session_replication_role (PostgreSQL 15 and later: GRANT SET ON
+ * PARAMETER, cluster-wide), may create schema pgcrane in this database,
+ * whether the server is 15 or later, and the database's name.  %s is
+ * the SET privilege's test (has_parameter_privilege() is new in 15).
+ */
+static const char *const target_role_sql =
+"SELECT r.rolsuper, %s,"
+"       pg_catalog.has_database_privilege(pg_catalog.current_database(), 'CREATE')"
+"        OR EXISTS (SELECT 1 FROM pg_catalog.pg_namespace"
+"                    WHERE nspname = 'pgcrane'"
+"                      AND pg_catalog.pg_has_role(nspowner, 'USAGE')),"
+"       pg_catalog.current_setting('server_version_num')::int >= 150000,"
+"       pg_catalog.current_database()"
+"  FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
+
+/* The origin functions the follow calls and whether the role may. */
+static const char *const origin_functions_sql =
+"SELECT p.oid::pg_catalog.regprocedure,"
+"       pg_catalog.has_function_privilege(p.oid, 'EXECUTE')"
+"  FROM pg_catalog.pg_proc p"
+" WHERE p.pronamespace = 'pg_catalog'::pg_catalog.regnamespace"
+"   AND p.proname IN ('pg_replication_origin_oid', 'pg_replication_origin_progress',"
+"                     'pg_replication_origin_create', 'pg_replication_origin_advance',"
+"                     'pg_replication_origin_session_setup',"
+"                     'pg_replication_origin_xact_setup', 'pg_replication_origin_drop')"
+" ORDER BY 1";
+
+/* SET session_replication_role: applying as a replica needs it. */
+static void
+check_replica_role(const PGresult *role, const char *user, bool *ok)
+{
+	if (strcmp(PQgetvalue(role, 0, 1), "t") == 0)
+		return;
+	error("the target role may not set session_replication_role, which applying changes as a replica needs");
+	if (strcmp(PQgetvalue(role, 0, 3), "t") == 0)
+		log_hint("A superuser of the target can grant it with: GRANT SET ON PARAMETER session_replication_role TO %s;",
+				 user);
+	else
+		log_hint("Before PostgreSQL 15 only a superuser may set it: connect to the target as a superuser.");
+	*ok = false;
+}
+
+/*
+ * EXECUTE on the origin functions: without it the follow records its
+ * progress in pgcrane.follow_progress (*table), which needs the right to
+ * create schema pgcrane.
+ */
+static int
+check_origin_functions(PGconn *tgt, const PGresult *role, const char *user,
+					   bool *ok, bool *table)
+{
+	PGresult   *res = conn_query(tgt, SIDE_TARGET, "check the replication origin functions",
+								 origin_functions_sql, 0, NULL);
+	strbuf		grants = STRBUF_INIT;
+	const char *db = PQgetvalue(role, 0, 4);
 
 	if (res == NULL)
 		return -1;
 	for (int i = 0; i < PQntuples(res); i++)
+		if (strcmp(PQgetvalue(res, i, 1), "t") != 0)
+			strbuf_addf(&grants, "%sGRANT EXECUTE ON FUNCTION pg_catalog.%s TO %s;",
+						grants.len ? " " : "", PQgetvalue(res, i, 0), user);
+	PQclear(res);
+	*table = grants.len > 0;
+	if (*table)
 	{
-		if (PQgetvalue(res, i, 1)[0] == 'u')
-		{
-			/* Not in the WAL, so not streamed: the cutover copies it again. */
-			log_info("table \"%s\" is unlogged: its changes are not streamed, it is copied "
-					 "again at the cutover", PQgetvalue(res, i, 0));
-			continue;
-		}
-		error("table \"%s\" has no replica identity: its updates and deletes cannot be followed",
-			  PQgetvalue(res, i, 0));
-		explain_index(res, i);
-		no_identity = true;
+		log_info("the target role may not use replication origins in database \"%s\": the follow records its progress in table pgcrane.follow_progress there",
+				 db);
+		log_hint("To use replication origins instead, a superuser runs in database \"%s\": %s",
+				 db, strbuf_str(&grants));
+	}
+	if (*table && strcmp(PQgetvalue(role, 0, 2), "t") != 0)
+	{
+		char	   *qdb = conn_quote_ident(tgt, db);
+
+		error("the target role may not create schema \"pgcrane\" in database \"%s\", where the follow records its progress without replication origins",
+			  db);
+		log_hint("A superuser can grant it with: GRANT CREATE ON DATABASE %s TO %s; or the EXECUTE privileges above.",
+				 qdb, user);
+		free(qdb);
 		*ok = false;
 	}
-	if (no_identity)
-		log_hint("Add a primary key to each, or run ALTER TABLE ... REPLICA IDENTITY FULL on it.");
-	PQclear(res);
+	strbuf_release(&grants);
 	return 0;
 }
 
 int
-cdc_preflight(PGconn *src, bool *ok)
+cdc_preflight_target(PGconn *tgt, bool in_database, bool *ok, bool *table)
 {
+	char	   *sql = str_printf(target_role_sql, PQserverVersion(tgt) >= 150000 ?
+									 "pg_catalog.has_parameter_privilege('session_replication_role', 'SET')"
+									 : "false");
+	PGresult   *role = conn_query(tgt, SIDE_TARGET, "check privileges for applying changes",
+								  sql, 0, NULL);
+	char	   *user;
+	int			rc = 0;
+
+	free(sql);
 	*ok = true;
-	if (check_settings(src, ok) != 0 || check_tables(src, ok) != 0)
+	*table = false;
+	if (role == NULL)
 		return -1;
-	return 0;
-}
-
-int
-cdc_preflight_target(PGconn *tgt, bool *ok)
-{
-	const char *sql = PQserverVersion(tgt) >= 150000 ?
-	"SELECT r.rolsuper OR"
-	" (pg_catalog.has_parameter_privilege('session_replication_role', 'SET') AND"
-	"  pg_catalog.has_function_privilege('pg_catalog.pg_replication_origin_session_setup(text)', 'EXECUTE') AND"
-	"  pg_catalog.has_function_privilege('pg_catalog.pg_replication_origin_create(text)', 'EXECUTE') AND"
-	"  pg_catalog.has_function_privilege("
-	"    'pg_catalog.pg_replication_origin_xact_setup(pg_lsn, timestamptz)', 'EXECUTE'))"
-	" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user" :
-	"SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = current_user";
-	PGresult   *res = conn_query(tgt, SIDE_TARGET, "check privileges for applying changes",
-								 sql, 0, NULL);
-
-	if (res == NULL)
-		return -1;
-	*ok = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	if (!*ok)
+	if (strcmp(PQgetvalue(role, 0, 0), "t") == 0)
 	{
-		error("the target role may not apply changes as a replica: it must be a superuser");
-		log_hint("Connect to the target as a superuser, or grant SET on session_replication_role "
-				 "and EXECUTE on the pg_replication_origin functions.");
+		PQclear(role);
+		return 0;
 	}
-	PQclear(res);
-	return 0;
+	user = conn_quote_ident(tgt, PQuser(tgt));
+	check_replica_role(role, user, ok);
+	if (in_database)
+		rc = check_origin_functions(tgt, role, user, ok, table);
+	else
+		log_info("the privileges the follow needs in the target database are checked once the clone has created it");
+	free(user);
+	PQclear(role);
+	return rc;
 }

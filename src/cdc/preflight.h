@@ -18,19 +18,28 @@
  * a role with REPLICATION (or superuser, or rds_replication) that may
  * create a publication FOR ALL TABLES (superuser, or rds_superuser); a replica
  * identity on every table, so that its updates and deletes can be
- * followed; no unlogged table, whose changes logical decoding never sees.
+ * followed, unless replica_identity_full (pgcrane then sets REPLICA
+ * IDENTITY FULL on those, cdc/replident.h, and the role must own them);
+ * no unlogged table, whose changes logical decoding never sees.
  * Large objects are only warned about: their changes are not followed.
  * Returns 0 with *ok telling whether everything passed, or -1 (logged)
  * when the checks could not run.
  */
-int			cdc_preflight(PGconn *src, bool *ok);
+int			cdc_preflight(PGconn *src, bool replica_identity_full, bool *ok);
 
 /*
- * The target: applying as a replica (session_replication_role) and
- * recording progress (replication origins) need a superuser, or on
- * PostgreSQL 15 and later the SET privilege on session_replication_role
- * and EXECUTE on the replication origin functions.
+ * The target, on a connection to the target database (in_database) or,
+ * before it exists, to another database of the server.  Applying as a
+ * replica needs a superuser or, on PostgreSQL 15 and later, the SET
+ * privilege on session_replication_role (cluster-wide).  Recording
+ * progress with replication origins needs EXECUTE on their seven
+ * functions, granted per database: checked only in_database.  Without
+ * them *table is true: the follow records its progress in
+ * pgcrane.follow_progress (cdc/origin.h), which needs the right to create
+ * schema pgcrane there.  Each missing privilege is logged with the exact
+ * GRANT statement a superuser would run.  0 with *ok, or -1 (logged).
  */
-int			cdc_preflight_target(PGconn *tgt, bool *ok);
+int			cdc_preflight_target(PGconn *tgt, bool in_database, bool *ok,
+								 bool *table);
 
 #endif

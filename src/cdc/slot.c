@@ -202,23 +202,97 @@ cdc_slot_create(PGconn *repl, const char *source, const char *slot,
 	return rc;
 }
 
+/* CREATE PUBLICATION name FOR TABLE each table the role may publish. */
+static int
+publish_tables(PGconn *src, const char *publication)
+{
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "list the tables to publish",
+								 "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+								 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+								 CDC_PUBLISHED_TABLES_WHERE " ORDER BY 1, 2", 0, NULL);
+	char	   *name = conn_quote_ident(src, publication);
+	strbuf		sql = STRBUF_INIT;
+	int			rc;
+
+	if (res == NULL)
+	{
+		free(name);
+		return -1;
+	}
+	strbuf_addf(&sql, "CREATE PUBLICATION %s", name);
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		char	   *table = conn_qualified_name(src, PQgetvalue(res, i, 0),
+												PQgetvalue(res, i, 1));
+
+		strbuf_addf(&sql, "%s%s", i == 0 ? " FOR TABLE " : ", ", table);
+		free(table);
+	}
+	rc = conn_exec_as(src, SIDE_SOURCE, strbuf_str(&sql), "create publication");
+	if (rc == 0)
+		log_info("publication \"%s\" created FOR TABLE, %d table%s (the source role may not publish all tables)",
+				 publication, PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+	PQclear(res);
+	strbuf_release(&sql);
+	free(name);
+	return rc;
+}
+
 int
 cdc_publication_create(PGconn *src, const char *publication)
 {
 	const char *params[1] = {publication};
 	PGresult   *res = conn_query(src, SIDE_SOURCE, "look up publication",
-								 "SELECT 1 FROM pg_catalog.pg_publication WHERE pubname = $1",
+								 "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_publication"
+								 " WHERE pubname = $1), " CDC_PUBLISH_ALL_SQL,
 								 1, params);
-	int			rc;
+	bool		exists,
+				all;
 
 	if (res == NULL)
 		return -1;
-	rc = PQntuples(res);
+	exists = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	all = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	PQclear(res);
-	if (rc > 0)
+	if (exists)
 		return 0;
+	if (!all)
+		return publish_tables(src, publication);
 	return conn_exec_ident(src, SIDE_SOURCE, "CREATE PUBLICATION %s FOR ALL TABLES",
 						   publication);
+}
+
+static const char *const missing_sql =
+"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
+"  FROM pg_catalog.pg_class c"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+CDC_PUBLISHED_TABLES_WHERE
+"   AND EXISTS (SELECT 1 FROM pg_catalog.pg_publication p"
+"                WHERE p.pubname = $1 AND NOT p.puballtables)"
+"   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr"
+"                    JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid"
+"                   WHERE p.pubname = $1 AND pr.prrelid = c.oid)"
+" ORDER BY 1";
+
+int
+cdc_publication_missing(PGconn *src, const char *publication, strbuf *out)
+{
+	const char *params[1] = {publication};
+	PGresult   *res = PQexecParams(src, missing_sql, 1, NULL, params, NULL, NULL, 0);
+	int			n;
+
+	if (PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		log_debug("could not look up the tables publication \"%s\" lacks: %s",
+				  publication, PQresultErrorMessage(res));
+		PQclear(res);
+		return -1;
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n; i++)
+		strbuf_addf(out, "%s\"%s\"", i ? ", " : "", PQgetvalue(res, i, 0));
+	PQclear(res);
+	return n;
 }
 
 int

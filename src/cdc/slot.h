@@ -62,8 +62,44 @@ int			cdc_slot_count_between(PGconn *src, const char *slot,
 								   uint64_t upto, int64_t *transactions,
 								   int64_t *changes);
 
-/* CREATE PUBLICATION name FOR ALL TABLES, unless it exists. */
+/*
+ * Whether the source role may create a publication FOR ALL TABLES: a
+ * superuser, or a member of rds_superuser (Amazon RDS).  An SQL boolean.
+ */
+#define CDC_PUBLISH_ALL_SQL \
+	"(SELECT r.rolsuper OR" \
+	" CASE WHEN EXISTS (SELECT 1 FROM pg_catalog.pg_roles WHERE rolname = 'rds_superuser')" \
+	"  THEN pg_catalog.pg_has_role('rds_superuser', 'MEMBER') ELSE false END" \
+	" FROM pg_catalog.pg_roles r WHERE r.rolname = current_user)"
+
+/*
+ * The tables a publication FOR TABLE holds (the copied ones: logged
+ * ordinary tables and partitions of the user's schemas), as the WHERE
+ * clause on pg_class c joined to pg_namespace n.
+ */
+#define CDC_PUBLISHED_TABLES_WHERE \
+	" WHERE c.relkind = 'r' AND c.relpersistence = 'p'" \
+	"   AND n.nspname NOT IN ('pg_catalog', 'information_schema')" \
+	"   AND n.nspname !~ '^pg_(toast|temp_|toast_temp_)'" \
+	"   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d" \
+	"    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass" \
+	"      AND d.objid = c.oid AND d.deptype = 'e')"
+
+/*
+ * CREATE PUBLICATION name, unless it exists: FOR ALL TABLES when the role
+ * may, else FOR TABLE every table CDC_PUBLISHED_TABLES_WHERE names (the
+ * role must own them; preflight checks).
+ */
 int			cdc_publication_create(PGconn *src, const char *publication);
+
+/*
+ * The tables of the source that a publication FOR TABLE does not hold
+ * (none for one FOR ALL TABLES): created after it was made.  Their names
+ * are appended to out, comma-separated; how many, or -1 (logged at debug
+ * level: the caller asks again later).
+ */
+int			cdc_publication_missing(PGconn *src, const char *publication,
+									strbuf *out);
 
 /* DROP PUBLICATION IF EXISTS on either side (side names it in messages). */
 int			cdc_publication_drop(PGconn *conn, const char *side,

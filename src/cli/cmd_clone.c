@@ -26,6 +26,7 @@ enum
 	OPT_RESUME,
 	OPT_HOLD,
 	OPT_FOLLOW,
+	OPT_REPLIDENT_FULL,
 	OPT_TOAST,
 	OPT_ROLES,
 	OPT_TBLSPC_MAP,
@@ -63,6 +64,9 @@ static const cli_option options[] = {
 	CLI_SELECTION_OPTIONS,
 	{"plan", OPT_PLAN, NULL, "print what would be copied, renamed and left\n"
 	"out, with sizes, and change nothing"},
+	{"replica-identity-full", OPT_REPLIDENT_FULL, NULL, "with --follow: set REPLICA IDENTITY FULL on the\n"
+	"source's tables without a replica identity\n"
+	"(cleanup gives back what they had)"},
 	{"verify", OPT_VERIFY, NULL, "run pgcrane verify when the clone is done"},
 	{"json", OPT_JSON, NULL, "print the summary as JSON on stdout"},
 	{"verbose", 'v', NULL, "more messages"},
@@ -147,6 +151,9 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 			return true;
 		case OPT_FOLLOW:
 			o->follow = true;
+			return true;
+		case OPT_REPLIDENT_FULL:
+			o->replica_identity_full = true;
 			return true;
 		case OPT_TOAST:
 			return cli_parse_toast_compression(optarg, &o->toast_compression);
@@ -239,6 +246,11 @@ cmd_clone(int argc, char **argv)
 		!cli_tablespace_options_ok(&o.tablespaces, o.no_tablespaces) ||
 		!selection_options_ok(&o))
 	{
+		rc = EXIT_ERROR;
+	}
+	else if (o.replica_identity_full && !o.follow)
+	{
+		error("option --replica-identity-full needs --follow");
 		rc = EXIT_ERROR;
 	}
 	else if (!o.resume && !cli_endpoints_resolve(&ep, !o.plan))

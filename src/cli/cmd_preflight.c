@@ -19,6 +19,7 @@ enum
 	OPT_DROP = CLI_LONG_ONLY,
 	OPT_JSON,
 	OPT_FOLLOW,
+	OPT_REPLIDENT_FULL,
 	OPT_TOAST,
 	OPT_ROLES,
 	OPT_TBLSPC_MAP,
@@ -39,6 +40,8 @@ static const cli_option options[] = {
 	{"no-tablespaces", OPT_NO_TBLSPC, NULL, CLI_NO_TABLESPACES_HELP},
 	{"follow", OPT_FOLLOW, NULL, "also check what clone --follow needs (wal_level,\n"
 	"slots, REPLICATION, replica identities)"},
+	{"replica-identity-full", OPT_REPLIDENT_FULL, NULL, "with --follow: clone will set REPLICA IDENTITY\n"
+	"FULL on the tables without a replica identity"},
 	{"toast-compression", OPT_TOAST, "METHOD", "check that the target can write pglz or lz4"},
 	CLI_SELECTION_OPTIONS,
 	{"json", OPT_JSON, NULL, "print the result as JSON on stdout"},
@@ -70,6 +73,9 @@ parse_option(int c, preflight_options *po, tablespace_map *map, bool *json)
 			return true;
 		case OPT_FOLLOW:
 			po->follow = true;
+			return true;
+		case OPT_REPLIDENT_FULL:
+			po->replica_identity_full = true;
 			return true;
 		case OPT_TOAST:
 			return cli_parse_toast_compression(optarg, &po->toast_compression);
@@ -140,9 +146,12 @@ cmd_preflight(int argc, char **argv)
 		error("selection and transformation options cannot be used with --follow yet");
 		log_hint("Check the whole database to follow it, or check the selection without --follow.");
 	}
+	if (po.replica_identity_full && !po.follow)
+		error("option --replica-identity-full needs --follow");
 	if ((po.follow && !sel_is_empty(&sel)) ||
 		!cli_no_extra_args(argc, argv, "preflight") ||
 		!cli_tablespace_options_ok(&map, po.no_tablespaces) ||
+		(po.replica_identity_full && !po.follow) ||
 		!cli_endpoints_resolve(&ep, true))
 	{
 		free(owned[0]);

@@ -43,6 +43,8 @@
 #include "core/catalog.h"
 #include "cdc/follow.h"
 #include "cdc/pgoutput.h"
+#include "cdc/preflight.h"
+#include "cdc/replident.h"
 #include "clone/dbprops.h"
 #include "cdc/slot.h"
 #include "core/conn.h"
@@ -158,7 +160,7 @@ do_preflight(clone_ctx *c)
 	preflight_options po = {c->source, c->target, c->o->drop_if_exists,
 	c->o->resume || c->partial_target, c->follow, c->toast, c->o->no_owner,
 	c->o->no_acl, c->o->jobs, c->o->index_jobs, c->o->roles, true,
-	&c->o->tablespaces, c->o->no_tablespaces, &c->rules};
+	&c->o->tablespaces, c->o->no_tablespaces, &c->rules, c->o->replica_identity_full};
 
 	phase_begin(c, "preflight");
 	if (preflight_run(&po, &c->info) != 0)
@@ -557,6 +559,9 @@ prepare_follow(clone_ctx *c, char **slot)
 		return -1;
 	}
 	rc = cdc_source_cleanup(src, name, NULL);
+	/* Before the slot: its first change must already carry whole rows. */
+	if (rc == 0 && c->o->replica_identity_full)
+		rc = cdc_replident_set_full(c->st, src);
 	if (rc == 0)
 		rc = cdc_publication_create(src, name);
 	PQfinish(src);
@@ -656,6 +661,34 @@ resume_snapshot(clone_ctx *c)
 }
 
 /*
+ * With --follow, in a target database the clone just created: the
+ * privileges applying changes needs there (the grants are per database),
+ * checked before anything is copied, and how the follow will record its
+ * progress.
+ */
+static int
+check_follow_rights(clone_ctx *c)
+{
+	bool		table = c->info.progress_table;
+	bool		ok = true;
+	PGconn	   *tgt;
+	int			rc = 0;
+
+	if (c->created.db_oid)
+	{
+		if ((tgt = conn_open(c->target, SIDE_TARGET)) == NULL)
+			return -1;
+		rc = cdc_preflight_target(tgt, true, &ok, &table);
+		PQfinish(tgt);
+		if (rc == 0 && !ok)
+			rc = -1;			/* each missing privilege is logged */
+	}
+	if (rc == 0)
+		rc = state_record_follow_progress_table(c->st, table);
+	return rc;
+}
+
+/*
  * The target database: created (or recreated) unless it is there, and its
  * identity recorded for every later command on the work directory.
  */
@@ -676,6 +709,8 @@ do_target(clone_ctx *c)
 		rc = state_record_target_created(c->st);
 	if (rc == 0 && c->o->resume)
 		rc = targetdb_end_leftovers(c->target);
+	if (rc == 0 && c->follow)
+		rc = check_follow_rights(c);
 	return phase_end(c, rc);
 }
 

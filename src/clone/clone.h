@@ -40,6 +40,8 @@ typedef struct clone_options
 	bool		no_tablespaces;
 	selection	sel;			/* --include-schema, --rename-schema, ... */
 	bool		plan;			/* --plan: say what would be done, only */
+	bool		replica_identity_full;	/* with follow: set it on the source's
+										 * tables without one (cdc/replident.h) */
 } clone_options;
 
 /*

@@ -348,12 +348,15 @@ static void
 check_follow(preflight_ctx *c)
 {
 	bool		ok = true;
+	bool		table = false;
 
-	if (c->src && (cdc_preflight(c->src, &ok) != 0 || !ok))
+	if (c->src && (cdc_preflight(c->src, c->o->replica_identity_full, &ok) != 0 || !ok))
 		c->info->problems++;
 	ok = true;
-	if (c->tgt && (cdc_preflight_target(c->tgt, &ok) != 0 || !ok))
+	if (c->tgt && (cdc_preflight_target(c->tgt, c->info->target_exists && !c->recreate,
+										&ok, &table) != 0 || !ok))
 		c->info->problems++;
+	c->info->progress_table = table;
 }
 
 static void

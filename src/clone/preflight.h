@@ -44,6 +44,8 @@ typedef struct preflight_options
 	const tablespace_map *tablespace_map;	/* --tablespace-map, or NULL */
 	bool		no_tablespaces; /* objects to the default tablespace */
 	const selection *sel;		/* the selection's rules, or NULL */
+	bool		replica_identity_full;	/* with follow: pgcrane sets it on the
+										 * tables without a replica identity */
 } preflight_options;
 
 typedef struct preflight_info
@@ -69,6 +71,9 @@ typedef struct preflight_info
 	bool		same_database;	/* source and target are one database */
 	int			problems;		/* problems found */
 	bool		unreachable;	/* a server could not be reached */
+	bool		progress_table; /* with follow, in a target database that
+								 * is kept: the role may not use
+								 * replication origins there */
 	char	   *roles_needed;	/* the roles the restore names, as a
 								 * text[] literal; owned */
 } preflight_info;

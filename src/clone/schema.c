@@ -348,15 +348,27 @@ schema_toc_line_matches(const char *line, const schema_toc_key *skip,
 	return false;
 }
 
-/* "3402; 6104 16999 PUBLICATION - name owner" for the publication pub. */
+/*
+ * "3402; 6104 16999 PUBLICATION - name owner" for the publication pub, or
+ * one of its tables: "3403; 6106 17000 PUBLICATION TABLE public name t owner".
+ */
 static bool
 is_publication(const char *line, const char *pub)
 {
 	const char *p = strstr(line, " PUBLICATION - ");
+	const char *t = strstr(line, " PUBLICATION TABLE ");
 
-	if (pub == NULL || p == NULL)
+	if (pub == NULL || (p == NULL && t == NULL))
 		return false;
-	p += strlen(" PUBLICATION - ");
+	if (p)
+		p += strlen(" PUBLICATION - ");
+	else
+	{
+		p = strchr(t + strlen(" PUBLICATION TABLE "), ' ');	/* the schema */
+		if (p == NULL)
+			return false;
+		p++;
+	}
 	return strncmp(p, pub, strlen(pub)) == 0 && p[strlen(pub)] == ' ';
 }
 

@@ -397,6 +397,8 @@ get_text(state *st, const char *sql, const char *param)
 #define K_PUBLICATION		"follow.publication"
 #define K_ORIGIN			"follow.origin"
 #define K_START_LSN			"follow.start_lsn"
+#define K_PROGRESS			"follow.progress"
+#define K_REPLIDENT			"source.replica_identity"
 #define K_PHASE				"follow.phase"
 #define K_PID				"follow.pid"
 #define K_STARTED_AT		"follow.started_at"
@@ -884,13 +886,13 @@ state_forget_created(state *st)
 {
 	static const char *const keys[] = {
 		K_SLOT, K_PUBLICATION, K_ORIGIN, K_START_LSN, K_FOLLOW_ON,
-		K_SNAPSHOT, K_HOLDER_PID, K_TARGET_CREATED,
+		K_SNAPSHOT, K_HOLDER_PID, K_TARGET_CREATED, K_PROGRESS,
 	};
-	kv_op		ops[8];
+	kv_op		ops[9];
 
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < 9; i++)
 		ops[i] = (kv_op) {KV_DELETE, keys[i], NULL};
-	return kv_apply(st, ops, 8, NULL);
+	return kv_apply(st, ops, 9, NULL);
 }
 
 int
@@ -961,6 +963,90 @@ state_follow_release(state_follow *f)
 	free(f->publication);
 	free(f->origin);
 	memset(f, 0, sizeof(*f));
+}
+
+int
+state_record_follow_progress_table(state *st, bool table)
+{
+	return kv_put(st, K_PROGRESS, table ? "table" : "origin");
+}
+
+int
+state_follow_progress_table(state *st)
+{
+	return kv_flag(st, K_PROGRESS, "table");
+}
+
+/* ---------- replica identities set on the source ---------- */
+
+/* One line a table: "OID IDENTITY INDEX_OID". */
+int
+state_record_replica_identities(state *st, const state_replident *list, int n)
+{
+	strbuf		sb = STRBUF_INIT;
+	kv_op		op = {n > 0 ? KV_PUT : KV_DELETE, K_REPLIDENT, NULL};
+	int			rc;
+
+	for (int i = 0; i < n; i++)
+		strbuf_addf(&sb, "%" PRIu32 " %c %" PRIu32 "\n", list[i].table_oid,
+					list[i].identity, list[i].index_oid);
+	op.value = strbuf_str(&sb);
+	rc = kv_apply(st, &op, 1, NULL);
+	strbuf_release(&sb);
+	return rc;
+}
+
+/* One line of the list into *r; false when it is not one. */
+static bool
+parse_replident(const char *line, state_replident *r)
+{
+	char		identity;
+	char		extra;
+
+	if (sscanf(line, "%" SCNu32 " %c %" SCNu32 "%c", &r->table_oid, &identity,
+			   &r->index_oid, &extra) != 3 || strchr("dni", identity) == NULL ||
+		identity == '\0')
+		return false;
+	r->identity = identity;
+	return true;
+}
+
+int
+state_load_replica_identities(state *st, state_replident **list, int *n)
+{
+	char	   *v;
+	int			rc = kv_get(st, K_REPLIDENT, &v);
+	const char *p;
+
+	*list = NULL;
+	*n = 0;
+	if (rc <= 0)
+		return rc;
+	for (p = v; rc > 0 && *p; p += strcspn(p, "\n"), p += *p == '\n')
+	{
+		char		one[64];
+		size_t		len = strcspn(p, "\n");
+
+		*list = xrealloc(*list, (size_t) (*n + 1) * sizeof(state_replident));
+		if (len < sizeof(one))
+		{
+			memcpy(one, p, len);
+			one[len] = '\0';
+		}
+		if (len >= sizeof(one) || !parse_replident(one, &(*list)[*n]))
+			rc = error("invalid replica identity record \"%.*s\" in the state file of \"%s\"",
+					   (int) len, p, st->dir);
+		else
+			(*n)++;
+	}
+	if (rc < 0)
+	{
+		free(*list);
+		*list = NULL;
+		*n = 0;
+	}
+	free(v);
+	return rc < 0 ? -1 : 0;
 }
 
 int

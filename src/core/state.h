@@ -161,6 +161,38 @@ STATE_MUST_CHECK int state_record_follow(state *st, const state_follow *f);
 STATE_MUST_CHECK int state_load_follow(state *st, state_follow *f);
 void		state_follow_release(state_follow *f);
 
+/*
+ * How the follow records on the target what it applied: a replication
+ * origin (false, also when never recorded) or pgcrane's own table
+ * pgcrane.follow_progress (true: the target role may not use origins).
+ * The reader gives 1 table, 0 origin, -1.
+ */
+STATE_MUST_CHECK int state_record_follow_progress_table(state *st, bool table);
+STATE_MUST_CHECK int state_follow_progress_table(state *st);
+
+/*
+ * A source table pgcrane set to REPLICA IDENTITY FULL
+ * (--replica-identity-full), with the identity it had before, so that
+ * cleanup can give it back.
+ */
+typedef struct state_replident
+{
+	uint32_t	table_oid;		/* the source's pg_class OID */
+	char		identity;		/* 'd' default, 'n' nothing, 'i' index */
+	uint32_t	index_oid;		/* with 'i': the index it named, else 0 */
+} state_replident;
+
+/*
+ * Record the whole list, replacing the one recorded (n 0 forgets it).
+ * Load: *list (yours to free; NULL when none) and *n; 0, or -1 (logged)
+ * also when the record is not a list.
+ */
+STATE_MUST_CHECK int state_record_replica_identities(state *st,
+													 const state_replident *list,
+													 int n);
+STATE_MUST_CHECK int state_load_replica_identities(state *st, state_replident **list,
+												   int *n);
+
 /* The follow's phase (cdc/keys.h names them); load 1, 0 or -1. */
 STATE_MUST_CHECK int state_record_follow_phase(state *st, const char *phase);
 STATE_MUST_CHECK int state_load_follow_phase(state *st, char **phase);

@@ -68,7 +68,7 @@ is_deeply(
 	'one error per table that cannot be followed, and only those');
 like($err, qr/^pgcrane: table "public\.scratch" is unlogged: its changes are not streamed, it is copied again at the cutover$/m,
 	'an unlogged table is named, not refused');
-like($err, qr/hint: Add a primary key to each, or run ALTER TABLE \.\.\. REPLICA IDENTITY FULL on it\./,
+like($err, qr/hint: Use --replica-identity-full to have pgcrane set REPLICA IDENTITY FULL on them on the source \("pgcrane cleanup" gives back what they had\), or add a primary key to each\./,
 	'the hint says how to give a table a replica identity');
 
 (my $reader = $src->connstr('app')) =~ s/$/ user=reader/;
@@ -78,8 +78,10 @@ like($err, qr/^pgcrane: error: the source role may not replicate: it needs the R
 
 (my $plain_target = $dst->connstr('app')) =~ s/$/ user=plain/;
 ($rc, $out, $err) = preflight($src->connstr('app'), $plain_target);
-like($err, qr/^pgcrane: error: the target role may not apply changes as a replica: it must be a superuser$/m,
+like($err, qr/^pgcrane: error: the target role may not set session_replication_role, which applying changes as a replica needs$/m,
 	'a target role that may not apply as a replica is refused');
+like($err, qr/^pgcrane: hint: A superuser of the target can grant it with: GRANT SET ON PARAMETER session_replication_role TO "plain";$/m,
+	'with the GRANT that allows it');
 
 # ---------- fixed ----------
 

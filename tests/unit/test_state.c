@@ -226,6 +226,67 @@ test_flags(void **unused)
 	remove_dir(dir);
 }
 
+/* ---------- what follow changed, and how it records progress ---------- */
+
+static void
+test_replica_identities(void **unused)
+{
+	char	   *dir = new_dir();
+	state	   *st = state_open(dir);
+	state_replident in[3] = {{16384, 'd', 0}, {16390, 'n', 0}, {16400, 'i', 16402}};
+	state_replident *out;
+	int			n;
+
+	(void) unused;
+	assert_non_null(st);
+	assert_int_equal(state_load_replica_identities(st, &out, &n), 0);
+	assert_null(out);
+	assert_int_equal(n, 0);
+	assert_int_equal(state_record_replica_identities(st, in, 3), 0);
+	assert_int_equal(state_load_replica_identities(st, &out, &n), 0);
+	assert_int_equal(n, 3);
+	for (int i = 0; i < 3; i++)
+	{
+		assert_int_equal(out[i].table_oid, in[i].table_oid);
+		assert_int_equal(out[i].identity, in[i].identity);
+		assert_int_equal(out[i].index_oid, in[i].index_oid);
+	}
+	free(out);
+	assert_int_equal(state_record_replica_identities(st, NULL, 0), 0);
+	assert_int_equal(state_load_replica_identities(st, &out, &n), 0);
+	assert_null(out);
+	assert_int_equal(n, 0);
+	assert_int_equal(state_record_replica_identities(st, in, 1), 0);
+	state_close(st);
+	assert_raw(dir, "source.replica_identity", "16384 d 0\n");
+	raw_sql(dir, "UPDATE kv SET value = '16384 x 0' WHERE key = 'source.replica_identity'");
+	st = state_open(dir);
+	assert_int_equal(state_load_replica_identities(st, &out, &n), -1);
+	assert_null(out);
+	state_close(st);
+	remove_dir(dir);
+}
+
+static void
+test_progress_table(void **unused)
+{
+	char	   *dir = new_dir();
+	state	   *st = state_open(dir);
+
+	(void) unused;
+	assert_non_null(st);
+	assert_int_equal(state_follow_progress_table(st), 0);
+	assert_int_equal(state_record_follow_progress_table(st, true), 0);
+	assert_int_equal(state_follow_progress_table(st), 1);
+	assert_int_equal(state_record_follow_progress_table(st, false), 0);
+	assert_int_equal(state_follow_progress_table(st), 0);
+	assert_int_equal(state_record_follow_progress_table(st, true), 0);
+	assert_int_equal(state_forget_created(st), 0);
+	assert_int_equal(state_follow_progress_table(st), 0);
+	state_close(st);
+	remove_dir(dir);
+}
+
 /* ---------- identities, the snapshot, verify ---------- */
 
 static void
@@ -561,6 +622,7 @@ test_failed_read_is_not_absent(void **unused)
 	assert_int_equal(state_target_created(st), -1);
 	assert_int_equal(state_target_partial(st), -1);
 	assert_int_equal(state_large_objects_done(st), -1);
+	assert_int_equal(state_follow_progress_table(st), -1);
 	assert_int_equal(state_load_verify(st, &s1, &s2), -1);
 	assert_int_equal(state_load_follow(st, &f), -1);
 	assert_int_equal(state_load_follow_phase(st, &s1), -1);
@@ -760,6 +822,8 @@ main(void)
 		cmocka_unit_test(test_identity),
 		cmocka_unit_test(test_snapshot),
 		cmocka_unit_test(test_verify),
+		cmocka_unit_test(test_replica_identities),
+		cmocka_unit_test(test_progress_table),
 		cmocka_unit_test(test_follow_names_and_forget),
 		cmocka_unit_test(test_follow_progress),
 		cmocka_unit_test(test_cutover_and_cleanup),
