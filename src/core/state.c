@@ -417,6 +417,10 @@ get_text(state *st, const char *sql, const char *param)
 #define K_MISSING_ROWS		"follow.missing_rows"
 #define K_COUNTED_LSN		"follow.counted_lsn"
 #define K_SEQUENCES			"follow.sequences"
+#define K_DDL				"follow.ddl"
+#define K_DDL_NO_OWNER		"follow.ddl.no_owner"
+#define K_DDL_NO_ACL		"follow.ddl.no_acl"
+#define K_COLUMNS_PREFIX	"follow.columns."
 #define K_CUTOVER_REQUESTED	"cutover.requested"
 #define K_CUTOVER_TARGET	"cutover.target_lsn"
 #define K_CUTOVER_LSN		"cutover.lsn"
@@ -1135,6 +1139,64 @@ state_record_follow_sequences(state *st, int64_t n)
 	numbuf		buf;
 
 	return kv_put(st, K_SEQUENCES, fmt_int(buf, n));
+}
+
+int
+state_record_follow_ddl(state *st, const state_ddl *d)
+{
+	kv_op		ops[] = {
+		{KV_PUT, K_DDL, d->mode},
+		{d->no_owner ? KV_PUT : KV_DELETE, K_DDL_NO_OWNER, ON},
+		{d->no_acl ? KV_PUT : KV_DELETE, K_DDL_NO_ACL, ON},
+	};
+
+	return kv_apply(st, ops, 3, NULL);
+}
+
+int
+state_load_follow_ddl(state *st, state_ddl *d)
+{
+	static const char *const keys[] = {K_DDL, K_DDL_NO_OWNER, K_DDL_NO_ACL};
+	char	   *v[3];
+
+	memset(d, 0, sizeof(*d));
+	if (kv_read(st, keys, v, 3) != 0)
+		return -1;
+	d->mode = v[0];
+	d->no_owner = v[1] && strcmp(v[1], ON) == 0;
+	d->no_acl = v[2] && strcmp(v[2], ON) == 0;
+	free(v[1]);
+	free(v[2]);
+	return d->mode != NULL;
+}
+
+void
+state_ddl_release(state_ddl *d)
+{
+	free(d->mode);
+	d->mode = NULL;
+}
+
+int
+state_record_follow_columns(state *st, uint32_t oid, const char *columns)
+{
+	numbuf		buf;
+	char	   *key = str_printf(K_COLUMNS_PREFIX "%s", fmt_int(buf, oid));
+	int			rc = kv_put(st, key, columns);
+
+	free(key);
+	return rc;
+}
+
+int
+state_load_follow_columns(state *st, uint32_t oid, char **columns)
+{
+	numbuf		buf;
+	char	   *key = str_printf(K_COLUMNS_PREFIX "%s", fmt_int(buf, oid));
+	int			rc = kv_get(st, key, columns);
+
+	free(key);
+	return rc;
 }
 
 /* The keys state_load_progress reads, in the order it takes them. */

@@ -235,6 +235,32 @@ STATE_MUST_CHECK int state_record_follow_counts(state *st, const state_counts *c
 /* The sequences copied at the cutover. */
 STATE_MUST_CHECK int state_record_follow_sequences(state *st, int64_t n);
 
+/*
+ * How the follow treats schema changes (cdc/ddl.h): mode "apply" or
+ * "stop", and the clone's --no-owner and --no-acl, which the tables it
+ * creates on the target keep.  Load: 1, 0 absent (mode NULL), -1.
+ */
+typedef struct state_ddl
+{
+	char	   *mode;
+	bool		no_owner;
+	bool		no_acl;
+} state_ddl;
+
+STATE_MUST_CHECK int state_record_follow_ddl(state *st, const state_ddl *d);
+STATE_MUST_CHECK int state_load_follow_ddl(state *st, state_ddl *d);
+void		state_ddl_release(state_ddl *d);
+
+/*
+ * The follow's record of a table's columns on the target, by the source's
+ * pg_class OID: which source column (attnum) each target column is, as
+ * cdc/ddl.c writes it.  Load: 1 (*columns yours), 0 absent, -1.
+ */
+STATE_MUST_CHECK int state_record_follow_columns(state *st, uint32_t oid,
+												 const char *columns);
+STATE_MUST_CHECK int state_load_follow_columns(state *st, uint32_t oid,
+											   char **columns);
+
 /* Everything a follow recorded, for status, cutover and a next follow. */
 typedef struct state_progress
 {

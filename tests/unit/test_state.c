@@ -598,6 +598,50 @@ test_cutover_refresh_matviews(void **unused)
 
 /* A failed read is -1, never "absent"; a failed write is -1. */
 static void
+test_follow_ddl_and_columns(void **unused)
+{
+	char	   *dir = new_dir();
+	state	   *st = state_open(dir);
+	state_ddl	d = {"apply", true, false};
+	state_ddl	got;
+	char	   *cols;
+
+	(void) unused;
+	assert_non_null(st);
+	assert_int_equal(state_load_follow_ddl(st, &got), 0);
+	assert_null(got.mode);
+	assert_int_equal(state_record_follow_ddl(st, &d), 0);
+	assert_int_equal(state_load_follow_ddl(st, &got), 1);
+	assert_string_equal(got.mode, "apply");
+	assert_true(got.no_owner);
+	assert_false(got.no_acl);
+	state_ddl_release(&got);
+	d.mode = "stop";
+	d.no_owner = false;
+	d.no_acl = true;
+	assert_int_equal(state_record_follow_ddl(st, &d), 0);
+	assert_int_equal(state_load_follow_ddl(st, &got), 1);
+	assert_string_equal(got.mode, "stop");
+	assert_false(got.no_owner);
+	assert_true(got.no_acl);
+	state_ddl_release(&got);
+
+	assert_int_equal(state_load_follow_columns(st, 16384, &cols), 0);
+	assert_null(cols);
+	assert_int_equal(state_record_follow_columns(st, 16384, "1:2:id"), 0);
+	assert_int_equal(state_record_follow_columns(st, 16390, "2:1:v"), 0);
+	assert_int_equal(state_load_follow_columns(st, 16384, &cols), 1);
+	assert_string_equal(cols, "1:2:id");
+	free(cols);
+	assert_int_equal(state_record_follow_columns(st, 16384, "1:2:id3:1:w"), 0);
+	assert_int_equal(state_load_follow_columns(st, 16384, &cols), 1);
+	assert_string_equal(cols, "1:2:id3:1:w");
+	free(cols);
+	state_close(st);
+	remove_dir(dir);
+}
+
+static void
 test_failed_read_is_not_absent(void **unused)
 {
 	char	   *dir = new_dir();
@@ -828,6 +872,7 @@ main(void)
 		cmocka_unit_test(test_follow_progress),
 		cmocka_unit_test(test_cutover_and_cleanup),
 		cmocka_unit_test(test_cutover_refresh_matviews),
+		cmocka_unit_test(test_follow_ddl_and_columns),
 		cmocka_unit_test(test_failed_read_is_not_absent),
 		cmocka_unit_test(test_fact_is_one_transaction),
 		cmocka_unit_test(test_fact_inside_plan),
