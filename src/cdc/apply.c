@@ -73,6 +73,7 @@
 
 #include "cdc/apply_rel.h"
 #include "cdc/apply_sql.h"
+#include "cdc/ddl.h"
 #include "cdc/origin.h"
 #include "core/conn.h"
 #include "core/failure.h"
@@ -90,6 +91,8 @@
 #define GROUP_MAX_CHANGES 5000
 /* Missing rows listed one by one; later ones are only counted. */
 #define MAX_MISSING_LOGGED 20
+/* Seconds to wait for the target before a schema change. */
+#define DDL_WAIT_SECONDS 60
 
 /* What was sent, to match with its result. */
 typedef struct apply_cmd
@@ -112,6 +115,7 @@ struct cdc_apply
 	bool		progress_table; /* pgcrane.follow_progress, not an origin */
 	pgo_relcache *relcache;
 	apply_relmap *relmap;
+	ddl_ctx    *ddl;			/* NULL: schema changes stop the follow */
 	int			next_stmt;		/* for statement names */
 
 	apply_cmd  *queue;			/* ring of commands in flight */
@@ -128,6 +132,7 @@ struct cdc_apply
 
 	/* The target transaction: one or more whole source transactions. */
 	bool		group_open;		/* BEGIN sent (at the first change) */
+	uint64_t	group_seq;		/* counts the target transactions begun */
 	int32_t		group_txns;		/* source transactions complete in it */
 	int32_t		group_changes;
 	uint64_t	group_end_lsn;	/* end LSN of the last complete one */
@@ -650,6 +655,7 @@ ensure_begun(cdc_apply *ap)
 	if (!ap->group_open)
 	{
 		ap->group_open = true;
+		ap->group_seq++;
 		rc = send_sql(ap, 'B', "BEGIN", 0, NULL);
 	}
 	ap->xact_sent = true;
@@ -740,6 +746,7 @@ send_change(cdc_apply *ap, apply_rel *rel, char op, const bool *set,
 	cmd = queue_push(ap, 'X');
 	cmd->op = op == 'M' || op == 'C' ? 'U' : op;
 	cmd->relid = rel->oid;
+	rel->written_group = ap->group_seq;
 	ap->group_changes++;
 	return 0;
 }
@@ -934,7 +941,7 @@ apply_truncate(cdc_apply *ap, const pgo_truncate *t)
 		rc = error("Truncate outside a transaction in the replication stream");
 	for (int i = 0; i < t->nrels && rc == 0; i++)
 	{
-		const apply_rel *rel = apply_relmap_get(ap->relmap, t->relids[i]);
+		apply_rel  *rel = apply_relmap_get(ap->relmap, t->relids[i]);
 
 		if (rel == NULL)
 			rc = error("Truncate of relation OID %u, which the replication stream did not describe",
@@ -943,6 +950,7 @@ apply_truncate(cdc_apply *ap, const pgo_truncate *t)
 		{
 			names[i] = rel->qname;
 			only[i] = rel->relkind != 'p';
+			rel->written_group = ap->group_seq + (ap->group_open ? 0 : 1);
 		}
 	}
 	if (rc == 0 && t->nrels > 0)
@@ -1078,12 +1086,111 @@ stop_before_xact(cdc_apply *ap, uint64_t *replay_until)
 }
 
 /*
+ * Wait until the target has answered every target transaction sent before
+ * the source transaction in progress (their Syncs), whose own changes
+ * come back only with its Sync.
+ */
+static int
+wait_syncs(cdc_apply *ap)
+{
+	double		end = clock_now() + DDL_WAIT_SECONDS;
+
+	for (;;)
+	{
+		struct pollfd pfd;
+		bool		pending = false;
+		int			rc = cdc_apply_poll(ap);
+
+		if (rc != 0)
+			return rc;
+		for (int i = 0; i < ap->qlen && !pending; i++)
+			pending = ap->queue[(ap->qhead + i) % ap->qcap].kind == 'S';
+		if (!pending)
+			return 0;
+		if (clock_now() > end)
+			return error("the target server did not answer within %d seconds", DDL_WAIT_SECONDS);
+		pfd.fd = PQsocket(ap->conn);
+		pfd.events = POLLIN | (ap->want_write ? POLLOUT : 0);
+		pfd.revents = 0;
+		(void) poll(&pfd, 1, 100);
+	}
+}
+
+/*
+ * Before a schema change that the control session applies to rel's table
+ * (rel NULL: a new one): every complete source transaction before the one
+ * in progress committed and answered, and nothing open that wrote to the
+ * table.  When the open target transaction holds complete source
+ * transactions and changes of this one, all of it is rolled back and
+ * CDC_REPLAY asks for a session that commits each on its own
+ * (stop_before_xact()), which gets here with this one alone.  When this
+ * one wrote to the table before its definition changed, CDC_MISMATCH
+ * (logged).  0 when ready.
+ */
+static int
+prepare_for_ddl(cdc_apply *ap, const apply_rel *rel, const char *display)
+{
+	int			rc = 0;
+
+	if (ap->group_open && ap->xact_sent && ap->group_txns > 0)
+	{
+		ap->replay_until = ap->xact_lsn;
+		rc = cdc_apply_rollback(ap);
+		return rc == 0 ? CDC_REPLAY : rc;
+	}
+	if (ap->group_open && ap->xact_sent)
+	{
+		if (rel != NULL && rel->written_group == ap->group_seq)
+		{
+			error("table \"%s\" changed on the source in the middle of a transaction that had written to it before",
+				  display);
+			log_detail("A schema change is applied on the target in a transaction of its own, before the changes that need it.");
+			return CDC_MISMATCH;
+		}
+	}
+	else if (ap->group_open)
+		rc = commit_group(ap);
+	return rc == 0 ? wait_syncs(ap) : rc;
+}
+
+/*
+ * With --ddl=apply: make the target's table take what desc describes
+ * (ddl.h), in a transaction of its own on the control session before the
+ * change that needs it.  The plan is made again once the apply session is
+ * ready, from what the target then holds.  0, CDC_REPLAY, CDC_MISMATCH
+ * (stopped before the transaction) or -1.
+ */
+static int
+relation_ddl(cdc_apply *ap, const pgo_relation *d, const apply_rel *rel)
+{
+	ddl_plan	plan = DDL_PLAN_INIT;
+	int			rc = ddl_plan_relation(ap->ddl, ap->ctl, d, &plan);
+
+	if (rc == 0 && plan.n > 0)
+	{
+		rc = prepare_for_ddl(ap, rel, plan.display);
+		ddl_plan_release(&plan);
+		if (rc == 0)
+			rc = ddl_plan_relation(ap->ddl, ap->ctl, d, &plan);
+		if (rc == 0 && plan.n > 0)
+			rc = ddl_execute(ap->ddl, ap->ctl, d, &plan);
+	}
+	ddl_plan_release(&plan);
+	if (rc == CDC_MISMATCH)
+		return stop_before_xact(ap, &ap->replay_until);
+	if (rc == CDC_FAILED)
+		return failed(ap);
+	return rc;
+}
+
+/*
  * A Relation message: the first one for an OID in this session maps it to
  * its target table, and so does one that describes it differently (new
- * name, columns or replica identity): the target's table is read again,
- * so a target changed ahead of the source (a column added first on the
- * target) goes on at once.  When it does not match, the follow stops
- * before the transaction (stop_before_xact()).
+ * name, columns or replica identity): with --ddl=apply the schema change
+ * is applied on the target first (relation_ddl()), then the target's
+ * table is read again, so a target changed ahead of the source (a column
+ * added first on the target) goes on at once.  When it does not match,
+ * the follow stops before the transaction (stop_before_xact()).
  */
 static int
 apply_relation(cdc_apply *ap, pgo_relation *desc)
@@ -1093,6 +1200,7 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 	unsigned	diff = pgo_relcache_put(ap->relcache, desc);
 	const pgo_relation *d = pgo_relcache_get(ap->relcache, oid);
 	bool		renamed = rel != NULL && (diff & PGO_RELCHANGE_NAME);
+	uint64_t	written = rel ? rel->written_group : 0;
 	int			rc;
 
 	if (rel != NULL)
@@ -1105,11 +1213,14 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 	if (renamed)
 		log_info("the source renamed table \"%s\" to \"%s.%s\"", rel->display,
 				 d->nspname, d->relname);
+	if (ap->ddl != NULL && (rc = relation_ddl(ap, d, rel)) != 0)
+		return rc;
 	rc = apply_rel_load(ap->ctl, ap->relmap, d, &rel);
 	if (rc == CDC_MISMATCH)
 		return stop_before_xact(ap, &ap->replay_until);
 	if (rc != 0)
 		return failed(ap);
+	rel->written_group = written;
 	/* A column dropped on the source stays on the target: say so. */
 	for (int i = 0; i < rel->nextra; i++)
 		log_msg((diff & PGO_RELCHANGE_COLUMNS) ? LOG_WARNING : LOG_INFO,
@@ -1117,6 +1228,12 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 				rel->extra[i], rel->display);
 	apply_relmap_put(ap->relmap, rel);
 	return 0;
+}
+
+void
+cdc_apply_set_ddl(cdc_apply *ap, ddl_ctx *ddl)
+{
+	ap->ddl = ddl;
 }
 
 int

@@ -128,6 +128,14 @@ const cdc_apply_stats *cdc_apply_get_stats(const cdc_apply *ap);
 /* The apply session is connected and nothing has failed in it. */
 bool		cdc_apply_ok(const cdc_apply *ap);
 
+/*
+ * Apply the source's schema changes with ddl (cdc/ddl.h, not owned) on the
+ * control session, before the changes that need them; without it (the
+ * default) a table that no longer matches stops the follow.
+ */
+struct ddl_ctx;
+void		cdc_apply_set_ddl(cdc_apply *ap, struct ddl_ctx *ddl);
+
 /* The control session, for the sequences at cutover (owned by ap). */
 PGconn	   *cdc_apply_control(cdc_apply *ap);
 

@@ -50,6 +50,8 @@ typedef struct apply_rel
 	int			nextra;
 	apply_stmt *stmts;
 	int			nstmts;
+	uint64_t	written_group;	/* the last target transaction that wrote
+								 * to it (apply.c's count; 0: none) */
 } apply_rel;
 
 /*

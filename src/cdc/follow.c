@@ -72,6 +72,7 @@
 #include "cdc/apply.h"
 #include "cdc/carry.h"
 #include "cdc/cutover_extra.h"
+#include "cdc/ddl.h"
 #include "cdc/lag.h"
 #include "cdc/outcome.h"
 #include "cdc/pgoutput.h"
@@ -122,6 +123,7 @@ typedef struct follow_ctx
 	bool		progress_table; /* no origin: pgcrane.follow_progress */
 	uint64_t	start_lsn;
 
+	ddl_ctx    *ddl;			/* --ddl=apply; NULL: schema changes stop */
 	cdc_stream	stream;
 	cdc_apply  *ap;
 	PGconn	   *srcq;			/* plain source session: WAL position */
@@ -602,6 +604,27 @@ cutover_reached(const follow_ctx *c)
 	return c->cutover_lsn != 0 && c->ka_wal_end >= c->cutover_lsn && apply_idle(c);
 }
 
+/*
+ * With --ddl=apply, the sequences the source created during the follow are
+ * created on the target before the values are copied.  0, or what failed.
+ */
+static int
+create_sequences(follow_ctx *c)
+{
+	int			created = 0;
+	int			rc;
+
+	if (c->ddl == NULL)
+		return 0;
+	rc = ddl_create_sequences(c->ddl, cdc_apply_control(c->ap), &created);
+	if (rc == CDC_MISMATCH)
+		return CDC_FAILED;
+	if (rc == 0 && created > 0)
+		log_info("created %d sequence%s the source made during the follow", created,
+				 created == 1 ? "" : "s");
+	return rc;
+}
+
 /* Copy every sequence's value from the source; 0 or -1 (logged). */
 static int
 copy_sequences(follow_ctx *c)
@@ -667,6 +690,8 @@ finish_cutover(follow_ctx *c)
 	int			rc = cdc_apply_durable_lsn(c->ap, &c->durable_lsn);
 
 	memset(&carried, 0, sizeof(carried));
+	if (rc == 0)
+		rc = create_sequences(c);
 	if (rc == 0)
 		rc = copy_sequences(c);
 	if (rc == 0)
@@ -849,6 +874,7 @@ session_start(follow_ctx *c)
 	if (rc != 0)
 		return rc;
 	cdc_apply_commit_each_until(c->ap, c->commit_each_until);
+	cdc_apply_set_ddl(c->ap, c->ddl);
 	resume_counts(c, resume);
 	c->durable_lsn = resume;
 	c->ka_wal_end = resume;
@@ -900,6 +926,7 @@ session_end(follow_ctx *c, int rc)
 		c->ap = NULL;
 	}
 	cdc_stream_close(&c->stream);
+	ddl_end_session(c->ddl);
 	/* The slot stays: what it retains is asked now, while a session is open. */
 	free(c->slot_retained);
 	c->slot_retained = rc != FOLLOW_DONE && c->srcq != NULL ?
@@ -1044,6 +1071,41 @@ check_clone_state(follow_ctx *c)
 	return rc;
 }
 
+/*
+ * How schema changes are treated: as --ddl says (recorded for the runs
+ * after this one), else as recorded, else --ddl=apply.  0 or -1 (logged).
+ */
+static int
+load_ddl(follow_ctx *c)
+{
+	state_ddl	d;
+	ddl_mode	mode = DDL_MODE_DEFAULT;
+	char	   *recorded;
+	int			rc = state_load_follow_ddl(c->o->st, &d);
+
+	if (rc < 0)
+		return -1;
+	rc = 0;
+	if (c->o->ddl && (d.mode == NULL || strcmp(d.mode, c->o->ddl) != 0))
+	{
+		recorded = d.mode;
+		d.mode = (char *) c->o->ddl;
+		rc = state_record_follow_ddl(c->o->st, &d);
+		d.mode = recorded;
+	}
+	if (!ddl_mode_parse(c->o->ddl ? c->o->ddl : d.mode ? d.mode : "apply", &mode))
+		mode = DDL_MODE_DEFAULT;
+	if (rc == 0 && mode == DDL_APPLY)
+	{
+		ddl_options o = {c->source, c->o->st, d.no_owner, d.no_acl};
+
+		c->ddl = ddl_create(&o);
+	}
+	log_debug("schema changes of the source: --ddl=%s", ddl_mode_name(mode));
+	state_ddl_release(&d);
+	return rc;
+}
+
 /* Everything a session needs, from the options and the state. */
 static int
 load_setup(follow_ctx *c)
@@ -1081,7 +1143,7 @@ load_setup(follow_ctx *c)
 		case 1:
 			c->progress_table = true;
 	}
-	return 0;
+	return load_ddl(c);
 }
 
 static void
@@ -1096,6 +1158,7 @@ follow_ctx_release(follow_ctx *c)
 	free(c->publication);
 	free(c->origin);
 	cdc_lag_release(&c->lag);
+	ddl_free(c->ddl);
 }
 
 /* Record that this process follows, and the totals of earlier ones. */

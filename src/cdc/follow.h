@@ -45,6 +45,8 @@ typedef struct follow_options
 	int			timeout_seconds;	/* give up when a server stays out of
 									 * reach this long; 0: 600 */
 	bool		no_summary;		/* the caller prints the cutover summary */
+	const char *ddl;			/* --ddl: "apply" or "stop", recorded for
+								 * later runs; NULL: as recorded */
 } follow_options;
 
 /*

@@ -63,6 +63,9 @@ bool		cli_parse_jobs(const char *name, const char *arg, int *out);
  */
 bool		cli_parse_toast_compression(const char *arg, const char **out);
 
+/* --ddl: "apply" or "stop" into *out (a static string); false (logged). */
+bool		cli_parse_ddl(const char *arg, const char **out);
+
 /* Parse --roles[=all]: arg NULL or "needed", or "all"; false (logged) if bad. */
 bool		cli_parse_roles(const char *arg, roles_mode *out);
 

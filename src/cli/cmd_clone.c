@@ -31,7 +31,8 @@ enum
 	OPT_ROLES,
 	OPT_TBLSPC_MAP,
 	OPT_NO_TBLSPC,
-	OPT_PLAN
+	OPT_PLAN,
+	OPT_DDL
 };
 
 static const cli_option options[] = {
@@ -67,6 +68,8 @@ static const cli_option options[] = {
 	{"replica-identity-full", OPT_REPLIDENT_FULL, NULL, "with --follow: set REPLICA IDENTITY FULL on the\n"
 	"source's tables without a replica identity\n"
 	"(cleanup gives back what they had)"},
+	{"ddl", OPT_DDL, "apply|stop", "with --follow: apply the source's schema changes\n"
+	"on the target (default), or stop at them"},
 	{"verify", OPT_VERIFY, NULL, "run pgcrane verify when the clone is done"},
 	{"json", OPT_JSON, NULL, "print the summary as JSON on stdout"},
 	{"verbose", 'v', NULL, "more messages"},
@@ -155,6 +158,8 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 		case OPT_REPLIDENT_FULL:
 			o->replica_identity_full = true;
 			return true;
+		case OPT_DDL:
+			return cli_parse_ddl(optarg, &o->ddl);
 		case OPT_TOAST:
 			return cli_parse_toast_compression(optarg, &o->toast_compression);
 		case OPT_HOLD:

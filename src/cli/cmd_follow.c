@@ -20,7 +20,8 @@
 enum
 {
 	OPT_JSON = CLI_LONG_ONLY,
-	OPT_TIMEOUT
+	OPT_TIMEOUT,
+	OPT_DDL
 };
 
 static const cli_option options[] = {
@@ -29,6 +30,8 @@ static const cli_option options[] = {
 	{"target", 't', "CONNINFO", "target database (default: the one recorded in DIR)"},
 	{"reconnect-timeout", OPT_TIMEOUT, "SEC", "give up when a server stays out of reach this\n"
 	"long (default: 600)"},
+	{"ddl", OPT_DDL, "apply|stop", "apply the source's schema changes on the target,\n"
+	"or stop at them (default: as the clone was told)"},
 	{"json", OPT_JSON, NULL, "print the cutover summary as JSON on stdout"},
 	{"verbose", 'v', NULL, "more messages"},
 	{"quiet", 'q', NULL, "only warnings and errors"},
@@ -71,6 +74,8 @@ parse_option(int c, follow_options *o, const char **dir, char **owned)
 			error("invalid value \"%s\" for option --reconnect-timeout", optarg);
 			log_hint("Give a number of seconds from 1 to 604800.");
 			return false;
+		case OPT_DDL:
+			return cli_parse_ddl(optarg, &o->ddl);
 		case OPT_JSON:
 			o->json = true;
 			return true;

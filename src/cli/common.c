@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdc/ddl.h"
 #include "util/log.h"
 #include "util/proc.h"
 #include "util/str.h"
@@ -58,6 +59,21 @@ cli_parse_jobs(const char *name, const char *arg, int *out)
 		return false;
 	}
 	return true;
+}
+
+bool
+cli_parse_ddl(const char *arg, const char **out)
+{
+	ddl_mode	mode;
+
+	if (ddl_mode_parse(arg, &mode))
+	{
+		*out = ddl_mode_name(mode);
+		return true;
+	}
+	error("invalid value \"%s\" for option --ddl", arg);
+	log_hint("Give \"apply\" or \"stop\".");
+	return false;
 }
 
 bool

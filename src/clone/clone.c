@@ -544,9 +544,13 @@ prepare_follow(clone_ctx *c, char **slot)
 	state_follow_release(&f);
 	if (name == NULL)
 	{
+		state_ddl	ddl = {(char *) (c->o->ddl ? c->o->ddl : "apply"), c->o->no_owner,
+		c->o->no_acl};
+
 		name = str_printf("pgcrane_%08x", (unsigned) (time(NULL) ^ (getpid() << 16)));
 		f.slot = f.publication = f.origin = name;
-		if (state_record_follow(c->st, &f) != 0)
+		if (state_record_follow(c->st, &f) != 0 ||
+			state_record_follow_ddl(c->st, &ddl) != 0)
 		{
 			free(name);
 			return -1;
@@ -927,7 +931,7 @@ run_verify(clone_ctx *c)
 static int
 run_follow(clone_ctx *c)
 {
-	follow_options fo = {c->source, c->target, c->st, &c->intr, c->o->json, 0, false};
+	follow_options fo = {c->source, c->target, c->st, &c->intr, c->o->json, 0, false, NULL};
 
 	log_info("following changes on the source; run \"pgcrane cutover --dir %s\" to finish",
 			 c->o->dir);

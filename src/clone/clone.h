@@ -42,6 +42,8 @@ typedef struct clone_options
 	bool		plan;			/* --plan: say what would be done, only */
 	bool		replica_identity_full;	/* with follow: set it on the source's
 										 * tables without one (cdc/replident.h) */
+	const char *ddl;			/* --ddl with --follow: "apply" or "stop";
+								 * NULL: apply */
 } clone_options;
 
 /*

@@ -147,6 +147,38 @@ schema_dump(const schema_tools *tools, const char *source, const char *snap,
 	return rc;
 }
 
+int
+schema_dump_relations(const schema_tools *tools, const char *source,
+					  const char *const *names, int n, bool no_owner,
+					  bool no_acl, const char *path)
+{
+	const char *argv[32];
+	char	   *tables[24];
+	char	   *filearg = str_printf("--file=%s", path);
+	int			argc = 0,
+				rc;
+
+	if (n > 24)
+		return error("too many relations for one pg_dump: %d", n);
+	argv[argc++] = tools->pg_dump;
+	argv[argc++] = "--schema-only";
+	argv[argc++] = "--no-publications";
+	argv[argc++] = "--no-subscriptions";
+	if (no_owner)
+		argv[argc++] = "--no-owner";
+	if (no_acl)
+		argv[argc++] = "--no-acl";
+	argv[argc++] = filearg;
+	for (int i = 0; i < n; i++)
+		argv[argc++] = tables[i] = str_printf("--table=%s", names[i]);
+	argv[argc] = NULL;
+	rc = run_tool(argv, source, NULL, NULL, "pg_dump");
+	for (int i = 0; i < n; i++)
+		free(tables[i]);
+	free(filearg);
+	return rc;
+}
+
 /* The common part of pg_restore's command line; returns argc used. */
 static int
 restore_args(const char **argv, const schema_tools *tools,

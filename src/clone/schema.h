@@ -53,6 +53,17 @@ int			schema_dump(const schema_tools *tools, const char *source,
 						const char *snap, const char *path,
 						const interrupt_flag *cancel);
 
+/*
+ * The definitions of the n named relations (at most 24; each "schema"."name"
+ * quoted as identifiers are, which pg_dump's --table takes literally), as
+ * plain SQL without data, owners (no_owner) or privileges (no_acl), into
+ * path; pg_dump includes a table's indexes, constraints, triggers and the
+ * sequences it owns.  0 or -1 (logged).
+ */
+int			schema_dump_relations(const schema_tools *tools, const char *source,
+								  const char *const *names, int n, bool no_owner,
+								  bool no_acl, const char *path);
+
 /* Restore the pre-data section into the target; 0 or -1 (logged). */
 int			schema_restore_pre(const schema_tools *tools, const char *target,
 							   const char *dump, const schema_restore_opts *o);

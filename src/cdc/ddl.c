@@ -1,0 +1,1109 @@
+/*
+ * ddl.c
+ *		Schema changes of the source, applied on the target during follow.
+ *
+ * For every Relation message (see ddl.h) the source's catalog is read by
+ * the table's OID and the target's by the message's schema and name.  The
+ * source agrees with the message when its columns that pgoutput sends
+ * (not dropped, not generated) are the message's, in order, with the same
+ * type OIDs and typmods; only then are its definitions used.
+ *
+ * Columns are paired by the record (attnum -> target column name) when
+ * the follow has one for the table, else by name.  With a record:
+ *
+ *		the record's column for an attnum has another name	rename
+ *		an attnum the record does not have					add (unless the
+ *															target has a
+ *															column of its own
+ *															of that name)
+ *		a recorded attnum the source no longer has			drop
+ *
+ * Without one (the first time the stream describes a table), a column
+ * the target lacks is added when the target has no column the source
+ * does not send, and a type that differs is a stop: either could be a
+ * rename or a dropped and re-added column.  Types are compared as
+ * format_type() prints them with their typmod (both sessions have an
+ * empty search_path, so both print the same qualified names).  A changed
+ * type is applied without USING, as the source's ALTER without USING
+ * converts; one that needs USING fails on the target and stops the follow.
+ *
+ * An added column's existing rows: a column added with a default that is
+ * not volatile keeps its value for the rows it was added to in
+ * pg_attribute.attmissingval (PostgreSQL's "fast default"); the target
+ * gets that value as the default the column is added with, then the
+ * source's default expression.  A default evaluated per row, or an
+ * identity, gives the rows values no catalog keeps: allowed only when the
+ * target's table is empty.
+ *
+ * A table the target lacks is new when the clone did not copy it (its OID
+ * is not in the plan) and the follow has no record of it; otherwise it
+ * was renamed (pgcrane applies no table renames) and the follow stops.  A
+ * new table is defined by pg_dump --schema-only --table against the
+ * source (columns, keys, indexes, constraints, triggers, owned sequences),
+ * run on the target without pg_dump's session settings.
+ */
+#include "cdc/ddl.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clone/schema.h"
+#include "core/conn.h"
+#include "util/log.h"
+#include "util/str.h"
+
+/* Target locks wait this long at most: a lock held by the apply session
+ * must not hang the follow. */
+#define DDL_LOCK_TIMEOUT "SET LOCAL lock_timeout = '10s'"
+
+/* A column of the follow's record: the source's attnum, the target's name. */
+typedef struct ddl_col
+{
+	int32_t		attnum;
+	char	   *name;
+} ddl_col;
+
+typedef struct ddl_record
+{
+	uint32_t	oid;
+	bool		present;		/* false: the state has none */
+	int			n;
+	ddl_col    *cols;
+} ddl_record;
+
+struct ddl_ctx
+{
+	char	   *source;
+	state	   *st;
+	bool		no_owner;
+	bool		no_acl;
+	PGconn	   *src;			/* opened when first needed */
+	ddl_record *recs;			/* loaded from the state as needed */
+	int			nrecs;
+};
+
+static const char *const source_table_sql =
+"SELECT n.nspname, c.relname, a.attnum, a.attname, a.atttypid, a.atttypmod,"
+"       pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,"
+"       a.attidentity, a.attgenerated,"
+"       pg_catalog.pg_get_expr(d.adbin, d.adrelid),"
+"       CASE WHEN a.attcollation <> t.typcollation"
+"            THEN pg_catalog.quote_ident(cn.nspname) || '.' ||"
+"                 pg_catalog.quote_ident(co.collname) END"
+"  FROM pg_catalog.pg_class c"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+"  LEFT JOIN pg_catalog.pg_attribute a"
+"         ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+"  LEFT JOIN pg_catalog.pg_type t ON t.oid = a.atttypid"
+"  LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum"
+"  LEFT JOIN pg_catalog.pg_collation co ON co.oid = a.attcollation"
+"  LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace"
+" WHERE c.oid = $1::oid AND c.relkind IN ('r', 'p')"
+" ORDER BY a.attnum";
+
+enum
+{
+	SC_NSPNAME, SC_RELNAME, SC_ATTNUM, SC_ATTNAME, SC_TYPOID, SC_TYPMOD,
+	SC_TYPE, SC_NOTNULL, SC_IDENTITY, SC_GENERATED, SC_DEFAULT, SC_COLLATION
+};
+
+static const char *const target_table_sql =
+"SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod),"
+"       a.attgenerated <> ''"
+"  FROM pg_catalog.pg_class c"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+"  LEFT JOIN pg_catalog.pg_attribute a"
+"         ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped"
+" WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind IN ('r', 'p')"
+" ORDER BY a.attnum";
+
+enum
+{
+	TC_ATTNAME, TC_TYPE, TC_GENERATED
+};
+
+/* The value a column added with a default gave the rows it was added to. */
+static const char *const missing_value_sql =
+"SELECT a.atthasmissing, a.attmissingval::text"
+"  FROM pg_catalog.pg_attribute a WHERE a.attrelid = $1::oid AND a.attnum = $2";
+
+/* ---------- modes, setup ---------- */
+
+bool
+ddl_mode_parse(const char *s, ddl_mode *mode)
+{
+	if (strcmp(s, "apply") == 0)
+		*mode = DDL_APPLY;
+	else if (strcmp(s, "stop") == 0)
+		*mode = DDL_STOP;
+	else
+		return false;
+	return true;
+}
+
+const char *
+ddl_mode_name(ddl_mode mode)
+{
+	return mode == DDL_STOP ? "stop" : "apply";
+}
+
+ddl_ctx *
+ddl_create(const ddl_options *o)
+{
+	ddl_ctx    *d = xcalloc(1, sizeof(ddl_ctx));
+
+	d->source = xstrdup(o->source);
+	d->st = o->st;
+	d->no_owner = o->no_owner;
+	d->no_acl = o->no_acl;
+	return d;
+}
+
+static void
+record_clear(ddl_record *r)
+{
+	for (int i = 0; i < r->n; i++)
+		free(r->cols[i].name);
+	free(r->cols);
+	r->cols = NULL;
+	r->n = 0;
+	r->present = false;
+}
+
+void
+ddl_end_session(ddl_ctx *d)
+{
+	if (d != NULL && d->src != NULL)
+	{
+		PQfinish(d->src);
+		d->src = NULL;
+	}
+}
+
+void
+ddl_free(ddl_ctx *d)
+{
+	if (d == NULL)
+		return;
+	ddl_end_session(d);
+	for (int i = 0; i < d->nrecs; i++)
+		record_clear(&d->recs[i]);
+	free(d->recs);
+	free(d->source);
+	free(d);
+}
+
+void
+ddl_plan_release(ddl_plan *p)
+{
+	for (int i = 0; i < p->n; i++)
+		free(p->sql[i]);
+	free(p->sql);
+	free(p->display);
+	free(p->attnums);
+	memset(p, 0, sizeof(*p));
+}
+
+/* Add a statement; takes sql. */
+static void
+plan_add(ddl_plan *p, char *sql)
+{
+	p->sql = xrealloc(p->sql, sizeof(char *) * (size_t) (p->n + 1));
+	p->sql[p->n++] = sql;
+}
+
+/* The source session, opened when first needed; NULL (logged). */
+static PGconn *
+source_conn(ddl_ctx *d)
+{
+	if (d->src != NULL && PQstatus(d->src) != CONNECTION_OK)
+		ddl_end_session(d);
+	if (d->src != NULL)
+		return d->src;
+	d->src = conn_open(d->source, SIDE_SOURCE);
+	if (d->src != NULL &&
+		conn_exec(d->src, SIDE_SOURCE,
+				  "SELECT pg_catalog.set_config('search_path', '', false)") != 0)
+		ddl_end_session(d);
+	return d->src;
+}
+
+/* ---------- the record ---------- */
+
+/*
+ * The record as text: "attnum:length:name" for each column, one after the
+ * other (a name may hold any character).
+ */
+static char *
+record_format(const ddl_record *r)
+{
+	strbuf		sb = STRBUF_INIT;
+
+	for (int i = 0; i < r->n; i++)
+		strbuf_addf(&sb, "%d:%zu:%s", (int) r->cols[i].attnum,
+					strlen(r->cols[i].name), r->cols[i].name);
+	return strbuf_detach(&sb);
+}
+
+/* Parse record_format()'s text into r; false when it is not that. */
+static bool
+record_parse(const char *s, ddl_record *r)
+{
+	while (*s)
+	{
+		char	   *end;
+		long		attnum = strtol(s, &end, 10);
+		unsigned long len;
+
+		if (end == s || *end != ':')
+			return false;
+		s = end + 1;
+		len = strtoul(s, &end, 10);
+		if (end == s || *end != ':' || strlen(end + 1) < len)
+			return false;
+		s = end + 1;
+		r->cols = xrealloc(r->cols, sizeof(ddl_col) * (size_t) (r->n + 1));
+		r->cols[r->n].attnum = (int32_t) attnum;
+		r->cols[r->n].name = xcalloc(len + 1, 1);
+		memcpy(r->cols[r->n].name, s, len);
+		r->n++;
+		s += len;
+	}
+	return true;
+}
+
+/* The record of oid, loaded from the state the first time; NULL (logged). */
+static ddl_record *
+record_get(ddl_ctx *d, uint32_t oid)
+{
+	ddl_record *r;
+	char	   *text;
+	int			rc;
+
+	for (int i = 0; i < d->nrecs; i++)
+		if (d->recs[i].oid == oid)
+			return &d->recs[i];
+	rc = state_load_follow_columns(d->st, oid, &text);
+	if (rc < 0)
+		return NULL;
+	d->recs = xrealloc(d->recs, sizeof(ddl_record) * (size_t) (d->nrecs + 1));
+	r = &d->recs[d->nrecs++];
+	memset(r, 0, sizeof(*r));
+	r->oid = oid;
+	if (rc == 1 && record_parse(text, r))
+		r->present = true;
+	else if (rc == 1)
+	{
+		log_warning("the follow's record of the columns of the table with source OID %u is not readable; it is made again",
+					oid);
+		record_clear(r);
+	}
+	free(text);
+	return r;
+}
+
+/* The record's column for attnum, or NULL. */
+static const ddl_col *
+record_col(const ddl_record *r, int32_t attnum)
+{
+	for (int i = 0; r->present && i < r->n; i++)
+		if (r->cols[i].attnum == attnum)
+			return &r->cols[i];
+	return NULL;
+}
+
+/*
+ * The target's columns are now desc's, source column attnums[i] for
+ * desc->atts[i]: record it (in the state only when it changed).  0 or -1.
+ */
+static int
+record_put(ddl_ctx *d, const pgo_relation *desc, const int32_t *attnums)
+{
+	ddl_record *r = record_get(d, desc->oid);
+	ddl_record	now = {desc->oid, true, 0, NULL};
+	char	   *old,
+			   *new;
+	int			rc = 0;
+
+	if (r == NULL)
+		return -1;
+	now.cols = xcalloc((size_t) desc->natts + 1, sizeof(ddl_col));
+	for (int i = 0; i < desc->natts; i++)
+	{
+		now.cols[i].attnum = attnums[i];
+		now.cols[i].name = xstrdup(desc->atts[i].name);
+	}
+	now.n = desc->natts;
+	old = r->present ? record_format(r) : NULL;
+	new = record_format(&now);
+	if (old == NULL || strcmp(old, new) != 0)
+		rc = state_record_follow_columns(d->st, desc->oid, new);
+	free(old);
+	free(new);
+	record_clear(r);
+	*r = now;
+	return rc;
+}
+
+/* ---------- reading both catalogs ---------- */
+
+/* The rows of src (source_table_sql) that are columns pgoutput sends. */
+static bool
+sent_column(const PGresult *src, int row)
+{
+	return !PQgetisnull(src, row, SC_ATTNUM) &&
+		PQgetvalue(src, row, SC_GENERATED)[0] == '\0';
+}
+
+/*
+ * Whether the source's catalog describes what desc does; fills attnums
+ * (desc->natts of them) with the source's column numbers when it does.
+ */
+static bool
+source_agrees(const PGresult *src, const pgo_relation *desc, int32_t *attnums)
+{
+	int			i = 0;
+
+	if (PQntuples(src) == 0 ||
+		strcmp(PQgetvalue(src, 0, SC_NSPNAME), desc->nspname) != 0 ||
+		strcmp(PQgetvalue(src, 0, SC_RELNAME), desc->relname) != 0)
+		return false;
+	for (int row = 0; row < PQntuples(src); row++)
+	{
+		const pgo_attr *att;
+
+		if (!sent_column(src, row))
+			continue;
+		if (i == desc->natts)
+			return false;
+		att = &desc->atts[i];
+		if (strcmp(PQgetvalue(src, row, SC_ATTNAME), att->name) != 0 ||
+			strtoul(PQgetvalue(src, row, SC_TYPOID), NULL, 10) != att->typoid ||
+			strtol(PQgetvalue(src, row, SC_TYPMOD), NULL, 10) != att->typmod)
+			return false;
+		attnums[i++] = (int32_t) strtol(PQgetvalue(src, row, SC_ATTNUM), NULL, 10);
+	}
+	return i == desc->natts;
+}
+
+/* The source row of the column numbered attnum, or -1. */
+static int
+source_row(const PGresult *src, int32_t attnum)
+{
+	for (int row = 0; row < PQntuples(src); row++)
+		if (!PQgetisnull(src, row, SC_ATTNUM) &&
+			strtol(PQgetvalue(src, row, SC_ATTNUM), NULL, 10) == attnum)
+			return row;
+	return -1;
+}
+
+/* The target row of column name, or -1. */
+static int
+target_row(const PGresult *tgt, const char *name)
+{
+	for (int row = 0; row < PQntuples(tgt); row++)
+		if (!PQgetisnull(tgt, row, TC_ATTNAME) &&
+			strcmp(PQgetvalue(tgt, row, TC_ATTNAME), name) == 0)
+			return row;
+	return -1;
+}
+
+static PGresult *
+read_source(ddl_ctx *d, uint32_t oid)
+{
+	char		buf[16];
+	const char *params[1] = {buf};
+	PGconn	   *src = source_conn(d);
+
+	if (src == NULL)
+		return NULL;
+	snprintf(buf, sizeof(buf), "%u", oid);
+	return conn_query(src, SIDE_SOURCE, "read a table's definition", source_table_sql,
+					  1, params);
+}
+
+static PGresult *
+read_target(PGconn *tgt, const pgo_relation *desc)
+{
+	const char *params[2] = {desc->nspname, desc->relname};
+
+	return conn_query(tgt, SIDE_TARGET, "read a table's columns", target_table_sql,
+					  2, params);
+}
+
+/* ---------- planning a table's columns ---------- */
+
+/* What planning one table reads and builds. */
+typedef struct planner
+{
+	ddl_ctx    *d;
+	PGconn	   *tgt;
+	const pgo_relation *desc;
+	const PGresult *src;		/* source_table_sql */
+	const PGresult *tg;			/* target_table_sql */
+	const ddl_record *rec;		/* NULL when the follow has none */
+	const int32_t *attnums;		/* of desc's columns on the source */
+	char	   *qname;			/* the target's "schema"."table" */
+	char	   *display;
+	bool	   *dropped;		/* per target row: dropped by the plan */
+	bool	   *paired;			/* per target row: a column of desc */
+	char	  **stmts[4];		/* drops, renames, types, adds */
+	int			nstmts[4];
+	int			empty;			/* target table has no rows: 1, 0, -1 unknown */
+} planner;
+
+enum
+{
+	ST_DROP, ST_RENAME, ST_TYPE, ST_ADD
+};
+
+static void
+planner_add(planner *pl, int kind, char *sql)
+{
+	pl->stmts[kind] = xrealloc(pl->stmts[kind],
+							   sizeof(char *) * (size_t) (pl->nstmts[kind] + 1));
+	pl->stmts[kind][pl->nstmts[kind]++] = sql;
+}
+
+static void
+planner_release(planner *pl)
+{
+	for (int k = 0; k < 4; k++)
+	{
+		for (int i = 0; i < pl->nstmts[k]; i++)
+			free(pl->stmts[k][i]);
+		free(pl->stmts[k]);
+	}
+	free(pl->dropped);
+	free(pl->paired);
+	free(pl->qname);
+	free(pl->display);
+}
+
+/* "ALTER TABLE qname " followed by fmt's text about one quoted column. */
+static char *
+alter_column(planner *pl, const char *fmt, const char *column, const char *rest)
+{
+	char	   *q = conn_quote_ident(pl->tgt, column);
+	char	   *sql;
+	char	   *what = str_printf(fmt, q, rest ? rest : "");
+
+	sql = str_printf("ALTER TABLE %s %s", pl->qname, what);
+	free(what);
+	free(q);
+	return sql;
+}
+
+/* Whether the target's table has no rows; -1 (logged). */
+static int
+target_empty(planner *pl)
+{
+	char	   *sql;
+	PGresult   *res;
+
+	if (pl->empty >= 0)
+		return pl->empty;
+	sql = str_printf("SELECT NOT EXISTS (SELECT 1 FROM %s)", pl->qname);
+	res = conn_query(pl->tgt, SIDE_TARGET, "read whether a table has rows", sql, 0, NULL);
+	free(sql);
+	if (res == NULL)
+		return -1;
+	pl->empty = PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return pl->empty;
+}
+
+/*
+ * The default part of an added column for a target table with rows: the
+ * value the source's rows got (attmissingval), or a stop.  Into *clause
+ * (yours); 0, CDC_MISMATCH or -1 (logged).
+ */
+static int
+missing_value(planner *pl, int srow, char **clause)
+{
+	char		oid[16];
+	const char *params[2] = {oid, PQgetvalue(pl->src, srow, SC_ATTNUM)};
+	PGresult   *res;
+	char	   *lit;
+
+	*clause = NULL;
+	snprintf(oid, sizeof(oid), "%u", pl->desc->oid);
+	res = conn_query(pl->d->src, SIDE_SOURCE, "read the value of an added column",
+					 missing_value_sql, 2, params);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't' &&
+		!PQgetisnull(res, 0, 1))
+	{
+		lit = PQescapeLiteral(pl->tgt, PQgetvalue(res, 0, 1), strlen(PQgetvalue(res, 0, 1)));
+		if (lit)
+			*clause = str_printf(" DEFAULT (%s::%s[])[1]", lit, PQgetvalue(pl->src, srow, SC_TYPE));
+		PQfreemem(lit);
+	}
+	PQclear(res);
+	if (*clause)
+		return 0;
+	error("column \"%s\" of table \"%s\" was added on the source with a default evaluated for each row",
+		  PQgetvalue(pl->src, srow, SC_ATTNAME), pl->display);
+	log_detail("The values the rows of the table got on the source (default %s) are not in its catalog, and the target's table has rows.",
+			   PQgetvalue(pl->src, srow, SC_DEFAULT));
+	log_hint("Add the column on the target with the source's values, then run pgcrane follow again.");
+	return CDC_MISMATCH;
+}
+
+/* Plan ADD COLUMN for the source's column of row srow; 0, CDC_MISMATCH, -1. */
+static int
+plan_add_column(planner *pl, int srow)
+{
+	const PGresult *s = pl->src;
+	const char *name = PQgetvalue(s, srow, SC_ATTNAME);
+	char		ident = PQgetvalue(s, srow, SC_IDENTITY)[0];
+	bool		has_default = !PQgetisnull(s, srow, SC_DEFAULT);
+	strbuf		def = STRBUF_INIT;
+	char	   *fill = NULL;
+	int			empty = (ident || has_default) ? target_empty(pl) : 1;
+	int			rc = 0;
+
+	if (empty < 0)
+		return -1;
+	strbuf_adds(&def, PQgetvalue(s, srow, SC_TYPE));
+	if (!PQgetisnull(s, srow, SC_COLLATION))
+		strbuf_addf(&def, " COLLATE %s", PQgetvalue(s, srow, SC_COLLATION));
+	if (ident && !empty)
+	{
+		error("identity column \"%s\" was added on the source to table \"%s\", which has rows",
+			  name, pl->display);
+		log_detail("The values the rows got from the source's sequence are not in its catalog.");
+		log_hint("Add the column on the target with the source's values, then run pgcrane follow again.");
+		rc = CDC_MISMATCH;
+	}
+	else if (ident)
+		strbuf_addf(&def, " GENERATED %s AS IDENTITY", ident == 'a' ? "ALWAYS" : "BY DEFAULT");
+	else if (has_default && empty)
+		strbuf_addf(&def, " DEFAULT %s", PQgetvalue(s, srow, SC_DEFAULT));
+	else if (has_default)
+		rc = missing_value(pl, srow, &fill);
+	if (fill)
+		strbuf_adds(&def, fill);
+	if (PQgetvalue(s, srow, SC_NOTNULL)[0] == 't' && !ident)
+		strbuf_adds(&def, " NOT NULL");
+	if (rc == 0)
+		planner_add(pl, ST_ADD, alter_column(pl, "ADD COLUMN IF NOT EXISTS %s %s", name,
+											 strbuf_str(&def)));
+	if (rc == 0 && fill)
+	{
+		char	   *set = str_printf("SET DEFAULT %s", PQgetvalue(s, srow, SC_DEFAULT));
+
+		planner_add(pl, ST_ADD, alter_column(pl, "ALTER COLUMN %s %s", name, set));
+		free(set);
+	}
+	free(fill);
+	strbuf_release(&def);
+	return rc;
+}
+
+/* Plan ALTER COLUMN TYPE when the target's column has another type. */
+static void
+plan_type(planner *pl, int srow, int trow)
+{
+	const char *stype = PQgetvalue(pl->src, srow, SC_TYPE);
+	strbuf		t = STRBUF_INIT;
+
+	if (strcmp(stype, PQgetvalue(pl->tg, trow, TC_TYPE)) == 0)
+		return;
+	strbuf_addf(&t, "TYPE %s", stype);
+	if (!PQgetisnull(pl->src, srow, SC_COLLATION))
+		strbuf_addf(&t, " COLLATE %s", PQgetvalue(pl->src, srow, SC_COLLATION));
+	planner_add(pl, ST_TYPE, alter_column(pl, "ALTER COLUMN %s %s",
+										  PQgetvalue(pl->tg, trow, TC_ATTNAME),
+										  strbuf_str(&t)));
+	strbuf_release(&t);
+}
+
+/* The target row of name unless the plan drops it, or -1. */
+static int
+live_target_row(const planner *pl, const char *name)
+{
+	int			row = target_row(pl->tg, name);
+
+	return row >= 0 && !pl->dropped[row] ? row : -1;
+}
+
+/* With a record: drop the target columns of source columns now gone. */
+static void
+plan_drops(planner *pl)
+{
+	for (int i = 0; i < pl->rec->n; i++)
+	{
+		int			row = target_row(pl->tg, pl->rec->cols[i].name);
+
+		if (source_row(pl->src, pl->rec->cols[i].attnum) >= 0 || row < 0)
+			continue;
+		pl->dropped[row] = true;
+		planner_add(pl, ST_DROP, alter_column(pl, "DROP COLUMN IF EXISTS %s%s",
+											  pl->rec->cols[i].name, NULL));
+	}
+}
+
+/*
+ * With a record: pair desc's column i with its target column (renamed
+ * when the record knows it by another name), or add it.
+ */
+static int
+pair_recorded(planner *pl, int i, int srow)
+{
+	const char *name = pl->desc->atts[i].name;
+	const ddl_col *rc = record_col(pl->rec, pl->attnums[i]);
+	int			row;
+
+	if (rc == NULL)
+	{
+		row = live_target_row(pl, name);
+		if (row < 0)
+			return plan_add_column(pl, srow);
+	}
+	else if (strcmp(rc->name, name) != 0)
+	{
+		row = live_target_row(pl, rc->name);
+		if (row < 0 || live_target_row(pl, name) >= 0)
+		{
+			error("column \"%s\" of table \"%s\" was renamed to \"%s\" on the source, and the target does not have it as \"%s\" alone",
+				  rc->name, pl->display, name, rc->name);
+			log_hint("Rename the column on the target as on the source, then run pgcrane follow again.");
+			return CDC_MISMATCH;
+		}
+		char	   *to = conn_quote_ident(pl->tgt, name);
+
+		planner_add(pl, ST_RENAME, alter_column(pl, "RENAME COLUMN %s TO %s", rc->name, to));
+		free(to);
+	}
+	else if ((row = live_target_row(pl, name)) < 0)
+		return 0;				/* gone from the target: apply_rel says so */
+	pl->paired[row] = true;
+	plan_type(pl, srow, row);
+	return 0;
+}
+
+/* Without a record: the name pairs, and a type must be the same. */
+static int
+pair_by_name(planner *pl, int i, int srow, bool *add)
+{
+	int			row = target_row(pl->tg, pl->desc->atts[i].name);
+
+	*add = row < 0;
+	if (row < 0)
+		return 0;
+	pl->paired[row] = true;
+	if (strcmp(PQgetvalue(pl->src, srow, SC_TYPE), PQgetvalue(pl->tg, row, TC_TYPE)) == 0)
+		return 0;
+	error("column \"%s\" of table \"%s\" has type %s on the target but %s on the source",
+		  pl->desc->atts[i].name, pl->display, PQgetvalue(pl->tg, row, TC_TYPE),
+		  PQgetvalue(pl->src, srow, SC_TYPE));
+	log_detail("The follow has no record of this table's columns from before the change: it cannot tell a changed type from a column dropped and added again.");
+	log_hint("Make the column the same on the target, then run pgcrane follow again.");
+	return CDC_MISMATCH;
+}
+
+/*
+ * Without a record, columns to add: only when the target has no column
+ * the source does not send, which could be one of them renamed.
+ */
+static int
+add_unrecorded(planner *pl, const bool *add)
+{
+	for (int row = 0; row < PQntuples(pl->tg); row++)
+	{
+		if (pl->paired[row] || PQgetvalue(pl->tg, row, TC_GENERATED)[0] == 't')
+			continue;
+		for (int i = 0; i < pl->desc->natts; i++)
+		{
+			if (!add[i])
+				continue;
+			error("column \"%s\" of table \"%s\" is not on the target, which has column \"%s\" that the source does not send",
+				  pl->desc->atts[i].name, pl->display, PQgetvalue(pl->tg, row, TC_ATTNAME));
+			log_detail("The follow has no record of this table's columns from before the change: it cannot tell a renamed column from a column dropped and another added.");
+			log_hint("Make the columns the same on the target, then run pgcrane follow again.");
+			return CDC_MISMATCH;
+		}
+	}
+	for (int i = 0; i < pl->desc->natts; i++)
+	{
+		int			rc = add[i] ? plan_add_column(pl, source_row(pl->src, pl->attnums[i])) : 0;
+
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* The plan for a table both sides have, the source agreeing with desc. */
+static int
+plan_columns(planner *pl)
+{
+	bool	   *add = xcalloc((size_t) pl->desc->natts + 1, sizeof(bool));
+	bool		any_add = false;
+	int			rc = 0;
+
+	pl->dropped = xcalloc((size_t) PQntuples(pl->tg) + 1, sizeof(bool));
+	pl->paired = xcalloc((size_t) PQntuples(pl->tg) + 1, sizeof(bool));
+	if (pl->rec)
+		plan_drops(pl);
+	for (int i = 0; i < pl->desc->natts && rc == 0; i++)
+	{
+		int			srow = source_row(pl->src, pl->attnums[i]);
+
+		if (pl->rec)
+			rc = pair_recorded(pl, i, srow);
+		else
+			rc = pair_by_name(pl, i, srow, &add[i]);
+		any_add |= add[i];
+	}
+	if (rc == 0 && any_add)
+		rc = add_unrecorded(pl, add);
+	free(add);
+	return rc;
+}
+
+/* ---------- the plan of a table ---------- */
+
+/* The names of the columns that rows of res at col are, joined. */
+static char *
+column_list(const PGresult *res, int col, bool sent_only)
+{
+	strbuf		sb = STRBUF_INIT;
+
+	for (int row = 0; row < PQntuples(res); row++)
+	{
+		if (PQgetisnull(res, row, col) || (sent_only && !sent_column(res, row)))
+			continue;
+		strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", PQgetvalue(res, row, col));
+	}
+	return strbuf_detach(&sb);
+}
+
+/* The source's catalog is past what the stream describes: stop. */
+static int
+moved_on(const planner *pl)
+{
+	strbuf		stream = STRBUF_INIT;
+	char	   *now = column_list(pl->src, SC_ATTNAME, true);
+
+	for (int i = 0; i < pl->desc->natts; i++)
+		strbuf_addf(&stream, "%s%s", i ? ", " : "", pl->desc->atts[i].name);
+	error("table \"%s\" changed again on the source after the change the replication stream describes",
+		  pl->display);
+	if (PQntuples(pl->src) == 0)
+		log_detail("The stream describes columns (%s); the table is no longer on the source.",
+				   strbuf_str(&stream));
+	else
+		log_detail("The stream describes columns (%s); the source's catalog now has (%s).  A change is applied only from a definition that matches the stream.",
+				   strbuf_str(&stream), now);
+	log_hint("Make the table on the target as the stream describes it, then run pgcrane follow again.");
+	strbuf_release(&stream);
+	free(now);
+	return CDC_MISMATCH;
+}
+
+/* The source does not agree with desc: go on only if nothing is to change. */
+static int
+plan_disagreeing(const planner *pl)
+{
+	for (int i = 0; i < pl->desc->natts; i++)
+		if (target_row(pl->tg, pl->desc->atts[i].name) < 0)
+			return moved_on(pl);
+	return 0;
+}
+
+/* Whether the clone copied the table of source OID oid: 1, 0, -1. */
+static int
+cloned(ddl_ctx *d, uint32_t oid)
+{
+	int64_t		first,
+				end;
+	bool		done;
+	int			n = state_load_parts(d->st, oid, &first, &end, &done, 1);
+
+	return n < 0 ? -1 : n > 0;
+}
+
+/* A table the target lacks: new on the source, or renamed (a stop). */
+static int
+plan_new_table(planner *pl, const ddl_record *rec, bool agrees, ddl_plan *p)
+{
+	int			was_cloned = cloned(pl->d, pl->desc->oid);
+
+	if (was_cloned < 0)
+		return -1;
+	if (rec->present || was_cloned)
+	{
+		error("table \"%s\" does not exist on the target", pl->display);
+		log_detail("The table was copied before under another name: it was renamed on the source, or renamed or dropped on the target.  pgcrane applies no table renames.");
+		log_hint("Rename the table on the target as on the source, then run pgcrane follow again.");
+		return CDC_MISMATCH;
+	}
+	if (!agrees)
+		return moved_on(pl);
+	p->creates_table = true;
+	plan_add(p, xstrdup(pl->qname));
+	return 0;
+}
+
+/* The planner's statements into p, in the order they must run. */
+static void
+planner_take(planner *pl, ddl_plan *p)
+{
+	for (int k = 0; k < 4; k++)
+	{
+		for (int i = 0; i < pl->nstmts[k]; i++)
+			plan_add(p, pl->stmts[k][i]);
+		pl->nstmts[k] = 0;
+	}
+}
+
+int
+ddl_plan_relation(ddl_ctx *d, PGconn *tgt, const pgo_relation *desc, ddl_plan *p)
+{
+	planner		pl;
+	int32_t    *attnums = xcalloc((size_t) desc->natts + 1, sizeof(int32_t));
+	PGresult   *src = read_source(d, desc->oid);
+	PGresult   *tg = src ? read_target(tgt, desc) : NULL;
+	ddl_record *rec = tg ? record_get(d, desc->oid) : NULL;
+	bool		agrees;
+	int			rc;
+
+	*p = (ddl_plan) DDL_PLAN_INIT;
+	memset(&pl, 0, sizeof(pl));
+	if (rec == NULL)
+	{
+		PQclear(src);
+		PQclear(tg);
+		free(attnums);
+		return -1;
+	}
+	pl.d = d;
+	pl.tgt = tgt;
+	pl.desc = desc;
+	pl.src = src;
+	pl.tg = tg;
+	pl.rec = rec->present ? rec : NULL;
+	pl.attnums = attnums;
+	pl.qname = conn_qualified_name(tgt, desc->nspname, desc->relname);
+	pl.display = str_printf("%s.%s", desc->nspname, desc->relname);
+	pl.empty = -1;
+	agrees = source_agrees(src, desc, attnums);
+	if (PQntuples(tg) == 0)
+		rc = plan_new_table(&pl, rec, agrees, p);
+	else if (!agrees)
+		rc = plan_disagreeing(&pl);
+	else
+	{
+		rc = plan_columns(&pl);
+		if (rc == 0)
+			planner_take(&pl, p);
+		if (rc == 0 && p->n == 0)
+			rc = record_put(d, desc, attnums);
+	}
+	p->display = pl.display;
+	pl.display = NULL;
+	p->attnums = attnums;
+	p->natts = agrees ? desc->natts : 0;
+	planner_release(&pl);
+	PQclear(src);
+	PQclear(tg);
+	if (rc != 0)
+		ddl_plan_release(p);
+	return rc;
+}
+
+/* ---------- running a plan ---------- */
+
+/*
+ * pg_dump's plain output in path as SQL to run in a transaction: without
+ * its session settings (SET, set_config) and psql meta-commands.  NULL
+ * (logged) when it cannot be read.
+ */
+static char *
+read_script(const char *path)
+{
+	FILE	   *f = fopen(path, "r");
+	strbuf		sb = STRBUF_INIT;
+	char		line[8192];
+	bool		at_start = true;
+
+	if (f == NULL)
+	{
+		error("could not read file \"%s\": %m", path);
+		return NULL;
+	}
+	while (fgets(line, sizeof(line), f))
+	{
+		bool		skip = at_start && (line[0] == '\\' || strncmp(line, "SET ", 4) == 0 ||
+									   strncmp(line, "SELECT pg_catalog.set_config(", 29) == 0);
+
+		if (!skip)
+			strbuf_adds(&sb, line);
+		at_start = strchr(line, '\n') != NULL;
+	}
+	fclose(f);
+	return strbuf_detach(&sb);
+}
+
+/* The definitions of the n relations names from the source; NULL (logged). */
+static char *
+dump_relations(ddl_ctx *d, const char *const *names, int n)
+{
+	schema_tools tools;
+	char	   *path = str_printf("%s/ddl-dump.sql", state_dir(d->st));
+	char	   *script = NULL;
+
+	if (schema_find_tools(conn_server_major(d->src), &tools) != 0)
+		error("no pg_dump of version %d or later was found", conn_server_major(d->src));
+	else if (schema_dump_relations(&tools, d->source, names, n, d->no_owner, d->no_acl,
+								   path) == 0)
+		script = read_script(path);
+	(void) unlink(path);
+	free(path);
+	return script;
+}
+
+/*
+ * Run sql in the open transaction on tgt; 0, CDC_MISMATCH (the statement
+ * failed, logged with it) or -1 (the connection broke).
+ */
+static int
+run_statement(PGconn *tgt, const char *display, const char *sql)
+{
+	PGresult   *res = PQexec(tgt, sql);
+	int			rc = 0;
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+	{
+		char	   *what = str_printf("apply a schema change of table \"%s\"", display);
+
+		conn_log_result_error(res, SIDE_TARGET, what);
+		log_detail("The statement was: %s", sql);
+		log_hint("Make the table on the target as on the source, then run pgcrane follow again.");
+		free(what);
+		rc = PQstatus(tgt) == CONNECTION_BAD ? -1 : CDC_MISMATCH;
+	}
+	PQclear(res);
+	return rc;
+}
+
+/* Run the n statements in a transaction of their own on tgt. */
+static int
+run_transaction(PGconn *tgt, const char *display, char *const *sql, int n)
+{
+	int			rc = conn_exec(tgt, SIDE_TARGET, "BEGIN");
+
+	if (rc == 0)
+		rc = conn_exec(tgt, SIDE_TARGET, DDL_LOCK_TIMEOUT);
+	for (int i = 0; rc == 0 && i < n; i++)
+		rc = run_statement(tgt, display, sql[i]);
+	if (rc == 0)
+		return conn_exec(tgt, SIDE_TARGET, "COMMIT");
+	if (PQstatus(tgt) == CONNECTION_OK)
+		(void) conn_exec(tgt, SIDE_TARGET, "ROLLBACK");
+	return rc != 0 ? rc : -1;
+}
+
+int
+ddl_execute(ddl_ctx *d, PGconn *tgt, const pgo_relation *desc, const ddl_plan *p)
+{
+	char	   *script = NULL;
+	int			created = 0;
+	int			rc;
+
+	if (p->creates_table)
+	{
+		log_info("table \"%s\" is new on the source; creating it on the target", p->display);
+		script = dump_relations(d, (const char *const *) p->sql, 1);
+		if (script == NULL)
+			return -1;
+		rc = run_transaction(tgt, p->display, &script, 1);
+	}
+	else
+	{
+		for (int i = 0; i < p->n; i++)
+			log_info("table \"%s\" changed on the source; on the target: %s", p->display,
+					 p->sql[i]);
+		rc = run_transaction(tgt, p->display, p->sql, p->n);
+	}
+	free(script);
+	if (rc == 0 && p->natts == desc->natts)
+		rc = record_put(d, desc, p->attnums);
+	if (rc == 0 && p->creates_table)
+		rc = ddl_create_sequences(d, tgt, &created);
+	return rc;
+}
+
+/* ---------- sequences ---------- */
+
+/* Sequences but those of identity columns and of extensions, qualified. */
+static const char *const sequences_sql =
+"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
+"  FROM pg_catalog.pg_class c"
+"  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
+" WHERE c.relkind = 'S'"
+"   AND n.nspname NOT IN ('pg_catalog', 'information_schema')"
+"   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_depend d"
+"                    WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+"                      AND d.objid = c.oid AND d.deptype IN ('i', 'e'))"
+" ORDER BY 1";
+
+/* Whether res (one name a row) has name. */
+static bool
+has_name(const PGresult *res, const char *name)
+{
+	for (int row = 0; row < PQntuples(res); row++)
+		if (strcmp(PQgetvalue(res, row, 0), name) == 0)
+			return true;
+	return false;
+}
+
+/* Create the n sequences of names; 0, CDC_MISMATCH or -1 (logged). */
+static int
+create_sequences(ddl_ctx *d, PGconn *tgt, const char *const *names, int n)
+{
+	char	   *script = dump_relations(d, names, n);
+	int			rc;
+
+	if (script == NULL)
+		return -1;
+	for (int i = 0; i < n; i++)
+		log_info("sequence \"%s\" is new on the source; creating it on the target", names[i]);
+	rc = run_transaction(tgt, names[0], &script, 1);
+	free(script);
+	return rc;
+}
+
+int
+ddl_create_sequences(ddl_ctx *d, PGconn *tgt, int *created)
+{
+	PGconn	   *src = source_conn(d);
+	PGresult   *s = src ? conn_query(src, SIDE_SOURCE, "list the sequences", sequences_sql,
+									 0, NULL) : NULL;
+	PGresult   *t = s ? conn_query(tgt, SIDE_TARGET, "list the sequences", sequences_sql,
+								   0, NULL) : NULL;
+	const char *batch[24];
+	int			n = 0,
+				rc = t ? 0 : -1;
+
+	*created = 0;
+	for (int row = 0; t && rc == 0 && row <= PQntuples(s); row++)
+	{
+		if (row < PQntuples(s) && !has_name(t, PQgetvalue(s, row, 0)))
+			batch[n++] = PQgetvalue(s, row, 0);
+		if (n > 0 && (n == 24 || row == PQntuples(s)))
+		{
+			rc = create_sequences(d, tgt, batch, n);
+			*created += rc == 0 ? n : 0;
+			n = 0;
+		}
+	}
+	PQclear(s);
+	PQclear(t);
+	return rc;
+}
