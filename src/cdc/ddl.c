@@ -357,35 +357,52 @@ sent_column(const PGresult *src, int row)
 		PQgetvalue(src, row, SC_GENERATED)[0] == '\0';
 }
 
+/* The source row of the sent column named name, or -1. */
+static int
+source_row_named(const PGresult *src, const char *name)
+{
+	for (int row = 0; row < PQntuples(src); row++)
+		if (sent_column(src, row) && strcmp(PQgetvalue(src, row, SC_ATTNAME), name) == 0)
+			return row;
+	return -1;
+}
+
+/* Whether source row row has the type of att. */
+static bool
+same_type(const PGresult *src, int row, const pgo_attr *att)
+{
+	return row >= 0 &&
+		strtoul(PQgetvalue(src, row, SC_TYPOID), NULL, 10) == att->typoid &&
+		strtol(PQgetvalue(src, row, SC_TYPMOD), NULL, 10) == att->typmod;
+}
+
 /*
- * Whether the source's catalog describes what desc does; fills attnums
- * (desc->natts of them) with the source's column numbers when it does.
+ * Pair desc's columns with the source's catalog by name: srows[i] the
+ * row (-1: no column of that name now), attnums[i] its number (-1).
+ * Whether the catalog describes exactly what desc does: the same table
+ * name and columns, in order, of the same types.
  */
 static bool
-source_agrees(const PGresult *src, const pgo_relation *desc, int32_t *attnums)
+map_source(const PGresult *src, const pgo_relation *desc, int *srows, int32_t *attnums)
 {
-	int			i = 0;
+	bool		agrees = PQntuples(src) > 0 &&
+		strcmp(PQgetvalue(src, 0, SC_NSPNAME), desc->nspname) == 0 &&
+		strcmp(PQgetvalue(src, 0, SC_RELNAME), desc->relname) == 0;
+	int			nsent = 0,
+				prev = -1;
 
-	if (PQntuples(src) == 0 ||
-		strcmp(PQgetvalue(src, 0, SC_NSPNAME), desc->nspname) != 0 ||
-		strcmp(PQgetvalue(src, 0, SC_RELNAME), desc->relname) != 0)
-		return false;
 	for (int row = 0; row < PQntuples(src); row++)
+		nsent += sent_column(src, row);
+	agrees &= nsent == desc->natts;
+	for (int i = 0; i < desc->natts; i++)
 	{
-		const pgo_attr *att;
-
-		if (!sent_column(src, row))
-			continue;
-		if (i == desc->natts)
-			return false;
-		att = &desc->atts[i];
-		if (strcmp(PQgetvalue(src, row, SC_ATTNAME), att->name) != 0 ||
-			strtoul(PQgetvalue(src, row, SC_TYPOID), NULL, 10) != att->typoid ||
-			strtol(PQgetvalue(src, row, SC_TYPMOD), NULL, 10) != att->typmod)
-			return false;
-		attnums[i++] = (int32_t) strtol(PQgetvalue(src, row, SC_ATTNUM), NULL, 10);
+		srows[i] = source_row_named(src, desc->atts[i].name);
+		attnums[i] = srows[i] < 0 ? -1 :
+			(int32_t) strtol(PQgetvalue(src, srows[i], SC_ATTNUM), NULL, 10);
+		agrees &= same_type(src, srows[i], &desc->atts[i]) && srows[i] > prev;
+		prev = srows[i];
 	}
-	return i == desc->natts;
+	return agrees;
 }
 
 /* The source row of the column numbered attnum, or -1. */
@@ -444,7 +461,9 @@ typedef struct planner
 	const PGresult *src;		/* source_table_sql */
 	const PGresult *tg;			/* target_table_sql */
 	const ddl_record *rec;		/* NULL when the follow has none */
-	const int32_t *attnums;		/* of desc's columns on the source */
+	int32_t    *attnums;		/* of desc's columns on the source, -1 */
+	int		   *srows;			/* their rows in src, -1 */
+	PGresult   *types;			/* the type of each of desc's columns */
 	char	   *qname;			/* the target's "schema"."table" */
 	char	   *display;
 	bool	   *dropped;		/* per target row: dropped by the plan */
@@ -458,6 +477,12 @@ enum
 {
 	ST_DROP, ST_RENAME, ST_TYPE, ST_ADD
 };
+
+/* The type of each column desc describes, as format_type() prints it. */
+static const char *const types_sql =
+"SELECT pg_catalog.format_type(u.t, u.m)"
+"  FROM unnest($1::pg_catalog.oid[], $2::pg_catalog.int4[]) WITH ORDINALITY AS u(t, m, i)"
+" ORDER BY u.i";
 
 static void
 planner_add(planner *pl, int kind, char *sql)
@@ -476,10 +501,43 @@ planner_release(planner *pl)
 			free(pl->stmts[k][i]);
 		free(pl->stmts[k]);
 	}
+	PQclear(pl->types);
+	free(pl->srows);
 	free(pl->dropped);
 	free(pl->paired);
 	free(pl->qname);
 	free(pl->display);
+}
+
+/* Read the types of desc's columns from the source; 0 or -1 (logged). */
+static int
+read_types(planner *pl)
+{
+	strbuf		oids = STRBUF_INIT;
+	strbuf		mods = STRBUF_INIT;
+	const char *params[2];
+
+	for (int i = 0; i < pl->desc->natts; i++)
+	{
+		strbuf_addf(&oids, "%s%u", i ? "," : "{", pl->desc->atts[i].typoid);
+		strbuf_addf(&mods, "%s%d", i ? "," : "{", (int) pl->desc->atts[i].typmod);
+	}
+	strbuf_adds(&oids, pl->desc->natts ? "}" : "{}");
+	strbuf_adds(&mods, pl->desc->natts ? "}" : "{}");
+	params[0] = strbuf_str(&oids);
+	params[1] = strbuf_str(&mods);
+	pl->types = conn_query(pl->d->src, SIDE_SOURCE, "read the types of a table's columns",
+						   types_sql, 2, params);
+	strbuf_release(&oids);
+	strbuf_release(&mods);
+	return pl->types ? 0 : -1;
+}
+
+/* The type of desc's column i. */
+static const char *
+desc_type(const planner *pl, int i)
+{
+	return PQgetvalue(pl->types, i, 0);
 }
 
 /* "ALTER TABLE qname " followed by fmt's text about one quoted column. */
@@ -513,6 +571,33 @@ target_empty(planner *pl)
 	pl->empty = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	return pl->empty;
+}
+
+/* The source's catalog is past what the stream describes: stop. */
+static int
+moved_on(const planner *pl)
+{
+	strbuf		stream = STRBUF_INIT;
+	strbuf		now = STRBUF_INIT;
+
+	for (int i = 0; i < pl->desc->natts; i++)
+		strbuf_addf(&stream, "%s%s", i ? ", " : "", pl->desc->atts[i].name);
+	for (int row = 0; row < PQntuples(pl->src); row++)
+		if (sent_column(pl->src, row))
+			strbuf_addf(&now, "%s%s", now.len ? ", " : "",
+						PQgetvalue(pl->src, row, SC_ATTNAME));
+	error("table \"%s\" changed again on the source after the change the replication stream describes",
+		  pl->display);
+	if (PQntuples(pl->src) == 0)
+		log_detail("The stream describes columns (%s); the table is no longer on the source.",
+				   strbuf_str(&stream));
+	else
+		log_detail("The stream describes columns (%s); the source's catalog now has (%s).  A change is applied only from a definition that matches the stream.",
+				   strbuf_str(&stream), strbuf_str(&now));
+	log_hint("Make the table on the target as the stream describes it, then run pgcrane follow again.");
+	strbuf_release(&stream);
+	strbuf_release(&now);
+	return CDC_MISMATCH;
 }
 
 /*
@@ -553,19 +638,28 @@ missing_value(planner *pl, int srow, char **clause)
 	return CDC_MISMATCH;
 }
 
-/* Plan ADD COLUMN for the source's column of row srow; 0, CDC_MISMATCH, -1. */
+/*
+ * Plan ADD COLUMN for desc's column i, defined by the source's catalog,
+ * which must have it as desc does; 0, CDC_MISMATCH or -1 (logged).
+ */
 static int
-plan_add_column(planner *pl, int srow)
+plan_add_column(planner *pl, int i)
 {
 	const PGresult *s = pl->src;
-	const char *name = PQgetvalue(s, srow, SC_ATTNAME);
-	char		ident = PQgetvalue(s, srow, SC_IDENTITY)[0];
-	bool		has_default = !PQgetisnull(s, srow, SC_DEFAULT);
+	int			srow = pl->srows[i];
+	const char *name = pl->desc->atts[i].name;
+	char		ident;
+	bool		has_default;
 	strbuf		def = STRBUF_INIT;
 	char	   *fill = NULL;
-	int			empty = (ident || has_default) ? target_empty(pl) : 1;
-	int			rc = 0;
+	int			empty,
+				rc = 0;
 
+	if (!same_type(s, srow, &pl->desc->atts[i]))
+		return moved_on(pl);
+	ident = PQgetvalue(s, srow, SC_IDENTITY)[0];
+	has_default = !PQgetisnull(s, srow, SC_DEFAULT);
+	empty = (ident || has_default) ? target_empty(pl) : 1;
 	if (empty < 0)
 		return -1;
 	strbuf_adds(&def, PQgetvalue(s, srow, SC_TYPE));
@@ -604,17 +698,22 @@ plan_add_column(planner *pl, int srow)
 	return rc;
 }
 
-/* Plan ALTER COLUMN TYPE when the target's column has another type. */
+/*
+ * Plan ALTER COLUMN TYPE when the target's column (row trow) has another
+ * type than desc's column i (with the source's collation when the
+ * catalog still has the column as desc does).
+ */
 static void
-plan_type(planner *pl, int srow, int trow)
+plan_type(planner *pl, int i, int trow)
 {
-	const char *stype = PQgetvalue(pl->src, srow, SC_TYPE);
+	int			srow = pl->srows[i];
 	strbuf		t = STRBUF_INIT;
 
-	if (strcmp(stype, PQgetvalue(pl->tg, trow, TC_TYPE)) == 0)
+	if (strcmp(desc_type(pl, i), PQgetvalue(pl->tg, trow, TC_TYPE)) == 0)
 		return;
-	strbuf_addf(&t, "TYPE %s", stype);
-	if (!PQgetisnull(pl->src, srow, SC_COLLATION))
+	strbuf_addf(&t, "TYPE %s", desc_type(pl, i));
+	if (same_type(pl->src, srow, &pl->desc->atts[i]) &&
+		!PQgetisnull(pl->src, srow, SC_COLLATION))
 		strbuf_addf(&t, " COLLATE %s", PQgetvalue(pl->src, srow, SC_COLLATION));
 	planner_add(pl, ST_TYPE, alter_column(pl, "ALTER COLUMN %s %s",
 										  PQgetvalue(pl->tg, trow, TC_ATTNAME),
@@ -631,64 +730,85 @@ live_target_row(const planner *pl, const char *name)
 	return row >= 0 && !pl->dropped[row] ? row : -1;
 }
 
-/* With a record: drop the target columns of source columns now gone. */
+/* Whether desc has a column named name. */
+static bool
+described(const pgo_relation *desc, const char *name)
+{
+	for (int i = 0; i < desc->natts; i++)
+		if (strcmp(desc->atts[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * With a record: drop the target columns of source columns that are gone
+ * (their attnum is not in the source's catalog, their name not in desc).
+ */
 static void
 plan_drops(planner *pl)
 {
 	for (int i = 0; i < pl->rec->n; i++)
 	{
-		int			row = target_row(pl->tg, pl->rec->cols[i].name);
+		const ddl_col *c = &pl->rec->cols[i];
+		int			row = target_row(pl->tg, c->name);
 
-		if (source_row(pl->src, pl->rec->cols[i].attnum) >= 0 || row < 0)
+		if (row < 0 || source_row(pl->src, c->attnum) >= 0 || described(pl->desc, c->name))
 			continue;
 		pl->dropped[row] = true;
-		planner_add(pl, ST_DROP, alter_column(pl, "DROP COLUMN IF EXISTS %s%s",
-											  pl->rec->cols[i].name, NULL));
+		planner_add(pl, ST_DROP, alter_column(pl, "DROP COLUMN IF EXISTS %s%s", c->name, NULL));
 	}
+}
+
+/* Plan the rename of recorded column c to desc's column i; its target row. */
+static int
+plan_rename(planner *pl, int i, const ddl_col *c)
+{
+	const char *name = pl->desc->atts[i].name;
+	int			row = live_target_row(pl, c->name);
+	char	   *to;
+
+	if (row < 0 || live_target_row(pl, name) >= 0)
+	{
+		error("column \"%s\" of table \"%s\" was renamed to \"%s\" on the source, and the target does not have it as \"%s\" alone",
+			  c->name, pl->display, name, c->name);
+		log_hint("Rename the column on the target as on the source, then run pgcrane follow again.");
+		return CDC_MISMATCH;
+	}
+	to = conn_quote_ident(pl->tgt, name);
+	planner_add(pl, ST_RENAME, alter_column(pl, "RENAME COLUMN %s TO %s", c->name, to));
+	free(to);
+	return row;
 }
 
 /*
  * With a record: pair desc's column i with its target column (renamed
- * when the record knows it by another name), or add it.
+ * when the record knows its attnum by another name), or add it.
  */
 static int
-pair_recorded(planner *pl, int i, int srow)
+pair_recorded(planner *pl, int i)
 {
 	const char *name = pl->desc->atts[i].name;
-	const ddl_col *rc = record_col(pl->rec, pl->attnums[i]);
+	const ddl_col *c = pl->attnums[i] > 0 ? record_col(pl->rec, pl->attnums[i]) : NULL;
 	int			row;
 
-	if (rc == NULL)
-	{
+	if (c != NULL && strcmp(c->name, name) != 0)
+		row = plan_rename(pl, i, c);
+	else
 		row = live_target_row(pl, name);
-		if (row < 0)
-			return plan_add_column(pl, srow);
-	}
-	else if (strcmp(rc->name, name) != 0)
-	{
-		row = live_target_row(pl, rc->name);
-		if (row < 0 || live_target_row(pl, name) >= 0)
-		{
-			error("column \"%s\" of table \"%s\" was renamed to \"%s\" on the source, and the target does not have it as \"%s\" alone",
-				  rc->name, pl->display, name, rc->name);
-			log_hint("Rename the column on the target as on the source, then run pgcrane follow again.");
-			return CDC_MISMATCH;
-		}
-		char	   *to = conn_quote_ident(pl->tgt, name);
-
-		planner_add(pl, ST_RENAME, alter_column(pl, "RENAME COLUMN %s TO %s", rc->name, to));
-		free(to);
-	}
-	else if ((row = live_target_row(pl, name)) < 0)
+	if (row == CDC_MISMATCH)
+		return row;
+	if (row < 0 && c == NULL)
+		return plan_add_column(pl, i);
+	if (row < 0)
 		return 0;				/* gone from the target: apply_rel says so */
 	pl->paired[row] = true;
-	plan_type(pl, srow, row);
+	plan_type(pl, i, row);
 	return 0;
 }
 
 /* Without a record: the name pairs, and a type must be the same. */
 static int
-pair_by_name(planner *pl, int i, int srow, bool *add)
+pair_by_name(planner *pl, int i, bool *add)
 {
 	int			row = target_row(pl->tg, pl->desc->atts[i].name);
 
@@ -696,11 +816,11 @@ pair_by_name(planner *pl, int i, int srow, bool *add)
 	if (row < 0)
 		return 0;
 	pl->paired[row] = true;
-	if (strcmp(PQgetvalue(pl->src, srow, SC_TYPE), PQgetvalue(pl->tg, row, TC_TYPE)) == 0)
+	if (strcmp(desc_type(pl, i), PQgetvalue(pl->tg, row, TC_TYPE)) == 0)
 		return 0;
 	error("column \"%s\" of table \"%s\" has type %s on the target but %s on the source",
 		  pl->desc->atts[i].name, pl->display, PQgetvalue(pl->tg, row, TC_TYPE),
-		  PQgetvalue(pl->src, srow, SC_TYPE));
+		  desc_type(pl, i));
 	log_detail("The follow has no record of this table's columns from before the change: it cannot tell a changed type from a column dropped and added again.");
 	log_hint("Make the column the same on the target, then run pgcrane follow again.");
 	return CDC_MISMATCH;
@@ -715,7 +835,8 @@ add_unrecorded(planner *pl, const bool *add)
 {
 	for (int row = 0; row < PQntuples(pl->tg); row++)
 	{
-		if (pl->paired[row] || PQgetvalue(pl->tg, row, TC_GENERATED)[0] == 't')
+		if (pl->paired[row] || PQgetisnull(pl->tg, row, TC_ATTNAME) ||
+			PQgetvalue(pl->tg, row, TC_GENERATED)[0] == 't')
 			continue;
 		for (int i = 0; i < pl->desc->natts; i++)
 		{
@@ -730,7 +851,7 @@ add_unrecorded(planner *pl, const bool *add)
 	}
 	for (int i = 0; i < pl->desc->natts; i++)
 	{
-		int			rc = add[i] ? plan_add_column(pl, source_row(pl->src, pl->attnums[i])) : 0;
+		int			rc = add[i] ? plan_add_column(pl, i) : 0;
 
 		if (rc != 0)
 			return rc;
@@ -738,26 +859,24 @@ add_unrecorded(planner *pl, const bool *add)
 	return 0;
 }
 
-/* The plan for a table both sides have, the source agreeing with desc. */
+/* The plan for a table both sides have. */
 static int
 plan_columns(planner *pl)
 {
 	bool	   *add = xcalloc((size_t) pl->desc->natts + 1, sizeof(bool));
 	bool		any_add = false;
-	int			rc = 0;
+	int			rc = read_types(pl);
 
 	pl->dropped = xcalloc((size_t) PQntuples(pl->tg) + 1, sizeof(bool));
 	pl->paired = xcalloc((size_t) PQntuples(pl->tg) + 1, sizeof(bool));
-	if (pl->rec)
+	if (rc == 0 && pl->rec)
 		plan_drops(pl);
 	for (int i = 0; i < pl->desc->natts && rc == 0; i++)
 	{
-		int			srow = source_row(pl->src, pl->attnums[i]);
-
 		if (pl->rec)
-			rc = pair_recorded(pl, i, srow);
+			rc = pair_recorded(pl, i);
 		else
-			rc = pair_by_name(pl, i, srow, &add[i]);
+			rc = pair_by_name(pl, i, &add[i]);
 		any_add |= add[i];
 	}
 	if (rc == 0 && any_add)
@@ -767,54 +886,6 @@ plan_columns(planner *pl)
 }
 
 /* ---------- the plan of a table ---------- */
-
-/* The names of the columns that rows of res at col are, joined. */
-static char *
-column_list(const PGresult *res, int col, bool sent_only)
-{
-	strbuf		sb = STRBUF_INIT;
-
-	for (int row = 0; row < PQntuples(res); row++)
-	{
-		if (PQgetisnull(res, row, col) || (sent_only && !sent_column(res, row)))
-			continue;
-		strbuf_addf(&sb, "%s%s", sb.len ? ", " : "", PQgetvalue(res, row, col));
-	}
-	return strbuf_detach(&sb);
-}
-
-/* The source's catalog is past what the stream describes: stop. */
-static int
-moved_on(const planner *pl)
-{
-	strbuf		stream = STRBUF_INIT;
-	char	   *now = column_list(pl->src, SC_ATTNAME, true);
-
-	for (int i = 0; i < pl->desc->natts; i++)
-		strbuf_addf(&stream, "%s%s", i ? ", " : "", pl->desc->atts[i].name);
-	error("table \"%s\" changed again on the source after the change the replication stream describes",
-		  pl->display);
-	if (PQntuples(pl->src) == 0)
-		log_detail("The stream describes columns (%s); the table is no longer on the source.",
-				   strbuf_str(&stream));
-	else
-		log_detail("The stream describes columns (%s); the source's catalog now has (%s).  A change is applied only from a definition that matches the stream.",
-				   strbuf_str(&stream), now);
-	log_hint("Make the table on the target as the stream describes it, then run pgcrane follow again.");
-	strbuf_release(&stream);
-	free(now);
-	return CDC_MISMATCH;
-}
-
-/* The source does not agree with desc: go on only if nothing is to change. */
-static int
-plan_disagreeing(const planner *pl)
-{
-	for (int i = 0; i < pl->desc->natts; i++)
-		if (target_row(pl->tg, pl->desc->atts[i].name) < 0)
-			return moved_on(pl);
-	return 0;
-}
 
 /* Whether the clone copied the table of source OID oid: 1, 0, -1. */
 static int
@@ -862,6 +933,16 @@ planner_take(planner *pl, ddl_plan *p)
 	}
 }
 
+/* Whether every described column has its source attnum. */
+static bool
+all_known(const int32_t *attnums, int n)
+{
+	for (int i = 0; i < n; i++)
+		if (attnums[i] <= 0)
+			return false;
+	return true;
+}
+
 int
 ddl_plan_relation(ddl_ctx *d, PGconn *tgt, const pgo_relation *desc, ddl_plan *p)
 {
@@ -889,26 +970,25 @@ ddl_plan_relation(ddl_ctx *d, PGconn *tgt, const pgo_relation *desc, ddl_plan *p
 	pl.tg = tg;
 	pl.rec = rec->present ? rec : NULL;
 	pl.attnums = attnums;
+	pl.srows = xcalloc((size_t) desc->natts + 1, sizeof(int));
 	pl.qname = conn_qualified_name(tgt, desc->nspname, desc->relname);
 	pl.display = str_printf("%s.%s", desc->nspname, desc->relname);
 	pl.empty = -1;
-	agrees = source_agrees(src, desc, attnums);
+	agrees = map_source(src, desc, pl.srows, attnums);
 	if (PQntuples(tg) == 0)
 		rc = plan_new_table(&pl, rec, agrees, p);
-	else if (!agrees)
-		rc = plan_disagreeing(&pl);
 	else
 	{
 		rc = plan_columns(&pl);
 		if (rc == 0)
 			planner_take(&pl, p);
-		if (rc == 0 && p->n == 0)
-			rc = record_put(d, desc, attnums);
 	}
 	p->display = pl.display;
 	pl.display = NULL;
 	p->attnums = attnums;
-	p->natts = agrees ? desc->natts : 0;
+	p->natts = all_known(attnums, desc->natts) ? desc->natts : 0;
+	if (rc == 0 && p->n == 0 && p->natts > 0)
+		rc = record_put(d, desc, attnums);
 	planner_release(&pl);
 	PQclear(src);
 	PQclear(tg);
