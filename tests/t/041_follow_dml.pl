@@ -8,7 +8,7 @@
 # and CASCADE, identity and generated columns, a partitioned table with a
 # row moving between partitions, a trigger that must not fire on the
 # target, a transaction larger than logical_decoding_work_mem, sequences.
-# Then schema changes on the source: the follow stops with a message
+# Then schema changes on the source, cloned with --ddl=stop: the follow stops with a message
 # naming the table, and goes on once the target is changed the same way.
 # Ctrl-C stops it cleanly.
 
@@ -147,7 +147,7 @@ EOSQL
 my $clone = start_background($tempdir, 'clone', pgcrane_path(), 'clone', '--follow',
 	'--source' => $src->connstr('dml'),
 	'--target' => $dst->connstr('dml'),
-	'--dir' => $dir, '--jobs' => 2);
+	'--dir' => $dir, '--jobs' => 2, '--ddl=stop');
 $follower = $clone;
 for (my $i = 0; $i < $timeout * 5; $i++)
 {
@@ -261,7 +261,7 @@ is($dst->safe_psql('dml', 'SELECT count(*) FROM audit'),
 	'the trigger did not fire on the target');
 is(state_kv($dir, 'follow.missing_rows'), '0', 'every update and delete found its row');
 
-# ---------- a schema change on the source ----------
+# ---------- a schema change on the source (--ddl=stop) ----------
 
 $src->safe_psql('dml', <<'EOSQL');
 ALTER TABLE gen ADD COLUMN extra text;

@@ -1,9 +1,10 @@
 
 # Copyright (c) pgcrane contributors
 
-# Schema changes during follow stop it at the transaction that needs the
-# change, with every transaction before it committed on the target, and
-# "pgcrane follow" goes on from that transaction once the target matches:
+# With --ddl=stop, schema changes during follow stop it at the transaction
+# that needs the change, with every transaction before it committed on the
+# target, and "pgcrane follow" goes on from that transaction once the
+# target matches:
 #  (a) a backlog of small transactions, row 101, ADD COLUMN, a transaction
 #      writing another table and then row 102: the follow stops with rows
 #      1..101 applied and nothing of the failing transaction; the slot
@@ -40,7 +41,8 @@ sub start_follow
 {
 	my ($name) = @_;
 	$log = "$tempdir/$name.err";
-	return start_background($tempdir, $name, pgcrane_path(), 'follow', '--dir', $dir);
+	return start_background($tempdir, $name, pgcrane_path(), 'follow', '--dir', $dir,
+		'--ddl=stop');
 }
 
 # Run SQL on the source, then wait until the target has the marker row
@@ -102,12 +104,13 @@ EOSQL
 my $clone = start_background($tempdir, 'clone', pgcrane_path(), 'clone', '--follow',
 	'--source' => $src->connstr('ddl'),
 	'--target' => $dst->connstr('ddl'),
-	'--dir' => $dir);
+	'--dir' => $dir, '--ddl=stop');
 $follower = $clone;
 $log = "$tempdir/clone.err";
 ok(wait_state_kv($dir, 'follow.phase', qr/^(catching-up|streaming)$/, 4 * $timeout),
 	'the changes are being applied')
   or diag(slurp_if_exists("$tempdir/clone.err"));
+is(state_kv($dir, 'follow.ddl'), 'stop', 'the clone records --ddl=stop');
 
 # ---------- (c) a column added on the target first ----------
 
