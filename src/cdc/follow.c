@@ -73,6 +73,7 @@
 #include "cdc/carry.h"
 #include "cdc/cutover_extra.h"
 #include "cdc/ddl.h"
+#include "cdc/ddl_report.h"
 #include "cdc/lag.h"
 #include "cdc/outcome.h"
 #include "cdc/pgoutput.h"
@@ -124,6 +125,8 @@ typedef struct follow_ctx
 	uint64_t	start_lsn;
 
 	ddl_ctx    *ddl;			/* --ddl=apply; NULL: schema changes stop */
+	bool		no_owner;		/* the clone's --no-owner and --no-acl */
+	bool		no_acl;
 	cdc_stream	stream;
 	cdc_apply  *ap;
 	PGconn	   *srcq;			/* plain source session: WAL position */
@@ -709,6 +712,8 @@ finish_cutover(follow_ctx *c)
 	note_state(c, cdc_report_put_figures(c->o->st, &f));
 	/* The outcome before the phase: who sees "done" finds it recorded. */
 	cdc_carry_ask(c->source, refresh, &not_carried);
+	(void) ddl_report_differences(c->source, c->target, c->no_owner, c->no_acl,
+								  &not_carried);
 	cdc_report_format_time(time(NULL), now, sizeof(now));
 	note_state(c, state_record_cutover_done(c->o->st, c->cutover_lsn, now, &carried,
 											strbuf_str(&not_carried)));
@@ -1095,6 +1100,8 @@ load_ddl(follow_ctx *c)
 	}
 	if (!ddl_mode_parse(c->o->ddl ? c->o->ddl : d.mode ? d.mode : "apply", &mode))
 		mode = DDL_MODE_DEFAULT;
+	c->no_owner = d.no_owner;
+	c->no_acl = d.no_acl;
 	if (rc == 0 && mode == DDL_APPLY)
 	{
 		ddl_options o = {c->source, c->o->st, d.no_owner, d.no_acl};

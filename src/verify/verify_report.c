@@ -162,6 +162,17 @@ vreport_count(vreport *r)
 	return n;
 }
 
+void
+vreport_item_at(vreport *r, int i, vreport_item *out)
+{
+	pthread_mutex_lock(&r->lock);
+	out->problem = r->items[i].problem;
+	out->kind = r->items[i].kind;
+	out->object = r->items[i].object;
+	out->detail = r->items[i].detail;
+	pthread_mutex_unlock(&r->lock);
+}
+
 static int
 item_cmp(const void *a, const void *b)
 {

@@ -78,6 +78,18 @@ void		vreport_set_excluded(vreport *r, int tables);
 /* Number of differences so far. */
 int			vreport_count(vreport *r);
 
+/* One difference; the strings belong to the report. */
+typedef struct vreport_item
+{
+	const char *problem;
+	const char *kind;
+	const char *object;
+	const char *detail;			/* may be NULL */
+} vreport_item;
+
+/* The difference number i, 0 to vreport_count() - 1, in the order added. */
+void		vreport_item_at(vreport *r, int i, vreport_item *out);
+
 /* Print the difference lines, then the last line if verdict is true. */
 void		vreport_print(vreport *r, FILE *out, bool verdict);
 

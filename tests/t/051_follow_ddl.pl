@@ -15,6 +15,10 @@
 #  (d) the source's catalog moved on past the stream (a column added, a
 #      row, the column dropped, all while the follow is stopped): the
 #      follow stops and names the table;
+#  (e) a schema change in the middle of a backlog, after a transaction
+#      that wrote to another table first: applied between them;
+#  (f) an index and a view made on the source: the cutover names them,
+#      with the statement that fixes the target;
 # then a cutover, and pgcrane verify finds the target equal.
 
 use strict;
@@ -258,6 +262,31 @@ $src->safe_psql('ddl', "INSERT INTO t_moved VALUES (3, 'after')");
 wait_marker('(d) a change after the column was dropped');
 $dst->safe_psql('ddl', 'ALTER TABLE t_moved DROP COLUMN brief');
 
+# ---------- (e) a schema change inside a backlog ----------
+
+# Many small transactions back to back share target transactions; the
+# one after the change wrote to another table first.
+ok(kill('INT', $follower), '(e) the follow gets SIGINT');
+is(wait_background($follower, $timeout), 130, '(e) the follow stops');
+my $backlog = join('', map {
+	"BEGIN; UPDATE acc SET bal = bal + 1 WHERE id = $_; "
+	  . "UPDATE t_add SET v = v || '+' WHERE id = " . ($_ % 50 + 1) . "; COMMIT;\n"
+} 1 .. 100);
+$src->safe_psql('ddl', $backlog . "ALTER TABLE t_add ADD COLUMN e int DEFAULT 5;\n" . $backlog);
+$follower = start_follow('follow_backlog');
+wait_marker('(e) a backlog with a schema change in it');
+like(slurp_if_exists($log), qr/on the target: ALTER TABLE "public"\."t_add" ADD COLUMN IF NOT EXISTS "e" integer/,
+	'(e) the change is applied');
+note("the follow after the backlog:\n" . slurp_if_exists($log));
+tables_equal($src, 'ddl', $dst, 'ddl');
+
+# ---------- (f) other schema changes, reported at the cutover ----------
+
+$src->safe_psql('ddl', <<'EOSQL');
+CREATE INDEX acc_bal ON acc (bal);
+CREATE VIEW rich AS SELECT id FROM acc WHERE bal > 10;
+EOSQL
+
 # ---------- cutover and verify ----------
 
 my ($rc, $out, $stderr) = run_pgcrane('cutover', '--dir', $dir, '--timeout', 4 * $timeout);
@@ -266,6 +295,16 @@ is(wait_background($follower, $timeout), 0, 'the follow ends after the cutover')
   or diag(slurp_if_exists($log));
 tables_equal($src, 'ddl', $dst, 'ddl');
 sequences_equal($src, 'ddl', $dst, 'ddl');
+like($stderr, qr/schema differences left at the cutover: 2/, '(f) the summary counts the differences');
+$err = slurp_if_exists($log);
+like($err, qr/warning: schema difference after the follow: missing on target: index "public\.acc_bal"/,
+	'(f) the cutover names the index');
+like($err, qr/warning: schema difference after the follow: missing on target: view "public\.rich"/,
+	'(f) the cutover names the view');
+my ($fix) = $err =~ /hint: On the target: (CREATE INDEX acc_bal .*;)$/m;
+ok(defined $fix, '(f) with the statement that creates the index') or diag($err);
+$dst->safe_psql('ddl', $fix) if defined $fix;
+$dst->safe_psql('ddl', 'CREATE VIEW rich AS SELECT id FROM acc WHERE bal > 10');
 ($rc, $out, $stderr) = run_pgcrane('verify', '--source' => $src->connstr('ddl'),
 	'--target' => $dst->connstr('ddl'));
 is($rc, 0, 'verify finds the target equal') or diag("$out\n$stderr");
