@@ -258,6 +258,11 @@ cmd_clone(int argc, char **argv)
 		error("option --replica-identity-full needs --follow");
 		rc = EXIT_ERROR;
 	}
+	else if (o.ddl && !o.follow)
+	{
+		error("option --ddl needs --follow");
+		rc = EXIT_ERROR;
+	}
 	else if (!o.resume && !cli_endpoints_resolve(&ep, !o.plan))
 		rc = EXIT_ERROR;
 	else
