@@ -1121,9 +1121,20 @@ ddl_execute(ddl_ctx *d, PGconn *tgt, const pgo_relation *desc, const ddl_plan *p
 
 /* ---------- sequences ---------- */
 
-/* Sequences but those of identity columns and of extensions, qualified. */
+/*
+ * Sequences but those of identity columns and of extensions, qualified,
+ * with the table of the column that owns one (serial), or NULL.
+ */
 static const char *const sequences_sql =
-"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
+"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname),"
+"       (SELECT pg_catalog.format('%I.%I', tn.nspname, t.relname)"
+"          FROM pg_catalog.pg_depend o"
+"          JOIN pg_catalog.pg_class t ON t.oid = o.refobjid"
+"          JOIN pg_catalog.pg_namespace tn ON tn.oid = t.relnamespace"
+"         WHERE o.classid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+"           AND o.objid = c.oid AND o.deptype = 'a'"
+"           AND o.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
+"         LIMIT 1)"
 "  FROM pg_catalog.pg_class c"
 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 " WHERE c.relkind = 'S'"
@@ -1141,6 +1152,29 @@ has_name(const PGresult *res, const char *name)
 		if (strcmp(PQgetvalue(res, row, 0), name) == 0)
 			return true;
 	return false;
+}
+
+/*
+ * Whether the sequence of row row of s is to be created on the target
+ * (res t): the target lacks it and has the table that owns it, if one
+ * does (a table the target lacks brings its sequences when it comes).
+ */
+static bool
+sequence_wanted(PGconn *tgt, const PGresult *s, int row, const PGresult *t)
+{
+	const char *params[1] = {PQgetvalue(s, row, 1)};
+	PGresult   *res;
+	bool		has_owner;
+
+	if (has_name(t, PQgetvalue(s, row, 0)))
+		return false;
+	if (PQgetisnull(s, row, 1))
+		return true;
+	res = PQexecParams(tgt, "SELECT pg_catalog.to_regclass($1) IS NOT NULL", 1, NULL,
+					   params, NULL, NULL, 0);
+	has_owner = PQresultStatus(res) == PGRES_TUPLES_OK && PQgetvalue(res, 0, 0)[0] == 't';
+	PQclear(res);
+	return has_owner;
 }
 
 /* Create the n sequences of names; 0, CDC_MISMATCH or -1 (logged). */
@@ -1174,7 +1208,7 @@ ddl_create_sequences(ddl_ctx *d, PGconn *tgt, int *created)
 	*created = 0;
 	for (int row = 0; t && rc == 0 && row <= PQntuples(s); row++)
 	{
-		if (row < PQntuples(s) && !has_name(t, PQgetvalue(s, row, 0)))
+		if (row < PQntuples(s) && sequence_wanted(tgt, s, row, t))
 			batch[n++] = PQgetvalue(s, row, 0);
 		if (n > 0 && (n == 24 || row == PQntuples(s)))
 		{

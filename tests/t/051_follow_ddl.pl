@@ -155,6 +155,7 @@ $src->safe_psql('ddl', <<'EOSQL');
 BEGIN;
 CREATE TABLE t_new (id serial PRIMARY KEY, v text UNIQUE, ref int REFERENCES acc (id));
 CREATE INDEX t_new_ref ON t_new (ref);
+CREATE TABLE t_later (id serial PRIMARY KEY, v text);
 INSERT INTO t_new (v, ref) VALUES ('first', 1), ('second', 2);
 COMMIT;
 CREATE SEQUENCE s_new START 100;
@@ -164,6 +165,7 @@ EOSQL
 usleep(500_000);
 $src->safe_psql('ddl', <<'EOSQL');
 INSERT INTO t_new (v, ref) VALUES ('later', 3);
+INSERT INTO t_later (v) VALUES ('its first row, in a later transaction');
 UPDATE t_new SET v = 'first!' WHERE v = 'first';
 UPDATE t_add SET c = 8 WHERE id = 1;
 UPDATE t_type SET n = 3000000000, s = 'twenty chars at most' WHERE id = 2;
@@ -208,6 +210,8 @@ is($dst->safe_psql('ddl', "SELECT count(*) FROM pg_constraint WHERE conrelid = '
 	'1', '(b) the new table has its foreign key');
 is($dst->safe_psql('ddl', "SELECT to_regclass('public.t_new_id_seq') IS NOT NULL"), 't',
 	'(b) the new table\'s sequence is created with it');
+is($dst->safe_psql('ddl', 'SELECT count(*) FROM t_later'), '1',
+	'(b) a table created before its first row in a later transaction');
 is($dst->safe_psql('ddl', "SELECT to_regclass('public.s_new') IS NOT NULL"), 't',
 	'(b) the new sequence is created with the next new table');
 tables_equal($src, 'ddl', $dst, 'ddl');
