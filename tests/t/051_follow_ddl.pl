@@ -17,7 +17,10 @@
 #      follow stops and names the table;
 #  (e) a schema change in the middle of a backlog, after a transaction
 #      that wrote to another table first: applied between them;
-#  (f) an index and a view made on the source: the cutover names them,
+#  (f) a column added with a default evaluated for each row to a table
+#      with rows: the follow stops naming it, and goes on once it is
+#      added on the target by hand;
+#  (g) an index and a view made on the source: the cutover names them,
 #      with the statement that fixes the target;
 # then a cutover, and pgcrane verify finds the target equal.
 
@@ -284,7 +287,30 @@ like(slurp_if_exists($log), qr/on the target: ALTER TABLE "public"\."t_add" ADD 
 note("the follow after the backlog:\n" . slurp_if_exists($log));
 tables_equal($src, 'ddl', $dst, 'ddl');
 
-# ---------- (f) other schema changes, reported at the cutover ----------
+# ---------- (f) a default evaluated for each row ----------
+
+$src->safe_psql('ddl', <<'EOSQL');
+ALTER TABLE t_kill ADD COLUMN r float8 DEFAULT random();
+INSERT INTO t_kill VALUES (4, 'four', 'k4', 0.5);
+EOSQL
+is(wait_background($follower, 4 * $timeout), 2,
+	'(f) the follow stops at a column added with a default evaluated for each row');
+$err = slurp_if_exists($log);
+like($err, qr/error: column "r" of table "public\.t_kill" was added on the source with a default evaluated for each row/,
+	'(f) the message names the column');
+is($dst->safe_psql('ddl', 'SELECT count(*) FROM t_kill'), '3', '(f) nothing after it is applied');
+# Done by hand as the hint says: the column with the source's values.
+$dst->safe_psql('ddl', 'ALTER TABLE t_kill ADD COLUMN r float8 DEFAULT random()');
+for my $row (split /\n/, $src->safe_psql('ddl', 'SELECT id, r FROM t_kill WHERE id <= 3'))
+{
+	my ($id, $r) = split /\|/, $row;
+	$dst->safe_psql('ddl', "UPDATE t_kill SET r = '$r' WHERE id = $id");
+}
+$follower = start_follow('follow_by_hand');
+wait_marker('(f) the changes once the column is on the target');
+is($dst->safe_psql('ddl', 'SELECT r FROM t_kill WHERE id = 4'), '0.5', '(f) the row after it');
+
+# ---------- (g) other schema changes, reported at the cutover ----------
 
 $src->safe_psql('ddl', <<'EOSQL');
 CREATE INDEX acc_bal ON acc (bal);
@@ -299,14 +325,14 @@ is(wait_background($follower, $timeout), 0, 'the follow ends after the cutover')
   or diag(slurp_if_exists($log));
 tables_equal($src, 'ddl', $dst, 'ddl');
 sequences_equal($src, 'ddl', $dst, 'ddl');
-like($stderr, qr/schema differences left at the cutover: 2/, '(f) the summary counts the differences');
+like($stderr, qr/schema differences left at the cutover: 2/, '(g) the summary counts the differences');
 $err = slurp_if_exists($log);
 like($err, qr/warning: schema difference after the follow: missing on target: index "public\.acc_bal"/,
-	'(f) the cutover names the index');
+	'(g) the cutover names the index');
 like($err, qr/warning: schema difference after the follow: missing on target: view "public\.rich"/,
-	'(f) the cutover names the view');
+	'(g) the cutover names the view');
 my ($fix) = $err =~ /hint: On the target: (CREATE INDEX acc_bal .*;)$/m;
-ok(defined $fix, '(f) with the statement that creates the index') or diag($err);
+ok(defined $fix, '(g) with the statement that creates the index') or diag($err);
 $dst->safe_psql('ddl', $fix) if defined $fix;
 $dst->safe_psql('ddl', 'CREATE VIEW rich AS SELECT id FROM acc WHERE bal > 10');
 ($rc, $out, $stderr) = run_pgcrane('verify', '--source' => $src->connstr('ddl'),
