@@ -141,7 +141,7 @@ ddl_report_differences(const char *source, const char *target, bool no_owner,
 {
 	vsession	s;
 	vreport    *r;
-	vschema_options o = {no_owner, no_acl};
+	vschema_options o = {no_owner, no_acl, NULL};	/* follow takes no selection */
 	int			ntables = 0,
 				n;
 
