@@ -19,6 +19,7 @@
 #include "util/log.h"
 #include "verify/verify_report.h"
 #include "verify/verify_schema.h"
+#include "verify/verify_select.h"
 #include "verify/verify_session.h"
 
 #define REL_BY_NAME(kinds) \
@@ -141,7 +142,8 @@ ddl_report_differences(const char *source, const char *target, bool no_owner,
 {
 	vsession	s;
 	vreport    *r;
-	vschema_options o = {no_owner, no_acl, NULL};	/* follow takes no selection */
+	vsel		none = VSEL_INIT;	/* a follow has no selection */
+	vschema_options o = {no_owner, no_acl, &none};
 	int			ntables = 0,
 				n;
 
@@ -166,6 +168,7 @@ ddl_report_differences(const char *source, const char *target, bool no_owner,
 	if (n < 0)
 		log_warning("could not compare the schemas of the source and the target at the cutover");
 	vreport_free(r);
+	vsel_release(&none);
 	vsession_close(&s);
 	return n;
 }
