@@ -99,8 +99,9 @@ cdc_carry_list(PGconn *src, bool refreshed, strbuf *out)
 	strbuf		prepared = STRBUF_INIT;
 	int			n;
 
-	add_line(out, "schema changes (DDL), roles and privileges made on the source "
-			 "since the clone");
+	add_line(out, "schema changes (DDL) the follow does not apply (with --ddl=apply, "
+			 "all but column changes, new tables and new sequences), roles and "
+			 "privileges made on the source since the clone");
 	list_counts(src, refreshed, out);
 	n = cdc_carry_prepared(src, &prepared);
 	if (n < 0)
