@@ -49,7 +49,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clone/schema.h"
+#include "core/pgtools.h"
 #include "core/conn.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -1034,13 +1034,13 @@ read_script(const char *path)
 static char *
 dump_relations(ddl_ctx *d, const char *const *names, int n)
 {
-	schema_tools tools;
+	pg_tools tools;
 	char	   *path = str_printf("%s/ddl-dump.sql", state_dir(d->st));
 	char	   *script = NULL;
 
-	if (schema_find_tools(conn_server_major(d->src), &tools) != 0)
+	if (pgtools_find(conn_server_major(d->src), &tools) != 0)
 		error("no pg_dump of version %d or later was found", conn_server_major(d->src));
-	else if (schema_dump_relations(&tools, d->source, names, n, d->no_owner, d->no_acl,
+	else if (pgtools_dump_relations(&tools, d->source, names, n, d->no_owner, d->no_acl,
 								   path) == 0)
 		script = read_script(path);
 	(void) unlink(path);

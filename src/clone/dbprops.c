@@ -267,7 +267,7 @@ read_file(const char *path)
 
 /* The SQL pg_restore --create writes for the database's entries. */
 static char *
-database_sql(const schema_tools *tools, const dbprops_opts *o)
+database_sql(const pg_tools *tools, const dbprops_opts *o)
 {
 	char	   *full = str_printf("%s.full", o->work_path);
 	char	   *list = str_printf("%s.list", o->work_path);
@@ -363,7 +363,7 @@ run_statements(PGconn *conn, const char *sql, const dbprops_opts *o,
 }
 
 int
-dbprops_apply(const schema_tools *tools, const char *target, const dbprops_opts *o,
+dbprops_apply(const pg_tools *tools, const char *target, const dbprops_opts *o,
 			  dbprops_part part)
 {
 	char	   *sql = database_sql(tools, o);

@@ -51,7 +51,7 @@ typedef enum dbprops_part
  * database (target is its connection string).  0 or -1 (logged: could not
  * set a property of the target database on target server: ...).
  */
-int			dbprops_apply(const schema_tools *tools, const char *target,
+int			dbprops_apply(const pg_tools *tools, const char *target,
 						  const dbprops_opts *o, dbprops_part part);
 
 /*

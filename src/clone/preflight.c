@@ -128,7 +128,7 @@ check_versions(preflight_info *info)
 		log_warning("the target server (%d) is older than the source (%d): objects may not restore",
 					info->target_num / 10000, info->source_num / 10000);
 	if (info->source_num > 0 &&
-		schema_find_tools(info->source_num / 10000, &info->tools) != 0)
+		pgtools_find(info->source_num / 10000, &info->tools) != 0)
 	{
 		snprintf(num, sizeof(num), "%d", info->source_num / 10000);
 		problem(info, "no pg_dump of version %s or later found on PATH or in /usr/lib/postgresql/*/bin",

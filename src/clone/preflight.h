@@ -61,7 +61,7 @@ typedef struct preflight_info
 	char	   *ctype;
 	char	   *locale_provider;	/* "c", "i" or NULL before PostgreSQL 15 */
 	char	   *icu_locale;
-	schema_tools tools;
+	pg_tools tools;
 	char	   *toast_default;	/* target's default_toast_compression, NULL
 								 * before PostgreSQL 14; owned */
 	bool		toast_lz4;		/* the target can compress with lz4 */

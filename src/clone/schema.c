@@ -11,7 +11,6 @@
  */
 #include "clone/schema.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,117 +21,8 @@
 #include "util/proc.h"
 #include "util/str.h"
 
-/* Major version from "pg_dump (PostgreSQL) 15.20 (Debian ...)". */
-static int
-parse_major(const char *version)
-{
-	const char *p = strstr(version, ") ");
-
-	return p ? (int) strtol(p + 2, NULL, 10) : 0;
-}
-
-static void
-try_dir(const char *dir, int min_major, schema_tools *best)
-{
-	char		dump[1024],
-				restore[1024],
-				line[256];
-	const char *argv[3];
-
-	snprintf(dump, sizeof(dump), "%s/pg_dump", dir);
-	snprintf(restore, sizeof(restore), "%s/pg_restore", dir);
-	if (access(dump, X_OK) != 0 || access(restore, X_OK) != 0)
-		return;
-	argv[0] = dump;
-	argv[1] = "--version";
-	argv[2] = NULL;
-	if (proc_read_line(argv, line, sizeof(line)) != 0)
-		return;
-	{
-		int			major = parse_major(line);
-
-		if (major < min_major || major <= best->major)
-			return;
-		str_copy(best->pg_dump, dump, sizeof(best->pg_dump));
-		str_copy(best->pg_restore, restore, sizeof(best->pg_restore));
-		str_copy(best->version, line, sizeof(best->version));
-		best->major = major;
-	}
-}
-
 int
-schema_find_tools(int min_major, schema_tools *tools)
-{
-	const char *path = getenv("PATH");
-	DIR		   *d;
-
-	memset(tools, 0, sizeof(*tools));
-	if (path)
-	{
-		char	   *copy = xstrdup(path);
-		char	   *dir = copy;
-
-		while (dir)
-		{
-			char	   *colon = strchr(dir, ':');
-
-			if (colon)
-				*colon = '\0';
-			if (*dir)
-				try_dir(dir, min_major, tools);
-			dir = colon ? colon + 1 : NULL;
-		}
-		free(copy);
-	}
-	d = opendir("/usr/lib/postgresql");
-	if (d)
-	{
-		struct dirent *e;
-
-		while ((e = readdir(d)) != NULL)
-		{
-			char		dir[512];
-
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(dir, sizeof(dir), "/usr/lib/postgresql/%s/bin", e->d_name);
-			try_dir(dir, min_major, tools);
-		}
-		closedir(d);
-	}
-	return tools->major > 0 ? 0 : -1;
-}
-
-/*
- * Run a tool; with conninfo, its connection goes in as argv[1] (the tool's
- * options come after it, so argv[0] is followed by --dbname=...).
- */
-static int
-run_tool(const char *const *argv, const char *conninfo, const char *stdout_path,
-		 const interrupt_flag *cancel, const char *what)
-{
-	conn_child	child = CONN_CHILD_INIT;
-	const char *args[32];
-	int			n = 0,
-				rc;
-
-	if (conninfo && conn_child_prepare(conninfo, &child) != 0)
-		return -1;
-	args[n++] = argv[0];
-	if (conninfo)
-		args[n++] = child.dbname_arg;
-	for (int i = 1; argv[i] && n < 31; i++)
-		args[n++] = argv[i];
-	args[n] = NULL;
-	rc = proc_run(args, child.env, stdout_path, cancel, what);
-	conn_child_release(&child);
-	if (rc > 0)
-		return error("%s failed with exit code %d", what, rc);
-	return rc;
-}
-
-int
-schema_dump(const schema_tools *tools, const char *source, const char *snap,
+schema_dump(const pg_tools *tools, const char *source, const char *snap,
 			const char *path, const interrupt_flag *cancel)
 {
 	char	   *snaparg = str_printf("--snapshot=%s", snap);
@@ -140,48 +30,16 @@ schema_dump(const schema_tools *tools, const char *source, const char *snap,
 	const char *argv[] = {tools->pg_dump, "--format=custom", "--create",
 		"--section=pre-data", "--section=post-data", "--no-sync",
 	snaparg, filearg, NULL};
-	int			rc = run_tool(argv, source, NULL, cancel, "pg_dump");
+	int			rc = pgtools_run(argv, source, NULL, cancel, "pg_dump");
 
 	free(snaparg);
 	free(filearg);
 	return rc;
 }
 
-int
-schema_dump_relations(const schema_tools *tools, const char *source,
-					  const char *const *names, int n, bool no_owner,
-					  bool no_acl, const char *path)
-{
-	const char *argv[32];
-	char	   *tables[24];
-	char	   *filearg = str_printf("--file=%s", path);
-	int			argc = 0,
-				rc;
-
-	if (n > 24)
-		return error("too many relations for one pg_dump: %d", n);
-	argv[argc++] = tools->pg_dump;
-	argv[argc++] = "--schema-only";
-	argv[argc++] = "--no-publications";
-	argv[argc++] = "--no-subscriptions";
-	if (no_owner)
-		argv[argc++] = "--no-owner";
-	if (no_acl)
-		argv[argc++] = "--no-acl";
-	argv[argc++] = filearg;
-	for (int i = 0; i < n; i++)
-		argv[argc++] = tables[i] = str_printf("--table=%s", names[i]);
-	argv[argc] = NULL;
-	rc = run_tool(argv, source, NULL, NULL, "pg_dump");
-	for (int i = 0; i < n; i++)
-		free(tables[i]);
-	free(filearg);
-	return rc;
-}
-
 /* The common part of pg_restore's command line; returns argc used. */
 static int
-restore_args(const char **argv, const schema_tools *tools,
+restore_args(const char **argv, const pg_tools *tools,
 			 const schema_restore_opts *o)
 {
 	int			n = 0;
@@ -203,7 +61,7 @@ restore_args(const char **argv, const schema_tools *tools,
 }
 
 static int
-restore(const schema_tools *tools, const char *target, const char *dump,
+restore(const pg_tools *tools, const char *target, const char *dump,
 		const char *section, const char *list_path,
 		const schema_restore_opts *o)
 {
@@ -228,14 +86,14 @@ restore(const schema_tools *tools, const char *target, const char *dump,
 	}
 	argv[n++] = dump;
 	argv[n] = NULL;
-	rc = run_tool(argv, target, NULL, o->cancel, "pg_restore");
+	rc = pgtools_run(argv, target, NULL, o->cancel, "pg_restore");
 	free(listarg);
 	free(jobsarg);
 	return rc;
 }
 
 int
-schema_restore_pre(const schema_tools *tools, const char *target,
+schema_restore_pre(const pg_tools *tools, const char *target,
 				   const char *dump, const schema_restore_opts *o)
 {
 	schema_restore_opts one = *o;
@@ -245,7 +103,7 @@ schema_restore_pre(const schema_tools *tools, const char *target,
 }
 
 int
-schema_restore_pre_list(const schema_tools *tools, const char *target,
+schema_restore_pre_list(const pg_tools *tools, const char *target,
 						const char *dump, const char *list_path,
 						const schema_restore_opts *o)
 {
@@ -280,7 +138,7 @@ file_has_lines(const char *path)
  * harmless, and they have no DROP for --clean.
  */
 static int
-restore_dependents(const schema_tools *tools, const char *target,
+restore_dependents(const pg_tools *tools, const char *target,
 				   const char *dump, const char *list_path,
 				   const schema_restore_opts *o)
 {
@@ -297,7 +155,7 @@ restore_dependents(const schema_tools *tools, const char *target,
 }
 
 int
-schema_restore_post(const schema_tools *tools, const char *target,
+schema_restore_post(const pg_tools *tools, const char *target,
 					const char *dump, const char *list_path,
 					const schema_restore_opts *o)
 {
@@ -309,7 +167,7 @@ schema_restore_post(const schema_tools *tools, const char *target,
 }
 
 int
-schema_list(const schema_tools *tools, const char *dump, bool create,
+schema_list(const pg_tools *tools, const char *dump, bool create,
 			const char *out_path)
 {
 	const char *argv[] = {tools->pg_restore, "--list", dump, NULL, NULL};
@@ -319,11 +177,11 @@ schema_list(const schema_tools *tools, const char *dump, bool create,
 		argv[2] = "--create";
 		argv[3] = dump;
 	}
-	return run_tool(argv, NULL, out_path, NULL, "pg_restore --list");
+	return pgtools_run(argv, NULL, out_path, NULL, "pg_restore --list");
 }
 
 int
-schema_restore_sql(const schema_tools *tools, const char *dump,
+schema_restore_sql(const pg_tools *tools, const char *dump,
 				   const char *list_path, const char *out_path,
 				   const schema_restore_opts *o)
 {
@@ -338,7 +196,7 @@ schema_restore_sql(const schema_tools *tools, const char *dump,
 	argv[n++] = filearg;
 	argv[n++] = dump;
 	argv[n] = NULL;
-	rc = run_tool(argv, NULL, NULL, o->cancel, "pg_restore");
+	rc = pgtools_run(argv, NULL, NULL, o->cancel, "pg_restore");
 	free(listarg);
 	free(filearg);
 	return rc;
@@ -621,12 +479,12 @@ toc_exclude(toc_list *l, const schema_exclusion *out)
 
 /* "pg_restore --list --verbose" of dump, read; 0 or -1 (logged). */
 static int
-toc_load(const schema_tools *tools, const char *dump, const char *list_path,
+toc_load(const pg_tools *tools, const char *dump, const char *list_path,
 		 toc_list *l)
 {
 	char	   *raw = str_printf("%s.full", list_path);
 	const char *argv[] = {tools->pg_restore, "--list", "--verbose", dump, NULL};
-	int			rc = run_tool(argv, NULL, raw, NULL, "pg_restore --list");
+	int			rc = pgtools_run(argv, NULL, raw, NULL, "pg_restore --list");
 
 	if (rc == 0)
 		rc = toc_read(raw, l);
@@ -636,7 +494,7 @@ toc_load(const schema_tools *tools, const char *dump, const char *list_path,
 }
 
 int
-schema_write_selection_list(const schema_tools *tools, const char *dump,
+schema_write_selection_list(const pg_tools *tools, const char *dump,
 							const char *list_path, const schema_exclusion *out)
 {
 	char	   *deps = str_printf("%s.unused", list_path);
@@ -655,7 +513,7 @@ schema_write_selection_list(const schema_tools *tools, const char *dump,
 }
 
 int
-schema_write_list(const schema_tools *tools, const char *dump,
+schema_write_list(const pg_tools *tools, const char *dump,
 				  const char *list_path, const schema_toc_key *skip, int nskip,
 				  bool *found, const char *skip_publication,
 				  const schema_exclusion *out)

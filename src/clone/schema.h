@@ -20,22 +20,7 @@
 #include <stdint.h>
 
 #include "core/interrupt.h"
-
-/* pg_dump and pg_restore of one installation. */
-typedef struct schema_tools
-{
-	char		pg_dump[1024];
-	char		pg_restore[1024];
-	int			major;			/* of pg_dump */
-	char		version[64];	/* "pg_dump (PostgreSQL) 15.20" */
-} schema_tools;
-
-/*
- * Find the newest pg_dump/pg_restore pair whose major version is at least
- * min_major, on PATH or under /usr/lib/postgresql/N/bin.  0 or -1 (not
- * logged: preflight reports it).
- */
-int			schema_find_tools(int min_major, schema_tools *tools);
+#include "core/pgtools.h"
 
 typedef struct schema_restore_opts
 {
@@ -49,23 +34,12 @@ typedef struct schema_restore_opts
 } schema_restore_opts;
 
 /* Dump pre-data and post-data in snapshot snap to path; 0 or -1 (logged). */
-int			schema_dump(const schema_tools *tools, const char *source,
+int			schema_dump(const pg_tools *tools, const char *source,
 						const char *snap, const char *path,
 						const interrupt_flag *cancel);
 
-/*
- * The definitions of the n named relations (at most 24; each "schema"."name"
- * quoted as identifiers are, which pg_dump's --table takes literally), as
- * plain SQL without data, owners (no_owner) or privileges (no_acl), into
- * path; pg_dump includes a table's indexes, constraints, triggers and the
- * sequences it owns.  0 or -1 (logged).
- */
-int			schema_dump_relations(const schema_tools *tools, const char *source,
-								  const char *const *names, int n, bool no_owner,
-								  bool no_acl, const char *path);
-
 /* Restore the pre-data section into the target; 0 or -1 (logged). */
-int			schema_restore_pre(const schema_tools *tools, const char *target,
+int			schema_restore_pre(const pg_tools *tools, const char *target,
 							   const char *dump, const schema_restore_opts *o);
 
 /*
@@ -107,7 +81,7 @@ typedef struct schema_exclusion
  * archive at all.  The publication named skip_publication (if not NULL),
  * pgcrane's own for following changes, is left out too.  0 or -1 (logged).
  */
-int			schema_write_list(const schema_tools *tools, const char *dump,
+int			schema_write_list(const pg_tools *tools, const char *dump,
 							  const char *list_path, const schema_toc_key *skip,
 							  int nskip, bool *found,
 							  const char *skip_publication,
@@ -117,12 +91,12 @@ int			schema_write_list(const schema_tools *tools, const char *dump,
  * The archive's TOC list with what out leaves out commented out, into
  * list_path, for the pre-data restore of a selection.  0 or -1 (logged).
  */
-int			schema_write_selection_list(const schema_tools *tools, const char *dump,
+int			schema_write_selection_list(const pg_tools *tools, const char *dump,
 										const char *list_path,
 										const schema_exclusion *out);
 
 /* Restore the pre-data section of the entries of list_path; 0 or -1 (logged). */
-int			schema_restore_pre_list(const schema_tools *tools, const char *target,
+int			schema_restore_pre_list(const pg_tools *tools, const char *target,
 									const char *dump, const char *list_path,
 									const schema_restore_opts *o);
 
@@ -137,7 +111,7 @@ bool		schema_toc_line_matches(const char *line, const schema_toc_key *skip,
  * "pg_restore --list" of dump (with create, as with --create: the
  * database's own entries too) into out_path.  0 or -1 (logged).
  */
-int			schema_list(const schema_tools *tools, const char *dump, bool create,
+int			schema_list(const pg_tools *tools, const char *dump, bool create,
 						const char *out_path);
 
 /*
@@ -145,7 +119,7 @@ int			schema_list(const schema_tools *tools, const char *dump, bool create,
  * (--no-owner and --no-acl from o), into out_path; no connection is made.
  * 0 or -1 (logged).
  */
-int			schema_restore_sql(const schema_tools *tools, const char *dump,
+int			schema_restore_sql(const pg_tools *tools, const char *dump,
 							   const char *list_path, const char *out_path,
 							   const schema_restore_opts *o);
 
@@ -154,7 +128,7 @@ int			schema_restore_sql(const schema_tools *tools, const char *dump,
  * and security labels of the entries pgcrane built (schema_write_list put
  * them in their own list).  0 or -1 (logged).
  */
-int			schema_restore_post(const schema_tools *tools, const char *target,
+int			schema_restore_post(const pg_tools *tools, const char *target,
 								const char *dump, const char *list_path,
 								const schema_restore_opts *o);
 

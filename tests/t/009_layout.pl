@@ -3,8 +3,10 @@
 
 # The source tree's shape: folders are layers and includes point one way,
 # commands -> stages -> core -> util.  cli/ may use every stage; clone/
-# orchestrates the cdc and verify stages; cdc/ and verify/ use only core
-# and util; core/ only util; util/ nothing of pgcrane.  No header
+# orchestrates the cdc and verify stages; cdc/ may use verify/ (the
+# cutover reports the schema differences it did not carry through verify's
+# comparison); verify/ uses only core and util; core/ only util; util/
+# nothing of pgcrane.  No header
 # includes itself through others.  Needs no server.
 
 use strict;
@@ -19,7 +21,7 @@ my %may = (
 	'main' => [qw(cli clone cdc verify core util)],
 	'cli' => [qw(clone cdc verify core util)],
 	'clone' => [qw(cdc verify core util)],
-	'cdc' => [qw(core util)],
+	'cdc' => [qw(verify core util)],
 	'verify' => [qw(core util)],
 	'core' => [qw(util)],
 	'util' => [],);
