@@ -145,6 +145,7 @@ struct cdc_apply
 	size_t	   *offsets;
 	bool	   *isnull;
 	const char **params;
+	const selection *sel;		/* the clone's rules, or NULL; not owned */
 	bool	   *mask_set;
 	bool	   *mask_key;
 	uint32_t   *types;			/* of the parameters, when preparing */
@@ -788,7 +789,8 @@ apply_insert(cdc_apply *ap, const pgo_insert *ins)
 	if (rel == NULL)
 		return -1;
 	for (int i = 0; i < rel->ncols; i++)
-		ap->mask_set[i] = ins->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED;
+		ap->mask_set[i] = ins->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED &&
+			!rel->cols[i].excluded;
 	add_params(ap, &ins->newtuple, ap->mask_set);
 	return send_change(ap, rel, 'I', ap->mask_set, NULL);
 }
@@ -818,6 +820,7 @@ key_mask(cdc_apply *ap, const apply_rel *rel, const pgo_tuple *t, char op)
 
 		ap->mask_key[i] = full ? kind != PGO_VALUE_UNCHANGED
 			: (rel->desc->atts[i].flags & PGO_ATTR_KEY) != 0;
+		ap->mask_key[i] = ap->mask_key[i] && !rel->cols[i].excluded;
 		if (!full && ap->mask_key[i] && kind != PGO_VALUE_TEXT)
 			return error("%s for table \"%s\" lacks the value of key column \"%s\"",
 						 op_name(op), rel->display, rel->desc->atts[i].name);
@@ -894,7 +897,8 @@ apply_update(cdc_apply *ap, const pgo_update *u)
 	form = update_form(rel, u, ap->mask_key);
 	for (int i = 0; i < rel->ncols; i++)
 	{
-		bool		set = u->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED;
+		bool		set = u->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED &&
+			!rel->cols[i].excluded;
 
 		if (!full && ap->mask_key[i] && old == NULL)
 			set = false;		/* the key did not change */
@@ -1184,6 +1188,19 @@ relation_ddl(cdc_apply *ap, const pgo_relation *d, const apply_rel *rel)
 }
 
 /*
+ * Whether the selection's rules transform the table d describes (or it was
+ * renamed on the source while rules are present): its schema changes are
+ * not applied, as --ddl=stop would do.
+ */
+static bool
+transformed(const cdc_apply *ap, const pgo_relation *d, bool renamed)
+{
+	if (ap->sel == NULL)
+		return false;
+	return renamed || apply_rel_transformed(ap->sel, d->nspname, d->relname);
+}
+
+/*
  * A Relation message: the first one for an OID in this session maps it to
  * its target table, and so does one that describes it differently (new
  * name, columns or replica identity): with --ddl=apply the schema change
@@ -1213,9 +1230,15 @@ apply_relation(cdc_apply *ap, pgo_relation *desc)
 	if (renamed)
 		log_info("the source renamed table \"%s\" to \"%s.%s\"", rel->display,
 				 d->nspname, d->relname);
-	if (ap->ddl != NULL && (rc = relation_ddl(ap, d, rel)) != 0)
+	if (ap->ddl != NULL && transformed(ap, d, renamed))
+	{
+		if (rel != NULL)
+			log_warning("schema changes of table \"%s\" are not applied: the selection renames it or leaves a column of it out, so the follow stops if the target no longer matches",
+						rel->display);
+	}
+	else if (ap->ddl != NULL && (rc = relation_ddl(ap, d, rel)) != 0)
 		return rc;
-	rc = apply_rel_load(ap->ctl, ap->relmap, d, &rel);
+	rc = apply_rel_load(ap->ctl, ap->relmap, ap->sel, d, &rel);
 	if (rc == CDC_MISMATCH)
 		return stop_before_xact(ap, &ap->replay_until);
 	if (rc != 0)
@@ -1234,6 +1257,12 @@ void
 cdc_apply_set_ddl(cdc_apply *ap, ddl_ctx *ddl)
 {
 	ap->ddl = ddl;
+}
+
+void
+cdc_apply_set_selection(cdc_apply *ap, const selection *sel)
+{
+	ap->sel = sel;
 }
 
 int

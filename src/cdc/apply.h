@@ -40,6 +40,7 @@
 
 #include "cdc/outcome.h"
 #include "cdc/pgoutput.h"
+#include "core/selection.h"
 
 typedef struct cdc_apply cdc_apply;
 
@@ -135,6 +136,14 @@ bool		cdc_apply_ok(const cdc_apply *ap);
  */
 struct ddl_ctx;
 void		cdc_apply_set_ddl(cdc_apply *ap, struct ddl_ctx *ddl);
+
+/*
+ * The clone's selection and transformation rules (not owned, NULL for
+ * none): changes go to the renamed tables, without the columns left out,
+ * and the schema changes of a table the rules transform are not applied
+ * (the follow stops when the target no longer matches).
+ */
+void		cdc_apply_set_selection(cdc_apply *ap, const selection *sel);
 
 /* The control session, for the sequences at cutover (owned by ap). */
 PGconn	   *cdc_apply_control(cdc_apply *ap);

@@ -190,6 +190,56 @@ published(const pgo_relation *desc, const char *name)
 	return false;
 }
 
+/* Whether sel (may be NULL) leaves column col of nsp.rel out. */
+static bool
+column_excluded(const selection *sel, const char *nsp, const char *rel,
+				const char *col)
+{
+	for (int i = 0; sel && i < sel->ncolumns; i++)
+		if (strcmp(sel->columns[i].schema, nsp) == 0 &&
+			strcmp(sel->columns[i].table, rel) == 0 &&
+			strcmp(sel->columns[i].column, col) == 0)
+			return true;
+	return false;
+}
+
+bool
+apply_rel_transformed(const selection *sel, const char *nsp, const char *rel)
+{
+	if (sel == NULL)
+		return false;
+	if (strcmp(sel_schema_target(sel, nsp), nsp) != 0 ||
+		strcmp(sel_table_target(sel, nsp, rel), rel) != 0)
+		return true;
+	for (int i = 0; i < sel->ncolumns; i++)
+		if (strcmp(sel->columns[i].schema, nsp) == 0 &&
+			strcmp(sel->columns[i].table, rel) == 0)
+			return true;
+	return false;
+}
+
+/* Mark the columns sel leaves out, or 0; -1 (logged) for a key column. */
+static int
+exclude_columns(const selection *sel, apply_rel *rel)
+{
+	const pgo_relation *d = rel->desc;
+
+	for (int i = 0; i < d->natts; i++)
+	{
+		if (!column_excluded(sel, d->nspname, d->relname, d->atts[i].name))
+			continue;
+		if ((d->atts[i].flags & PGO_ATTR_KEY) || d->replident == PGO_REPLIDENT_FULL)
+		{
+			error("column \"%s\" of table \"%s.%s\" is left out by --exclude-column but the source's replica identity needs it",
+				  d->atts[i].name, d->nspname, d->relname);
+			log_hint("Give the table a replica identity without it on the source (a primary key or REPLICA IDENTITY USING INDEX).");
+			return CDC_MISMATCH;
+		}
+		rel->cols[i].excluded = true;
+	}
+	return 0;
+}
+
 /*
  * The target's columns the source does not send, as a subscriber allows
  * them: each takes its default on insert, so one that is NOT NULL without
@@ -219,27 +269,18 @@ extra_columns(PGconn *tgt, const PGresult *res, apply_rel *rel)
 	return 0;
 }
 
-int
-apply_rel_load(PGconn *tgt, apply_relmap *map, const pgo_relation *desc,
-			   apply_rel **out)
+/* Read the target table of params (schema, name) into rel; 0, -1, CDC_MISMATCH. */
+static int
+read_target(PGconn *tgt, apply_relmap *map, const char *const *params,
+			apply_rel *rel)
 {
-	const char *params[2] = {desc->nspname, desc->relname};
-	apply_rel  *rel = xcalloc(1, sizeof(apply_rel));
-	PGresult   *res;
+	PGresult   *res = conn_query(tgt, SIDE_TARGET, "read a table's columns",
+								 target_table_sql, 2, params);
 	int			rc = 0;
 
-	*out = NULL;
-	rel->oid = desc->oid;
-	rel->desc = desc;
-	rel->display = str_printf("%s.%s", desc->nspname, desc->relname);
-	rel->qname = conn_qualified_name(tgt, desc->nspname, desc->relname);
-	rel->ncols = desc->natts;
-	rel->cols = xcalloc((size_t) desc->natts + 1, sizeof(apply_sql_col));
-	res = conn_query(tgt, SIDE_TARGET, "read a table's columns", target_table_sql,
-					 2, params);
 	if (res == NULL)
-		rc = -1;
-	else if (PQntuples(res) == 0)
+		return -1;
+	if (PQntuples(res) == 0)
 	{
 		error("table \"%s\" does not exist on the target", rel->display);
 		rc = CDC_MISMATCH;
@@ -247,12 +288,37 @@ apply_rel_load(PGconn *tgt, apply_relmap *map, const pgo_relation *desc,
 	else
 	{
 		rel->relkind = PQgetvalue(res, 0, TT_RELKIND)[0];
-		for (int i = 0; i < desc->natts && rc == 0; i++)
-			rc = match_column(tgt, map, res, rel, i);
+		for (int i = 0; i < rel->ncols && rc == 0; i++)
+			if (!rel->cols[i].excluded)
+				rc = match_column(tgt, map, res, rel, i);
 		if (rc == 0)
 			rc = extra_columns(tgt, res, rel);
 	}
 	PQclear(res);
+	return rc;
+}
+
+int
+apply_rel_load(PGconn *tgt, apply_relmap *map, const selection *sel,
+			   const pgo_relation *desc, apply_rel **out)
+{
+	const char *nsp = sel ? sel_schema_target(sel, desc->nspname) : desc->nspname;
+	const char *name = sel ? sel_table_target(sel, desc->nspname, desc->relname)
+		: desc->relname;
+	const char *params[2] = {nsp, name};
+	apply_rel  *rel = xcalloc(1, sizeof(apply_rel));
+	int			rc;
+
+	*out = NULL;
+	rel->oid = desc->oid;
+	rel->desc = desc;
+	rel->display = str_printf("%s.%s", nsp, name);
+	rel->qname = conn_qualified_name(tgt, nsp, name);
+	rel->ncols = desc->natts;
+	rel->cols = xcalloc((size_t) desc->natts + 1, sizeof(apply_sql_col));
+	rc = exclude_columns(sel, rel);
+	if (rc == 0)
+		rc = read_target(tgt, map, params, rel);
 	if (rc != 0)
 	{
 		apply_rel_free(rel);

@@ -3,8 +3,10 @@
  *		Source relations matched to target tables, and their statements.
  *
  * For every relation the stream describes (Relation message), the apply
- * keeps an apply_rel: the target table it maps to (same schema and name),
- * each published column's quoted name and target type, and the prepared
+ * keeps an apply_rel: the target table it maps to (same schema and name,
+ * or the names the selection's renames give), each published column's
+ * quoted name and target type (a column the selection leaves out is
+ * marked excluded and never looked for on the target), and the prepared
  * statements made for it so far, one per operation and column mask.
  *
  * Matching is strict, since a change applied to a table of another shape
@@ -26,6 +28,7 @@
 #include "cdc/apply_sql.h"
 #include "cdc/outcome.h"
 #include "cdc/pgoutput.h"
+#include "core/selection.h"
 
 /* apply_rel_load(): the target's table does not match the source's. */
 
@@ -55,15 +58,20 @@ typedef struct apply_rel
 } apply_rel;
 
 /*
- * Read the target table that desc names and build its apply_rel.  Types
+ * Read the target table that desc names (through the renames of sel, which
+ * may be NULL) and build its apply_rel.  Types
  * without an equality operator are found by asking the target (only for
  * replica identity FULL, where whole rows are compared); the answers are
  * remembered in the map.  0, -1 (logged) or CDC_MISMATCH (logged).
  */
 typedef struct apply_relmap apply_relmap;
 
-int			apply_rel_load(PGconn *tgt, apply_relmap *map,
+int			apply_rel_load(PGconn *tgt, apply_relmap *map, const selection *sel,
 						   const pgo_relation *desc, apply_rel **out);
+
+/* Whether sel (may be NULL) renames nsp.rel or leaves a column of it out. */
+bool		apply_rel_transformed(const selection *sel, const char *nsp,
+								  const char *rel);
 void		apply_rel_free(apply_rel *rel);
 
 /* The view of rel the statement builders take (pointers into rel). */

@@ -216,22 +216,27 @@ static void
 add_reinsert(strbuf *sb, const apply_sql_rel *r, const bool *set)
 {
 	int			param = 0;
+	int			n = 0;
 
 	strbuf_addf(sb, "INSERT INTO %s (", r->qname);
 	for (int i = 0; i < r->ncols; i++)
-		strbuf_addf(sb, "%s%s", i ? ", " : "", r->cols[i].qname);
+		if (!r->cols[i].excluded)
+			strbuf_addf(sb, "%s%s", n++ ? ", " : "", r->cols[i].qname);
 	for (int i = 0; i < r->nextra; i++)
-		strbuf_addf(sb, "%s%s", r->ncols + i ? ", " : "", r->extra[i]);
+		strbuf_addf(sb, "%s%s", n++ ? ", " : "", r->extra[i]);
 	strbuf_adds(sb, ") OVERRIDING SYSTEM VALUE SELECT ");
+	n = 0;
 	for (int i = 0; i < r->ncols; i++)
 	{
+		if (r->cols[i].excluded)
+			continue;
 		if (set[i])
-			strbuf_addf(sb, "%s$%d", i ? ", " : "", ++param);
+			strbuf_addf(sb, "%s$%d", n++ ? ", " : "", ++param);
 		else
-			strbuf_addf(sb, "%sd.%s", i ? ", " : "", r->cols[i].qname);
+			strbuf_addf(sb, "%sd.%s", n++ ? ", " : "", r->cols[i].qname);
 	}
 	for (int i = 0; i < r->nextra; i++)
-		strbuf_addf(sb, "%sd.%s", r->ncols + i ? ", " : "", r->extra[i]);
+		strbuf_addf(sb, "%sd.%s", n++ ? ", " : "", r->extra[i]);
 	strbuf_adds(sb, " FROM d");
 }
 

@@ -28,6 +28,8 @@ typedef struct apply_sql_col
 	bool		text_compare;	/* the type has no equality operator */
 	uint32_t	typoid;			/* target type OID, the parameter's type */
 	bool		identity_always;	/* GENERATED ALWAYS AS IDENTITY */
+	bool		excluded;		/* left out by --exclude-column: not on the
+								 * target, never in a mask, never named */
 } apply_sql_col;
 
 typedef struct apply_sql_rel

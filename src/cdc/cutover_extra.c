@@ -19,12 +19,14 @@
 
 #include <libpq-fe.h>
 
+#include "cdc/apply_rel.h"
 #include "core/catalog.h"
 #include "core/conn.h"
 #include "core/copy.h"
 #include "core/failure.h"
 #include "core/identity.h"
 #include "core/largeobject.h"
+#include "core/selres.h"
 #include "core/tasks.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -86,6 +88,7 @@ typedef struct xmatview
 	char	   *display;		/* schema.name, for messages and the report */
 	bool		populated;		/* on the source */
 	bool		blocked;		/* reads one that is not populated */
+	bool		out;			/* left out by the selection */
 	int			task;			/* its task, -1 when none */
 } xmatview;
 
@@ -115,6 +118,7 @@ struct xrun
 	const cdc_extra_options *o;
 	char	   *snapshot;
 	catalog		cat;
+	selres		chosen;			/* o->sel resolved in the snapshot */
 	xmatview   *mvs;
 	int			nmvs;
 	xtask	   *tasks;
@@ -446,7 +450,7 @@ plan_matview_tasks(xrun *r, tasks *g, int nunlogged)
 		xmatview   *m = &r->mvs[i];
 
 		m->task = -1;
-		if (!r->o->refresh_matviews)
+		if (!r->o->refresh_matviews || m->out)
 			continue;
 		if (m->blocked && m->populated)
 		{
@@ -482,6 +486,12 @@ plan_matviews(xrun *r, PGconn *src, PGresult **res)
 		m->populated = PQgetvalue(*res, i, 3)[0] == 't';
 		m->reads = PQgetvalue(*res, i, 4);
 		m->display = str_printf("%s.%s", m->nspname, m->relname);
+		if (r->o->sel)
+		{
+			m->out = selres_rel_out(&r->chosen, m->nspname, m->relname);
+			m->relname = sel_table_target(r->o->sel, m->nspname, m->relname);
+			m->nspname = sel_schema_target(r->o->sel, m->nspname);
+		}
 	}
 	order_matviews(r);
 	return 0;
@@ -598,6 +608,8 @@ read_plan(xrun *r, PGconn *src, PGconn *tgt, xplan *p)
 		return -1;
 	if (PQntuples(p->unlogged) > 0 && catalog_load(src, &r->cat) != 0)
 		return -1;
+	if (r->o->sel && selres_read(src, r->o->sel, &r->chosen) != 0)
+		return -1;
 	if (plan_matviews(r, src, &p->mvs) != 0)
 		return -1;
 	p->lo_src = conn_query(src, SIDE_SOURCE, "read large objects", lo_source_sql, 0, NULL);
@@ -609,6 +621,26 @@ read_plan(xrun *r, PGconn *src, PGconn *tgt, xplan *p)
 	p->copy = xcalloc((size_t) PQntuples(p->lo_src) + 1, sizeof(char *));
 	p->gone = xcalloc((size_t) PQntuples(p->lo_tgt) + 1, sizeof(char *));
 	return 0;
+}
+
+/* Whether the unlogged table t is copied again under the rules, if any. */
+static bool
+carried_unlogged(const xrun *r, const cat_table *t)
+{
+	const selres_rel *x;
+
+	if (r->o->sel == NULL)
+		return true;
+	x = selres_find(&r->chosen, t->oid);
+	if (x != NULL && (x->why != NULL || x->no_data))
+		return false;
+	if (x != NULL && apply_rel_transformed(r->o->sel, x->nspname, x->relname))
+	{
+		log_warning("unlogged table \"%s\" is not carried at the cutover: the selection renames it or leaves a column of it out",
+					t->display);
+		return false;
+	}
+	return true;
 }
 
 /* Every task into the graph: unlogged tables, materialized views, large objects. */
@@ -625,7 +657,7 @@ build_graph(xrun *r, xplan *p)
 		int			k = catalog_find_table(&r->cat,
 										   (uint32_t) strtoul(PQgetvalue(p->unlogged, i, 0), NULL, 10));
 
-		if (k >= 0)
+		if (k >= 0 && carried_unlogged(r, &r->cat.tables[k]))
 			(void) tasks_add(g, add_task(r, XT_UNLOGGED, k), 2, r->cat.tables[k].bytes, 0);
 	}
 	nunlogged = r->ntasks;
@@ -633,7 +665,8 @@ build_graph(xrun *r, xplan *p)
 	{
 		int			first = r->ntasks;
 
-		plan_los(r, p->lo_src, p->lo_tgt, p->copy, p->gone);
+		if (r->o->sel == NULL || r->chosen.large_objects)
+			plan_los(r, p->lo_src, p->lo_tgt, p->copy, p->gone);
 		for (int i = first; i < r->ntasks; i++)
 			(void) tasks_add(g, &r->tasks[i], 2, r->tasks[i].noids, 0);
 	}
@@ -707,6 +740,7 @@ xrun_release(xrun *r)
 	free(r->tasks);
 	free(r->snapshot);
 	catalog_release(&r->cat);
+	selres_release(&r->chosen);
 }
 
 int

@@ -21,6 +21,11 @@
  *    their owner and privileges (core/largeobject.h); those removed on the
  *    source are unlinked on the target.
  *
+ * With the clone's selection rules, what they leave out is not carried
+ * (nor are large objects unless they are copied), a materialized view is
+ * refreshed under the names the renames give, and an unlogged table that
+ * the rules rename or narrow is not carried (a warning says so).
+ *
  * The work is one graph on the task engine (core/tasks.h): one task per
  * unlogged table, per materialized view and per batch of large objects;
  * each worker has a source session in the snapshot and a target session
@@ -34,6 +39,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+#include "core/selection.h"
 #include "core/state.h"
 
 typedef struct cdc_extra_options
@@ -45,6 +51,9 @@ typedef struct cdc_extra_options
 	bool		refresh_matviews;	/* false: --no-refresh-matviews */
 	int			jobs;			/* workers, at most */
 	const atomic_int *stop;		/* Ctrl-C; may be NULL */
+	const selection *sel;		/* the clone's rules, or NULL: what they
+								 * leave out is not carried, matviews are
+								 * refreshed under their new names */
 } cdc_extra_options;
 
 /*

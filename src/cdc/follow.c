@@ -84,6 +84,8 @@
 #include "core/conn.h"
 #include "core/failure.h"
 #include "core/identity.h"
+#include "core/selection.h"
+#include "core/selres.h"
 #include "core/sequence.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -130,6 +132,9 @@ typedef struct follow_ctx
 	cdc_stream	stream;
 	cdc_apply  *ap;
 	PGconn	   *srcq;			/* plain source session: WAL position */
+	selection	rules;			/* the clone's selection rules */
+	selres		chosen;			/* rules resolved on srcq, once */
+	bool		chosen_read;
 	bool		streamed;		/* this session received something */
 	double		last_receive;	/* clock_now() of the last message */
 	bool		more;			/* the stream may hold more at once */
@@ -392,7 +397,14 @@ static int
 check_new_tables(follow_ctx *c)
 {
 	strbuf		names = STRBUF_INIT;
-	int			n = c->srcq ? cdc_publication_missing(c->srcq, c->publication, &names) : 0;
+	bool		rules = !sel_is_empty(&c->rules);
+	int			n;
+
+	if (rules && c->srcq && !c->chosen_read)
+		c->chosen_read = selres_read(c->srcq, &c->rules, &c->chosen) == 0;
+	n = c->srcq && (!rules || c->chosen_read)
+		? cdc_publication_missing(c->srcq, c->publication, rules ? &c->chosen : NULL, &names)
+		: 0;
 
 	if (n > 0)
 	{
@@ -628,6 +640,19 @@ create_sequences(follow_ctx *c)
 	return rc;
 }
 
+/* The sequences the rules keep, under their new names; how many, or -1. */
+static int
+copy_selected_sequences(follow_ctx *c, PGconn *src)
+{
+	selres		r = SELRES_INIT;
+	int			n = selres_read(src, &c->rules, &r);
+
+	if (n == 0)
+		n = sequence_copy_selected(src, cdc_apply_control(c->ap), &c->rules, &r);
+	selres_release(&r);
+	return n;
+}
+
 /* Copy every sequence's value from the source; 0 or -1 (logged). */
 static int
 copy_sequences(follow_ctx *c)
@@ -635,14 +660,17 @@ copy_sequences(follow_ctx *c)
 	catalog		cat = CATALOG_INIT;
 	PGconn	   *src = conn_open(c->source, SIDE_SOURCE);
 	int			rc = -1;
+	int			n = -1;
 
 	if (src == NULL)
 		return CDC_LOST;
-	if (catalog_load(src, &cat) == 0 &&
-		sequence_copy_all(src, cdc_apply_control(c->ap), &cat) == 0)
-	{
-		rc = state_record_follow_sequences(c->o->st, cat.nsequences);
-	}
+	if (!sel_is_empty(&c->rules))
+		n = copy_selected_sequences(c, src);
+	else if (catalog_load(src, &cat) == 0 &&
+			 sequence_copy_all(src, cdc_apply_control(c->ap), &cat) == 0)
+		n = cat.nsequences;
+	if (n >= 0)
+		rc = state_record_follow_sequences(c->o->st, n);
 	else
 	{
 		/* The session decides, from what failed (run_session). */
@@ -672,6 +700,7 @@ carry_extras(follow_ctx *c, state_carried *carried, bool *refresh)
 	if (state_load_cutover(c->o->st, &cut) != 0)
 		return error("could not read the cutover request in the state file of \"%s\"", c->dir);
 	eo.refresh_matviews = *refresh = cut.refresh_matviews;
+	eo.sel = sel_is_empty(&c->rules) ? NULL : &c->rules;
 	state_cutover_release(&cut);
 	return cdc_extra_carry(&eo, carried);
 }
@@ -880,6 +909,8 @@ session_start(follow_ctx *c)
 		return rc;
 	cdc_apply_commit_each_until(c->ap, c->commit_each_until);
 	cdc_apply_set_ddl(c->ap, c->ddl);
+	if (!sel_is_empty(&c->rules))
+		cdc_apply_set_selection(c->ap, &c->rules);
 	resume_counts(c, resume);
 	c->durable_lsn = resume;
 	c->ka_wal_end = resume;
@@ -1113,6 +1144,23 @@ load_ddl(follow_ctx *c)
 	return rc;
 }
 
+/* The selection rules the clone recorded, if any.  0 or -1 (logged). */
+static int
+load_rules(follow_ctx *c)
+{
+	char	   *text = NULL;
+	char	   *msg = NULL;
+	int			rc = state_load_selection(c->o->st, &text) < 0 ? -1 : 0;
+
+	if (rc == 0 && text && (msg = sel_parse_text(&c->rules, text, "the recorded selection")))
+		rc = error("%s", msg);
+	if (rc == 0 && !sel_is_empty(&c->rules))
+		log_info("changes follow the clone's selection rules: renamed tables, columns left out");
+	free(msg);
+	free(text);
+	return rc;
+}
+
 /* Everything a session needs, from the options and the state. */
 static int
 load_setup(follow_ctx *c)
@@ -1150,7 +1198,7 @@ load_setup(follow_ctx *c)
 		case 1:
 			c->progress_table = true;
 	}
-	return load_ddl(c);
+	return load_rules(c) == 0 ? load_ddl(c) : -1;
 }
 
 static void
@@ -1158,6 +1206,8 @@ follow_ctx_release(follow_ctx *c)
 {
 	if (c->srcq)
 		PQfinish(c->srcq);
+	sel_release(&c->rules);
+	selres_release(&c->chosen);
 	free(c->source);
 	free(c->target);
 	free(c->slot);

@@ -202,16 +202,33 @@ cdc_slot_create(PGconn *repl, const char *source, const char *slot,
 	return rc;
 }
 
-/* CREATE PUBLICATION name FOR TABLE each table the role may publish. */
+/* Whether the rules (NULL: none) copy the rows of the table with this OID. */
+static bool
+copied(const selres *rules, const char *oid)
+{
+	const selres_rel *r;
+
+	if (rules == NULL)
+		return true;
+	r = selres_find(rules, (uint32_t) strtoul(oid, NULL, 10));
+	return r != NULL && r->why == NULL && !r->no_data;
+}
+
+/*
+ * CREATE PUBLICATION name FOR TABLE each table the role may publish (and
+ * the rules copy); why says why FOR TABLE, for the message.
+ */
 static int
-publish_tables(PGconn *src, const char *publication)
+publish_tables(PGconn *src, const char *publication, const selres *rules,
+			   const char *why)
 {
 	PGresult   *res = conn_query(src, SIDE_SOURCE, "list the tables to publish",
-								 "SELECT n.nspname, c.relname FROM pg_catalog.pg_class c"
+								 "SELECT n.nspname, c.relname, c.oid FROM pg_catalog.pg_class c"
 								 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 								 CDC_PUBLISHED_TABLES_WHERE " ORDER BY 1, 2", 0, NULL);
 	char	   *name = conn_quote_ident(src, publication);
 	strbuf		sql = STRBUF_INIT;
+	int			n = 0;
 	int			rc;
 
 	if (res == NULL)
@@ -222,16 +239,18 @@ publish_tables(PGconn *src, const char *publication)
 	strbuf_addf(&sql, "CREATE PUBLICATION %s", name);
 	for (int i = 0; i < PQntuples(res); i++)
 	{
-		char	   *table = conn_qualified_name(src, PQgetvalue(res, i, 0),
-												PQgetvalue(res, i, 1));
+		char	   *table;
 
-		strbuf_addf(&sql, "%s%s", i == 0 ? " FOR TABLE " : ", ", table);
+		if (!copied(rules, PQgetvalue(res, i, 2)))
+			continue;
+		table = conn_qualified_name(src, PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		strbuf_addf(&sql, "%s%s", n++ == 0 ? " FOR TABLE " : ", ", table);
 		free(table);
 	}
 	rc = conn_exec_as(src, SIDE_SOURCE, strbuf_str(&sql), "create publication");
 	if (rc == 0)
-		log_info("publication \"%s\" created FOR TABLE, %d table%s (the source role may not publish all tables)",
-				 publication, PQntuples(res), PQntuples(res) == 1 ? "" : "s");
+		log_info("publication \"%s\" created FOR TABLE, %d table%s (%s)",
+				 publication, n, n == 1 ? "" : "s", why);
 	PQclear(res);
 	strbuf_release(&sql);
 	free(name);
@@ -239,7 +258,7 @@ publish_tables(PGconn *src, const char *publication)
 }
 
 int
-cdc_publication_create(PGconn *src, const char *publication)
+cdc_publication_create(PGconn *src, const char *publication, const selres *rules)
 {
 	const char *params[1] = {publication};
 	PGresult   *res = conn_query(src, SIDE_SOURCE, "look up publication",
@@ -256,14 +275,18 @@ cdc_publication_create(PGconn *src, const char *publication)
 	PQclear(res);
 	if (exists)
 		return 0;
+	if (rules != NULL)
+		return publish_tables(src, publication, rules,
+							  "the tables whose rows the selection copies");
 	if (!all)
-		return publish_tables(src, publication);
+		return publish_tables(src, publication, NULL,
+							  "the source role may not publish all tables");
 	return conn_exec_ident(src, SIDE_SOURCE, "CREATE PUBLICATION %s FOR ALL TABLES",
 						   publication);
 }
 
 static const char *const missing_sql =
-"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname)"
+"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), c.oid"
 "  FROM pg_catalog.pg_class c"
 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 CDC_PUBLISHED_TABLES_WHERE
@@ -275,7 +298,8 @@ CDC_PUBLISHED_TABLES_WHERE
 " ORDER BY 1";
 
 int
-cdc_publication_missing(PGconn *src, const char *publication, strbuf *out)
+cdc_publication_missing(PGconn *src, const char *publication,
+						const selres *rules, strbuf *out)
 {
 	const char *params[1] = {publication};
 	PGresult   *res = PQexecParams(src, missing_sql, 1, NULL, params, NULL, NULL, 0);
@@ -288,9 +312,15 @@ cdc_publication_missing(PGconn *src, const char *publication, strbuf *out)
 		PQclear(res);
 		return -1;
 	}
-	n = PQntuples(res);
-	for (int i = 0; i < n; i++)
-		strbuf_addf(out, "%s\"%s\"", i ? ", " : "", PQgetvalue(res, i, 0));
+	n = 0;
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		const selres_rel *r = rules ? selres_find(rules, (uint32_t) strtoul(PQgetvalue(res, i, 1), NULL, 10)) : NULL;
+
+		if (r != NULL && (r->why != NULL || r->no_data))
+			continue;			/* left out by the rules */
+		strbuf_addf(out, "%s\"%s\"", n++ ? ", " : "", PQgetvalue(res, i, 0));
+	}
 	PQclear(res);
 	return n;
 }

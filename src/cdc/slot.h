@@ -21,6 +21,7 @@
 
 #include <libpq-fe.h>
 
+#include "core/selres.h"
 #include "util/str.h"
 
 /* A replication connection (replication=database) to the source. */
@@ -86,20 +87,24 @@ int			cdc_slot_count_between(PGconn *src, const char *slot,
 	"      AND d.objid = c.oid AND d.deptype = 'e')"
 
 /*
- * CREATE PUBLICATION name, unless it exists: FOR ALL TABLES when the role
+ * CREATE PUBLICATION name, unless it exists: with rules (the selection
+ * resolved on src, or NULL), FOR TABLE the tables CDC_PUBLISHED_TABLES_WHERE
+ * names whose rows the rules copy; without, FOR ALL TABLES when the role
  * may, else FOR TABLE every table CDC_PUBLISHED_TABLES_WHERE names (the
  * role must own them; preflight checks).
  */
-int			cdc_publication_create(PGconn *src, const char *publication);
+int			cdc_publication_create(PGconn *src, const char *publication,
+								   const selres *rules);
 
 /*
  * The tables of the source that a publication FOR TABLE does not hold
- * (none for one FOR ALL TABLES): created after it was made.  Their names
+ * (none for one FOR ALL TABLES): created after it was made; those that
+ * rules (NULL: none) leave out or copy without rows are not counted.  Their names
  * are appended to out, comma-separated; how many, or -1 (logged at debug
  * level: the caller asks again later).
  */
 int			cdc_publication_missing(PGconn *src, const char *publication,
-									strbuf *out);
+									const selres *rules, strbuf *out);
 
 /* DROP PUBLICATION IF EXISTS on either side (side names it in messages). */
 int			cdc_publication_drop(PGconn *conn, const char *side,

@@ -182,9 +182,8 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 }
 
 /*
- * The combinations the selection does not support: --follow (its rules
- * are not applied to the changes yet) and --resume (which takes the
- * rules the clone recorded).  False (logged) when refused.
+ * The combinations the selection does not support: --resume (which takes
+ * the rules the clone recorded).  False (logged) when refused.
  */
 static bool
 selection_options_ok(const clone_options *o)
@@ -196,12 +195,6 @@ selection_options_ok(const clone_options *o)
 	}
 	if (sel_is_empty(&o->sel))
 		return true;
-	if (o->follow)
-	{
-		error("selection and transformation options cannot be used with --follow yet");
-		log_hint("Clone the whole database to follow it, or clone the selection without --follow.");
-		return false;
-	}
 	if (o->resume)
 	{
 		error("selection and transformation options cannot be given with --resume");

@@ -141,15 +141,9 @@ cmd_preflight(int argc, char **argv)
 		po.index_jobs = po.jobs;
 	po.tablespace_map = &map;
 	po.sel = &sel;
-	if (po.follow && !sel_is_empty(&sel))
-	{
-		error("selection and transformation options cannot be used with --follow yet");
-		log_hint("Check the whole database to follow it, or check the selection without --follow.");
-	}
 	if (po.replica_identity_full && !po.follow)
 		error("option --replica-identity-full needs --follow");
-	if ((po.follow && !sel_is_empty(&sel)) ||
-		!cli_no_extra_args(argc, argv, "preflight") ||
+	if (!cli_no_extra_args(argc, argv, "preflight") ||
 		!cli_tablespace_options_ok(&map, po.no_tablespaces) ||
 		(po.replica_identity_full && !po.follow) ||
 		!cli_endpoints_resolve(&ep, true))

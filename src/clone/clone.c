@@ -524,6 +524,26 @@ fill_report(clone_ctx *c, const char *status, double start)
 }
 
 /*
+ * The publication: with selection rules, FOR TABLE the tables whose rows
+ * the clone copies, resolved on src now (before the slot and its
+ * snapshot).  0 or -1 (logged).
+ */
+static int
+publish(clone_ctx *c, PGconn *src, const char *name)
+{
+	selres		r = SELRES_INIT;
+	int			rc;
+
+	if (sel_is_empty(&c->rules))
+		return cdc_publication_create(src, name, NULL);
+	rc = selres_read(src, &c->rules, &r);
+	if (rc == 0)
+		rc = cdc_publication_create(src, name, &r);
+	selres_release(&r);
+	return rc;
+}
+
+/*
  * For --follow: the names of the publication, slot and origin, made once
  * per clone and kept in the state file; the publication is created now.
  * A slot left by an earlier attempt of this clone is dropped: the new
@@ -567,7 +587,7 @@ prepare_follow(clone_ctx *c, char **slot)
 	if (rc == 0 && c->o->replica_identity_full)
 		rc = cdc_replident_set_full(c->st, src);
 	if (rc == 0)
-		rc = cdc_publication_create(src, name);
+		rc = publish(c, src, name);
 	PQfinish(src);
 	*slot = name;
 	return rc;

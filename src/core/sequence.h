@@ -8,6 +8,8 @@
 #include <libpq-fe.h>
 
 #include "core/catalog.h"
+#include "core/selection.h"
+#include "core/selres.h"
 
 /*
  * Set every sequence of cat on the target to the source's last_value and
@@ -15,5 +17,12 @@
  * current one, never older than the snapshot.  0 or -1 (logged).
  */
 int			sequence_copy_all(PGconn *src, PGconn *tgt, const catalog *cat);
+
+/*
+ * The same for the sequences r (sel resolved on src) keeps, set on the
+ * target under the names sel's renames give.  How many, or -1 (logged).
+ */
+int			sequence_copy_selected(PGconn *src, PGconn *tgt, const selection *sel,
+								   const selres *r);
 
 #endif

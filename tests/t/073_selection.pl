@@ -300,16 +300,10 @@ sub q_dst
 	is($rc, 0, 'resume: verify --dir is OK') or diag($out . $err);
 }
 
-# ---------- what is not supported yet ----------
+# ---------- options refused ----------
 
 {
 	my ($rc, $out, $err) = run_pgcrane('clone', '--source' => $source,
-		'--target' => $dst->connstr('never'), '--dir' => "$tempdir/follow",
-		'--follow', '--exclude-table' => 'public.customer');
-	is($rc, 2, 'follow: selection options refused with --follow');
-	like($err, qr/error: selection and transformation options cannot be used with --follow yet/,
-		'follow: one line says so');
-	($rc, $out, $err) = run_pgcrane('clone', '--source' => $source,
 		'--target' => $dst->connstr('never'), '--filter' => "$tempdir/missing.txt");
 	is($rc, 2, 'filter: a missing file is an error');
 	like($err, qr/could not open filter file/, 'filter: the file named');
