@@ -20,19 +20,19 @@
 #include "cdc/pgoutput.h"
 
 static const apply_sql_col cols[] = {
-	{"\"id\"", "integer", false, 23, false},
-	{"\"doc\"", "json", true, 114, false},
-	{"\"Name\"", "text", false, 25, false},
-	{"\"at\"", "timestamp with time zone", false, 1184, false},
+	{"\"id\"", "integer", false, 23, false, false},
+	{"\"doc\"", "json", true, 114, false, false},
+	{"\"Name\"", "text", false, 25, false, false},
+	{"\"at\"", "timestamp with time zone", false, 1184, false, false},
 };
 
 static const apply_sql_rel rel = {"\"public\".\"t\"", 4, cols, false, 0, NULL};
 
 /* A table whose key is an identity column, with a column only the target has. */
 static const apply_sql_col icols[] = {
-	{"\"id\"", "integer", false, 23, true},
-	{"\"v\"", "text", false, 25, false},
-	{"\"p\"", "public.pair", false, 16390, false},
+	{"\"id\"", "integer", false, 23, true, false},
+	{"\"v\"", "text", false, 25, false, false},
+	{"\"p\"", "public.pair", false, 16390, false, false},
 };
 static const char *const iextra[] = {"\"note\""};
 static const apply_sql_rel irel = {"\"public\".\"i\"", 3, icols, true, 1, iextra};
@@ -190,6 +190,26 @@ test_move_by_key(void **state)
 			  " OVERRIDING SYSTEM VALUE SELECT $1, $2, d.\"p\", d.\"note\" FROM d");
 }
 
+/* A column left out by the selection is not named, not even kept from d. */
+static void
+test_move_excluded(void **state)
+{
+	const apply_sql_col xcols[] = {
+		{"\"id\"", "integer", false, 23, true, false},
+		{"\"v\"", "text", false, 25, false, true},
+		{"\"p\"", "public.pair", false, 16390, false, false},
+	};
+	const apply_sql_rel xrel = {"\"app\".\"i\"", 3, xcols, true, 1, iextra};
+	const bool	set[] = {true, false, true};
+	const bool	key[] = {true, false, false};
+
+	(void) state;
+	check_sql(apply_sql_move(&xrel, set, key, false),
+			  "WITH d AS (DELETE FROM ONLY \"app\".\"i\" WHERE \"id\" = $3 RETURNING *)"
+			  " INSERT INTO \"app\".\"i\" (\"id\", \"p\", \"note\")"
+			  " OVERRIDING SYSTEM VALUE SELECT $1, $2, d.\"note\" FROM d");
+}
+
 /* FULL: the old row is found as for an update. */
 static void
 test_move_full(void **state)
@@ -314,6 +334,7 @@ main(void)
 		cmocka_unit_test(test_update_or_move_identity_only),
 		cmocka_unit_test(test_truncate_one),
 		cmocka_unit_test(test_truncate_many),
+		cmocka_unit_test(test_move_excluded),
 		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_timestamp),
 	};
