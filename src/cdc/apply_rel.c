@@ -218,7 +218,12 @@ apply_rel_transformed(const selection *sel, const char *nsp, const char *rel)
 	return false;
 }
 
-/* Mark the columns sel leaves out, or 0; -1 (logged) for a key column. */
+/*
+ * Mark the columns sel leaves out: 0, or CDC_MISMATCH (logged) for a key
+ * column (preflight refuses a column an index needs, so only a replica
+ * identity index made after the clone gets here).  With replica identity
+ * FULL the row is found by the other columns.
+ */
 static int
 exclude_columns(const selection *sel, apply_rel *rel)
 {
@@ -228,7 +233,7 @@ exclude_columns(const selection *sel, apply_rel *rel)
 	{
 		if (!column_excluded(sel, d->nspname, d->relname, d->atts[i].name))
 			continue;
-		if ((d->atts[i].flags & PGO_ATTR_KEY) || d->replident == PGO_REPLIDENT_FULL)
+		if (d->atts[i].flags & PGO_ATTR_KEY)
 		{
 			error("column \"%s\" of table \"%s.%s\" is left out by --exclude-column but the source's replica identity needs it",
 				  d->atts[i].name, d->nspname, d->relname);

@@ -136,22 +136,32 @@ print_difference(vsession *s, const vreport_item *item)
 	free(stmt);
 }
 
+/* The schemas could not be compared: a warning, -1. */
+static int
+not_compared(void)
+{
+	log_warning("could not compare the schemas of the source and the target at the cutover");
+	log_hint("Compare them with: pgcrane verify --schema-only");
+	return -1;
+}
+
 int
 ddl_report_differences(const char *source, const char *target, bool no_owner,
-					   bool no_acl, strbuf *out)
+					   bool no_acl, const selection *sel, strbuf *out)
 {
 	vsession	s;
 	vreport    *r;
-	vsel		none = VSEL_INIT;	/* a follow has no selection */
+	vsel		none = VSEL_INIT;	/* the rules, resolved on the source */
 	vschema_options o = {no_owner, no_acl, &none};
 	int			ntables = 0,
 				n;
 
 	if (vsession_open(&s, source, target, NULL, NULL, NULL) != 0)
+		return not_compared();
+	if (vsel_init(&none, s.src, sel) != 0)
 	{
-		log_warning("could not compare the schemas of the source and the target at the cutover");
-		log_hint("Compare them with: pgcrane verify --schema-only");
-		return -1;
+		vsession_close(&s);
+		return not_compared();
 	}
 	r = vreport_new();
 	n = vschema_compare(&s, &o, r, &ntables) == 0 ? vreport_count(r) : -1;

@@ -18,15 +18,18 @@
 
 #include <stdbool.h>
 
+#include "core/selection.h"
 #include "util/str.h"
 
 /*
- * Compare the schemas of source and target and print each difference;
+ * Compare the schemas of source and target and print each difference,
+ * under the clone's selection rules sel (NULL: none);
  * a line for the cutover summary goes into out when there are any.
  * Returns how many, or -1 when they could not be compared (logged as a
  * warning: the cutover is done all the same).
  */
 int			ddl_report_differences(const char *source, const char *target,
-								   bool no_owner, bool no_acl, strbuf *out);
+								   bool no_owner, bool no_acl, const selection *sel,
+								   strbuf *out);
 
 #endif

@@ -629,8 +629,8 @@ create_sequences(follow_ctx *c)
 	int			created = 0;
 	int			rc;
 
-	if (c->ddl == NULL)
-		return 0;
+	if (c->ddl == NULL || !sel_is_empty(&c->rules))
+		return 0;				/* under rules, sequences are not compared */
 	rc = ddl_create_sequences(c->ddl, cdc_apply_control(c->ap), &created);
 	if (rc == CDC_MISMATCH)
 		return CDC_FAILED;
@@ -742,6 +742,7 @@ finish_cutover(follow_ctx *c)
 	/* The outcome before the phase: who sees "done" finds it recorded. */
 	cdc_carry_ask(c->source, refresh, &not_carried);
 	(void) ddl_report_differences(c->source, c->target, c->no_owner, c->no_acl,
+								  sel_is_empty(&c->rules) ? NULL : &c->rules,
 								  &not_carried);
 	cdc_report_format_time(time(NULL), now, sizeof(now));
 	note_state(c, state_record_cutover_done(c->o->st, c->cutover_lsn, now, &carried,
