@@ -59,6 +59,7 @@ static const char *const publish_sql =
 "          FROM pg_catalog.pg_class c"
 "          JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 CDC_PUBLISHED_TABLES_WHERE
+"           AND c.oid <> ALL ($1::pg_catalog.oid[])"
 "           AND NOT pg_catalog.pg_has_role(c.relowner, 'USAGE'))";
 
 /* Unlogged tables: logical decoding never sees their changes. */
@@ -74,12 +75,29 @@ static const char *const unlogged_sql =
  * A role that may not publish all tables publishes the copied ones FOR
  * TABLE: it needs CREATE on the database and to own each table.
  */
-static int
-check_publish_tables(PGconn *src, bool *ok)
+/* The OIDs of the tables the rules do not publish, as an oid[] literal. */
+static char *
+unpublished_oids(const selres *rules)
 {
-	PGresult   *res = conn_query(src, SIDE_SOURCE, "check the right to publish the tables",
-								 publish_sql, 0, NULL);
+	strbuf		sb = STRBUF_INIT;
 
+	strbuf_adds(&sb, "{");
+	for (int i = 0; rules && i < rules->nrels; i++)
+		if (rules->rels[i].why || rules->rels[i].no_data)
+			strbuf_addf(&sb, "%s%u", sb.len > 1 ? "," : "", (unsigned) rules->rels[i].oid);
+	strbuf_adds(&sb, "}");
+	return strbuf_detach(&sb);
+}
+
+static int
+check_publish_tables(PGconn *src, const selres *rules, bool *ok)
+{
+	char	   *oids = unpublished_oids(rules);
+	const char *params[1] = {oids};
+	PGresult   *res = conn_query(src, SIDE_SOURCE, "check the right to publish the tables",
+								 publish_sql, 1, params);
+
+	free(oids);
 	if (res == NULL)
 		return -1;
 	log_info("the source role may not create a publication FOR ALL TABLES: pgcrane publishes the copied tables FOR TABLE, "
@@ -109,7 +127,7 @@ check_publish_tables(PGconn *src, bool *ok)
 }
 
 static int
-check_settings(PGconn *src, bool *ok)
+check_settings(PGconn *src, const selres *rules, bool *ok)
 {
 	PGresult   *res = conn_query(src, SIDE_SOURCE, "read replication settings",
 								 settings_sql, 0, NULL);
@@ -144,7 +162,7 @@ check_settings(PGconn *src, bool *ok)
 	if (strcmp(PQgetvalue(res, 0, 4), "t") == 0)
 		log_info("the source has large objects: large objects are carried at cutover "
 				 "(those created, changed or removed while following)");
-	if (strcmp(PQgetvalue(res, 0, 5), "t") != 0 && check_publish_tables(src, ok) != 0)
+	if (strcmp(PQgetvalue(res, 0, 5), "t") != 0 && check_publish_tables(src, rules, ok) != 0)
 	{
 		PQclear(res);
 		return -1;
@@ -170,11 +188,11 @@ check_unlogged(PGconn *src)
 }
 
 int
-cdc_preflight(PGconn *src, bool replica_identity_full, bool *ok)
+cdc_preflight(PGconn *src, bool replica_identity_full, const selres *rules, bool *ok)
 {
 	*ok = true;
-	if (check_settings(src, ok) != 0 || check_unlogged(src) != 0 ||
-		cdc_replident_check(src, replica_identity_full, ok) != 0)
+	if (check_settings(src, rules, ok) != 0 || check_unlogged(src) != 0 ||
+		cdc_replident_check(src, replica_identity_full, rules, ok) != 0)
 		return -1;
 	return 0;
 }

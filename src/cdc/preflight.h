@@ -13,6 +13,8 @@
 
 #include <libpq-fe.h>
 
+#include "core/selres.h"
+
 /*
  * The source: wal_level = logical; a free replication slot and WAL sender;
  * a role with REPLICATION (or superuser, or rds_replication) that may
@@ -20,12 +22,13 @@
  * identity on every table, so that its updates and deletes can be
  * followed, unless replica_identity_full (pgcrane then sets REPLICA
  * IDENTITY FULL on those, cdc/replident.h, and the role must own them);
- * no unlogged table, whose changes logical decoding never sees.
- * Large objects are only warned about: their changes are not followed.
- * Returns 0 with *ok telling whether everything passed, or -1 (logged)
- * when the checks could not run.
+ * unlogged tables and large objects are named (the cutover carries them).
+ * With rules (may be NULL), only the tables whose rows the clone copies
+ * are checked: the others are not published.  Returns 0 with *ok telling
+ * whether everything passed, or -1 (logged) when the checks could not run.
  */
-int			cdc_preflight(PGconn *src, bool replica_identity_full, bool *ok);
+int			cdc_preflight(PGconn *src, bool replica_identity_full, const selres *rules,
+						  bool *ok);
 
 /*
  * The target, on a connection to the target database (in_database) or,

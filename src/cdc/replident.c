@@ -141,17 +141,34 @@ check_settable(const PGresult *res, int row, bool *ok)
 	describe_writes(res, row);
 }
 
+/*
+ * Whether the table of row i is followed: every table without rules, else
+ * those whose rows the clone copies (the others are not published).
+ */
+static bool
+followed(const PGresult *res, int i, const selres *rules)
+{
+	const selres_rel *rel;
+
+	if (rules == NULL)
+		return true;
+	rel = selres_find(rules, (uint32_t) strtoul(PQgetvalue(res, i, K_OID), NULL, 10));
+	return rel == NULL || (rel->why == NULL && !rel->no_data);
+}
+
 int
-cdc_replident_check(PGconn *src, bool set_full, bool *ok)
+cdc_replident_check(PGconn *src, bool set_full, const selres *rules, bool *ok)
 {
 	PGresult   *res = read_keyless(src);
-	int			n;
+	int			n = 0;
 
 	if (res == NULL)
 		return -1;
-	n = PQntuples(res);
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < PQntuples(res); i++)
 	{
+		if (!followed(res, i, rules))
+			continue;
+		n++;
 		if (set_full)
 		{
 			check_settable(res, i, ok);
@@ -186,7 +203,7 @@ replident_of(const PGresult *res, int i)
 
 /* The recorded list with every table of res not in it yet added. */
 static int
-record_all(state *st, const PGresult *res)
+record_all(state *st, const PGresult *res, const selres *rules)
 {
 	state_replident *list;
 	int			n;
@@ -197,7 +214,7 @@ record_all(state *st, const PGresult *res)
 	for (int i = 0; i < PQntuples(res); i++)
 	{
 		state_replident r = replident_of(res, i);
-		bool		known = false;
+		bool		known = !followed(res, i, rules);
 
 		for (int j = 0; j < n && !known; j++)
 			known = list[j].table_oid == r.table_oid;
@@ -225,16 +242,18 @@ alter_identity(PGconn *src, const char *schema, const char *table, const char *w
 }
 
 int
-cdc_replident_set_full(state *st, PGconn *src)
+cdc_replident_set_full(state *st, PGconn *src, const selres *rules)
 {
 	PGresult   *res = read_keyless(src);
 	int			rc;
 
 	if (res == NULL)
 		return -1;
-	rc = record_all(st, res);
+	rc = record_all(st, res, rules);
 	for (int i = 0; rc == 0 && i < PQntuples(res); i++)
 	{
+		if (!followed(res, i, rules))
+			continue;
 		rc = alter_identity(src, PQgetvalue(res, i, K_SCHEMA), PQgetvalue(res, i, K_TABLE),
 							"FULL");
 		if (rc == 0)

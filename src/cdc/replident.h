@@ -18,6 +18,7 @@
 
 #include <libpq-fe.h>
 
+#include "core/selres.h"
 #include "core/state.h"
 
 /*
@@ -25,15 +26,19 @@
  * their size and write rate.  Without set_full each is an error (*ok
  * false) with a hint naming --replica-identity-full; with it each is
  * announced, and only one the source role does not own is an error.
+ * With rules (may be NULL), only the tables whose rows the clone copies
+ * count: the others are not published.
  */
-int			cdc_replident_check(PGconn *src, bool set_full, bool *ok);
+int			cdc_replident_check(PGconn *src, bool set_full, const selres *rules,
+								bool *ok);
 
 /*
  * Set REPLICA IDENTITY FULL on every logged table of src without a
  * replica identity, each recorded in st (with what it had) before it is
- * altered, so that a crash in between loses nothing for cleanup.
+ * altered, so that a crash in between loses nothing for cleanup.  With
+ * rules (may be NULL), only the tables whose rows the clone copies.
  */
-int			cdc_replident_set_full(state *st, PGconn *src);
+int			cdc_replident_set_full(state *st, PGconn *src, const selres *rules);
 
 /*
  * Give back what cdc_replident_set_full changed: every recorded table that

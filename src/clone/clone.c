@@ -524,21 +524,24 @@ fill_report(clone_ctx *c, const char *status, double start)
 }
 
 /*
- * The publication: with selection rules, FOR TABLE the tables whose rows
- * the clone copies, resolved on src now (before the slot and its
- * snapshot).  0 or -1 (logged).
+ * What the follow changes on the source before its slot: REPLICA IDENTITY
+ * FULL on the tables without one (--replica-identity-full; first, so the
+ * slot's first change already carries whole rows), then the publication.
+ * With selection rules, both concern only the tables whose rows the clone
+ * copies (the publication is FOR TABLE those), resolved on src now.  0 or
+ * -1 (logged).
  */
 static int
-publish(clone_ctx *c, PGconn *src, const char *name)
+prepare_source(clone_ctx *c, PGconn *src, const char *name)
 {
 	selres		r = SELRES_INIT;
-	int			rc;
+	bool		with_rules = !sel_is_empty(&c->rules);
+	int			rc = with_rules ? selres_read(src, &c->rules, &r) : 0;
 
-	if (sel_is_empty(&c->rules))
-		return cdc_publication_create(src, name, NULL);
-	rc = selres_read(src, &c->rules, &r);
+	if (rc == 0 && c->o->replica_identity_full)
+		rc = cdc_replident_set_full(c->st, src, with_rules ? &r : NULL);
 	if (rc == 0)
-		rc = cdc_publication_create(src, name, &r);
+		rc = cdc_publication_create(src, name, with_rules ? &r : NULL);
 	selres_release(&r);
 	return rc;
 }
@@ -583,11 +586,8 @@ prepare_follow(clone_ctx *c, char **slot)
 		return -1;
 	}
 	rc = cdc_source_cleanup(src, name, NULL);
-	/* Before the slot: its first change must already carry whole rows. */
-	if (rc == 0 && c->o->replica_identity_full)
-		rc = cdc_replident_set_full(c->st, src);
 	if (rc == 0)
-		rc = publish(c, src, name);
+		rc = prepare_source(c, src, name);
 	PQfinish(src);
 	*slot = name;
 	return rc;

@@ -20,6 +20,7 @@
 #include "cdc/preflight.h"
 #include "core/conn.h"
 #include "clone/preflight_int.h"
+#include "core/selres.h"
 #include "util/json.h"
 #include "util/log.h"
 #include "util/str.h"
@@ -349,9 +350,15 @@ check_follow(preflight_ctx *c)
 {
 	bool		ok = true;
 	bool		table = false;
+	selres		rules = SELRES_INIT;
+	bool		with_rules = c->o->sel && !sel_is_empty(c->o->sel);
 
-	if (c->src && (cdc_preflight(c->src, c->o->replica_identity_full, &ok) != 0 || !ok))
+	if (c->src && with_rules && selres_read(c->src, c->o->sel, &rules) != 0)
 		c->info->problems++;
+	else if (c->src && (cdc_preflight(c->src, c->o->replica_identity_full,
+									  with_rules ? &rules : NULL, &ok) != 0 || !ok))
+		c->info->problems++;
+	selres_release(&rules);
 	ok = true;
 	if (c->tgt && (cdc_preflight_target(c->tgt, c->info->target_exists && !c->recreate,
 										&ok, &table) != 0 || !ok))

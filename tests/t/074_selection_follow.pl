@@ -26,8 +26,26 @@ my $timeout = $PostgreSQL::Test::Utils::timeout_default;
 
 load_dataset($src, 'pagila', 'pagila');
 $src->safe_psql('pagila', 'REFRESH MATERIALIZED VIEW public.rental_by_category');
+# A log table without a key, left out by the rules: not published, so
+# nothing to refuse and nothing to change on the source.
+$src->safe_psql('pagila', 'CREATE TABLE public.audit_log (at timestamptz, what text)');
 my $source = $src->connstr('pagila');
 my $target = $dst->connstr('pagila');
+
+# Preflight checks only what the rules follow.
+my ($prc, $pout, $perr) = run_pgcrane('preflight', '--follow', '--source', $source,
+	'--target', $target, '--exclude-table', 'public.audit_log',
+	'--exclude-table', 'public.film_actor', '--exclude-dependents',
+	'--rename-schema', 'public=app');
+is($prc, 0, 'preflight --follow: a key-less table left out by the rules is no problem')
+  or diag($perr);
+unlike($perr, qr/audit_log/, 'preflight --follow: the left-out table is not named');
+($prc, $pout, $perr) = run_pgcrane('preflight', '--follow', '--source', $source,
+	'--target', $target, '--exclude-table', 'public.film_actor', '--exclude-dependents',
+	'--rename-schema', 'public=app');
+is($prc, 1, 'preflight --follow: the same table followed is refused');
+like($perr, qr/table "public\.audit_log" has no replica identity/,
+	'preflight --follow: and named');
 
 my $script = "$tempdir/writes.sql";
 open(my $fh, '>', $script) or die "$script: $!";
@@ -60,11 +78,15 @@ my $bench1 = writes('bench1');
 my $clone = start_background($tempdir, 'clone', pgcrane_path(), 'clone', '--follow',
 	'--source', $source, '--target', $target, '--dir', $dir, '--jobs', '2',
 	'--exclude-table', 'public.film_actor', '--exclude-dependents',
+	'--exclude-table', 'public.audit_log', '--replica-identity-full',
 	'--rename-schema', 'public=app',
 	'--exclude-column', 'public.customer.email');
 ok(wait_state_kv($dir, 'follow.phase', qr/^(catching-up|streaming)$/, 4 * $timeout),
 	'clone --follow goes on to follow under the rules')
   or diag(slurp_if_exists("$tempdir/clone.err"));
+is($src->safe_psql('pagila',
+		"SELECT relreplident FROM pg_class WHERE oid = 'public.audit_log'::regclass"),
+	'd', '--replica-identity-full leaves a table the rules leave out as it was');
 is(wait_background($bench1, 4 * $timeout), 0, 'the first writes succeed')
   or diag(slurp_if_exists("$tempdir/bench1.err"));
 
