@@ -195,6 +195,24 @@ step_done(clone_ctx *c, const char *step)
 	return done;
 }
 
+/*
+ * A session on the target for the clone to change things through, proved
+ * first to reach the target database recorded in the work directory
+ * (never another one, never the source).  NULL (logged) otherwise.
+ */
+static PGconn *
+open_target(clone_ctx *c)
+{
+	PGconn	   *tgt = conn_open(c->target, SIDE_TARGET);
+
+	if (tgt && identity_check_conn(c->st, SIDE_TARGET, tgt, c->target) != 0)
+	{
+		PQfinish(tgt);
+		return NULL;
+	}
+	return tgt;
+}
+
 /* One part of the database's own properties (dbprops.h); 0 or -1. */
 static int
 apply_dbprops(clone_ctx *c, dbprops_part part)
@@ -202,8 +220,10 @@ apply_dbprops(clone_ctx *c, dbprops_part part)
 	char	   *work = str_printf("%s/database", c->o->dir);
 	dbprops_opts o = {c->dump_path, work, c->info.source_db, c->info.target_db,
 	{c->o->no_owner, c->o->no_acl, 1, false, &c->intr.stop, c->o->no_tablespaces}};
-	int			rc = dbprops_apply(&c->info.tools, c->target, &o, part);
+	PGconn	   *tgt = open_target(c);
+	int			rc = tgt ? dbprops_apply(&c->info.tools, tgt, &o, part) : -1;
 
+	PQfinish(tgt);
 	free(work);
 	return rc;
 }
@@ -212,11 +232,17 @@ apply_dbprops(clone_ctx *c, dbprops_part part)
 static int
 do_rename(clone_ctx *c)
 {
+	PGconn	   *tgt;
+	int			rc;
+
 	if ((c->rules.nschema_renames == 0 && c->rules.ntable_renames == 0) ||
 		step_done(c, "rename"))
 		return 0;
 	phase_begin(c, "rename");
-	return phase_end(c, csel_rename(c->target, &c->rules));
+	tgt = open_target(c);
+	rc = tgt ? csel_rename(tgt, &c->rules) : -1;
+	PQfinish(tgt);
+	return phase_end(c, rc);
 }
 
 /* The database's properties but its owner, set last (dbprops.h). */
@@ -277,6 +303,34 @@ restore_pre_data(clone_ctx *c, const schema_restore_opts *ro)
 	return rc;
 }
 
+/* Tablespaces of the restored objects of relkinds (tablespace.h). */
+static int
+place_in_tablespaces(clone_ctx *c, const char *relkinds)
+{
+	PGconn	   *tgt = open_target(c);
+	int			rc = tgt ? tablespace_place(c->source, tgt, &c->o->tablespaces,
+											c->o->no_tablespaces, relkinds) : -1;
+
+	PQfinish(tgt);
+	return rc;
+}
+
+/*
+ * After pre-data, while the tables are empty: the columns the selection
+ * leaves out dropped, the tables put in their tablespaces.
+ */
+static int
+after_pre_data(clone_ctx *c)
+{
+	PGconn	   *tgt = open_target(c);
+	int			rc = tgt ? csel_drop_columns(tgt, &c->rules) : -1;
+
+	if (rc == 0 && !c->o->no_tablespaces)
+		rc = tablespace_place(c->source, tgt, &c->o->tablespaces, false, "rpm");
+	PQfinish(tgt);
+	return rc;
+}
+
 static int
 do_schema(clone_ctx *c)
 {
@@ -297,10 +351,7 @@ do_schema(clone_ctx *c)
 	if (rc == 0)
 		rc = restore_pre_data(c, &ro);
 	if (rc == 0)
-		rc = csel_drop_columns(c->target, &c->rules);
-	if (rc == 0)
-		rc = tablespace_place(c->source, c->target, &c->o->tablespaces,
-							  c->o->no_tablespaces, "rpm");
+		rc = after_pre_data(c);
 	return phase_end(c, rc);
 }
 
@@ -478,9 +529,8 @@ do_post_data(clone_ctx *c)
 	phase_begin(c, "post-data");
 	rc = schema_restore_post(&c->info.tools, c->target, c->dump_path,
 							 c->list_path, &ro);
-	if (rc == 0)
-		rc = tablespace_place(c->source, c->target, &c->o->tablespaces,
-							  c->o->no_tablespaces, "iI");
+	if (rc == 0 && !c->o->no_tablespaces)
+		rc = place_in_tablespaces(c, "iI");
 	return phase_end(c, rc);
 }
 

@@ -363,22 +363,15 @@ run_statements(PGconn *conn, const char *sql, const dbprops_opts *o,
 }
 
 int
-dbprops_apply(const pg_tools *tools, const char *target, const dbprops_opts *o,
+dbprops_apply(const pg_tools *tools, PGconn *tgt, const dbprops_opts *o,
 			  dbprops_part part)
 {
 	char	   *sql = database_sql(tools, o);
-	PGconn	   *conn;
 	int			rc;
 
 	if (sql == NULL)
 		return -1;
-	if ((conn = conn_open(target, SIDE_TARGET)) == NULL)
-	{
-		free(sql);
-		return -1;
-	}
-	rc = run_statements(conn, sql, o, part);
-	PQfinish(conn);
+	rc = run_statements(tgt, sql, o, part);
 	free(sql);
 	return rc;
 }

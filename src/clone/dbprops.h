@@ -27,6 +27,8 @@
 #ifndef PGCRANE_DBPROPS_H
 #define PGCRANE_DBPROPS_H
 
+#include <libpq-fe.h>
+
 #include <stdbool.h>
 
 #include "clone/schema.h"
@@ -48,10 +50,11 @@ typedef enum dbprops_part
 
 /*
  * Apply one part of the archive's database properties to the target
- * database (target is its connection string).  0 or -1 (logged: could not
- * set a property of the target database on target server: ...).
+ * database, through tgt (the caller's, proved to reach the recorded
+ * target).  0 or -1 (logged: could not set a property of the target
+ * database on target server: ...).
  */
-int			dbprops_apply(const pg_tools *tools, const char *target,
+int			dbprops_apply(const pg_tools *tools, PGconn *tgt,
 						  const dbprops_opts *o, dbprops_part part);
 
 /*

@@ -151,7 +151,7 @@ csel_apply_catalog(PGconn *src, const selection *sel, const selres *r, catalog *
 	return 0;
 }
 
-/* Run statements on tgt in one transaction, then close it; 0 or -1 (logged). */
+/* Run statements on tgt in one transaction; 0 or -1 (logged). */
 static int
 run_in_transaction(PGconn *tgt, const char *what, strbuf *sql)
 {
@@ -159,21 +159,17 @@ run_in_transaction(PGconn *tgt, const char *what, strbuf *sql)
 	int			rc = conn_exec_as(tgt, SIDE_TARGET, all, what);
 
 	free(all);
-	PQfinish(tgt);
 	return rc;
 }
 
 int
-csel_drop_columns(const char *target, const selection *sel)
+csel_drop_columns(PGconn *tgt, const selection *sel)
 {
-	PGconn	   *tgt;
 	strbuf		sql = STRBUF_INIT;
 	int			rc;
 
 	if (sel->ncolumns == 0)
 		return 0;
-	if ((tgt = conn_open(target, SIDE_TARGET)) == NULL)
-		return -1;
 	for (int i = 0; i < sel->ncolumns; i++)
 	{
 		char	   *t = conn_qualified_name(tgt, sel->columns[i].schema, sel->columns[i].table);
@@ -191,16 +187,13 @@ csel_drop_columns(const char *target, const selection *sel)
 }
 
 int
-csel_rename(const char *target, const selection *sel)
+csel_rename(PGconn *tgt, const selection *sel)
 {
-	PGconn	   *tgt;
 	strbuf		sql = STRBUF_INIT;
 	int			rc;
 
 	if (sel->ntable_renames == 0 && sel->nschema_renames == 0)
 		return 0;
-	if ((tgt = conn_open(target, SIDE_TARGET)) == NULL)
-		return -1;
 	for (int i = 0; i < sel->ntable_renames; i++)
 	{
 		const sel_rename *rn = &sel->table_renames[i];

@@ -39,10 +39,13 @@ schema_toc_key *csel_toc_keys(const selres *r, int *n);
 int			csel_apply_catalog(PGconn *src, const selection *sel, const selres *r,
 							   catalog *cat);
 
-/* Drop the columns --exclude-column names on the target; 0 or -1 (logged). */
-int			csel_drop_columns(const char *target, const selection *sel);
+/*
+ * Drop the columns --exclude-column names on the target, through tgt (the
+ * caller's, proved to reach the recorded target); 0 or -1 (logged).
+ */
+int			csel_drop_columns(PGconn *tgt, const selection *sel);
 
-/* The renames, in one transaction on the target; 0 or -1 (logged). */
-int			csel_rename(const char *target, const selection *sel);
+/* The renames, in one transaction on tgt (as above); 0 or -1 (logged). */
+int			csel_rename(PGconn *tgt, const selection *sel);
 
 #endif

@@ -192,22 +192,17 @@ place_all(PGconn *src, PGconn *tgt, const tablespace_map *m, const char *relkind
 }
 
 int
-tablespace_place(const char *source, const char *target, const tablespace_map *m,
+tablespace_place(const char *source, PGconn *tgt, const tablespace_map *m,
 				 bool none, const char *relkinds)
 {
-	PGconn	   *src,
-			   *tgt;
-	int			rc = -1;
+	PGconn	   *src;
+	int			rc;
 
 	if (none)
 		return 0;
 	if ((src = conn_open(source, SIDE_SOURCE)) == NULL)
 		return -1;
-	tgt = conn_open(target, SIDE_TARGET);
-	if (tgt)
-		rc = place_all(src, tgt, m, relkinds);
+	rc = place_all(src, tgt, m, relkinds);
 	PQfinish(src);
-	if (tgt)
-		PQfinish(tgt);
 	return rc;
 }

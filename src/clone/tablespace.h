@@ -58,10 +58,11 @@ void		tablespace_apply_catalog(catalog *cat, const tablespace_map *m, bool none)
 /*
  * Put the restored objects of the kinds in relkinds ("rpm" for tables
  * and materialized views, "iI" for indexes) where the map says, on the
- * target (an object already there is left as it is).  Nothing with none.
+ * target through tgt (the caller's, proved to reach the recorded target;
+ * an object already there is left as it is).  Nothing with none.
  * 0 or -1 (logged).
  */
-int			tablespace_place(const char *source, const char *target,
+int			tablespace_place(const char *source, PGconn *tgt,
 							 const tablespace_map *m, bool none,
 							 const char *relkinds);
 
