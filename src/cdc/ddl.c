@@ -1035,11 +1035,15 @@ static char *
 dump_relations(ddl_ctx *d, const char *const *names, int n)
 {
 	pg_tools tools;
-	char	   *path = str_printf("%s/ddl-dump.sql", state_dir(d->st));
+	PGconn	   *src = source_conn(d);
+	char	   *path;
 	char	   *script = NULL;
 
-	if (pgtools_find(conn_server_major(d->src), &tools) != 0)
-		error("no pg_dump of version %d or later was found", conn_server_major(d->src));
+	if (src == NULL)
+		return NULL;
+	path = str_printf("%s/ddl-dump.sql", state_dir(d->st));
+	if (pgtools_find(conn_server_major(src), &tools) != 0)
+		error("no pg_dump of version %d or later was found", conn_server_major(src));
 	else if (pgtools_dump_relations(&tools, d->source, names, n, d->no_owner, d->no_acl,
 								   path) == 0)
 		script = read_script(path);
@@ -1089,33 +1093,59 @@ run_transaction(PGconn *tgt, const char *display, char *const *sql, int n)
 	return rc != 0 ? rc : -1;
 }
 
+/* The source's definition of table qname, made on tgt in a transaction. */
+static int
+create_table(ddl_ctx *d, PGconn *tgt, const char *qname, const char *display)
+{
+	char	   *script = dump_relations(d, &qname, 1);
+	int			rc;
+
+	if (script == NULL)
+		return -1;
+	rc = run_transaction(tgt, display, &script, 1);
+	free(script);
+	return rc;
+}
+
+/* After a new table: its record and the sequences the source made with it. */
+static int
+record_created(ddl_ctx *d, PGconn *tgt, const pgo_relation *desc, const ddl_plan *p)
+{
+	int			created = 0;
+	int			rc = 0;
+
+	if (desc != NULL && p->natts == desc->natts)
+		rc = record_put(d, desc, p->attnums);
+	return rc != 0 ? rc : ddl_create_sequences(d, tgt, &created);
+}
+
+int
+ddl_create_table(ddl_ctx *d, PGconn *tgt, const char *qname, const char *display,
+				 bool sequences)
+{
+	int			created = 0;
+	int			rc = sequences ? ddl_create_sequences(d, tgt, &created) : 0;
+
+	return rc != 0 ? rc : create_table(d, tgt, qname, display);
+}
+
 int
 ddl_execute(ddl_ctx *d, PGconn *tgt, const pgo_relation *desc, const ddl_plan *p)
 {
-	char	   *script = NULL;
-	int			created = 0;
 	int			rc;
 
 	if (p->creates_table)
 	{
 		log_info("table \"%s\" is new on the source; creating it on the target", p->display);
-		script = dump_relations(d, (const char *const *) p->sql, 1);
-		if (script == NULL)
-			return -1;
-		rc = run_transaction(tgt, p->display, &script, 1);
+		return create_table(d, tgt, p->sql[0], p->display) != 0 ? -1 :
+			record_created(d, tgt, desc, p);
 	}
-	else
-	{
-		for (int i = 0; i < p->n; i++)
-			log_info("table \"%s\" changed on the source; on the target: %s", p->display,
-					 p->sql[i]);
-		rc = run_transaction(tgt, p->display, p->sql, p->n);
-	}
-	free(script);
+	for (int i = 0; i < p->n; i++)
+		log_info("table \"%s\" changed on the source; on the target: %s", p->display,
+				 p->sql[i]);
+	rc = run_transaction(tgt, p->display, p->sql, p->n);
 	if (rc == 0 && p->natts == desc->natts)
 		rc = record_put(d, desc, p->attnums);
-	if (rc == 0 && p->creates_table)
-		rc = ddl_create_sequences(d, tgt, &created);
 	return rc;
 }
 

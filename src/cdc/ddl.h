@@ -105,6 +105,16 @@ int			ddl_execute(ddl_ctx *d, PGconn *tgt, const pgo_relation *desc,
 						const ddl_plan *p);
 
 /*
+ * Create table qname (quoted, qualified) on tgt as the source defines it
+ * (pg_dump --schema-only --table, in a transaction: with the sequences
+ * it owns); with sequences, every sequence the target lacks first (one
+ * its default uses may belong to no table).  0, CDC_MISMATCH (a
+ * statement failed: logged with it) or -1 (logged).
+ */
+int			ddl_create_table(ddl_ctx *d, PGconn *tgt, const char *qname,
+							 const char *display, bool sequences);
+
+/*
  * Create on tgt every sequence of the source the target lacks (not those
  * of identity columns, which their tables make); *created gets how many.
  * 0 or -1 (logged).

@@ -69,7 +69,9 @@
 #include <unistd.h>
 
 #include "core/catalog.h"
+#include "cdc/adopt.h"
 #include "cdc/apply.h"
+#include "cdc/apply_rel.h"
 #include "cdc/carry.h"
 #include "cdc/cutover_extra.h"
 #include "cdc/ddl.h"
@@ -388,37 +390,88 @@ source_position(follow_ctx *c, bool insert, uint64_t *lsn)
 }
 
 /*
+ * Whether the follow carries new table t: 1 (kept by the rules as it
+ * is), 0 (left out by them), or CDC_FAILED (kept, but under another name
+ * or with columns left out, which the follow does not make: a stop).
+ * The rules are resolved again on the source when t is not in them yet.
+ */
+static int
+carried(follow_ctx *c, const cdc_new_table *t)
+{
+	const selres_rel *r;
+
+	if (sel_is_empty(&c->rules))
+		return 1;
+	r = c->chosen_read ? selres_find(&c->chosen, t->oid) : NULL;
+	if (r == NULL)
+	{
+		selres_release(&c->chosen);
+		c->chosen = (selres) SELRES_INIT;
+		c->chosen_read = selres_read(c->srcq, &c->rules, &c->chosen) == 0;
+		r = c->chosen_read ? selres_find(&c->chosen, t->oid) : NULL;
+	}
+	if (r == NULL)
+		return c->chosen_read ? 0 : -1;	/* gone again, or not read */
+	if (r->why != NULL || r->no_data)
+		return 0;
+	if (apply_rel_transformed(&c->rules, t->nspname, t->relname))
+	{
+		(void) failure_set(SIDE_SOURCE, NULL, t->display, false,
+						   "table \"%s\" created on the source during the follow is renamed or narrowed by the selection rules",
+						   t->display);
+		log_hint("The follow makes a new table on the target only under its own name and with all its columns: "
+				 "drop it on the source if it is not needed and run \"pgcrane follow --dir %s\", or start over "
+				 "with \"pgcrane cleanup --dir %s\" and a new clone --follow, which copies it under the rules.",
+				 c->dir, c->dir);
+		return CDC_FAILED;
+	}
+	return 1;
+}
+
+/* With --ddl=stop: a new table that the follow carries stops it. */
+static int
+new_table_stop(follow_ctx *c, const cdc_new_table *t)
+{
+	(void) failure_set(SIDE_SOURCE, NULL, t->display, false,
+					   "table \"%s\" created on the source during the follow: publication \"%s\" does not hold it, so its changes would be lost",
+					   t->display, c->publication);
+	log_hint("With --ddl=apply the follow adds such a table to the publication and copies its rows: "
+			 "run \"pgcrane follow --dir %s --ddl=apply\", or drop the table on the source if it is not needed.",
+			 c->dir);
+	return CDC_FAILED;
+}
+
+/*
  * A publication FOR TABLE (a source role that may not publish all
- * tables) does not take in a table created after it: its changes would
- * never arrive.  Asked at the pace of the source position; a stop naming
- * the tables when there are any.
+ * tables, or selection rules) does not take in a table created after it:
+ * its changes would never arrive.  Asked at the pace of the source
+ * position; each such table that the follow carries joins the
+ * publication with its rows (adopt.h), or stops the follow, named.
  */
 static int
 check_new_tables(follow_ctx *c)
 {
-	strbuf		names = STRBUF_INIT;
-	bool		rules = !sel_is_empty(&c->rules);
-	int			n;
+	cdc_new_table *t = NULL;
+	int			n = c->srcq ? cdc_publication_missing(c->srcq, c->publication, &t) : 0;
+	int			rc = 0;
+	adopt_options ao = {c->source, c->target, c->publication, c->o->st, c->ddl,
+		!sel_is_empty(&c->rules)};
 
-	if (rules && c->srcq && !c->chosen_read)
-		c->chosen_read = selres_read(c->srcq, &c->rules, &c->chosen) == 0;
-	n = c->srcq && (!rules || c->chosen_read)
-		? cdc_publication_missing(c->srcq, c->publication, rules ? &c->chosen : NULL, &names)
-		: 0;
-
-	if (n > 0)
+	for (int i = 0; rc == 0 && i < n; i++)
 	{
-		(void) failure_set(SIDE_SOURCE, NULL, NULL, false,
-						   "%s %s created on the source during the follow: publication \"%s\" does not hold %s, so %s changes would be lost",
-						   n == 1 ? "table" : "tables", strbuf_str(&names), c->publication,
-						   n == 1 ? "it" : "them", n == 1 ? "its" : "their");
-		log_hint("A table cannot join a publication FOR TABLE during the follow without a copy of its own: "
-				 "drop it on the source if it is not needed and run \"pgcrane follow --dir %s\", or start over "
-				 "with \"pgcrane cleanup --dir %s\" and a new clone --follow, which copies and publishes it.",
-				 c->dir, c->dir);
+		int			keep = carried(c, &t[i]);
+
+		if (keep <= 0)
+			rc = keep < 0 ? keep : 0;
+		else if (c->ddl == NULL)
+			rc = new_table_stop(c, &t[i]);
+		else
+			rc = adopt_table(&ao, &t[i]);
 	}
-	strbuf_release(&names);
-	return n > 0 ? CDC_FAILED : 0;
+	cdc_new_tables_free(t, n);
+	/* The source was heard from, even while the rows were copied. */
+	c->last_receive = clock_now();
+	return rc;
 }
 
 /* ---------- figures, live line ---------- */
@@ -848,7 +901,8 @@ session_loop(follow_ctx *c)
 			rc = cdc_apply_poll(c->ap);
 		if (rc == 0)
 			rc = tick(c);
-		if (rc == 0 && cutover_reached(c))
+		/* A table created just before the cutover is taken in too. */
+		if (rc == 0 && cutover_reached(c) && (rc = check_new_tables(c)) == 0)
 			return finish_cutover(c);
 		if (rc != 0)
 			return rc;
@@ -866,19 +920,13 @@ session_loop(follow_ctx *c)
 static int
 prove_side(follow_ctx *c, const char *side, const char *conninfo)
 {
-	char		sqlstate[6];
-	char		msg[1024];
-	PGconn	   *conn = conn_try_open(conninfo, sqlstate, msg, sizeof(msg));
-	int			rc;
+	PGconn	   *conn;
+	int			rc = identity_open(c->o->st, side, conninfo, &conn);
 
 	/* Captured by run_session: a warning when retried, as every failure. */
-	if (conn == NULL)
-		return conn_connect_failed(side, sqlstate, msg) ? CDC_LOST : -1;
-	rc = identity_check_conn(c->o->st, side, conn, conninfo);
-	if (rc != 0 && PQstatus(conn) == CONNECTION_BAD)
-		rc = CDC_LOST;
-	PQfinish(conn);
-	return rc;
+	if (rc == 0)
+		PQfinish(conn);
+	return rc > 0 ? CDC_LOST : rc;
 }
 
 /*

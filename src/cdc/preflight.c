@@ -101,7 +101,7 @@ check_publish_tables(PGconn *src, const selres *rules, bool *ok)
 	if (res == NULL)
 		return -1;
 	log_info("the source role may not create a publication FOR ALL TABLES: pgcrane publishes the copied tables FOR TABLE, "
-			 "and a table created on the source during the follow stops it");
+			 "and a table created on the source during the follow joins it when the source role owns it");
 	if (strcmp(PQgetvalue(res, 0, 0), "t") != 0)
 	{
 		char	   *db = conn_quote_ident(src, PQgetvalue(res, 0, 1));

@@ -286,7 +286,7 @@ cdc_publication_create(PGconn *src, const char *publication, const selres *rules
 }
 
 static const char *const missing_sql =
-"SELECT pg_catalog.format('%I.%I', n.nspname, c.relname), c.oid"
+"SELECT c.oid, n.nspname, c.relname"
 "  FROM pg_catalog.pg_class c"
 "  JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 CDC_PUBLISHED_TABLES_WHERE
@@ -295,16 +295,16 @@ CDC_PUBLISHED_TABLES_WHERE
 "   AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_publication_rel pr"
 "                    JOIN pg_catalog.pg_publication p ON p.oid = pr.prpubid"
 "                   WHERE p.pubname = $1 AND pr.prrelid = c.oid)"
-" ORDER BY 1";
+" ORDER BY 2, 3";
 
 int
-cdc_publication_missing(PGconn *src, const char *publication,
-						const selres *rules, strbuf *out)
+cdc_publication_missing(PGconn *src, const char *publication, cdc_new_table **out)
 {
 	const char *params[1] = {publication};
 	PGresult   *res = PQexecParams(src, missing_sql, 1, NULL, params, NULL, NULL, 0);
 	int			n;
 
+	*out = NULL;
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 	{
 		log_debug("could not look up the tables publication \"%s\" lacks: %s",
@@ -312,17 +312,44 @@ cdc_publication_missing(PGconn *src, const char *publication,
 		PQclear(res);
 		return -1;
 	}
-	n = 0;
-	for (int i = 0; i < PQntuples(res); i++)
+	n = PQntuples(res);
+	*out = n > 0 ? xcalloc((size_t) n, sizeof(cdc_new_table)) : NULL;
+	for (int i = 0; i < n; i++)
 	{
-		const selres_rel *r = rules ? selres_find(rules, (uint32_t) strtoul(PQgetvalue(res, i, 1), NULL, 10)) : NULL;
-
-		if (r != NULL && (r->why != NULL || r->no_data))
-			continue;			/* left out by the rules */
-		strbuf_addf(out, "%s\"%s\"", n++ ? ", " : "", PQgetvalue(res, i, 0));
+		(*out)[i].oid = (uint32_t) strtoul(PQgetvalue(res, i, 0), NULL, 10);
+		(*out)[i].nspname = xstrdup(PQgetvalue(res, i, 1));
+		(*out)[i].relname = xstrdup(PQgetvalue(res, i, 2));
+		(*out)[i].display = str_printf("%s.%s", PQgetvalue(res, i, 1), PQgetvalue(res, i, 2));
 	}
 	PQclear(res);
 	return n;
+}
+
+void
+cdc_new_tables_free(cdc_new_table *t, int n)
+{
+	for (int i = 0; i < n; i++)
+	{
+		free(t[i].nspname);
+		free(t[i].relname);
+		free(t[i].display);
+	}
+	free(t);
+}
+
+int
+cdc_publication_add(PGconn *src, const char *publication, const char *qname,
+					const char *display)
+{
+	char	   *name = conn_quote_ident(src, publication);
+	char	   *sql = str_printf("ALTER PUBLICATION %s ADD TABLE ONLY %s", name, qname);
+	char	   *what = str_printf("add table \"%s\" to publication \"%s\"", display, publication);
+	int			rc = conn_exec_as(src, SIDE_SOURCE, sql, what);
+
+	free(what);
+	free(sql);
+	free(name);
+	return rc;
 }
 
 int

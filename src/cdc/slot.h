@@ -96,15 +96,32 @@ int			cdc_slot_count_between(PGconn *src, const char *slot,
 int			cdc_publication_create(PGconn *src, const char *publication,
 								   const selres *rules);
 
+/* A table of the source that the publication does not hold. */
+typedef struct cdc_new_table
+{
+	uint32_t	oid;
+	char	   *nspname;
+	char	   *relname;
+	char	   *display;		/* schema.table, for messages */
+} cdc_new_table;
+
 /*
  * The tables of the source that a publication FOR TABLE does not hold
- * (none for one FOR ALL TABLES): created after it was made; those that
- * rules (NULL: none) leave out or copy without rows are not counted.  Their names
- * are appended to out, comma-separated; how many, or -1 (logged at debug
- * level: the caller asks again later).
+ * (none for one FOR ALL TABLES): created after it was made.  They are
+ * put in *out (the caller's, freed with cdc_new_tables_free); how many,
+ * or -1 (logged at debug level: the caller asks again later).
  */
 int			cdc_publication_missing(PGconn *src, const char *publication,
-									const selres *rules, strbuf *out);
+									cdc_new_table **out);
+void		cdc_new_tables_free(cdc_new_table *t, int n);
+
+/*
+ * ALTER PUBLICATION ... ADD TABLE ONLY qname, in the transaction open on
+ * src (display names the table in messages): 0 or -1 (logged: the role
+ * must own the table).
+ */
+int			cdc_publication_add(PGconn *src, const char *publication,
+								const char *qname, const char *display);
 
 /* DROP PUBLICATION IF EXISTS on either side (side names it in messages). */
 int			cdc_publication_drop(PGconn *conn, const char *side,

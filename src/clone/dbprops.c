@@ -285,19 +285,6 @@ database_sql(const pg_tools *tools, const dbprops_opts *o)
 	return sql;
 }
 
-/* The name as pg_dump writes it: quoted only when it must be. */
-static char *
-dump_quoted(PGconn *conn, const char *name)
-{
-	const char *params[1] = {name};
-	PGresult   *res = conn_query(conn, SIDE_TARGET, "quote the source database's name",
-								 "SELECT pg_catalog.quote_ident($1)", 1, params);
-	char	   *q = res ? xstrdup(PQgetvalue(res, 0, 0)) : NULL;
-
-	PQclear(res);
-	return q;
-}
-
 /*
  * ALTER DATABASE ... OWNER TO.  A target role that may not give the
  * database to that role (not a member of it; preflight warned) keeps it:
@@ -329,7 +316,7 @@ static int
 run_statements(PGconn *conn, const char *sql, const dbprops_opts *o,
 			   dbprops_part part)
 {
-	char	   *from = dump_quoted(conn, o->source_db);
+	char	   *from = conn_server_quote(conn, SIDE_TARGET, o->source_db);
 	char	   *from_quoted = conn_quote_ident(conn, o->source_db);
 	char	   *to = conn_quote_ident(conn, o->target_db);
 	char	  **stmts;

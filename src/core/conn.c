@@ -590,6 +590,18 @@ conn_quote_ident(PGconn *conn, const char *ident)
 }
 
 char *
+conn_server_quote(PGconn *conn, const char *side, const char *name)
+{
+	const char *params[1] = {name};
+	PGresult   *res = conn_query(conn, side, "quote a name",
+								 "SELECT pg_catalog.quote_ident($1)", 1, params);
+	char	   *q = res ? xstrdup(PQgetvalue(res, 0, 0)) : NULL;
+
+	PQclear(res);
+	return q;
+}
+
+char *
 conn_qualified_name(PGconn *conn, const char *nspname, const char *relname)
 {
 	char	   *n = conn_quote_ident(conn, nspname);

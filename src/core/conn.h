@@ -119,6 +119,13 @@ int			conn_server_major(const PGconn *conn);
 /* Quote an identifier; caller frees.  Aborts on out of memory. */
 char	   *conn_quote_ident(PGconn *conn, const char *ident);
 
+/*
+ * name as the server quotes it (quote_ident(): only when it must, as
+ * pg_dump and the catalog's definitions write it); caller frees.  NULL
+ * (logged) when the server cannot answer.
+ */
+char	   *conn_server_quote(PGconn *conn, const char *side, const char *name);
+
 /* "schema"."name" quoted; caller frees. */
 char	   *conn_qualified_name(PGconn *conn, const char *nspname,
 								const char *relname);

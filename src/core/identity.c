@@ -241,3 +241,24 @@ identity_check_recorded(state *st, const char *side, const char *conninfo)
 	PQfinish(conn);
 	return rc;
 }
+
+int
+identity_open(state *st, const char *side, const char *conninfo, PGconn **out)
+{
+	char		sqlstate[6];
+	char		msg[1024];
+	PGconn	   *conn = conn_try_open(conninfo, sqlstate, msg, sizeof(msg));
+
+	*out = NULL;
+	if (conn == NULL)
+		return conn_connect_failed(side, sqlstate, msg) ? 1 : -1;
+	if (identity_check_conn(st, side, conn, conninfo) != 0)
+	{
+		int			rc = PQstatus(conn) == CONNECTION_BAD ? 1 : -1;
+
+		PQfinish(conn);
+		return rc;
+	}
+	*out = conn;
+	return 0;
+}

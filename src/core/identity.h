@@ -109,4 +109,13 @@ int			identity_check_id(state *st, const char *side,
 int			identity_check_conn(state *st, const char *side, PGconn *conn,
 								const char *conninfo);
 
+/*
+ * Open a session on side and prove it reaches the recorded database: 0
+ * (*out yours), 1 (the server cannot be reached now, or the session
+ * broke: trying again later may succeed) or -1 (another database, or a
+ * failure that stays).  The failure is filled either way (core/failure.h).
+ */
+int			identity_open(state *st, const char *side, const char *conninfo,
+						  PGconn **out);
+
 #endif

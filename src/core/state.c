@@ -421,6 +421,7 @@ get_text(state *st, const char *sql, const char *param)
 #define K_DDL_NO_OWNER		"follow.ddl.no_owner"
 #define K_DDL_NO_ACL		"follow.ddl.no_acl"
 #define K_COLUMNS_PREFIX	"follow.columns."
+#define K_ADOPTING_PREFIX	"follow.adopting."
 #define K_CUTOVER_REQUESTED	"cutover.requested"
 #define K_CUTOVER_TARGET	"cutover.target_lsn"
 #define K_CUTOVER_LSN		"cutover.lsn"
@@ -1195,6 +1196,31 @@ state_load_follow_columns(state *st, uint32_t oid, char **columns)
 	char	   *key = str_printf(K_COLUMNS_PREFIX "%s", fmt_int(buf, oid));
 	int			rc = kv_get(st, key, columns);
 
+	free(key);
+	return rc;
+}
+
+int
+state_record_follow_adopting(state *st, uint32_t oid, bool on)
+{
+	numbuf		buf;
+	char	   *key = str_printf(K_ADOPTING_PREFIX "%s", fmt_int(buf, oid));
+	kv_op		op = {on ? KV_PUT : KV_DELETE, key, ON};
+	int			rc = kv_apply(st, &op, 1, NULL);
+
+	free(key);
+	return rc;
+}
+
+int
+state_follow_adopting(state *st, uint32_t oid)
+{
+	numbuf		buf;
+	char	   *key = str_printf(K_ADOPTING_PREFIX "%s", fmt_int(buf, oid));
+	char	   *value = NULL;
+	int			rc = kv_get(st, key, &value);
+
+	free(value);
 	free(key);
 	return rc;
 }

@@ -261,6 +261,14 @@ STATE_MUST_CHECK int state_record_follow_columns(state *st, uint32_t oid,
 STATE_MUST_CHECK int state_load_follow_columns(state *st, uint32_t oid,
 											   char **columns);
 
+/*
+ * A table created on the source during the follow that the follow is
+ * adding (cdc/adopt.h): recorded before its rows reach the target, cleared
+ * once the publication holds it.  Whether one is recorded: 1, 0 or -1.
+ */
+STATE_MUST_CHECK int state_record_follow_adopting(state *st, uint32_t oid, bool on);
+STATE_MUST_CHECK int state_follow_adopting(state *st, uint32_t oid);
+
 /* Everything a follow recorded, for status, cutover and a next follow. */
 typedef struct state_progress
 {

@@ -36,6 +36,59 @@ has_name(char *const *list, int n, const char *name)
 		bsearch(&name, list, (size_t) n, sizeof(char *), strptr_cmp) != NULL;
 }
 
+/* One rewrite of definitions: the target's text from, the source's to. */
+static int
+add_text_pair(vsel *v, PGconn *src, const char *nsp_to, const char *to,
+			  const char *nsp_from, const char *from, bool dot)
+{
+	char	   *q[4] = {NULL, NULL, NULL, NULL};
+	const char *names[4] = {nsp_to, to, nsp_from, from};
+	int			rc = 0;
+
+	for (int i = 0; i < 4 && rc == 0; i++)
+		if (names[i] != NULL && (q[i] = conn_server_quote(src, SIDE_SOURCE, names[i])) == NULL)
+			rc = -1;
+	if (rc == 0)
+	{
+		v->text_from = xrealloc(v->text_from, sizeof(char *) * (size_t) (v->ntext + 1));
+		v->text_to = xrealloc(v->text_to, sizeof(char *) * (size_t) (v->ntext + 1));
+		v->text_from[v->ntext] = str_printf("%s%s%s%s", q[0] ? q[0] : "", q[0] ? "." : "",
+											q[1], dot ? "." : "");
+		v->text_to[v->ntext] = str_printf("%s%s%s%s", q[2] ? q[2] : "", q[2] ? "." : "",
+										  q[3], dot ? "." : "");
+		v->ntext++;
+	}
+	for (int i = 0; i < 4; i++)
+		free(q[i]);
+	return rc;
+}
+
+/*
+ * The rewrites of the target's definitions into the source's names, in
+ * order: schemas first, then tables in their source schema, qualified and
+ * (a view names the columns of a table without alias by its name) not,
+ * followed by a dot.  Names are in the form the server writes them in
+ * definitions: "App".t is rewritten by its quoted form.
+ */
+static int
+text_pairs(vsel *v, PGconn *src, const selection *sel)
+{
+	int			rc = 0;
+
+	for (int i = 0; rc == 0 && i < sel->nschema_renames; i++)
+		rc = add_text_pair(v, src, NULL, sel->schema_renames[i].to, NULL,
+						   sel->schema_renames[i].schema, true);
+	for (int i = 0; rc == 0 && i < sel->ntable_renames; i++)
+	{
+		const sel_rename *rn = &sel->table_renames[i];
+
+		rc = add_text_pair(v, src, rn->schema, rn->to, rn->schema, rn->from, false);
+		if (rc == 0)
+			rc = add_text_pair(v, src, NULL, rn->to, NULL, rn->from, true);
+	}
+	return rc;
+}
+
 int
 vsel_init(vsel *v, PGconn *src, const selection *sel)
 {
@@ -45,7 +98,7 @@ vsel_init(vsel *v, PGconn *src, const selection *sel)
 	if (sel == NULL || sel_is_empty(sel))
 		return 0;
 	v->sel = sel;
-	if (selres_read(src, sel, &r) != 0)
+	if (text_pairs(v, src, sel) != 0 || selres_read(src, sel, &r) != 0)
 		return -1;
 	for (int i = 0; i < r.nrels; i++)
 	{
@@ -86,6 +139,13 @@ vsel_release(vsel *v)
 		free(v->no_data[i]);
 	for (int i = 0; i < v->nschemas; i++)
 		free(v->schemas[i]);
+	for (int i = 0; i < v->ntext; i++)
+	{
+		free(v->text_from[i]);
+		free(v->text_to[i]);
+	}
+	free(v->text_from);
+	free(v->text_to);
 	free(v->schemas);
 	free(v->out);
 	free(v->no_data);
@@ -179,40 +239,21 @@ replace_name(const char *text, const char *from, const char *to)
 	return strbuf_detach(&sb);
 }
 
-/* A target property value with the qualified names of the source. */
+/*
+ * A target property value with the names of the source: each rewrite
+ * of v->text_from, in order, where a name starts (you own the result).
+ */
 static char *
-text_back(const selection *sel, const char *text)
+text_back(const vsel *v, const char *text)
 {
 	char	   *cur = xstrdup(text);
 
-	for (int i = 0; i < sel->nschema_renames; i++)
+	for (int i = 0; i < v->ntext; i++)
 	{
-		char	   *from = str_printf("%s.", sel->schema_renames[i].to);
-		char	   *to = str_printf("%s.", sel->schema_renames[i].schema);
-		char	   *next = replace_name(cur, from, to);
+		char	   *next = replace_name(cur, v->text_from[i], v->text_to[i]);
 
-		free(from);
-		free(to);
 		free(cur);
 		cur = next;
-	}
-	for (int i = 0; i < sel->ntable_renames; i++)
-	{
-		const sel_rename *rn = &sel->table_renames[i];
-		char	   *from = str_printf("%s.%s", rn->schema, rn->to);
-		char	   *to = str_printf("%s.%s", rn->schema, rn->from);
-		char	   *next = replace_name(cur, from, to);
-
-		free(from);
-		free(to);
-		free(cur);
-		/* A view names the columns of a table without alias by its name. */
-		from = str_printf("%s.", rn->to);
-		to = str_printf("%s.", rn->from);
-		cur = replace_name(next, from, to);
-		free(from);
-		free(to);
-		free(next);
 	}
 	return cur;
 }
@@ -253,7 +294,7 @@ field_value(const vsel *v, PGresult *res, int i, int f, bool target, int poscol)
 	if (target && strcmp(PQfname(res, f), "schema") == 0)
 		return xstrdup(schema_back(v->sel, val));
 	if (target && f > COL_PARENT)
-		return text_back(v->sel, val);
+		return text_back(v, val);
 	if (!target && f == poscol && v->sel->ncolumns > 0 && !PQgetisnull(res, i, COL_PARENT))
 	{
 		int			pos = int_value(val);

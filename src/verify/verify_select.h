@@ -35,9 +35,13 @@ typedef struct vsel
 	int			nno_data;
 	int			tables_out;		/* tables left out, for the last line */
 	bool		large_objects;	/* large objects are compared */
+	char	  **text_from;		/* in the target's definitions, each name a
+								 * rule gave, as the server quotes it ... */
+	char	  **text_to;		/* ... and the source's name it stands for */
+	int			ntext;
 } vsel;
 
-#define VSEL_INIT {NULL, NULL, 0, NULL, 0, NULL, 0, 0, true}
+#define VSEL_INIT {NULL, NULL, 0, NULL, 0, NULL, 0, 0, true, NULL, NULL, 0}
 
 /*
  * Resolve the rules sel (NULL or empty: no rules) on src, the source

@@ -75,6 +75,7 @@ our @EXPORT = qw(
   state_query
   state_kv
   wait_state_kv
+  poll_until
   process_alive
   is_snapshot_holder
   wait_process_gone
@@ -549,6 +550,26 @@ sub wait_state_kv
 		select(undef, undef, undef, 0.2);
 	}
 	diag("state key $key is \"" . state_kv($dir, $key) . "\", expected $re");
+	return 0;
+}
+
+=pod
+
+=item poll_until($cond)
+
+Calls $cond every 0.2 s until it returns true (then 1) or four times the
+test timeout has passed (then 0).
+
+=cut
+
+sub poll_until
+{
+	my ($cond) = @_;
+	for (my $i = 0; $i < 4 * $PostgreSQL::Test::Utils::timeout_default * 5; $i++)
+	{
+		return 1 if $cond->();
+		Time::HiRes::usleep(200_000);
+	}
 	return 0;
 }
 

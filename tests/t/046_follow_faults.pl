@@ -83,17 +83,6 @@ sub wait_progress
 	return;
 }
 
-sub poll_until
-{
-	my ($cond) = @_;
-	for (my $i = 0; $i < 4 * $timeout * 5; $i++)
-	{
-		return 1 if $cond->();
-		Time::HiRes::usleep(200_000);
-	}
-	return 0;
-}
-
 # The invariant, with no follower running: the source was told to forget
 # nothing the target has not committed.
 sub check_invariant

@@ -212,22 +212,42 @@ $log = follow_through(
 		is( $src->safe_psql('managed',
 				"SELECT puballtables FROM pg_publication"),
 			'f', 'managed source: the publication is FOR TABLE');
-		$src->safe_psql('managed', 'SET ROLE app_owner; CREATE TABLE late (id int PRIMARY KEY)');
+		# A table the source role owns joins the publication with its rows.
+		$src->safe_psql('managed', 'SET ROLE app_owner; CREATE TABLE late (id int PRIMARY KEY, v int);'
+			  . ' INSERT INTO late SELECT g, 0 FROM generate_series(1, 300) g');
+		ok(poll_until(sub {
+				$src->safe_psql('managed', "SELECT count(*) FROM pg_publication_tables WHERE tablename = 'late'") eq '1'
+			}), 'managed source: a table the role owns, created during the follow, joins the publication');
+		$src->safe_psql('managed', 'SET ROLE app_owner; UPDATE late SET v = 1 WHERE id <= 100;'
+			  . ' DELETE FROM late WHERE id > 250; INSERT INTO late VALUES (1000, 7)');
+		ok(poll_until(sub {
+				$dst->safe_psql('managed', "SELECT to_regclass('public.late') IS NOT NULL") eq 't'
+				  && $dst->safe_psql('managed', 'SELECT count(*), sum(v) FROM late') eq '251|107'
+			}), 'managed source: its rows from before and its changes after reach the target');
+		is($src->safe_psql('managed', 'SELECT count(*) FROM pg_locks WHERE relation = \'late\'::regclass'),
+			'0', 'managed source: no lock on the new table is left');
+
+		# A table the role may not add to the publication stops the follow, named.
+		$src->safe_psql('managed', 'CREATE TABLE late_foreign (id int PRIMARY KEY)');
 		my $pid = state_kv($dir, 'follow.pid');
 		my $rc = wait_background($pid, 4 * $timeout);
-		ok(defined $rc && $rc != 0, 'managed source: a new table stops the follow');
+		ok(defined $rc && $rc != 0, 'managed source: a new table the role does not own stops the follow');
 		$stopped = slurp_if_exists("$tempdir/managed-clone.err");
-		$src->safe_psql('managed', 'DROP TABLE late');
+		is($dst->safe_psql('managed', "SELECT to_regclass('public.late_foreign') IS NULL"), 't',
+			'managed source: and nothing of it is made on the target');
+		$src->safe_psql('managed', 'DROP TABLE late_foreign');
 		my $f = start_background($tempdir, 'managed-again', pgcrane_path(), 'follow',
 			'--dir', $dir);
 		ok(wait_state_kv($dir, 'follow.phase', qr/^(catching-up|streaming)$/, $timeout),
 			'managed source: the follow goes on once the table is dropped');
 		sleep 2;
 	});
-like($stopped, qr/^pgcrane: error: table "public\.late" created on the source during the follow: publication "pgcrane_\w+" does not hold it/m,
+like($stopped, qr/^pgcrane: error: table "public\.late_foreign" created on the source during the follow cannot join publication "pgcrane_\w+": the source role does not own it$/m,
 	'managed source: the stop names the new table');
-like($stopped, qr/^pgcrane: hint: A table cannot join a publication FOR TABLE during the follow/m,
+like($stopped, qr/^pgcrane: hint: Have the table's owner run ALTER PUBLICATION pgcrane_\w+ ADD TABLE ONLY "public"\."late_foreign"/m,
 	'managed source: with what to do');
+like($stopped, qr/^pgcrane: table "public\.late" is new on the source: it joined publication "pgcrane_\w+" and its 300 rows were copied to the target$/m,
+	'managed source: the table taken in is named with its rows');
 cleanup_ok('managed', 'managed');
 is($src->safe_psql('managed', 'SELECT count(*) FROM pg_publication'), '0',
 	'managed source: cleanup drops the publication');

@@ -263,6 +263,38 @@ sub q_dst
 	is($rc, 1, 'rename: verify without the rules sees another shape');
 }
 
+# ---------- renames to names that need quotes ----------
+
+# The target's definitions quote the new names ("Shop App"."Items"):
+# verify maps them back as it maps plain ones.
+{
+	$src->safe_psql('pagila', q{
+		CREATE SCHEMA shop;
+		CREATE TABLE shop.items (id serial PRIMARY KEY, name text);
+		CREATE TABLE shop.lines (id int PRIMARY KEY, item int REFERENCES shop.items);
+		CREATE VIEW shop.item_lines AS
+		  SELECT i.name, l.id FROM shop.items i JOIN shop.lines l ON l.item = i.id;
+		CREATE VIEW shop.all_items AS SELECT items.id, items.name FROM shop.items;
+		INSERT INTO shop.items (name) VALUES ('a'), ('b');
+		INSERT INTO shop.lines VALUES (1, 1), (2, 2);
+	});
+	my @rules = ('--include-schema' => 'shop', '--rename-schema' => 'shop="Shop App"',
+		'--rename-table' => 'shop.items="Items"');
+	my ($db, $dir) = clone_rules('quoted', @rules);
+	is(q_dst($db, 'SELECT count(*) FROM "Shop App".item_lines'), '2',
+		'quoted: the view over the renamed table selects');
+	like(q_dst($db, q{SELECT pg_get_viewdef('"Shop App".all_items')}), qr/"Shop App"\."Items"/,
+		'quoted: the target\'s definition quotes the new names');
+	my ($rc, $out, $err) = verify_dir($db, $dir);
+	is($rc, 0, 'quoted: verify --dir is OK under the mapping') or diag($out . $err);
+	q_dst($db, q{UPDATE "Shop App"."Items" SET name = 'changed' WHERE id = 1});
+	($rc, $out, $err) = verify_dir($db, $dir);
+	is($rc, 1, 'quoted: a planted difference is found');
+	like($out, qr/changed: row of "shop\.items" with key \(id\)=\(1\)/,
+		'quoted: named as on the source');
+	$src->safe_psql('pagila', 'DROP SCHEMA shop CASCADE');
+}
+
 # ---------- resume: the rules recorded ----------
 
 # An event trigger on the (empty) target makes the rename fail once: the
