@@ -90,6 +90,16 @@ IN_SCHEMAS("pg_catalog.pg_extension", "extnamespace");
  * dependent described, and what it needs.
  */
 #define REGCLASS(c) "'pg_catalog." c "'::pg_catalog.regclass"
+/*
+ * How messages name object (classid, objid): its kind, then its identity
+ * in double quotes without the quotes of its identifiers, as PostgreSQL's
+ * messages write names: table constraint "FK_x on public.InvoiceLine".
+ */
+#define DESCRIBE(classid, objid) \
+	"(SELECT d_.type || ' \"' || pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(" \
+	"d_.identity, '\"\"', pg_catalog.chr(1)), '\"', ''), pg_catalog.chr(1), '\"') || '\"'" \
+	" FROM pg_catalog.pg_identify_object(" classid ", " objid ", 0) d_)"
+
 static const char *const needs_sql =
 "WITH refs AS ("
 " SELECT " REGCLASS("pg_class") " AS classid, c.oid AS objid, c.oid AS rel"
@@ -98,9 +108,9 @@ static const char *const needs_sql =
 " FROM pg_catalog.pg_class c WHERE c.oid = ANY ($1::oid[]) AND c.reltype <> 0)"
 " SELECT DISTINCT x.rel, d.classid = " REGCLASS("pg_constraint") ", d.objid,"
 " CASE WHEN d.classid IN (" REGCLASS("pg_rewrite") ", " REGCLASS("pg_class") ")"
-"  THEN (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(" REGCLASS("pg_class") ", x.rel, 0) d_)"
-"  ELSE (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(d.classid, d.objid, 0) d_) END,"
-" (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(" REGCLASS("pg_class") ", r.rel, 0) d_),"
+"  THEN " DESCRIBE(REGCLASS("pg_class"), "x.rel")
+"  ELSE " DESCRIBE("d.classid", "d.objid") " END,"
+" " DESCRIBE(REGCLASS("pg_class"), "r.rel") ","
 " d.classid IN (" REGCLASS("pg_rewrite") ", " REGCLASS("pg_class") "),"
 " (SELECT n.nspname || '.' || c.relname || '.' || co.conname"
 "  FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid"
@@ -134,8 +144,8 @@ static const char *const needs_sql =
  */
 static const char *const nodata_fks_sql =
 "SELECT co.oid, n.nspname || '.' || c.relname || '.' || co.conname,"
-" (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(" REGCLASS("pg_constraint") ", co.oid, 0) d_),"
-" (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(" REGCLASS("pg_class") ", co.confrelid, 0) d_)"
+" " DESCRIBE(REGCLASS("pg_constraint"), "co.oid") ","
+" " DESCRIBE(REGCLASS("pg_class"), "co.confrelid")
 " FROM pg_catalog.pg_constraint co JOIN pg_catalog.pg_class c ON c.oid = co.conrelid"
 " JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace"
 " WHERE co.contype = 'f' AND co.conparentid = 0"
@@ -144,11 +154,11 @@ static const char *const nodata_fks_sql =
 
 /* The objects that need column $2 of table $1 (not its default or sequence). */
 static const char *const column_needs_sql =
-"SELECT DISTINCT (SELECT d_.type || ' \"' || d_.identity || '\"' FROM pg_catalog.pg_identify_object(CASE WHEN d.classid ="
+"SELECT DISTINCT " DESCRIBE("CASE WHEN d.classid ="
 "  'pg_catalog.pg_rewrite'::pg_catalog.regclass THEN 'pg_catalog.pg_class'::pg_catalog.regclass"
-"  ELSE d.classid END, CASE WHEN d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
+"  ELSE d.classid END", "CASE WHEN d.classid = 'pg_catalog.pg_rewrite'::pg_catalog.regclass"
 "  THEN (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = d.objid)"
-"  ELSE d.objid END, 0) d_)"
+"  ELSE d.objid END")
 " FROM pg_catalog.pg_depend d"
 " WHERE d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass"
 " AND d.refobjid = $1::oid AND d.refobjsubid = $2::int AND d.deptype IN ('n', 'a')"
