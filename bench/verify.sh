@@ -124,6 +124,7 @@ run_verify() {
 
 runs=$tmp/runs.tsv
 : >"$runs"
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== $rounds round(s), --jobs $jobs"
 for ((round = 1; round <= rounds; round++)); do
 	w=$tmp/round-$round
@@ -173,11 +174,15 @@ done
 mkdir -p "$bench/results"
 result=$bench/results/$(date -u +%F)-verify.md
 git_commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
-git_dirty=$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ", uncommitted changes" || true)
+git_dirty=
+if git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then
+	git_dirty=", uncommitted changes"
+fi
 pg_version=$(q -d "$src" -c "SHOW server_version")
 B_DATE=$(date -u '+%F %H:%M UTC') B_COMMIT="$git_commit$git_dirty" B_PG=$pg_version \
 B_SIZE=$size_mb B_DB_MB=$db_mb B_ROUNDS=$rounds B_JOBS=$jobs B_SPLIT=$split \
 B_BASELINE=${baseline:+yes} B_CPUS=$(nproc) \
+B_LOAD="$load_before, after: $(cut -d' ' -f1-3 /proc/loadavg)" \
 	python3 - "$runs" "$result" <<'EOF'
 import os, statistics, sys
 e = os.environ
@@ -213,7 +218,9 @@ for r in rows:
         line += " %s | %s | %.2f |" % (r[4], r[5], float(r[4]) / float(r[1]))
     out.append(line + " %s |" % r[6])
 out += ["", "Exit 0 means verify found the copy equal. Times are wall clock, each verify "
-        "on the copy the round's clone has just made."]
+        "on the copy the round's clone has just made. Load average (1, 5, 15 min) "
+        "before the rounds: %s; other work on the machine slows both alike "
+        "only roughly." % e["B_LOAD"]]
 open(sys.argv[2], "w").write("\n".join(out) + "\n")
 print("\n".join(out[4:9 if e["B_BASELINE"] else 8]))
 print("written: " + sys.argv[2])
