@@ -32,10 +32,10 @@
  * hex text, ROW(id, hashtextextended(body COLLATE "C", 0), ...): a large
  * value is hashed where it lies instead of being quoted, escaped and
  * copied into the row's text first, which made the checksum of a
- * TOAST-heavy table three times dearer.  A hash is a number, never NULL nor empty, so the row's
- * text still tells NULL from '' and one column from the next, and the row
- * is hashed as a whole, so values swapped between rows or columns change
- * the sum.
+ * TOAST-heavy table three times dearer.  A hash is a number, never NULL
+ * nor empty, so the row's text still tells NULL from '' and one column
+ * from the next, and the row is hashed as a whole, so values swapped
+ * between rows or columns change the sum.
  *
  * Sums add up, so a large table is checksummed in parts that several
  * workers scan at once: part i of n covers the i-th n-th of the table's
