@@ -33,8 +33,9 @@
 # as root they run as PGCRANE_BENCH_USER (default "pgcrane").  pgcrane is
 # ./pgcrane (built if missing) or PGCRANE=/path, copied so that a rebuild
 # during the run changes nothing.  The results go to
-# bench/results/YYYY-MM-DD-verify.md (UTC date of the run), replacing a
-# file of the same day.
+# bench/results/YYYY-MM-DD-verify.md (UTC date of the run; with another
+# --size than 1000, YYYY-MM-DD-verify-SIZEmb.md), replacing a file of the
+# same day and size.
 set -euo pipefail
 
 bench=$(cd "$(dirname "$0")" && pwd)
@@ -173,6 +174,7 @@ done
 
 mkdir -p "$bench/results"
 result=$bench/results/$(date -u +%F)-verify.md
+[ "$size_mb" -eq 1000 ] || result=${result%.md}-${size_mb}mb.md
 git_commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git_dirty=
 if git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | grep -q .; then
