@@ -338,9 +338,10 @@ text_type(Oid type)
  * What column c contributes to the row's text: the column itself, or,
  * with hashtextextended on both sides, for a text or varchar column (on
  * both sides) the hash of its bytes and for a bytea column the hash of
- * its hex text.  The hash of a value is never NULL and never empty, so
- * the row text still tells NULL from an empty value and one column from
- * the next.
+ * its hex text, as byteaout prints it (a cast to text could be one the
+ * database defines).  The hash of a value is never NULL and never empty,
+ * so the row text still tells NULL from an empty value and one column
+ * from the next.  The sessions' search_path is pg_catalog.
  */
 static void
 add_column_expr(strbuf *row, const vcolumn *c, bool fast_hash)
@@ -348,7 +349,8 @@ add_column_expr(strbuf *row, const vcolumn *c, bool fast_hash)
 	if (fast_hash && text_type(c->src_type) && text_type(c->tgt_type))
 		strbuf_addf(row, "hashtextextended(%s COLLATE \"C\", 0)", c->quoted);
 	else if (fast_hash && c->src_type == BYTEA_OID && c->tgt_type == BYTEA_OID)
-		strbuf_addf(row, "hashtextextended(%s::text COLLATE \"C\", 0)",
+		strbuf_addf(row,
+					"hashtextextended(textin(byteaout(%s)) COLLATE \"C\", 0)",
 					c->quoted);
 	else
 		strbuf_adds(row, c->quoted);
