@@ -34,7 +34,7 @@ static const cli_option options[] = {
 	{"max-rows", OPT_MAX_ROWS, "N", "differing rows listed per table (default "
 	CLI_STRINGIFY(VERIFY_DEFAULT_MAX_ROWS) ")"},
 	{"split-tables-larger-than", OPT_SPLIT, "SIZE", "checksum bigger tables in parallel parts\n"
-	"(default: 1GB; 0 never splits)"},
+	"(default: a quarter of each job's share; 0 never splits)"},
 	{"json", OPT_JSON, NULL, "print the full report as JSON"},
 	{"dir", 'D', "DIR", "record the result in the work directory DIR\n"
 	"(and compare under the rules its clone recorded)"},

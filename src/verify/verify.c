@@ -83,7 +83,7 @@ compare(const verify_options *o, const selection *rules, interrupt *intr,
 			.target = o->target,
 			.jobs = o->jobs > 0 ? o->jobs : proc_cpu_count(),
 			.max_rows = o->max_rows > 0 ? o->max_rows : VERIFY_DEFAULT_MAX_ROWS,
-			.split_bytes = o->split_bytes == 0 ? VERIFY_DEFAULT_SPLIT_BYTES :
+			.split_bytes = o->split_bytes == 0 ? VDATA_SPLIT_AUTO :
 			o->split_bytes < 0 ? 0 : o->split_bytes,
 			.report_objects = o->data_only,
 			.intr = intr,

@@ -35,7 +35,8 @@ typedef struct verify_options
 	bool		json;			/* print the report as JSON */
 	int			max_rows;		/* differing rows listed per table; 0: 10 */
 	int64_t		split_bytes;	/* checksum tables larger than this in
-								 * parallel parts; 0: 1GB, < 0: never */
+								 * parallel parts; 0: decided from the
+								 * jobs and the data, < 0: never */
 	const char *dir;			/* work directory to record the result in,
 								 * or NULL */
 	state	   *st;				/* an open state to record it in instead of
@@ -52,9 +53,8 @@ typedef struct verify_options
 #define VERIFY_OPTIONS_INIT {NULL, NULL, 0, false, false, false, false, \
 	false, 0, 0, NULL, NULL, NULL, NULL}
 
-/* Defaults of max_rows and split_bytes. */
+/* Default of max_rows. */
 #define VERIFY_DEFAULT_MAX_ROWS 10
-#define VERIFY_DEFAULT_SPLIT_BYTES ((int64_t) 1 << 30)
 
 /*
  * Compare target with source and print the report on stdout.  Returns

@@ -27,13 +27,28 @@
  * is the first 64 bits of md5(), the same everywhere.  The environment
  * variable PGCRANE_VERIFY_HASH=md5 forces md5, for tests of that path.
  *
- * Sums add up, so a table larger than split_bytes is checksummed in parts
- * that several workers scan at once: part i of n covers the i-th n-th of
- * the table's blocks on each side (core/blockrange.h), whatever rows the
- * blocks hold there, and a last task, after every part, compares the
- * totals.  This needs
- * TID range scans (PostgreSQL 14) on both sides; before, every part would
- * read the whole table.
+ * With hashtextextended, a text or varchar column (on both sides) enters
+ * the row as the hash of its bytes and a bytea column as the hash of its
+ * hex text, ROW(id, hashtextextended(body COLLATE "C", 0), ...): a large
+ * value is hashed where it lies instead of being quoted, escaped and
+ * copied into the row's text first, which made the checksum of a
+ * TOAST-heavy table three times dearer.  A hash is a number, never NULL
+ * nor empty, so the row's text still tells NULL from '' and one column
+ * from the next, and the row is hashed as a whole, so values swapped
+ * between rows or columns change the sum.
+ *
+ * Sums add up, so a large table is checksummed in parts that several
+ * workers scan at once: part i of n covers the i-th n-th of the table's
+ * blocks on each side (core/blockrange.h), whatever rows the blocks hold
+ * there, and a last task, after every part, compares the totals.  This
+ * needs TID range scans (PostgreSQL 14) on both sides; before, every part
+ * would read the whole table.  What counts is a table's cost, its heap
+ * plus a third of its TOAST (a TOASTed value is read and hashed in one
+ * go); by default a table costing more than a quarter of each worker's
+ * share of the whole (at least 32 MB) is cut, so that the parts of the
+ * big tables, taken first, keep every worker busy until the end;
+ * --split-tables-larger-than gives the size (heap and TOAST) instead.
+ * A verdict runs as soon as its table's parts are done.
  */
 #include "verify/verify_data.h"
 
@@ -71,7 +86,7 @@ static const char *const tables_sql =
 "  WHERE d.datname = current_database()) s), "
 "t AS ("
 " SELECT c.oid, n.nspname, c.relname, c.relkind,"
-"  pg_relation_size(c.oid) AS bytes,"
+"  pg_relation_size(c.oid) AS bytes, pg_table_size(c.oid) AS data_bytes,"
 "  (SELECT array_to_string(i.indkey[0:i.indnkeyatts - 1], ' ')"
 "   FROM pg_index i WHERE i.indrelid = c.oid AND i.indisunique"
 "   AND i.indisvalid AND i.indpred IS NULL AND i.indexprs IS NULL"
@@ -93,7 +108,8 @@ static const char *const tables_sql =
 "  to_jsonb(co) AS j, db WHERE co.oid = a.attcollation),"
 " a.atttypid IN ('int2'::regtype, 'int4'::regtype, 'int8'::regtype,"
 "  'oid'::regtype),"
-" t.bytes / current_setting('block_size')::bigint, t.relkind "
+" t.bytes / current_setting('block_size')::bigint, t.relkind,"
+" t.data_bytes - t.bytes "
 "FROM t LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum > 0"
 " AND NOT a.attisdropped "
 "ORDER BY t.oid, a.attnum";
@@ -118,6 +134,14 @@ static const char *const large_objects_sql =
 
 /* Parts a table's checksum pass is cut into, at most. */
 #define MAX_PARTS 256
+
+/*
+ * A byte of TOAST costs the checksum about this many times less than a
+ * byte of heap: its values are hashed as they are, while a heap row is
+ * printed column by column (measured: 2 ms a MB of TOAST, 4 to 10 ms a
+ * MB of heap).
+ */
+#define TOAST_COST_RATIO 3
 
 /* PostgreSQL's limits: columns of a table, columns of an index. */
 #define MAX_ATTNUM 1600
@@ -150,6 +174,7 @@ typedef struct vtable_job
 	int64_t		src_blocks;
 	int64_t		tgt_blocks;
 	int			nparts;
+	int64_t		cost;			/* of the whole pass, in heap bytes */
 	int64_t		src_rows;
 	int64_t		tgt_rows;
 	uint64_t	src_sum;		/* sums of the row bits, modulo 2^64 */
@@ -298,6 +323,39 @@ values_equal(PGresult *a, int ra, int ca, PGresult *b, int rb, int cb)
 	return strcmp(PQgetvalue(a, ra, ca), PQgetvalue(b, rb, cb)) == 0;
 }
 
+/* Type OIDs of PostgreSQL's catalog, the same in every version. */
+#define BYTEA_OID 17
+#define TEXT_OID 25
+#define VARCHAR_OID 1043
+
+static bool
+text_type(Oid type)
+{
+	return type == TEXT_OID || type == VARCHAR_OID;
+}
+
+/*
+ * What column c contributes to the row's text: the column itself, or,
+ * with hashtextextended on both sides, for a text or varchar column (on
+ * both sides) the hash of its bytes and for a bytea column the hash of
+ * its hex text, as byteaout prints it (a cast to text could be one the
+ * database defines).  The hash of a value is never NULL and never empty,
+ * so the row text still tells NULL from an empty value and one column
+ * from the next.  The sessions' search_path is pg_catalog.
+ */
+static void
+add_column_expr(strbuf *row, const vcolumn *c, bool fast_hash)
+{
+	if (fast_hash && text_type(c->src_type) && text_type(c->tgt_type))
+		strbuf_addf(row, "hashtextextended(%s COLLATE \"C\", 0)", c->quoted);
+	else if (fast_hash && c->src_type == BYTEA_OID && c->tgt_type == BYTEA_OID)
+		strbuf_addf(row,
+					"hashtextextended(textin(byteaout(%s)) COLLATE \"C\", 0)",
+					c->quoted);
+	else
+		strbuf_adds(row, c->quoted);
+}
+
 /* The hash of row text "row" (SQL), as both sides compute it. */
 static void
 set_row_hash(vtable *t, const char *row, bool fast_hash)
@@ -340,6 +398,7 @@ build_table(PGconn *conn, PGresult *rs, const side_rel *srel, PGresult *rt,
 	t->qname = conn_qualified_name(conn, srel->nspname, srel->relname);
 	t->tgt_qname = vsel_target_qname(sel, conn, srel->nspname, srel->relname);
 	str_to_int64(PQgetvalue(rs, srel->first, 2), &t->bytes);
+	str_to_int64(PQgetvalue(rs, srel->first, 11), &t->toast_bytes);
 	t->cols = xcalloc((size_t) (srel->last - srel->first + 1), sizeof(vcolumn));
 	for (int a = 0; a <= MAX_ATTNUM; a++)
 		attnum_to_col[a] = -1;
@@ -363,7 +422,9 @@ build_table(PGconn *conn, PGresult *rs, const side_rel *srel, PGresult *rt,
 			PQgetvalue(rt, j, 8)[0] == 't';
 		if (str_to_int(PQgetvalue(rs, i, 4), 1, MAX_ATTNUM, &attnum))
 			attnum_to_col[attnum] = t->ncols;
-		strbuf_addf(&row, "%s%s", t->ncols ? ", " : "", c->quoted);
+		if (t->ncols)
+			strbuf_adds(&row, ", ");
+		add_column_expr(&row, c, fast_hash);
 		t->ncols++;
 	}
 	strbuf_adds(&row, ")::text");
@@ -412,31 +473,72 @@ add_task(vpool *p, vtask_kind kind, vtable_job *job, int part)
 	p->ntasks++;
 }
 
-/*
- * Plan the checksum pass of table t: one part, or, when it is larger than
- * split_bytes and both servers can scan a range of blocks, one part per
- * split_bytes of the source.
- */
+/* Table t's checksum pass, in one part until plan_parts() decides. */
 static void
 add_table_job(vpool *p, vtable *t, PGresult *rs, const side_rel *srel,
 			  PGresult *rt, const side_rel *trel)
 {
 	vtable_job *job = &p->jobs[p->njobs++];
-	int64_t		split = p->o->split_bytes;
 
 	job->table = t;
 	job->nparts = 1;
+	job->cost = t->bytes + t->toast_bytes / TOAST_COST_RATIO;
 	str_to_int64(PQgetvalue(rs, srel->first, 9), &job->src_blocks);
 	str_to_int64(PQgetvalue(rt, trel->first, 9), &job->tgt_blocks);
-	if (p->tid_ranges && split > 0 && t->bytes > split)
-	{
-		int64_t		n = (t->bytes + split - 1) / split;
+}
 
-		job->nparts = n > MAX_PARTS ? MAX_PARTS : (int) n;
+/*
+ * The cost above which a table is checksummed in parts: split_bytes, or
+ * by default a quarter of each worker's share of the whole, so that the
+ * parts of the big tables keep every worker busy to the end.
+ */
+static int64_t
+split_threshold(const vpool *p)
+{
+	int64_t		total = 0,
+				share;
+
+	if (p->o->split_bytes != VDATA_SPLIT_AUTO)
+		return p->o->split_bytes;
+	for (int i = 0; i < p->njobs; i++)
+		total += p->jobs[i].cost;
+	share = total / (4 * (int64_t) (p->o->jobs > 0 ? p->o->jobs : 1));
+	return share > VDATA_SPLIT_MIN ? share : VDATA_SPLIT_MIN;
+}
+
+/*
+ * Cut every table over the threshold, when both servers can scan a range
+ * of blocks, into one part per threshold (no more parts than the source
+ * has blocks), then add the parts' and the verdicts' tasks.  The measure
+ * is the cost by default, the size with heap and TOAST when the user
+ * gave the threshold.
+ */
+static void
+plan_parts(vpool *p)
+{
+	int64_t		split = split_threshold(p);
+	bool		by_cost = p->o->split_bytes == VDATA_SPLIT_AUTO;
+
+	for (int i = 0; i < p->njobs; i++)
+	{
+		vtable_job *job = &p->jobs[i];
+		int64_t		size = by_cost ? job->cost :
+			job->table->bytes + job->table->toast_bytes;
+
+		if (p->tid_ranges && split > 0 && size > split)
+		{
+			int64_t		n = (size + split - 1) / split;
+
+			if (n > job->src_blocks)
+				n = job->src_blocks;
+			job->nparts = n > MAX_PARTS ? MAX_PARTS : n < 1 ? 1 : (int) n;
+			log_debug("%s \"%s\" is checksummed in %d parts",
+					  job->table->kind, job->table->name, job->nparts);
+		}
+		for (int k = 0; k < job->nparts; k++)
+			add_task(p, VTASK_TABLE, job, k);
+		add_task(p, VTASK_TABLE_VERDICT, job, 0);
 	}
-	for (int i = 0; i < job->nparts; i++)
-		add_task(p, VTASK_TABLE, job, i);
-	add_task(p, VTASK_TABLE_VERDICT, job, 0);
 }
 
 /* Pair the tables of both sides by name and add a task for each pair. */
@@ -563,6 +665,7 @@ plan_tasks(vpool *p, vsession *leader)
 	pair_tables(p, leader->src, rs, rt);
 	PQclear(rs);
 	PQclear(rt);
+	plan_parts(p);
 	if (vsession_query2(leader, "read sequences", &qs, &qs, &rs, &rt) != 0)
 		return -1;
 	vsel_data_rows(p->o->sel, &rs, &rt, -1);
@@ -912,13 +1015,15 @@ build_graph(vpool *p)
 	for (int i = 0; i < p->ntasks; i++)
 	{
 		vtask	   *t = &p->tasks[i];
-		int64_t		bytes = t->job ? t->job->table->bytes / t->job->nparts : 0;
-		int			prio = t->kind == VTASK_LARGE_OBJECTS ? 2 :
+		int64_t		cost = t->kind == VTASK_TABLE ?
+			t->job->cost / t->job->nparts : 0;
+		int			prio = t->kind == VTASK_TABLE_VERDICT ? 3 :
+			t->kind == VTASK_LARGE_OBJECTS ? 2 :
 			t->kind == VTASK_SEQUENCES ? 0 : 1;
 		int			k;
 
 		t->pool = p;
-		k = tasks_add(g, t, prio, bytes, 0);
+		k = tasks_add(g, t, prio, cost, 0);
 		if (t->kind == VTASK_TABLE && t->part == 0)
 			first_part = k;
 		if (t->kind == VTASK_TABLE_VERDICT)

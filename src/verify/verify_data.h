@@ -25,14 +25,20 @@
 #include "verify/verify_session.h"
 #include "verify/verify_table.h"
 
+/* split_bytes: a quarter of a job's share, at least VDATA_SPLIT_MIN. */
+#define VDATA_SPLIT_AUTO ((int64_t) -1)
+#define VDATA_SPLIT_MIN ((int64_t) 32 * 1024 * 1024)
+
 typedef struct vdata_options
 {
 	const char *source;			/* connection strings for the workers */
 	const char *target;
 	int			jobs;			/* worker threads, at least 1 */
 	int			max_rows;		/* differing rows listed per table */
-	int64_t		split_bytes;	/* checksum tables larger than this in
-								 * parts, in parallel; 0: never */
+	int64_t		split_bytes;	/* checksum tables costlier than this in
+								 * parts, in parallel; 0: never,
+								 * VDATA_SPLIT_AUTO: from the jobs and
+								 * the data */
 	bool		report_objects; /* report tables, columns and sequences
 								 * present on one side only (when the
 								 * schema is not compared) */

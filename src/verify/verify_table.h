@@ -34,7 +34,8 @@ typedef struct vtable
 	char	   *qname;			/* quoted, qualified */
 	char	   *tgt_qname;		/* the same on the target (renamed by the
 								 * selection's rules, or as qname) */
-	int64_t		bytes;			/* size on the source, for scheduling */
+	int64_t		bytes;			/* heap size on the source */
+	int64_t		toast_bytes;	/* the rest of its data there: TOAST */
 	int			ncols;
 	vcolumn    *cols;
 	int			nkey;			/* 0: no usable key */
