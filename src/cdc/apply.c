@@ -329,10 +329,13 @@ change_deps(const cdc_apply *ap, const pgo_relation *d, const relinfo *ri, pchan
 	c->dep[0].relid = c->dep[1].relid = relid;
 	c->dep[0].whole = c->dep[1].whole = false;
 	c->dep[0].append = c->dep[1].append = false;
+	c->dep[0].keyless = c->dep[1].keyless = false;
 	(void) ap;
 	if (m->kind == PGO_INSERT && ri->append)
 	{
+		/* It meets no other row; a later change of its row must see it. */
 		c->dep[0].append = true;
+		c->dep[0].keyless = ri->whole || !row_key(d, &m->u.insert.newtuple, &c->dep[0].hash);
 		return;
 	}
 	if (m->kind == PGO_INSERT)

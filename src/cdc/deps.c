@@ -116,7 +116,7 @@ void
 cdc_deps_add(cdc_deps *d, const cdc_dep *k)
 {
 	cdc_keyset_add(&d->tables, k->relid);
-	if (k->append)
+	if (k->append && k->keyless)
 		return;
 	if (k->whole)
 		cdc_keyset_add(&d->whole, k->relid);

@@ -12,8 +12,9 @@
  * when it touches a key the batch holds, or a table the batch touched
  * whole, or touches whole a table the batch touched at all.  An insert
  * into a table without unique index or exclusion constraint cannot meet
- * any other row: it only touches the table (a later change of the whole
- * table must see it).
+ * any other row: it conflicts with nothing, but touches the table and its
+ * row's key (a later change of that row, or of the whole table, must see
+ * it).
  *
  * Pure: no I/O.  Hashes collide rarely, and a collision only makes two
  * changes conflict that did not need to.
@@ -30,8 +31,9 @@ typedef struct cdc_dep
 	uint32_t	relid;			/* the source's relation OID */
 	bool		whole;			/* the whole table; hash unused */
 	bool		append;			/* an insert into a table without unique
-								 * constraints: no key, conflicts with
-								 * nothing, but touches the table */
+								 * constraints: conflicts with nothing, but
+								 * touches the table and its row's key */
+	bool		keyless;		/* with append: no key (hash unused) */
 	uint64_t	hash;			/* cdc_deps_hash_*() of the key */
 } cdc_dep;
 

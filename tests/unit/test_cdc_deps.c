@@ -18,7 +18,7 @@
 static cdc_dep
 row(uint32_t relid, const char *v)
 {
-	cdc_dep		k = {relid, false, false, 0};
+	cdc_dep		k = {relid, false, false, false, 0};
 
 	k.hash = cdc_deps_hash_add(cdc_deps_hash_start(relid), 't', v, strlen(v));
 	return k;
@@ -27,16 +27,18 @@ row(uint32_t relid, const char *v)
 static cdc_dep
 whole(uint32_t relid)
 {
-	cdc_dep		k = {relid, true, false, 0};
+	cdc_dep		k = {relid, true, false, false, 0};
 
 	return k;
 }
 
+/* An insert into a table without unique constraints, keyed by v or not. */
 static cdc_dep
-append(uint32_t relid)
+append(uint32_t relid, const char *v)
 {
-	cdc_dep		k = {relid, false, true, 0};
+	cdc_dep		k = v ? row(relid, v) : (cdc_dep) {relid, false, false, true, 0};
 
+	k.append = true;
 	return k;
 }
 
@@ -98,23 +100,30 @@ test_whole_table(void **state)
 
 /*
  * An insert into a table without unique constraints meets nothing, but a
- * later change of the whole table must wait for it.
+ * later change of its row, or of the whole table, must wait for it.
  */
 static void
 test_append(void **state)
 {
 	cdc_deps	d = CDC_DEPS_INIT;
 	cdc_deps	e = CDC_DEPS_INIT;
-	cdc_dep		a = append(20);
+	cdc_dep		a = append(20, NULL);
+	cdc_dep		a7 = append(20, "7");
 	cdc_dep		w = whole(20);
+	cdc_dep		r7 = row(20, "7");
+	cdc_dep		r8 = row(20, "8");
 
 	(void) state;
 	cdc_deps_add(&d, &a);
 	assert_false(cdc_deps_conflict(&d, &a));
 	assert_true(cdc_deps_conflict(&d, &w));
+	assert_int_equal(cdc_deps_count(&d), 0);
+	cdc_deps_add(&d, &a7);
+	assert_false(cdc_deps_conflict(&d, &a7));
+	assert_true(cdc_deps_conflict(&d, &r7));
+	assert_false(cdc_deps_conflict(&d, &r8));
 	cdc_deps_add(&e, &w);
 	assert_false(cdc_deps_conflict(&e, &a));
-	assert_int_equal(cdc_deps_count(&d), 0);
 	cdc_deps_release(&d);
 	cdc_deps_release(&e);
 }
