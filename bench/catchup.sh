@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/catchup.sh [--scale N] [--seconds T] [--clients C] [--rounds R]
-#                   [--apply-jobs J[,J...]] [--keep]
+#                   [--apply-jobs J[,J...]] [--lag-tps R] [--keep]
 #
 # How fast does "pgcrane follow" catch up with a backlog of changes,
 # compared with PostgreSQL's own logical replication applying the very same
@@ -20,10 +20,13 @@
 #       then pgcrane follow --apply-jobs J starts and is timed until
 #       "crane_J" holds every transaction (its pgbench_history has the
 #       source's row count: rows are added one per transaction, applied in
-#       commit order), and is stopped (SIGINT), for each J in turn; then
+#       commit order), and is stopped (SIGINT), for each J in turn; and
 #       the subscription is enabled and timed the same way on "native", and
 #       disabled again.  The appliers run one after the other, never at the
-#       same time.
+#       same time; the order turns round every round (odd rounds: pgcrane
+#       from the last J to the first, then native; even rounds: native,
+#       then pgcrane from the first J), since the first to go reads the WAL
+#       from disk.
 #
 # Both apply asynchronously (the subscription's synchronous_commit is off
 # by default, pgcrane commits with synchronous_commit off and confirms
@@ -37,6 +40,10 @@
 #   --rounds R    rounds; medians are reported [PGCRANE_CATCHUP_ROUNDS, 1]
 #   --apply-jobs J[,J...]  pgcrane follow --apply-jobs values, each timed
 #                 on the same backlog [PGCRANE_CATCHUP_APPLY_JOBS, 1]
+#   --lag-tps R   after the rounds, for each J: pgbench -R R -c C -T 20
+#                 while pgcrane follow --apply-jobs J runs, and "pgcrane
+#                 status --json" sampled every second for the lag
+#                 [PGCRANE_CATCHUP_LAG_TPS, 0: not measured]
 #   --keep        keep the servers' directory and logs (stopped)
 #
 # Servers: source on port 56011, target on 56012, Unix sockets only, in a
@@ -60,6 +67,7 @@ seconds=${PGCRANE_CATCHUP_SECONDS:-30}
 clients=${PGCRANE_CATCHUP_CLIENTS:-4}
 rounds=${PGCRANE_CATCHUP_ROUNDS:-1}
 apply_jobs=${PGCRANE_CATCHUP_APPLY_JOBS:-1}
+lag_tps=${PGCRANE_CATCHUP_LAG_TPS:-0}
 keep=0
 src_port=56011
 dst_port=56012
@@ -78,6 +86,8 @@ while [ $# -gt 0 ]; do
 		--rounds=*) rounds=${1#*=}; shift ;;
 		--apply-jobs) apply_jobs=$2; shift 2 ;;
 		--apply-jobs=*) apply_jobs=${1#*=}; shift ;;
+		--lag-tps) lag_tps=$2; shift 2 ;;
+		--lag-tps=*) lag_tps=${1#*=}; shift ;;
 		--keep) keep=1; shift ;;
 		-h|--help) usage; exit 0 ;;
 		*) echo "catchup.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -89,6 +99,10 @@ for v in scale seconds clients rounds; do
 		exit 2
 	fi
 done
+if ! [[ $lag_tps =~ ^[0-9]+$ ]]; then
+	echo "catchup.sh: --lag-tps needs a number" >&2
+	exit 2
+fi
 if ! [[ $apply_jobs =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]]; then
 	echo "catchup.sh: --apply-jobs needs numbers separated by commas" >&2
 	exit 2
@@ -186,6 +200,36 @@ check_equal() {
 	done
 }
 
+# Time pgcrane follow --apply-jobs $1 until crane_$1 has every transaction.
+time_crane() {
+	local j=$1 t0
+	t0=$(now)
+	"$pgcrane" follow --dir "$tmp/work_$j" --apply-jobs "$j" -q >>"$tmp/follow.log" 2>&1 &
+	follow_pid=$!
+	wait_caught_up "$(crane_dsn "$j")" "$want"
+	t_crane[$j]=$(elapsed "$t0" "$(now)")
+	kill -INT "$follow_pid"
+	wait "$follow_pid" || true
+	follow_pid=
+	check_equal "$(crane_dsn "$j")"
+}
+
+# Time the subscription until native has every transaction.
+time_native() {
+	local t0
+	t0=$(now)
+	q -d "$native" -c "ALTER SUBSCRIPTION native_catchup ENABLE"
+	wait_caught_up "$native" "$want"
+	t_native=$(elapsed "$t0" "$(now)")
+	q -d "$native" -c "ALTER SUBSCRIPTION native_catchup DISABLE"
+	check_equal "$native"
+	# Wait for the apply worker to go, so the next applier starts alone.
+	for ((i = 0; i < 200; i++)); do
+		[ "$(q -d "$native" -c "SELECT count(pid) FROM pg_stat_subscription")" = 0 ] && break
+		sleep 0.05
+	done
+}
+
 results=$tmp/rounds.jsonl
 : >"$results"
 for ((round = 1; round <= rounds; round++)); do
@@ -198,45 +242,68 @@ for ((round = 1; round <= rounds; round++)); do
 	xacts=$((want - before))
 	echo "   $xacts transactions, $((backlog / 1048576)) MB of WAL behind"
 
+	# Who goes first reads the WAL from disk and finds the target's cache
+	# cold: the order turns round every round.
+	order=(native "${jobs_list[@]}")
+	if ((round % 2 == 1)); then
+		order=()
+		for j in "${jobs_list[@]}"; do order=("$j" "${order[@]}"); done
+		order+=(native)
+	fi
+	declare -A t_crane=()
+	for who in "${order[@]}"; do
+		q -d "host=$tmp port=$dst_port user=$run_user dbname=postgres" -c "CHECKPOINT"
+		if [ "$who" = native ]; then
+			time_native
+			echo "   native ${t_native} s"
+		else
+			time_crane "$who"
+			echo "   pgcrane --apply-jobs $who: ${t_crane[$who]} s"
+		fi
+	done
 	crane_json=
 	for j in "${jobs_list[@]}"; do
-		q -d "host=$tmp port=$dst_port user=$run_user dbname=postgres" -c "CHECKPOINT"
-		t0=$(now)
-		"$pgcrane" follow --dir "$tmp/work_$j" --apply-jobs "$j" -q >>"$tmp/follow.log" 2>&1 &
-		follow_pid=$!
-		wait_caught_up "$(crane_dsn "$j")" "$want"
-		t_crane=$(elapsed "$t0" "$(now)")
-		kill -INT "$follow_pid"
-		wait "$follow_pid" || true
-		follow_pid=
-		check_equal "$(crane_dsn "$j")"
-		echo "   pgcrane --apply-jobs $j: ${t_crane} s"
-		crane_json="$crane_json${crane_json:+, }\"$j\": $t_crane"
+		crane_json="$crane_json${crane_json:+, }\"$j\": ${t_crane[$j]}"
 	done
 
-	q -d "host=$tmp port=$dst_port user=$run_user dbname=postgres" -c "CHECKPOINT"
-	t0=$(now)
-	q -d "$native" -c "ALTER SUBSCRIPTION native_catchup ENABLE"
-	wait_caught_up "$native" "$want"
-	t_native=$(elapsed "$t0" "$(now)")
-	q -d "$native" -c "ALTER SUBSCRIPTION native_catchup DISABLE"
-	check_equal "$native"
-	# Wait for the apply worker to go, so the next round starts paused.
-	for ((i = 0; i < 200; i++)); do
-		[ "$(q -d "$native" -c "SELECT count(pid) FROM pg_stat_subscription")" = 0 ] && break
-		sleep 0.05
-	done
-
-	echo "   native ${t_native} s"
 	printf '{"round": %d, "transactions": %d, "wal_bytes": %d, "pgcrane_seconds": {%s}, "native_seconds": %s}\n' \
 		"$round" "$xacts" "$backlog" "$crane_json" "$t_native" >>"$results"
 done
 
+# The lag while pgbench writes at lag_tps and pgcrane follows.
+lags=$tmp/lag.jsonl
+: >"$lags"
+for j in "${jobs_list[@]}"; do
+	[ "$lag_tps" -gt 0 ] || break
+	echo "== lag: pgbench -R $lag_tps -c $clients -T 20 while pgcrane follow --apply-jobs $j runs"
+	"$pgcrane" follow --dir "$tmp/work_$j" --apply-jobs "$j" -q >>"$tmp/follow.log" 2>&1 &
+	follow_pid=$!
+	wait_caught_up "$(crane_dsn "$j")" "$(q -d "$src" -c "SELECT count(*) FROM pgbench_history")"
+	pgbench -n -c "$clients" -R "$lag_tps" -T 20 "$src" >"$tmp/pgbench-lag-$j.log" 2>&1 &
+	bench_pid=$!
+	sleep 2
+	for ((i = 0; i < 16; i++)); do
+		"$pgcrane" status --dir "$tmp/work_$j" --json 2>/dev/null |
+			python3 -c 'import json, sys; d = json.load(sys.stdin)
+f = d.get("follow", d)
+print(json.dumps({"jobs": sys.argv[1], "lag_seconds": f.get("lag_seconds"), "lag_bytes": f.get("lag_bytes")}))' "$j" >>"$lags" || true
+		sleep 1
+	done
+	wait "$bench_pid" || true
+	tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' "$tmp/pgbench-lag-$j.log" | head -1)
+	echo "   pgbench ran at ${tps:-?} tps"
+	printf '{"jobs": "%s", "tps": "%s"}\n' "$j" "${tps:-}" >>"$lags"
+	kill -INT "$follow_pid"
+	wait "$follow_pid" || true
+	follow_pid=
+done
+
 mkdir -p "$repo/bench/results"
-python3 - "$results" "$repo/bench/results" "$scale" "$seconds" "$clients" <<'EOF'
+python3 - "$results" "$repo/bench/results" "$scale" "$seconds" "$clients" "$lags" "$lag_tps" <<'EOF'
 import json, statistics, sys, datetime
-path, outdir, scale, seconds, clients = sys.argv[1:6]
+path, outdir, scale, seconds, clients, lagpath, lag_tps = sys.argv[1:8]
 rounds = [json.loads(l) for l in open(path)]
+lagrows = [json.loads(l) for l in open(lagpath)]
 jobs = list(rounds[0]["pgcrane_seconds"].keys())
 for r in rounds:
     r["native_tps"] = round(r["transactions"] / r["native_seconds"], 1)
@@ -250,6 +317,11 @@ summary = {
     "rounds": rounds,
     "median_transactions": med(lambda r: r["transactions"]),
     "native_seconds": native, "native_tps": med(lambda r: r["native_tps"]),
+    "lag": {j: {"pgbench_tps": next((r["tps"] for r in lagrows if r["jobs"] == j and "tps" in r), None),
+                "lag_seconds_max": max((r["lag_seconds"] for r in lagrows if r["jobs"] == j and r.get("lag_seconds") is not None), default=None),
+                "lag_bytes_max": max((r["lag_bytes"] for r in lagrows if r["jobs"] == j and r.get("lag_bytes") is not None), default=None),
+                "samples": sum(1 for r in lagrows if r["jobs"] == j and "lag_seconds" in r)}
+            for j in jobs} if int(lag_tps) > 0 else {},
     "apply_jobs": {j: {"pgcrane_seconds": med(lambda r: r["pgcrane_seconds"][j]),
                        "pgcrane_tps": med(lambda r: r["pgcrane_tps"][j]),
                        "time_ratio": med(lambda r: r["time_ratio"][j])} for j in jobs},
@@ -270,6 +342,13 @@ lines += [
     f"| native subscription | {native:.2f} | {summary['native_tps']} | |", "",
     "Time ratio: median of the rounds' ratios; below 1: pgcrane is faster.",
 ]
+if summary["lag"]:
+    lines += ["", f"Lag while pgbench -R {lag_tps} -c {clients} writes and pgcrane follows "
+              "(pgcrane status --json, one sample a second):", "",
+              "| --apply-jobs | pgbench tps | samples | max lag s | max lag bytes |",
+              "| ---: | ---: | ---: | ---: | ---: |"]
+    for j, l in summary["lag"].items():
+        lines.append(f"| {j} | {l['pgbench_tps']} | {l['samples']} | {l['lag_seconds_max']} | {l['lag_bytes_max']} |")
 open(f"{outdir}/catchup.md", "w").write("\n".join(lines) + "\n")
 print()
 print("\n".join(lines))

@@ -590,7 +590,8 @@ check_blocked(cdc_apply *ap)
 static int
 lane_failed(cdc_apply *ap, int l, int rc)
 {
-	if (rc == CDC_LOST || !ap->lane_used[l] || (l == 0 && ap->serial_pending))
+	if (rc == CDC_LOST || !ap->lane_used[l] || (l == 0 && ap->serial_pending) ||
+		apply_lane_failed_transient(ap->lane[l]))
 		return rc;
 	return fall_back(ap, "a transaction applied ahead of an earlier one failed");
 }

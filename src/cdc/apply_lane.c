@@ -80,6 +80,7 @@
 #include "cdc/ddl.h"
 #include "cdc/origin.h"
 #include "core/conn.h"
+#include "core/errclass.h"
 #include "core/failure.h"
 #include "util/clock.h"
 #include "util/log.h"
@@ -145,6 +146,7 @@ struct apply_lane
 	int64_t		group_time;		/* and its commit time */
 	bool		want_write;
 	bool		failed;
+	bool		failed_transient;	/* the failure heals by waiting */
 
 	/* Parameters of the change being sent. */
 	strbuf		vals;
@@ -487,6 +489,9 @@ handle_result(apply_lane *ap, apply_cmd *cmd, PGresult *res)
 			ap->failed = true;
 			break;
 		default:
+			ap->failed_transient = ap->failed_transient || PQstatus(ap->conn) == CONNECTION_BAD ||
+				errclass_transient(PQresultErrorField(res, PG_DIAG_SQLSTATE),
+								   PQresultErrorMessage(res), false);
 			if (!ap->failed && PQstatus(ap->conn) != CONNECTION_BAD)
 			{
 				what = cmd_what(ap, cmd);
@@ -1433,4 +1438,10 @@ apply_lane_target_table(const apply_lane *ap, uint32_t relid)
 	const apply_rel *rel = apply_relmap_get(ap->relmap, relid);
 
 	return rel ? rel->qname : NULL;
+}
+
+bool
+apply_lane_failed_transient(const apply_lane *ap)
+{
+	return ap->failed_transient || PQstatus(ap->conn) == CONNECTION_BAD;
 }

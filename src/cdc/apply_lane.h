@@ -155,6 +155,9 @@ int			apply_lane_commit(apply_lane *ap, uint64_t end_lsn, int64_t commit_time);
 /* The target holds everything up to lsn (another lane's progress). */
 void		apply_lane_set_resume(apply_lane *ap, uint64_t lsn);
 
+/* The lane failed, or its connection broke, with what heals by waiting. */
+bool		apply_lane_failed_transient(const apply_lane *ap);
+
 /* The apply session's backend process ID on the target. */
 int			apply_lane_backend_pid(const apply_lane *ap);
 

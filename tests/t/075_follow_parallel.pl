@@ -300,11 +300,11 @@ caught_up('one lane');
 
 # ---------- cutover, verify, cleanup ----------
 
+$dst->safe_psql('par', 'ALTER TABLE nopk ADD PRIMARY KEY (id)');
 ($rc, $out, $err) = run_pgcrane('cutover', '--dir', $dir, '--timeout', 4 * $timeout);
 is($rc, 0, 'cutover succeeds') or diag($err);
 is(wait_background($follower, 4 * $timeout), 0, 'the follower ends after the cutover')
   or diag(slurp_if_exists("$tempdir/follow$run.err"));
-$dst->safe_psql('par', 'ALTER TABLE nopk ADD PRIMARY KEY (id)');
 tables_equal($src, 'par', $dst, 'par');
 is(state_kv($dir, 'follow.missing_rows'), '0', 'every update and delete found its row');
 ($rc, $out, $err) = run_pgcrane('verify', '--source' => $src->connstr('par'),
