@@ -318,7 +318,7 @@ row_key(const pgo_relation *d, const pgo_tuple *t, uint64_t *hash)
 
 /* The keys change c touches. */
 static void
-change_deps(const cdc_apply *ap, const pgo_relation *d, const relinfo *ri, pchange *c)
+change_deps(const pgo_relation *d, const relinfo *ri, pchange *c)
 {
 	const pgo_message *m = c->msg;
 	const pgo_tuple *first,
@@ -330,7 +330,6 @@ change_deps(const cdc_apply *ap, const pgo_relation *d, const relinfo *ri, pchan
 	c->dep[0].whole = c->dep[1].whole = false;
 	c->dep[0].append = c->dep[1].append = false;
 	c->dep[0].keyless = c->dep[1].keyless = false;
-	(void) ap;
 	if (m->kind == PGO_INSERT && ri->append)
 	{
 		/* It meets no other row; a later change of its row must see it. */
@@ -766,7 +765,7 @@ par_change(cdc_apply *ap, pgo_message *msg)
 	memset(&c, 0, sizeof(c));
 	c.msg = copy_change(msg);
 	c.final_lsn = ap->xact.final_lsn;
-	change_deps(ap, d, ri, &c);
+	change_deps(d, ri, &c);
 	batch_add(filling(ap), &c);
 	ap->xact_changes++;
 	return 0;
