@@ -202,6 +202,16 @@ sub lane_origins
 		"SELECT count(*) FROM pg_replication_origin WHERE roname ~ ('^' || '$origin' || '_l[0-9]+\$')");
 }
 
+# ---------- options ----------
+
+($rc, $out, $err) = run_pgcrane('follow', '--dir', $dir, '--apply-jobs', '0');
+isnt($rc, 0, '--apply-jobs 0 is refused');
+like($err, qr/invalid value "0" for option --apply-jobs/, 'and named');
+($rc, $out, $err) = run_pgcrane('clone', '--source' => $src->connstr('par'),
+	'--target' => $dst->connstr('par'), '--dir', $dir, '--apply-jobs', '2');
+isnt($rc, 0, 'clone --apply-jobs without --follow is refused');
+like($err, qr/option --apply-jobs needs --follow/, 'and says why');
+
 # ---------- clone --follow --apply-jobs 4 ----------
 
 my $clone = start_background($tempdir, 'clone', pgcrane_path(), 'clone', '--follow',
