@@ -31,7 +31,11 @@
  * with earlier ones and had sent changes already; everything open was
  * rolled back, and a new session that commits each source transaction up
  * to cdc_apply_replay_until() on its own (cdc_apply_commit_each_until)
- * reaches the CDC_MISMATCH above.
+ * reaches the CDC_MISMATCH above.  With several lanes CDC_REPLAY also
+ * means that batches applied at once got in each other's way (apply.c's
+ * safety net): everything not committed was rolled back, and the same
+ * new session applies serially, on one lane, up to
+ * cdc_apply_replay_until().
  */
 #ifndef PGCRANE_CDC_APPLY_H
 #define PGCRANE_CDC_APPLY_H

@@ -278,6 +278,9 @@ like(slurp_if_exists("$tempdir/follow$run.err"), qr/reconnecting in \d+ s/,
 $src->safe_psql('par', 'UPDATE dl SET v = NULL WHERE id = 1');
 caught_up('dl is known');
 $dst->safe_psql('par', 'CREATE UNIQUE INDEX dl_v ON dl (v)');
+# Paused meanwhile, the same session then meets them as a backlog, in
+# full batches.
+kill 'STOP', $follower;
 $src->safe_psql('par', <<'EOSQL');
 DO $$
 BEGIN
@@ -290,6 +293,7 @@ BEGIN
   END LOOP;
 END $$;
 EOSQL
+kill 'CONT', $follower;
 caught_up('dl moved its values');
 my $log = slurp_if_exists("$tempdir/follow$run.err");
 like($log, qr/parallel apply: .*; applying serially up to source commit/,
