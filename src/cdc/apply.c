@@ -542,7 +542,12 @@ fall_back(cdc_apply *ap, const char *why)
 	return CDC_REPLAY;
 }
 
-/* The head has waited long: is it a later lane it waits for? */
+/*
+ * The head has waited long: is it a row or a transaction of a later lane
+ * that it waits for?  That one waits for the head to commit first: they
+ * would wait forever.  (Other waits pass: a later lane extending a table
+ * the head writes to holds it only for a moment.)
+ */
 static int
 check_blocked(cdc_apply *ap)
 {
@@ -565,9 +570,11 @@ check_blocked(cdc_apply *ap)
 	params[1] = strbuf_str(&later);
 	res = conn_query(apply_lane_control(ap->lane[0]), SIDE_TARGET,
 					 "look for the sessions that block the apply",
-					 "SELECT pg_catalog.count(*) > 0"
-					 " FROM pg_catalog.unnest(pg_catalog.pg_blocking_pids($1::integer)) p"
-					 " WHERE p = ANY ($2::integer[])", 2, params);
+					 "SELECT pg_catalog.count(*) > 0 FROM pg_catalog.pg_locks l"
+					 " WHERE l.pid = $1::integer AND NOT l.granted"
+					 " AND l.locktype IN ('transactionid', 'tuple')"
+					 " AND pg_catalog.pg_blocking_pids($1::integer) && $2::integer[]",
+					 2, params);
 	strbuf_release(&later);
 	if (res == NULL)
 	{
@@ -734,6 +741,8 @@ par_commit(cdc_apply *ap, pgo_message *msg)
 			rc = apply_lane_flush(ap->lane[0]);
 		return rc;
 	}
+	if (f == NULL)
+		return error("Commit of a transaction that is not buffered");
 	f->ntxns++;
 	f->end_lsn = c->end_lsn;
 	f->time = c->commit_time;
@@ -762,6 +771,8 @@ par_change(cdc_apply *ap, pgo_message *msg)
 	}
 	if (ap->serial_xact || !ap->in_xact)
 		return apply_lane_message(ap->lane[0], msg);
+	if (filling(ap) == NULL)
+		return error("%s of a transaction that is not buffered", pgo_kind_name(msg->kind));
 	memset(&c, 0, sizeof(c));
 	c.msg = copy_change(msg);
 	c.final_lsn = ap->xact.final_lsn;
