@@ -279,11 +279,14 @@ $src->safe_psql('par', 'UPDATE dl SET v = NULL WHERE id = 1');
 caught_up('dl is known');
 $dst->safe_psql('par', 'CREATE UNIQUE INDEX dl_v ON dl (v)');
 # Paused meanwhile, the same session then meets them as a backlog, in
-# full batches.
+# full batches of 64 transactions: after the first transaction each batch
+# ends with the first of a pair and the next one begins with the second.
 kill 'STOP', $follower;
 $src->safe_psql('par', <<'EOSQL');
 DO $$
 BEGIN
+  UPDATE dl SET v = NULL WHERE id = 1;
+  COMMIT;
   FOR k IN 1..1000 LOOP
     UPDATE dl SET v = k WHERE id = 2 * k;
     UPDATE dl SET v = NULL WHERE id = 2 * k;
