@@ -1,302 +1,945 @@
 /*
  * apply.c
- *		Apply decoded changes to the target, in source commit order.
+ *		Apply decoded changes to the target, in source commit order, on one
+ *		or several sessions at once.
  *
- * The apply session.  It runs with
+ * With --apply-jobs 1 (one lane) every call goes to the lane
+ * (apply_lane.c), which applies the stream as it comes.  With N lanes the
+ * protocol is this one:
  *
- *	session_replication_role = replica	triggers and foreign key checks do
- *										not fire: the source ran them already
- *										and their effects arrive as changes
- *	synchronous_commit = off			commits do not wait for the disk;
- *										durability comes from the origin
- *										(below), not from each commit
+ * Batches.  Source transactions are buffered (their changes copied) until
+ * their Commit and gathered, in commit order, into batches of up to
+ * BATCH_MAX_TRANSACTIONS transactions or BATCH_MAX_CHANGES changes, as one
+ * lane would group them into one target transaction; the stream running
+ * dry (cdc_apply_flush()) closes a batch sooner.  Each batch is applied by
+ * one lane as one target transaction, committed with that lane's progress
+ * record (origin name, then name_l1, name_l2, ...) set to the end of its
+ * last source transaction.  A lane holds one batch at a time.
  *
- * and is bound to the replication origin (origin.h).  Source transactions
- * become, in libpq pipeline mode, without waiting for any answer:
+ * Keys.  Each change names the keys it touches (deps.h): its relation and
+ * replica identity values, or the whole table when rows cannot be told
+ * apart by them (replica identity FULL or NOTHING, or the target table has
+ * a unique index or exclusion constraint besides one, so that two changes
+ * to different rows can still collide).  A change whose key an earlier
+ * batch still in flight touched is hot.
  *
- *		BEGIN
- *		one prepared statement per change (PREPARE first when new)
- *		... the changes of the next source transactions ...
- *		SELECT pg_replication_origin_xact_setup(end_lsn, commit_time)
- *		COMMIT
- *		Sync
+ * Sending.  A batch goes to a free lane in order; its changes that are not
+ * hot are sent at once, in source order: they touch nothing an earlier
+ * uncommitted batch touches.  Only the head, the oldest batch not yet
+ * committed, sends its hot changes, then its progress and COMMIT: so a
+ * hot change runs after every earlier batch has committed and sees what
+ * they wrote, and commits reach the target in source order, each after
+ * the one before it was answered.  Every lane's record is then a position
+ * the target reached in order, the greatest of them is where the target
+ * stands, and since the target's WAL is written in that order too, the
+ * commit behind the greatest flushed record has every earlier one flushed
+ * with it: cdc_apply_durable_lsn() asks the lane that committed last.  A
+ * run with another number of lanes reads every lane record the target
+ * has (cdc_apply_open()).
  *
- * A target transaction holds one or more whole source transactions, in
- * commit order: while the stream delivers small transactions back to back
- * (a backlog), up to GROUP_MAX_TRANSACTIONS of them share one commit,
- * which saves the target most of its per-commit work; once the stream has
- * nothing more at once, follow.c calls cdc_apply_flush() and what arrived
- * is committed.  A source transaction is never split.  When a table of
- * the source no longer matches the target's (a Relation message, see
- * apply_relation()), the complete source transactions before the failing
- * one must reach the target without it, so that the next session starts
- * just before it: when the failing one has sent nothing yet, the group is
- * committed as it is; when it has (it changed another table first), the
- * whole group is rolled back and CDC_REPLAY asks for a new session,
- * which commits each source transaction on its own up to the failing one
- * (cdc_apply_commit_each_until) and so stops with everything before it
- * committed.  Nothing of this costs anything while tables match: no
- * savepoint per source transaction, which would give every one of them a
- * subtransaction on the target.  At most GROUP_MAX_TRANSACTIONS (64)
- * share a commit.
+ * Barriers.  Anything unusual is applied by lane 0 alone once every batch
+ * before it has committed, as one lane applies everything: a transaction
+ * with a Truncate, with more than BATCH_MAX_CHANGES changes, that writes to
+ * a table with triggers that fire on the target in replica mode, or that
+ * holds a Relation message that describes a table anew (the schema change
+ * and mismatch handling of apply_lane.c then apply unchanged); so are the
+ * transactions up to cdc_apply_commit_each_until().  Its changes buffered
+ * so far go to lane 0 first, then the rest as they come.
  *
- * end_lsn is the end of the commit record of the last source transaction
- * in the target transaction: the origin then holds the position from
- * which streaming resumes after the last transaction the target committed,
- * with nothing replayed twice (the walsender skips every transaction whose
- * commit record starts before the start point).  Many target transactions
- * may be in flight at once; results are read as they arrive and matched,
- * in order, with a queue of what was sent.  The Sync's answer tells that
- * they are applied.  The first error stops everything: the target aborts
- * the rest of the pipeline up to the next Sync, so what a target
- * transaction holds is applied whole or not at all.
- *
- * Statements are prepared per relation, operation and column mask: an
- * UPDATE leaves out of SET the columns whose value was not sent (unchanged
- * TOASTed values, 'u'), and the key columns when the key did not change.
- * Parameters are typed with the target column's type OID.  A column
- * GENERATED ALWAYS AS IDENTITY cannot be set by an UPDATE: when it is
- * known unchanged it is left out of SET; when it changed, or may have
- * (its old value is not sent), the row is moved instead: deleted and
- * inserted again with its new values (apply_sql_move(); update_form()).
- * The WHERE clause depends on the replica identity (apply_sql.c).
- *
- * An update or delete that finds no row is logged as a warning and
- * counted, as PostgreSQL's own subscribers do; every other failure stops.
+ * Safety net.  Keys describe the source's constraints and the target's
+ * unique indexes as read when a table was described; anything else (an
+ * index added on the target later) may still make a batch wait for a later
+ * one, which waits for its turn to commit: a wait the target cannot see.
+ * When the head has waited BLOCK_CHECK_SECONDS, pg_blocking_pids() tells
+ * whether a later lane holds it; if so, or when a batch fails (the order
+ * may be the cause), every batch but a committing head is rolled back and CDC_REPLAY asks
+ * for a session that applies serially up to the last transaction received
+ * (cdc_apply_replay_until()), where an error that was not caused by the
+ * order shows again and stops the follow as with one lane.
  */
 #include "cdc/apply.h"
 
 #include <poll.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "cdc/apply_rel.h"
-#include "cdc/apply_sql.h"
-#include "cdc/ddl.h"
+#include "cdc/apply_lane.h"
+#include "cdc/deps.h"
 #include "cdc/origin.h"
 #include "core/conn.h"
-#include "core/failure.h"
 #include "util/clock.h"
 #include "util/log.h"
 #include "util/str.h"
 
-/* Commands in flight beyond which the source is not read. */
-#define MAX_IN_FLIGHT 20000
-/*
- * A target transaction takes source transactions until it holds this many,
- * or this many changes; the stream running dry commits it sooner.
- */
-#define GROUP_MAX_TRANSACTIONS 64
-#define GROUP_MAX_CHANGES 5000
-/* Missing rows listed one by one; later ones are only counted. */
-#define MAX_MISSING_LOGGED 20
-/* Seconds to wait for the target before a schema change. */
-#define DDL_WAIT_SECONDS 60
+#define BATCH_MAX_TRANSACTIONS 64
+#define BATCH_MAX_CHANGES 5000
+/* Seconds to wait for the lanes before a barrier. */
+#define BARRIER_WAIT_SECONDS 60
+/* How long the head waits before the lanes that may block it are looked at. */
+#define BLOCK_CHECK_SECONDS 0.5
+/* Lanes by default: the CPUs, up to this many. */
+#define DEFAULT_MAX_JOBS 4
 
-/* What was sent, to match with its result. */
-typedef struct apply_cmd
+/* A buffered change of a batch. */
+typedef struct pchange
 {
-	char		kind;			/* see cmd_what() */
-	char		op;				/* 'I', 'U', 'D' for a change */
-	bool		answered;		/* its result was read, NULL is next */
-	uint32_t	relid;
-	int32_t		nchanges;		/* Sync: changes in the transaction */
-	int32_t		ntxns;			/* Sync: source transactions in it */
-	uint64_t	lsn;			/* Sync: end LSN; others: commit LSN */
-	int64_t		time;			/* Sync: commit time */
-} apply_cmd;
+	pgo_message *msg;			/* a copy; NULL once sent */
+	uint64_t	final_lsn;		/* its source transaction's commit LSN */
+	cdc_dep		dep[2];
+	int			ndep;
+	bool		hot;
+} pchange;
+
+typedef enum batch_state
+{
+	BATCH_FILLING,				/* the last one: transactions join it */
+	BATCH_READY,				/* complete, waits for a lane */
+	BATCH_SENT,					/* on a lane, all but the hot changes sent */
+	BATCH_COMMITTING			/* the head: COMMIT sent */
+} batch_state;
+
+typedef struct batch
+{
+	batch_state state;
+	int			lane;
+	pchange    *ch;
+	int			nch;
+	int			cap;
+	int			xact_start;		/* first change of the open transaction */
+	int			ntxns;			/* complete source transactions */
+	uint64_t	end_lsn;		/* end of the last of them */
+	int64_t		time;
+	cdc_deps	deps;
+} batch;
+
+/* What the keys need to know of a table. */
+typedef struct relinfo
+{
+	uint32_t	oid;
+	bool		whole;			/* keys are the whole table */
+	bool		append;			/* no unique constraint: inserts meet nothing */
+	bool		serial;			/* changes are barriers */
+} relinfo;
 
 struct cdc_apply
 {
-	PGconn	   *conn;			/* apply session, pipeline mode */
-	PGconn	   *ctl;			/* control session */
-	char	   *origin;
-	bool		progress_table; /* pgcrane.follow_progress, not an origin */
-	pgo_relcache *relcache;
-	apply_relmap *relmap;
-	ddl_ctx    *ddl;			/* NULL: schema changes stop the follow */
-	int			next_stmt;		/* for statement names */
+	int			njobs;
+	apply_lane *lane[CDC_APPLY_MAX_JOBS];
+	bool		lane_used[CDC_APPLY_MAX_JOBS];
+	uint64_t	resume_lsn;		/* durable when opened */
 
-	apply_cmd  *queue;			/* ring of commands in flight */
-	int			qcap;
-	int			qhead;
+	batch	  **q;				/* in source order; q[0] is the head */
 	int			qlen;
+	int			qcap;
 
-	bool		in_xact;		/* a source transaction is open */
-	uint64_t	xact_lsn;		/* its commit LSN */
-	bool		xact_sent;		/* it sent a change into the group */
-	uint64_t	replay_until;	/* with CDC_REPLAY: the failing one */
-	uint64_t	commit_each_until;	/* commit each source transaction whose
-									 * commit is at or before it on its own */
+	bool		in_xact;
+	bool		serial_xact;	/* the open transaction goes to lane 0 */
+	bool		serial_pending; /* lane 0 has serial work unanswered */
+	pgo_begin	xact;
+	int			xact_changes;
+	uint64_t	serial_until;
+	uint64_t	replay_until;	/* set by the safety net */
+	uint64_t	last_final;		/* commit LSN of the last Begin */
 
-	/* The target transaction: one or more whole source transactions. */
-	bool		group_open;		/* BEGIN sent (at the first change) */
-	uint64_t	group_seq;		/* counts the target transactions begun */
-	int32_t		group_txns;		/* source transactions complete in it */
-	int32_t		group_changes;
-	uint64_t	group_end_lsn;	/* end LSN of the last complete one */
-	int64_t		group_time;		/* and its commit time */
-	bool		want_write;
-	bool		failed;
+	pgo_relcache *relcache;		/* the tables as the stream describes them */
+	relinfo    *rels;
+	int			nrels;
 
-	/* Parameters of the change being sent. */
-	strbuf		vals;
-	size_t	   *offsets;
-	bool	   *isnull;
-	const char **params;
-	const selection *sel;		/* the clone's rules, or NULL; not owned */
-	bool	   *mask_set;
-	bool	   *mask_key;
-	uint32_t   *types;			/* of the parameters, when preparing */
-	Oid		   *oids;
-	int			nparams;
-	int			maxcols;
-	strbuf		key;			/* statement cache key */
+	double		head_since;		/* when the head sent its COMMIT */
+	double		next_check;
 
+	uint64_t	applied_lsn;	/* of the batches committed */
+	int64_t		applied_time;
+	int64_t		transactions;
 	cdc_apply_stats stats;
 };
 
-/* ---------- connections ---------- */
+/* ---------- copies of changes ---------- */
 
-/* Ignore the apply session's notices (TRUNCATE ... CASCADE says a lot). */
 static void
-notice_processor(void *arg, const char *message)
+copy_tuple(pgo_tuple *dst, const pgo_tuple *src)
 {
-	(void) arg;
-	log_debug("target: %s", message);
-}
+	size_t		bytes = 0;
+	uint8_t    *data;
 
-/*
- * Open a target session the way conn_open() does, but tell a connection
- * failure that may pass (server down, starting, shutting down:
- * errclass.h), CDC_LOST, from one that will not.  A failing first
- * statement is -1: the failure value it filled tells the follow.
- */
-static int
-open_target(const char *target, PGconn **out)
-{
-	char		state[6];
-	char		msg[1024];
-	PGconn	   *conn = conn_try_open(target, state, msg, sizeof(msg));
-
-	*out = NULL;
-	if (conn == NULL)
-		return conn_connect_failed(SIDE_TARGET, state, msg) ? CDC_LOST : -1;
-	PQsetNoticeProcessor(conn, notice_processor, NULL);
-	if (conn_exec(conn, SIDE_TARGET,
-				  "SELECT pg_catalog.set_config('search_path', '', false)") != 0)
+	for (int i = 0; i < src->ncols; i++)
+		bytes += src->cols[i].len;
+	dst->ncols = src->ncols;
+	/* One block, freed with cols: the values follow the array. */
+	dst->cols = xcalloc(1, (size_t) src->ncols * sizeof(pgo_value) + bytes + 1);
+	data = (uint8_t *) (dst->cols + src->ncols);
+	for (int i = 0; i < src->ncols; i++)
 	{
-		PQfinish(conn);
-		return -1;				/* the failure tells the follow what it was */
+		dst->cols[i] = src->cols[i];
+		dst->cols[i].data = NULL;
+		if (src->cols[i].len > 0)
+		{
+			memcpy(data, src->cols[i].data, src->cols[i].len);
+			dst->cols[i].data = data;
+			data += src->cols[i].len;
+		}
 	}
-	*out = conn;
-	return 0;
 }
 
-/*
- * After a failure (logged, and filled into the follow's failure value):
- * a session that broke meanwhile makes it one that heals by waiting.  -1.
- */
-static int
-failed(const cdc_apply *ap)
+/* A copy of an Insert, Update or Delete that outlives the stream's buffer. */
+static pgo_message *
+copy_change(const pgo_message *m)
 {
-	conn_note_broken(ap->conn, SIDE_TARGET);
-	conn_note_broken(ap->ctl, SIDE_TARGET);
-	return -1;
-}
+	pgo_message *c = xcalloc(1, sizeof(pgo_message));
 
-/*
- * Without an origin, the apply session holds an advisory lock named after
- * it instead: as the origin does, it keeps out a second session (one
- * of a pgcrane that is going away) for as long as this one lives.
- */
-static int
-lock_progress(cdc_apply *ap)
-{
-	const char *params[1] = {ap->origin};
-	PGresult   *res = conn_query(ap->conn, SIDE_TARGET, "lock the follow's progress",
-								 "SELECT pg_catalog.pg_try_advisory_lock("
-								 "pg_catalog.hashtext('pgcrane.follow_progress'),"
-								 " pg_catalog.hashtext($1))", 1, params);
-	bool		locked;
-
-	if (res == NULL)
-		return failed(ap);
-	locked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-	PQclear(res);
-	if (!locked)
+	*c = *m;
+	if (m->kind == PGO_INSERT)
+		copy_tuple(&c->u.insert.newtuple, &m->u.insert.newtuple);
+	else if (m->kind == PGO_UPDATE)
 	{
-		/* Transient, as 55006 is for an origin: the other session ends. */
-		(void) failure_set(SIDE_TARGET, "55006", ap->origin, false,
-						   "the progress of \"%s\" in pgcrane.follow_progress is in use by another session on the target",
-						   ap->origin);
-		return -1;
+		copy_tuple(&c->u.update.newtuple, &m->u.update.newtuple);
+		if (m->u.update.old_kind)
+			copy_tuple(&c->u.update.oldtuple, &m->u.update.oldtuple);
+		else
+			memset(&c->u.update.oldtuple, 0, sizeof(pgo_tuple));
 	}
-	return 0;
+	else
+		copy_tuple(&c->u.delete.oldtuple, &m->u.delete.oldtuple);
+	return c;
 }
 
-/* Settings and origin of the apply session. */
-static int
-setup_session(cdc_apply *ap)
+static void
+free_change(pgo_message *m)
 {
-	const char *params[1] = {ap->origin};
+	if (m == NULL)
+		return;
+	pgo_message_release(m);
+	free(m);
+}
+
+static pgo_relation *
+copy_relation(const pgo_relation *r)
+{
+	pgo_relation *c = xcalloc(1, sizeof(pgo_relation));
+
+	*c = *r;
+	c->nspname = xstrdup(r->nspname);
+	c->relname = xstrdup(r->relname);
+	c->atts = xcalloc((size_t) r->natts + 1, sizeof(pgo_attr));
+	for (int i = 0; i < r->natts; i++)
+	{
+		c->atts[i] = r->atts[i];
+		c->atts[i].name = xstrdup(r->atts[i].name);
+	}
+	return c;
+}
+
+/* ---------- keys ---------- */
+
+static relinfo *
+rel_info(const cdc_apply *ap, uint32_t oid)
+{
+	for (int i = 0; i < ap->nrels; i++)
+		if (ap->rels[i].oid == oid)
+			return &ap->rels[i];
+	return NULL;
+}
+
+/*
+ * What the target adds to a table's keys: a unique index or exclusion
+ * constraint besides one makes them the whole table; a trigger that fires
+ * in replica mode may write anywhere, so its changes are barriers.
+ */
+static int
+load_relinfo(cdc_apply *ap, const pgo_relation *d)
+{
+	const char *qname = apply_lane_target_table(ap->lane[0], d->oid);
+	const char *params[1] = {qname};
+	relinfo    *ri = rel_info(ap, d->oid);
+	bool		keyed = false;
 	PGresult   *res;
 
-	if (conn_exec(ap->conn, SIDE_TARGET, "SET session_replication_role = replica") != 0 ||
-		conn_exec(ap->conn, SIDE_TARGET, "SET synchronous_commit = off") != 0)
-		return failed(ap);
-	if (ap->progress_table && lock_progress(ap) != 0)
-		return -1;
-	res = ap->progress_table ? NULL :
-		PQexecParams(ap->conn, CDC_ORIGIN_SESSION_SQL, 1, NULL, params, NULL, NULL, 0);
-	if (!ap->progress_table && PQresultStatus(res) != PGRES_TUPLES_OK)
+	if (ri == NULL)
 	{
-		/* 55006, transient: an earlier pgcrane's session still holds it. */
-		conn_log_result_error(res, SIDE_TARGET, "set up the replication origin session");
-		PQclear(res);
-		return failed(ap);
+		ap->rels = xrealloc(ap->rels, (size_t) (ap->nrels + 1) * sizeof(relinfo));
+		ri = &ap->rels[ap->nrels++];
+		ri->oid = d->oid;
+	}
+	ri->whole = ri->serial = true;
+	ri->append = false;
+	if (qname == NULL)
+		return 0;
+	for (int i = 0; i < d->natts; i++)
+		keyed = keyed || (d->atts[i].flags & PGO_ATTR_KEY) != 0;
+	res = conn_query(apply_lane_control(ap->lane[0]), SIDE_TARGET,
+					 "read the unique indexes and triggers of a table",
+					 "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i"
+					 "   WHERE i.indrelid = c.oid AND i.indisunique)"
+					 " + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_constraint x"
+					 "   WHERE x.conrelid = c.oid AND x.contype = 'x'),"
+					 " EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid"
+					 "   AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))"
+					 " FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass",
+					 1, params);
+	if (res == NULL)
+	{
+		conn_note_broken(apply_lane_control(ap->lane[0]), SIDE_TARGET);
+		return -1;
+	}
+	if (PQntuples(res) == 1)
+	{
+		int			unique = 0;
+
+		(void) str_to_int(PQgetvalue(res, 0, 0), 0, 1000000, &unique);
+		ri->whole = !keyed || d->replident == PGO_REPLIDENT_FULL ||
+			d->replident == PGO_REPLIDENT_NOTHING || unique > 1;
+		ri->append = unique == 0;
+		ri->serial = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
 	}
 	PQclear(res);
-	if (PQsetnonblocking(ap->conn, 1) != 0 || PQenterPipelineMode(ap->conn) != 1)
-		return error("could not enter pipeline mode on the target connection");
 	return 0;
+}
+
+/* The key of the identity columns of t; false when one is not sent. */
+static bool
+row_key(const pgo_relation *d, const pgo_tuple *t, uint64_t *hash)
+{
+	uint64_t	h = cdc_deps_hash_start(d->oid);
+
+	for (int i = 0; i < d->natts && i < t->ncols; i++)
+	{
+		const pgo_value *v = &t->cols[i];
+
+		if (!(d->atts[i].flags & PGO_ATTR_KEY))
+			continue;
+		if (v->kind == PGO_VALUE_UNCHANGED)
+			return false;
+		h = cdc_deps_hash_add(h, v->kind, v->data, v->len);
+	}
+	*hash = h;
+	return true;
+}
+
+/* The keys change c touches. */
+static void
+change_deps(const pgo_relation *d, const relinfo *ri, pchange *c)
+{
+	const pgo_message *m = c->msg;
+	const pgo_tuple *first,
+			   *second = NULL;
+	uint32_t	relid = d->oid;
+
+	c->ndep = 1;
+	c->dep[0].relid = c->dep[1].relid = relid;
+	c->dep[0].whole = c->dep[1].whole = false;
+	c->dep[0].append = c->dep[1].append = false;
+	c->dep[0].keyless = c->dep[1].keyless = false;
+	if (m->kind == PGO_INSERT && ri->append)
+	{
+		/* It meets no other row; a later change of its row must see it. */
+		c->dep[0].append = true;
+		c->dep[0].keyless = ri->whole || !row_key(d, &m->u.insert.newtuple, &c->dep[0].hash);
+		return;
+	}
+	if (m->kind == PGO_INSERT)
+		first = &m->u.insert.newtuple;
+	else if (m->kind == PGO_DELETE)
+		first = &m->u.delete.oldtuple;
+	else if (m->u.update.old_kind)
+	{
+		first = &m->u.update.oldtuple;
+		second = &m->u.update.newtuple;
+	}
+	else
+		first = &m->u.update.newtuple;
+	if (ri->whole || !row_key(d, first, &c->dep[0].hash))
+	{
+		c->dep[0].whole = true;
+		return;
+	}
+	if (second != NULL && row_key(d, second, &c->dep[1].hash) &&
+		c->dep[1].hash != c->dep[0].hash)
+		c->ndep = 2;
+}
+
+/* ---------- batches ---------- */
+
+static batch *
+batch_new(cdc_apply *ap)
+{
+	batch	   *b = xcalloc(1, sizeof(batch));
+
+	b->lane = -1;
+	if (ap->qlen == ap->qcap)
+	{
+		ap->qcap = ap->qcap ? ap->qcap * 2 : 8;
+		ap->q = xrealloc(ap->q, (size_t) ap->qcap * sizeof(batch *));
+	}
+	ap->q[ap->qlen++] = b;
+	return b;
+}
+
+static void
+batch_free(batch *b)
+{
+	for (int i = 0; i < b->nch; i++)
+		free_change(b->ch[i].msg);
+	free(b->ch);
+	cdc_deps_release(&b->deps);
+	free(b);
+}
+
+/* Remove q[i], freeing it. */
+static void
+batch_remove(cdc_apply *ap, int i)
+{
+	if (ap->q[i]->lane >= 0)
+		ap->lane_used[ap->q[i]->lane] = false;
+	batch_free(ap->q[i]);
+	memmove(&ap->q[i], &ap->q[i + 1], (size_t) (ap->qlen - i - 1) * sizeof(batch *));
+	ap->qlen--;
+}
+
+/* The batch transactions join, or NULL. */
+static batch *
+filling(const cdc_apply *ap)
+{
+	batch	   *b = ap->qlen > 0 ? ap->q[ap->qlen - 1] : NULL;
+
+	return b && b->state == BATCH_FILLING ? b : NULL;
+}
+
+static void
+batch_add(batch *b, pchange *c)
+{
+	if (b->nch == b->cap)
+	{
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->ch = xrealloc(b->ch, (size_t) b->cap * sizeof(pchange));
+	}
+	b->ch[b->nch++] = *c;
+	for (int i = 0; i < c->ndep; i++)
+		cdc_deps_add(&b->deps, &c->dep[i]);
+}
+
+/* Send b's changes that are hot (or not) on its lane, in source order. */
+static int
+feed(cdc_apply *ap, batch *b, bool hot)
+{
+	apply_lane *lane = ap->lane[b->lane];
+	uint64_t	cur = 0;
+	int			rc = 0;
+
+	for (int i = 0; i < b->nch && rc == 0; i++)
+	{
+		pchange    *c = &b->ch[i];
+
+		if (c->msg == NULL || c->hot != hot)
+			continue;
+		if (c->final_lsn != cur)
+		{
+			apply_lane_begin_xact(lane, c->final_lsn);
+			cur = c->final_lsn;
+		}
+		rc = apply_lane_message(lane, c->msg);
+		free_change(c->msg);
+		c->msg = NULL;
+	}
+	apply_lane_end_xact(lane);
+	return rc;
+}
+
+/* Whether change c of q[pos] touches a key of an earlier batch. */
+static bool
+is_hot(const cdc_apply *ap, int pos, const pchange *c)
+{
+	for (int j = 0; j < pos; j++)
+		for (int k = 0; k < c->ndep; k++)
+			if (cdc_deps_conflict(&ap->q[j]->deps, &c->dep[k]))
+				return true;
+	return false;
+}
+
+/* Give the ready batches, in order, to the free lanes. */
+static int
+dispatch(cdc_apply *ap)
+{
+	for (int pos = 0; pos < ap->qlen && !ap->serial_pending; pos++)
+	{
+		batch	   *b = ap->q[pos];
+		int			l;
+
+		if (b->state != BATCH_READY)
+			continue;
+		for (l = 0; l < ap->njobs && ap->lane_used[l]; l++)
+			;
+		if (l == ap->njobs)
+			return 0;
+		b->lane = l;
+		ap->lane_used[l] = true;
+		b->state = BATCH_SENT;
+		for (int i = 0; i < b->nch; i++)
+			b->ch[i].hot = is_hot(ap, pos, &b->ch[i]);
+		if (feed(ap, b, false) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* The head's turn: its hot changes, then its COMMIT; once answered, done. */
+static int
+advance_head(cdc_apply *ap, bool *moved)
+{
+	batch	   *b = ap->qlen > 0 ? ap->q[0] : NULL;
+	apply_lane *lane;
+	int			rc;
+
+	*moved = false;
+	if (b == NULL || b->state < BATCH_SENT)
+		return 0;
+	lane = ap->lane[b->lane];
+	if (b->state == BATCH_SENT)
+	{
+		rc = feed(ap, b, true);
+		if (rc == 0)
+			rc = apply_lane_commit(lane, b->end_lsn, b->time);
+		if (rc == 0)
+			rc = apply_lane_poll(lane);
+		if (rc != 0)
+			return rc;
+		b->state = BATCH_COMMITTING;
+		ap->head_since = clock_now();
+		ap->next_check = ap->head_since + BLOCK_CHECK_SECONDS;
+	}
+	if (apply_lane_in_flight(lane) > 0)
+		return 0;
+	ap->applied_lsn = b->end_lsn;
+	ap->applied_time = b->time;
+	ap->transactions += b->ntxns;
+	batch_remove(ap, 0);
+	*moved = true;
+	return 0;
+}
+
+/* ---------- the safety net ---------- */
+
+/*
+ * Roll back every batch but a committing head, and ask for a session that
+ * applies serially up to the last transaction received.
+ */
+static int
+fall_back(cdc_apply *ap, const char *why)
+{
+	char		lsn[PGO_LSN_BUFSIZE];
+
+	ap->replay_until = ap->last_final;
+	pgo_lsn_format(ap->replay_until, lsn, sizeof(lsn));
+	log_info("parallel apply: %s; applying serially up to source commit %s", why, lsn);
+	for (int i = ap->qlen - 1; i >= 0; i--)
+	{
+		if (ap->q[i]->state == BATCH_COMMITTING)
+			continue;
+		if (ap->q[i]->lane >= 0)
+			(void) apply_lane_rollback(ap->lane[ap->q[i]->lane]);
+		batch_remove(ap, i);
+	}
+	return CDC_REPLAY;
+}
+
+/*
+ * The head has waited long: is it a row or a transaction of a later lane
+ * that it waits for?  That one waits for the head to commit first: they
+ * would wait forever.  (Other waits pass: a later lane extending a table
+ * the head writes to holds it only for a moment.)
+ */
+static int
+check_blocked(cdc_apply *ap)
+{
+	char		head[16];
+	strbuf		later = STRBUF_INIT;
+	const char *params[2] = {head, NULL};
+	PGresult   *res;
+	bool		blocked;
+	double		now = clock_now();
+
+	if (ap->qlen < 2 || ap->q[0]->state != BATCH_COMMITTING || now < ap->next_check)
+		return 0;
+	ap->next_check = now + BLOCK_CHECK_SECONDS;
+	snprintf(head, sizeof(head), "%d", apply_lane_backend_pid(ap->lane[ap->q[0]->lane]));
+	strbuf_adds(&later, "{0");
+	for (int i = 1; i < ap->qlen; i++)
+		if (ap->q[i]->lane >= 0)
+			strbuf_addf(&later, ",%d", apply_lane_backend_pid(ap->lane[ap->q[i]->lane]));
+	strbuf_adds(&later, "}");
+	params[1] = strbuf_str(&later);
+	res = conn_query(apply_lane_control(ap->lane[0]), SIDE_TARGET,
+					 "look for the sessions that block the apply",
+					 "SELECT pg_catalog.count(*) > 0 FROM pg_catalog.pg_locks l"
+					 " WHERE l.pid = $1::integer AND NOT l.granted"
+					 " AND l.locktype IN ('transactionid', 'tuple')"
+					 " AND pg_catalog.pg_blocking_pids($1::integer) && $2::integer[]",
+					 2, params);
+	strbuf_release(&later);
+	if (res == NULL)
+	{
+		conn_note_broken(apply_lane_control(ap->lane[0]), SIDE_TARGET);
+		return -1;
+	}
+	blocked = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return blocked ? fall_back(ap, "a later transaction holds a lock the earliest one waits for") : 0;
+}
+
+/*
+ * Lane l failed.  A batch may fail because of the order alone, the head
+ * too (its hot changes went after the others): its transactions are
+ * applied again serially, where a failure that does not come from the
+ * order shows again and stops the follow.  What lane 0 applied serially,
+ * or a lost connection, is the follow's to judge.
+ */
+static int
+lane_failed(cdc_apply *ap, int l, int rc)
+{
+	if (rc == CDC_LOST || !ap->lane_used[l] || (l == 0 && ap->serial_pending) ||
+		apply_lane_failed_transient(ap->lane[l]))
+		return rc;
+	return fall_back(ap, "a transaction applied ahead of an earlier one failed");
+}
+
+/* Poll every lane, commit what is due, hand out what is ready. */
+static int
+progress(cdc_apply *ap)
+{
+	bool		moved = true;
+	int			rc = 0;
+
+	for (int l = 0; l < ap->njobs; l++)
+		if ((rc = apply_lane_poll(ap->lane[l])) != 0)
+			return lane_failed(ap, l, rc);
+	if (ap->serial_pending && apply_lane_in_flight(ap->lane[0]) == 0 &&
+		!apply_lane_in_transaction(ap->lane[0]))
+		ap->serial_pending = false;
+	while (rc == 0 && moved)
+	{
+		rc = dispatch(ap);
+		if (rc == 0)
+			rc = advance_head(ap, &moved);
+	}
+	return rc != 0 ? rc : check_blocked(ap);
+}
+
+/* Wait for the lanes' sockets, at most ms milliseconds. */
+static void
+wait_lanes(const cdc_apply *ap, int ms)
+{
+	struct pollfd pfd[CDC_APPLY_MAX_JOBS];
+	int			n = cdc_apply_pollfds(ap, pfd, CDC_APPLY_MAX_JOBS);
+
+	(void) poll(pfd, (nfds_t) n, ms);
+}
+
+/* Wait until every batch has committed. */
+static int
+wait_batches(cdc_apply *ap)
+{
+	double		end = clock_now() + BARRIER_WAIT_SECONDS;
+
+	for (;;)
+	{
+		int			rc = progress(ap);
+
+		if (rc != 0)
+			return rc;
+		if (ap->qlen == 0)
+			return 0;
+		if (clock_now() > end)
+			return error("the target server did not commit within %d seconds",
+						 BARRIER_WAIT_SECONDS);
+		wait_lanes(ap, 100);
+	}
+}
+
+/*
+ * The open transaction is a barrier: the complete ones before it commit
+ * first, then lane 0 gets it, with the changes buffered so far.
+ */
+static int
+go_serial(cdc_apply *ap)
+{
+	batch	   *f = filling(ap);
+	pchange    *held = NULL;
+	int			nheld = 0;
+	pgo_message begin;
+	int			rc;
+
+	if (f != NULL)
+	{
+		nheld = f->nch - f->xact_start;
+		held = xcalloc((size_t) nheld + 1, sizeof(pchange));
+		memcpy(held, f->ch + f->xact_start, (size_t) nheld * sizeof(pchange));
+		f->nch = f->xact_start;
+		if (f->ntxns == 0)
+			batch_remove(ap, ap->qlen - 1);
+		else
+			f->state = BATCH_READY;
+	}
+	rc = wait_batches(ap);
+	ap->serial_xact = true;
+	memset(&begin, 0, sizeof(begin));
+	begin.kind = PGO_BEGIN;
+	begin.u.begin = ap->xact;
+	if (rc == 0)
+		rc = apply_lane_message(ap->lane[0], &begin);
+	for (int i = 0; i < nheld; i++)
+	{
+		if (rc == 0)
+			rc = apply_lane_message(ap->lane[0], held[i].msg);
+		free_change(held[i].msg);
+	}
+	free(held);
+	return rc;
+}
+
+/* ---------- messages ---------- */
+
+static int
+par_begin(cdc_apply *ap, pgo_message *msg)
+{
+	batch	   *f;
+	int			rc = 0;
+
+	if (ap->in_xact)
+		return error("Begin inside a transaction in the replication stream");
+	ap->in_xact = true;
+	ap->xact = msg->u.begin;
+	ap->xact_changes = 0;
+	ap->last_final = msg->u.begin.final_lsn;
+	if (msg->u.begin.final_lsn <= ap->serial_until)
+		return go_serial(ap);
+	if (ap->serial_pending)
+		rc = apply_lane_flush(ap->lane[0]);
+	f = filling(ap);
+	if (f == NULL)
+		f = batch_new(ap);
+	f->xact_start = f->nch;
+	return rc;
+}
+
+static int
+par_commit(cdc_apply *ap, pgo_message *msg)
+{
+	const pgo_commit *c = &msg->u.commit;
+	batch	   *f = filling(ap);
+	int			rc;
+
+	if (!ap->in_xact)
+		return error("Commit outside a transaction in the replication stream");
+	ap->in_xact = false;
+	ap->stats.queued_lsn = c->end_lsn;
+	if (ap->serial_xact)
+	{
+		ap->serial_xact = false;
+		ap->serial_pending = true;
+		rc = apply_lane_message(ap->lane[0], msg);
+		if (rc == 0 && ap->xact.final_lsn > ap->serial_until)
+			rc = apply_lane_flush(ap->lane[0]);
+		return rc;
+	}
+	if (f == NULL)
+		return error("Commit of a transaction that is not buffered");
+	f->ntxns++;
+	f->end_lsn = c->end_lsn;
+	f->time = c->commit_time;
+	if (f->ntxns < BATCH_MAX_TRANSACTIONS && f->nch < BATCH_MAX_CHANGES)
+		return 0;
+	f->state = BATCH_READY;
+	return progress(ap);
+}
+
+static int
+par_change(cdc_apply *ap, pgo_message *msg)
+{
+	uint32_t	relid = msg->kind == PGO_INSERT ? msg->u.insert.relid :
+		msg->kind == PGO_UPDATE ? msg->u.update.relid : msg->u.delete.relid;
+	const pgo_relation *d = pgo_relcache_get(ap->relcache, relid);
+	const relinfo *ri = rel_info(ap, relid);
+	pchange		c;
+	int			rc;
+
+	if (!ap->serial_xact && ap->in_xact &&
+		(d == NULL || ri == NULL || ri->serial || ap->xact_changes >= BATCH_MAX_CHANGES))
+	{
+		rc = go_serial(ap);
+		if (rc != 0)
+			return rc;
+	}
+	if (ap->serial_xact || !ap->in_xact)
+		return apply_lane_message(ap->lane[0], msg);
+	if (filling(ap) == NULL)
+		return error("%s of a transaction that is not buffered", pgo_kind_name(msg->kind));
+	memset(&c, 0, sizeof(c));
+	c.msg = copy_change(msg);
+	c.final_lsn = ap->xact.final_lsn;
+	change_deps(d, ri, &c);
+	batch_add(filling(ap), &c);
+	ap->xact_changes++;
+	return 0;
+}
+
+/*
+ * A Relation message.  One that describes a table as before changes
+ * nothing; otherwise it is a barrier, handled by lane 0 (which may apply
+ * a schema change), then given to every other lane.
+ */
+static int
+par_relation(cdc_apply *ap, pgo_message *msg)
+{
+	pgo_relation *desc = pgo_message_take_relation(msg);
+	const pgo_relation *mine;
+	uint32_t	oid;
+	int			rc = 0;
+
+	if (desc == NULL)
+		return 0;
+	oid = desc->oid;
+	/* The relcache takes desc: ours is the copy each lane gets. */
+	if (pgo_relcache_put(ap->relcache, desc) == 0)
+		return 0;
+	mine = pgo_relcache_get(ap->relcache, oid);
+	if (ap->in_xact && !ap->serial_xact)
+		rc = go_serial(ap);
+	else if (!ap->in_xact)
+		rc = wait_batches(ap);
+	for (int l = 0; l < ap->njobs && rc == 0; l++)
+	{
+		pgo_message m;
+
+		memset(&m, 0, sizeof(m));
+		m.kind = PGO_RELATION;
+		m.u.relation = copy_relation(mine);
+		rc = apply_lane_message(ap->lane[l], &m);
+		pgo_message_release(&m);
+	}
+	if (rc == 0)
+		rc = load_relinfo(ap, mine);
+	return rc;
+}
+
+int
+cdc_apply_message(cdc_apply *ap, pgo_message *msg)
+{
+	if (ap->njobs == 1)
+		return apply_lane_message(ap->lane[0], msg);
+	switch (msg->kind)
+	{
+		case PGO_BEGIN:
+			return par_begin(ap, msg);
+		case PGO_COMMIT:
+			return par_commit(ap, msg);
+		case PGO_RELATION:
+			return par_relation(ap, msg);
+		case PGO_INSERT:
+		case PGO_UPDATE:
+		case PGO_DELETE:
+			return par_change(ap, msg);
+		case PGO_TYPE:
+		case PGO_ORIGIN:
+		case PGO_MESSAGE:
+			return 0;
+		default:
+			break;
+	}
+	if (ap->in_xact && !ap->serial_xact)
+	{
+		int			rc = go_serial(ap);
+
+		if (rc != 0)
+			return rc;
+	}
+	return apply_lane_message(ap->lane[0], msg);
+}
+
+/* ---------- sessions ---------- */
+
+/*
+ * The lanes of an earlier run with more of them: claimed (no session of
+ * that run can commit any more), their greatest durable progress in *lsn.
+ */
+static int
+read_other_lanes(cdc_apply *ap, const char *origin, bool table, uint64_t *lsn)
+{
+	PGconn	   *ctl = apply_lane_control(ap->lane[0]);
+	int		   *lanes;
+	int			n;
+	int			rc;
+
+	*lsn = 0;
+	rc = cdc_origin_lanes(ctl, table, origin, &lanes, &n);
+	for (int i = 0; i < n && rc == 0; i++)
+	{
+		char	   *name;
+		uint64_t	p;
+
+		if (lanes[i] < ap->njobs)
+			continue;
+		name = cdc_origin_lane_name(origin, lanes[i]);
+		rc = cdc_origin_claim(ctl, table, name);
+		if (rc == 0)
+			rc = cdc_origin_progress(ctl, table, name, true, &p, NULL);
+		if (rc == 0 && p > *lsn)
+			*lsn = p;
+		free(name);
+	}
+	free(lanes);
+	if (rc != 0)
+		conn_note_broken(ctl, SIDE_TARGET);
+	return rc;
+}
+
+/* The number of CPUs, at most DEFAULT_MAX_JOBS. */
+static int
+default_jobs(void)
+{
+	long		n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > DEFAULT_MAX_JOBS ? DEFAULT_MAX_JOBS : (int) n;
 }
 
 int
 cdc_apply_open(const char *target, const char *origin, bool progress_table,
-			   uint64_t start_lsn, cdc_apply **out, uint64_t *resume_lsn)
+			   uint64_t start_lsn, int jobs, cdc_apply **out, uint64_t *resume_lsn)
 {
 	cdc_apply  *ap = xcalloc(1, sizeof(cdc_apply));
+	uint64_t	lsn = 0;
 	int			rc;
 
 	*out = NULL;
-	ap->origin = xstrdup(origin);
-	ap->progress_table = progress_table;
+	if (jobs <= 0)
+		jobs = default_jobs();
+	ap->njobs = jobs > CDC_APPLY_MAX_JOBS ? CDC_APPLY_MAX_JOBS : jobs;
+	log_debug("applying changes with %d target session%s", ap->njobs, ap->njobs > 1 ? "s" : "");
 	ap->relcache = pgo_relcache_create();
-	ap->relmap = apply_relmap_create();
-	ap->qcap = 1024;
-	ap->queue = xcalloc((size_t) ap->qcap, sizeof(apply_cmd));
-	rc = open_target(target, &ap->ctl);
-	if (rc == 0 && cdc_origin_ensure(ap->ctl, progress_table, origin, start_lsn) != 0)
-		rc = failed(ap);
+	rc = apply_lane_open(target, origin, progress_table, start_lsn, NULL,
+						 &ap->lane[0], resume_lsn);
+	for (int l = 1; l < ap->njobs && rc == 0; l++)
+	{
+		char	   *name = cdc_origin_lane_name(origin, l);
+
+		rc = apply_lane_open(target, name, progress_table, start_lsn,
+							 apply_lane_control(ap->lane[0]), &ap->lane[l], &lsn);
+		if (rc == 0 && lsn > *resume_lsn)
+			*resume_lsn = lsn;
+		free(name);
+	}
 	if (rc == 0)
-		rc = open_target(target, &ap->conn);
-	if (rc == 0)
-		rc = setup_session(ap);
-	/* Only now: no earlier session can commit anything any more. */
-	if (rc == 0 &&
-		cdc_origin_progress(ap->ctl, progress_table, origin, true, resume_lsn, NULL) != 0)
-		rc = failed(ap);
+		rc = read_other_lanes(ap, origin, progress_table, &lsn);
 	if (rc != 0)
 	{
 		cdc_apply_close(ap);
 		return rc;
 	}
-	if (*resume_lsn < start_lsn)
-		*resume_lsn = start_lsn;
-	ap->stats.applied_lsn = ap->stats.queued_lsn = *resume_lsn;
-	ap->stats.committed_lsn = *resume_lsn;
+	if (lsn > *resume_lsn)
+		*resume_lsn = lsn;
+	for (int l = 0; l < ap->njobs; l++)
+		apply_lane_set_resume(ap->lane[l], *resume_lsn);
+	ap->resume_lsn = ap->applied_lsn = *resume_lsn;
+	ap->stats = *apply_lane_get_stats(ap->lane[0]);
 	*out = ap;
 	return 0;
 }
@@ -306,255 +949,111 @@ cdc_apply_close(cdc_apply *ap)
 {
 	if (ap == NULL)
 		return;
-	if (ap->conn)
-		PQfinish(ap->conn);
-	if (ap->ctl)
-		PQfinish(ap->ctl);
-	apply_relmap_free(ap->relmap);
+	while (ap->qlen > 0)
+		batch_remove(ap, ap->qlen - 1);
+	/* Lane 0 last: the others use its control session. */
+	for (int l = ap->njobs - 1; l >= 0; l--)
+		apply_lane_close(ap->lane[l]);
 	pgo_relcache_free(ap->relcache);
-	strbuf_release(&ap->vals);
-	strbuf_release(&ap->key);
-	free(ap->offsets);
-	free(ap->isnull);
-	free(ap->params);
-	free(ap->mask_set);
-	free(ap->mask_key);
-	free(ap->types);
-	free(ap->oids);
-	free(ap->queue);
-	free(ap->origin);
+	free(ap->rels);
+	free(ap->q);
 	free(ap);
 }
 
-/* ---------- the queue of commands in flight ---------- */
-
-static apply_cmd *
-queue_push(cdc_apply *ap, char kind)
-{
-	apply_cmd  *cmd;
-
-	if (ap->qlen == ap->qcap)
-	{
-		apply_cmd  *q = xcalloc((size_t) ap->qcap * 2, sizeof(apply_cmd));
-
-		for (int i = 0; i < ap->qlen; i++)
-			q[i] = ap->queue[(ap->qhead + i) % ap->qcap];
-		free(ap->queue);
-		ap->queue = q;
-		ap->qhead = 0;
-		ap->qcap *= 2;
-	}
-	cmd = &ap->queue[(ap->qhead + ap->qlen) % ap->qcap];
-	ap->qlen++;
-	memset(cmd, 0, sizeof(*cmd));
-	cmd->kind = kind;
-	cmd->lsn = ap->xact_lsn;
-	return cmd;
-}
-
+/* The figures of every lane and of the batches, into ap->stats. */
 static void
-queue_pop(cdc_apply *ap)
+refresh_stats(cdc_apply *ap)
 {
-	ap->qhead = (ap->qhead + 1) % ap->qcap;
-	ap->qlen--;
-}
+	cdc_apply_stats *s = &ap->stats;
 
-/* A send to the apply session failed: log it, -1 or CDC_LOST. */
-static int
-send_failed(cdc_apply *ap)
-{
-	char		buf[512];
-
-	conn_error_message(ap->conn, buf, sizeof(buf));
-	if (PQstatus(ap->conn) == CONNECTION_BAD)
+	s->applied_lsn = ap->applied_lsn;
+	s->applied_time = ap->applied_time;
+	s->committed_lsn = 0;
+	s->transactions = ap->transactions;
+	s->changes = s->missing_rows = 0;
+	for (int l = 0; l < ap->njobs; l++)
 	{
-		(void) failure_set(SIDE_TARGET, NULL, NULL, true,
-						   "lost the connection to the target server: %s", buf);
-		return CDC_LOST;
-	}
-	return failure_set(SIDE_TARGET, NULL, NULL, false,
-					   "could not send to target server: %s", buf) ? CDC_LOST : -1;
-}
+		const cdc_apply_stats *ls = apply_lane_get_stats(ap->lane[l]);
 
-/* Send a statement that is not prepared. */
-static int
-send_sql(cdc_apply *ap, char kind, const char *sql, int nparams,
-		 const char *const *params)
-{
-	if (PQsendQueryParams(ap->conn, sql, nparams, NULL, params, NULL, NULL, 0) != 1)
-		return send_failed(ap);
-	queue_push(ap, kind);
-	return 0;
-}
-
-/* End the transaction on the target with a Sync the result reader counts. */
-static int
-send_sync(cdc_apply *ap, uint64_t end_lsn, int64_t commit_time)
-{
-	apply_cmd  *cmd;
-
-	if (PQpipelineSync(ap->conn) != 1)
-		return send_failed(ap);
-	cmd = queue_push(ap, 'S');
-	cmd->lsn = end_lsn;
-	cmd->time = commit_time;
-	cmd->nchanges = ap->group_changes;
-	cmd->ntxns = ap->group_txns;
-	return 0;
-}
-
-/* ---------- results ---------- */
-
-static const char *
-op_name(char op)
-{
-	return op == 'I' ? "Insert" : op == 'U' ? "Update" : "Delete";
-}
-
-/* What a command did, for the message of its failure; you own it. */
-static char *
-cmd_what(const cdc_apply *ap, const apply_cmd *cmd)
-{
-	const apply_rel *rel = apply_relmap_get(ap->relmap, cmd->relid);
-	const char *table = rel ? rel->display : "?";
-	char		lsn[PGO_LSN_BUFSIZE];
-
-	pgo_lsn_format(cmd->lsn, lsn, sizeof(lsn));
-	switch (cmd->kind)
-	{
-		case 'B':
-			return str_printf("begin the transaction of source commit %s", lsn);
-		case 'P':
-			return str_printf("prepare a statement for table \"%s\"", table);
-		case 'X':
-			return str_printf("apply %s to table \"%s\" (source commit %s)",
-							  op_name(cmd->op), table, lsn);
-		case 'T':
-			return str_printf("apply Truncate (source commit %s)", lsn);
-		case 'O':
-			return str_printf("record the replication origin's position (source commit %s)",
-							  lsn);
-		case 'C':
-			return str_printf("commit the transaction of source commit %s", lsn);
-		default:
-			return str_printf("roll back an incomplete transaction");
-	}
-}
-
-/* An update or delete found no row: what PostgreSQL's subscribers log too. */
-static void
-missing_row(cdc_apply *ap, const apply_cmd *cmd)
-{
-	const apply_rel *rel = apply_relmap_get(ap->relmap, cmd->relid);
-	char		lsn[PGO_LSN_BUFSIZE];
-
-	ap->stats.missing_rows++;
-	if (ap->stats.missing_rows > MAX_MISSING_LOGGED)
-		return;
-	pgo_lsn_format(cmd->lsn, lsn, sizeof(lsn));
-	log_warning("the row to %s in table \"%s\" was not found on the target (source commit %s)",
-				cmd->op == 'U' ? "update" : "delete", rel ? rel->display : "?", lsn);
-	if (ap->stats.missing_rows == MAX_MISSING_LOGGED)
-		log_warning("further rows not found are counted, not listed");
-}
-
-static void
-handle_result(cdc_apply *ap, apply_cmd *cmd, PGresult *res)
-{
-	char	   *what;
-
-	switch (PQresultStatus(res))
-	{
-		case PGRES_COMMAND_OK:
-		case PGRES_TUPLES_OK:
-			if (cmd->kind == 'X' && cmd->op != 'I' &&
-				strcmp(PQcmdTuples(res), "0") == 0)
-				missing_row(ap, cmd);
-			break;
-		case PGRES_PIPELINE_ABORTED:
-			ap->failed = true;
-			break;
-		default:
-			if (!ap->failed && PQstatus(ap->conn) != CONNECTION_BAD)
-			{
-				what = cmd_what(ap, cmd);
-				conn_log_result_error(res, SIDE_TARGET, what);
-				free(what);
-			}
-			ap->failed = true;
-			break;
-	}
-}
-
-/* A Sync (or an empty transaction) came back: the transaction is applied. */
-static void
-transaction_done(cdc_apply *ap, const apply_cmd *cmd)
-{
-	if (ap->failed || cmd->lsn == 0)
-		return;
-	ap->stats.applied_lsn = cmd->lsn;
-	ap->stats.applied_time = cmd->time;
-	if (cmd->kind == 'S')
-		ap->stats.committed_lsn = cmd->lsn;
-	ap->stats.transactions += cmd->ntxns;
-	ap->stats.changes += cmd->nchanges;
-}
-
-/* Read every result that arrived, in the order the commands were sent. */
-static int
-read_results(cdc_apply *ap)
-{
-	while (ap->qlen > 0)
-	{
-		apply_cmd  *cmd = &ap->queue[ap->qhead];
-		PGresult   *res;
-
-		if (cmd->kind == 'E')
+		if (ls->applied_lsn > s->applied_lsn)
 		{
-			transaction_done(ap, cmd);
-			queue_pop(ap);
-			continue;
+			s->applied_lsn = ls->applied_lsn;
+			s->applied_time = ls->applied_time;
 		}
-		if (PQstatus(ap->conn) == CONNECTION_BAD)
-			return send_failed(ap);
-		if (PQisBusy(ap->conn))
-			break;
-		res = PQgetResult(ap->conn);
-		if (cmd->kind == 'S' && res != NULL)
-		{
-			if (PQresultStatus(res) == PGRES_PIPELINE_SYNC)
-				transaction_done(ap, cmd);
-			else
-				handle_result(ap, cmd, res);
-			PQclear(res);
-			queue_pop(ap);
-			continue;
-		}
-		if (res == NULL)
-		{
-			if (!cmd->answered)
-				break;
-			queue_pop(ap);
-			continue;
-		}
-		handle_result(ap, cmd, res);
-		cmd->answered = true;
-		PQclear(res);
+		if (ls->committed_lsn > s->committed_lsn)
+			s->committed_lsn = ls->committed_lsn;
+		s->transactions += ls->transactions;
+		s->changes += ls->changes;
+		s->missing_rows += ls->missing_rows;
 	}
-	return ap->failed ? failed(ap) : 0;
+	if (s->queued_lsn < s->applied_lsn)
+		s->queued_lsn = s->applied_lsn;
 }
 
 int
 cdc_apply_poll(cdc_apply *ap)
 {
-	int			rc = PQflush(ap->conn);
+	int			rc;
 
-	if (rc < 0)
-		return send_failed(ap);
-	ap->want_write = rc == 1;
-	if (PQconsumeInput(ap->conn) != 1)
-		return send_failed(ap);
-	return read_results(ap);
+	if (ap->njobs == 1)
+		return apply_lane_poll(ap->lane[0]);
+	rc = progress(ap);
+	refresh_stats(ap);
+	return rc;
+}
+
+int
+cdc_apply_flush(cdc_apply *ap)
+{
+	batch	   *f = filling(ap);
+	int			rc;
+
+	if (ap->njobs == 1)
+		return apply_lane_flush(ap->lane[0]);
+	/* Lane 0's own grouping only for serial work: a batch waits its turn. */
+	rc = ap->serial_pending ? apply_lane_flush(ap->lane[0]) : 0;
+	if (rc == 0 && !ap->in_xact && f != NULL)
+	{
+		if (f->ntxns == 0)
+			batch_remove(ap, ap->qlen - 1);
+		else
+			f->state = BATCH_READY;
+	}
+	return rc == 0 ? cdc_apply_poll(ap) : rc;
+}
+
+void
+cdc_apply_commit_each_until(cdc_apply *ap, uint64_t lsn)
+{
+	ap->serial_until = lsn;
+	apply_lane_commit_each_until(ap->lane[0], lsn);
+}
+
+uint64_t
+cdc_apply_replay_until(const cdc_apply *ap)
+{
+	return ap->replay_until ? ap->replay_until : apply_lane_replay_until(ap->lane[0]);
+}
+
+/*
+ * Give up the transaction in progress and every batch not committing yet:
+ * as with one lane, complete transactions not committed come again.
+ */
+int
+cdc_apply_rollback(cdc_apply *ap)
+{
+	int			rc = 0;
+
+	if (ap->njobs == 1)
+		return apply_lane_rollback(ap->lane[0]);
+	ap->in_xact = ap->serial_xact = false;
+	for (int l = 0; l < ap->njobs; l++)
+		if (apply_lane_rollback(ap->lane[l]) != 0)
+			rc = -1;
+	for (int i = ap->qlen - 1; i >= 0; i--)
+		if (ap->q[i]->state != BATCH_COMMITTING)
+			batch_remove(ap, i);
+	return rc;
 }
 
 int
@@ -562,816 +1061,114 @@ cdc_apply_drain(cdc_apply *ap, double timeout)
 {
 	double		end = clock_now() + timeout;
 
+	if (ap->njobs == 1)
+		return apply_lane_drain(ap->lane[0], timeout);
 	for (;;)
 	{
-		struct pollfd pfd;
 		int			rc = cdc_apply_flush(ap);
-
-		if (rc == 0)
-			rc = cdc_apply_poll(ap);
 
 		if (rc != 0)
 			return rc;
-		if (ap->qlen == 0)
+		if (cdc_apply_in_flight(ap) == 0)
 			return 0;
 		if (clock_now() > end)
 			return error("the target server did not answer within %.0f seconds", timeout);
-		pfd.fd = PQsocket(ap->conn);
-		pfd.events = POLLIN | (ap->want_write ? POLLOUT : 0);
-		pfd.revents = 0;
-		(void) poll(&pfd, 1, 100);
-	}
-}
-
-/* ---------- changes ---------- */
-
-/* Room for the masks and parameters of a relation of ncols columns. */
-static void
-ensure_cols(cdc_apply *ap, int ncols)
-{
-	size_t		n;
-
-	if (ncols <= ap->maxcols)
-		return;
-	ap->maxcols = ncols;
-	n = (size_t) ncols * 2 + 1;
-	ap->offsets = xrealloc(ap->offsets, n * sizeof(size_t));
-	ap->isnull = xrealloc(ap->isnull, n * sizeof(bool));
-	ap->params = xrealloc(ap->params, n * sizeof(char *));
-	ap->mask_set = xrealloc(ap->mask_set, n * sizeof(bool));
-	ap->mask_key = xrealloc(ap->mask_key, n * sizeof(bool));
-	ap->types = xrealloc(ap->types, n * sizeof(uint32_t));
-	ap->oids = xrealloc(ap->oids, n * sizeof(Oid));
-}
-
-/* Add the columns of t that mask selects as the next parameters. */
-static void
-add_params(cdc_apply *ap, const pgo_tuple *t, const bool *mask)
-{
-	for (int i = 0; i < t->ncols; i++)
-	{
-		const pgo_value *v = &t->cols[i];
-		int			n;
-
-		if (!mask[i])
-			continue;
-		n = ap->nparams++;
-		ap->isnull[n] = v->kind == PGO_VALUE_NULL;
-		ap->offsets[n] = ap->vals.len;
-		if (v->len > 0)
-			strbuf_add(&ap->vals, (const char *) v->data, v->len);
-		strbuf_add(&ap->vals, "", 1);
-	}
-}
-
-/* The parameters as libpq takes them, once all are added. */
-static const char *const *
-params_finish(cdc_apply *ap)
-{
-	for (int i = 0; i < ap->nparams; i++)
-		ap->params[i] = ap->isnull[i] ? NULL : ap->vals.buf + ap->offsets[i];
-	return ap->params;
-}
-
-/* The cache key of a statement: operation, then each mask as 0s and 1s. */
-static const char *
-statement_key(cdc_apply *ap, char op, const bool *set, const bool *key, int n)
-{
-	strbuf_reset(&ap->key);
-	strbuf_add(&ap->key, &op, 1);
-	for (int i = 0; set && i < n; i++)
-		strbuf_adds(&ap->key, set[i] ? "1" : "0");
-	strbuf_adds(&ap->key, "/");
-	for (int i = 0; key && i < n; i++)
-		strbuf_adds(&ap->key, key[i] ? "1" : "0");
-	return strbuf_str(&ap->key);
-}
-
-/* BEGIN goes out with the first change, so empty transactions cost nothing. */
-static int
-ensure_begun(cdc_apply *ap)
-{
-	int			rc = 0;
-
-	if (!ap->group_open)
-	{
-		ap->group_open = true;
-		ap->group_seq++;
-		rc = send_sql(ap, 'B', "BEGIN", 0, NULL);
-	}
-	ap->xact_sent = true;
-	return rc;
-}
-
-/*
- * The text of a statement of form op ('I', 'D'; 'U' update, 'M' move,
- * 'C' update or move, see apply_update()) and the types of its
- * parameters into ap->oids; you own the text.
- */
-static char *
-statement_sql(cdc_apply *ap, const apply_rel *rel, char op, const bool *set,
-			  const bool *key)
-{
-	apply_sql_rel r;
-	bool		full = rel->desc->replident == PGO_REPLIDENT_FULL;
-	int			n;
-
-	apply_rel_sql(rel, &r);
-	n = op == 'D' ? apply_sql_param_types(&r, key, NULL, ap->types)
-		: apply_sql_param_types(&r, set, op == 'I' ? NULL : key, ap->types);
-	for (int i = 0; i < n; i++)
-		ap->oids[i] = (Oid) ap->types[i];
-	switch (op)
-	{
-		case 'I':
-			return apply_sql_insert(&r, set);
-		case 'U':
-			return apply_sql_update(&r, set, key, full);
-		case 'M':
-			return apply_sql_move(&r, set, key, full);
-		case 'C':
-			return apply_sql_update_or_move(&r, set, key);
-		default:
-			return apply_sql_delete(&r, key, full);
-	}
-}
-
-/* Prepare the statement for this operation and masks unless it exists. */
-static const apply_stmt *
-prepare_statement(cdc_apply *ap, apply_rel *rel, char op, const bool *set,
-				  const bool *key, int *rc)
-{
-	const char *k = statement_key(ap, op, set, key, rel->ncols);
-	const apply_stmt *st = apply_rel_statement(rel, k);
-	char	   *sql,
-			   *name;
-	apply_cmd  *cmd;
-
-	*rc = 0;
-	if (st != NULL)
-		return st;
-	sql = statement_sql(ap, rel, op, set, key);
-	name = str_printf("pgcrane_%u_%d", rel->oid, ap->next_stmt++);
-	log_debug("prepare %s: %s", name, sql);
-	if (PQsendPrepare(ap->conn, name, sql, ap->nparams, ap->oids) != 1)
-		*rc = send_failed(ap);
-	else
-	{
-		cmd = queue_push(ap, 'P');
-		cmd->relid = rel->oid;
-		apply_rel_add_statement(rel, k, name);
-		st = apply_rel_statement(rel, k);
-	}
-	free(sql);
-	free(name);
-	return st;
-}
-
-/* Send one change with the parameters collected. */
-static int
-send_change(cdc_apply *ap, apply_rel *rel, char op, const bool *set,
-			const bool *key)
-{
-	const apply_stmt *st;
-	apply_cmd  *cmd;
-	int			rc = ensure_begun(ap);
-
-	if (rc != 0)
-		return rc;
-	st = prepare_statement(ap, rel, op, set, key, &rc);
-	if (rc != 0)
-		return rc;
-	if (PQsendQueryPrepared(ap->conn, st->name, ap->nparams, params_finish(ap),
-							NULL, NULL, 0) != 1)
-		return send_failed(ap);
-	cmd = queue_push(ap, 'X');
-	cmd->op = op == 'M' || op == 'C' ? 'U' : op;
-	cmd->relid = rel->oid;
-	rel->written_group = ap->group_seq;
-	ap->group_changes++;
-	return 0;
-}
-
-/*
- * The relation a change names, checked against the tuples it carries
- * (old may be NULL); NULL after logging when something does not fit.
- */
-static apply_rel *
-change_rel(cdc_apply *ap, uint32_t relid, char op, const pgo_tuple *new,
-		   const pgo_tuple *old)
-{
-	apply_rel  *rel = apply_relmap_get(ap->relmap, relid);
-
-	if (!ap->in_xact)
-		error("%s outside a transaction in the replication stream", op_name(op));
-	else if (rel == NULL)
-		error("%s for relation OID %u, which the replication stream did not describe",
-			  op_name(op), relid);
-	else if ((new && new->ncols != rel->ncols) || (old && old->ncols != rel->ncols))
-		error("%s for table \"%s\" has %d columns, the table %d",
-			  op_name(op), rel->display, new && new->ncols != rel->ncols ? new->ncols : old->ncols,
-			  rel->ncols);
-	else
-	{
-		ensure_cols(ap, rel->ncols);
-		strbuf_reset(&ap->vals);
-		ap->nparams = 0;
-		return rel;
-	}
-	return NULL;
-}
-
-static int
-apply_insert(cdc_apply *ap, const pgo_insert *ins)
-{
-	apply_rel  *rel = change_rel(ap, ins->relid, 'I', &ins->newtuple, NULL);
-
-	if (rel == NULL)
-		return -1;
-	for (int i = 0; i < rel->ncols; i++)
-		ap->mask_set[i] = ins->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED &&
-			!rel->cols[i].excluded;
-	add_params(ap, &ins->newtuple, ap->mask_set);
-	return send_change(ap, rel, 'I', ap->mask_set, NULL);
-}
-
-/* Two values are the same bytes (and kind). */
-static bool
-same_value(const pgo_value *a, const pgo_value *b)
-{
-	return a->kind == b->kind && a->len == b->len &&
-		(a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
-}
-
-/*
- * Fill mask_key with the columns that find the row, from tuple t: every
- * sent column of the old row for FULL, the key columns otherwise.  -1
- * (logged) when the key cannot find a row.
- */
-static int
-key_mask(cdc_apply *ap, const apply_rel *rel, const pgo_tuple *t, char op)
-{
-	bool		full = rel->desc->replident == PGO_REPLIDENT_FULL;
-	int			nkey = 0;
-
-	for (int i = 0; i < rel->ncols; i++)
-	{
-		char		kind = t->cols[i].kind;
-
-		ap->mask_key[i] = full ? kind != PGO_VALUE_UNCHANGED
-			: (rel->desc->atts[i].flags & PGO_ATTR_KEY) != 0;
-		ap->mask_key[i] = ap->mask_key[i] && !rel->cols[i].excluded;
-		if (!full && ap->mask_key[i] && kind != PGO_VALUE_TEXT)
-			return error("%s for table \"%s\" lacks the value of key column \"%s\"",
-						 op_name(op), rel->display, rel->desc->atts[i].name);
-		nkey += ap->mask_key[i] ? 1 : 0;
-	}
-	if (nkey == 0)
-		return error("%s for table \"%s\" has no replica identity to find the row by",
-					 op_name(op), rel->display);
-	return 0;
-}
-
-/*
- * The old value of column i, or NULL when the change does not tell it:
- * the old row for FULL, the key (old, or new when it did not change).
- */
-static const pgo_value *
-old_value(const apply_rel *rel, const pgo_update *u, const bool *key, int i)
-{
-	if (rel->desc->replident == PGO_REPLIDENT_FULL)
-		return &u->oldtuple.cols[i];
-	if (!key[i])
-		return NULL;
-	return u->old_kind ? &u->oldtuple.cols[i] : &u->newtuple.cols[i];
-}
-
-/*
- * How an update is applied ('U', 'M', 'C': see statement_sql()), from its
- * GENERATED ALWAYS identity columns, which UPDATE cannot set: one that
- * changed moves the row, one that may have changed (its old value is not
- * sent) moves it if it did.
- */
-static char
-update_form(const apply_rel *rel, const pgo_update *u, const bool *key)
-{
-	char		form = 'U';
-
-	for (int i = 0; i < rel->ncols; i++)
-	{
-		const pgo_value *nv = &u->newtuple.cols[i];
-		const pgo_value *ov;
-
-		if (!rel->cols[i].identity_always || nv->kind == PGO_VALUE_UNCHANGED)
-			continue;
-		ov = old_value(rel, u, key, i);
-		if (ov == NULL)
-			form = form == 'M' ? 'M' : 'C';
-		else if (!same_value(ov, nv))
-			form = 'M';
-	}
-	return form;
-}
-
-/*
- * UPDATE: SET what was sent, except the key when it did not change, and
- * identity columns unless the row is moved (update_form()).
- */
-static int
-apply_update(cdc_apply *ap, const pgo_update *u)
-{
-	const pgo_tuple *old = u->old_kind ? &u->oldtuple : NULL;
-	apply_rel  *rel = change_rel(ap, u->relid, 'U', &u->newtuple, old);
-	bool		full;
-	char		form;
-	int			nset = 0;
-
-	if (rel == NULL)
-		return -1;
-	full = rel->desc->replident == PGO_REPLIDENT_FULL;
-	if (full && u->old_kind != 'O')
-		return error("Update for table \"%s\" (replica identity full) lacks the old row",
-					 rel->display);
-	if (key_mask(ap, rel, old ? old : &u->newtuple, 'U') != 0)
-		return -1;
-	form = update_form(rel, u, ap->mask_key);
-	for (int i = 0; i < rel->ncols; i++)
-	{
-		bool		set = u->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED &&
-			!rel->cols[i].excluded;
-
-		if (!full && ap->mask_key[i] && old == NULL)
-			set = false;		/* the key did not change */
-		if (rel->cols[i].identity_always && form == 'U')
-			set = false;		/* it did not change either */
-		ap->mask_set[i] = set;
-		nset += set ? 1 : 0;
-	}
-	if (nset == 0)
-	{
-		ap->group_changes++;		/* nothing the target does not have */
-		return 0;
-	}
-	add_params(ap, &u->newtuple, ap->mask_set);
-	add_params(ap, old ? old : &u->newtuple, ap->mask_key);
-	return send_change(ap, rel, form, ap->mask_set, ap->mask_key);
-}
-
-static int
-apply_delete(cdc_apply *ap, const pgo_delete *d)
-{
-	apply_rel  *rel = change_rel(ap, d->relid, 'D', NULL, &d->oldtuple);
-
-	if (rel == NULL)
-		return -1;
-	if (rel->desc->replident == PGO_REPLIDENT_FULL && d->old_kind != 'O')
-		return error("Delete for table \"%s\" (replica identity full) lacks the old row",
-					 rel->display);
-	if (key_mask(ap, rel, &d->oldtuple, 'D') != 0)
-		return -1;
-	add_params(ap, &d->oldtuple, ap->mask_key);
-	return send_change(ap, rel, 'D', NULL, ap->mask_key);
-}
-
-static int
-apply_truncate(cdc_apply *ap, const pgo_truncate *t)
-{
-	const char **names = xcalloc((size_t) t->nrels + 1, sizeof(char *));
-	bool	   *only = xcalloc((size_t) t->nrels + 1, sizeof(bool));
-	char	   *sql;
-	int			rc = 0;
-
-	if (!ap->in_xact)
-		rc = error("Truncate outside a transaction in the replication stream");
-	for (int i = 0; i < t->nrels && rc == 0; i++)
-	{
-		apply_rel  *rel = apply_relmap_get(ap->relmap, t->relids[i]);
-
-		if (rel == NULL)
-			rc = error("Truncate of relation OID %u, which the replication stream did not describe",
-					   t->relids[i]);
-		else
-		{
-			names[i] = rel->qname;
-			only[i] = rel->relkind != 'p';
-			rel->written_group = ap->group_seq + (ap->group_open ? 0 : 1);
-		}
-	}
-	if (rc == 0 && t->nrels > 0)
-	{
-		sql = apply_sql_truncate(names, only, t->nrels,
-								 (t->options & PGO_TRUNCATE_RESTART_IDENTITY) != 0,
-								 (t->options & PGO_TRUNCATE_CASCADE) != 0);
-		rc = ensure_begun(ap);
-		if (rc == 0)
-			rc = send_sql(ap, 'T', sql, 0, NULL);
-		ap->group_changes++;
-		free(sql);
-	}
-	free(names);
-	free(only);
-	return rc;
-}
-
-/* ---------- transactions and relations ---------- */
-
-static int
-apply_begin(cdc_apply *ap, const pgo_begin *b)
-{
-	if (ap->in_xact)
-		return error("Begin inside a transaction in the replication stream");
-	ap->in_xact = true;
-	ap->xact_lsn = b->final_lsn;
-	ap->xact_sent = false;
-	return 0;
-}
-
-/*
- * COMMIT the target transaction, with the origin's position set in it to
- * the end of the last source transaction it holds.
- */
-static int
-commit_group(cdc_apply *ap)
-{
-	char		lsn[PGO_LSN_BUFSIZE];
-	char		ts[40];
-	const char *params[3] = {lsn, ts, ap->origin};
-	int			rc;
-
-	pgo_lsn_format(ap->group_end_lsn, lsn, sizeof(lsn));
-	apply_sql_timestamp(ap->group_time, ts, sizeof(ts));
-	rc = ap->progress_table ? send_sql(ap, 'O', CDC_PROGRESS_TABLE_SQL, 3, params)
-		: send_sql(ap, 'O', CDC_ORIGIN_XACT_SETUP_SQL, 2, params);
-	if (rc == 0)
-		rc = send_sql(ap, 'C', "COMMIT", 0, NULL);
-	if (rc == 0)
-		rc = send_sync(ap, ap->group_end_lsn, ap->group_time);
-	ap->group_open = false;
-	ap->group_txns = 0;
-	ap->group_changes = 0;
-	return rc;
-}
-
-/*
- * The end of a source transaction.  It stays in the open target
- * transaction, which more may join (cdc_apply_flush() commits it), up to
- * a size.  A transaction without changes, with nothing open, is only
- * queued, so that it counts as applied in its turn.
- */
-static int
-apply_commit(cdc_apply *ap, const pgo_commit *c)
-{
-	apply_cmd  *cmd;
-
-	if (!ap->in_xact)
-		return error("Commit outside a transaction in the replication stream");
-	ap->in_xact = false;
-	ap->stats.queued_lsn = c->end_lsn;
-	if (!ap->group_open)
-	{
-		cmd = queue_push(ap, 'E');
-		cmd->lsn = c->end_lsn;
-		cmd->time = c->commit_time;
-		cmd->ntxns = 1;
-		return 0;
-	}
-	ap->group_txns++;
-	ap->group_end_lsn = c->end_lsn;
-	ap->group_time = c->commit_time;
-	if (ap->group_txns >= GROUP_MAX_TRANSACTIONS || ap->group_changes >= GROUP_MAX_CHANGES ||
-		c->end_lsn <= ap->commit_each_until)
-		return commit_group(ap);
-	return 0;
-}
-
-void
-cdc_apply_commit_each_until(cdc_apply *ap, uint64_t lsn)
-{
-	ap->commit_each_until = lsn;
-}
-
-int
-cdc_apply_flush(cdc_apply *ap)
-{
-	if (!ap->group_open || ap->in_xact || ap->failed)
-		return 0;
-	return commit_group(ap);
-}
-
-/*
- * The source transaction in progress cannot be applied (the target's table
- * does not match).  Nothing of it sent yet: commit the complete source
- * transactions before it that the open target transaction holds, with the
- * origin at the end of the last of them, and stop (CDC_MISMATCH).
- * Some of it sent already: give up the whole target transaction and ask
- * for a new session that commits each transaction up to this one on its
- * own (CDC_REPLAY, *replay_until set), which then stops here with
- * nothing before it left out.
- */
-static int
-stop_before_xact(cdc_apply *ap, uint64_t *replay_until)
-{
-	int			rc;
-
-	if (!ap->group_open || ap->group_txns == 0)
-		rc = cdc_apply_rollback(ap);
-	else if (ap->xact_sent)
-	{
-		*replay_until = ap->xact_lsn;
-		rc = cdc_apply_rollback(ap);
-		return rc == 0 ? CDC_REPLAY : rc;
-	}
-	else
-	{
-		ap->in_xact = false;
-		rc = commit_group(ap);
-	}
-	return rc == 0 ? CDC_MISMATCH : rc;
-}
-
-/*
- * Wait until the target has answered every target transaction sent before
- * the source transaction in progress (their Syncs), whose own changes
- * come back only with its Sync.
- */
-static int
-wait_syncs(cdc_apply *ap)
-{
-	double		end = clock_now() + DDL_WAIT_SECONDS;
-
-	for (;;)
-	{
-		struct pollfd pfd;
-		bool		pending = false;
-		int			rc = cdc_apply_poll(ap);
-
-		if (rc != 0)
-			return rc;
-		for (int i = 0; i < ap->qlen && !pending; i++)
-			pending = ap->queue[(ap->qhead + i) % ap->qcap].kind == 'S';
-		if (!pending)
-			return 0;
-		if (clock_now() > end)
-			return error("the target server did not answer within %d seconds", DDL_WAIT_SECONDS);
-		pfd.fd = PQsocket(ap->conn);
-		pfd.events = POLLIN | (ap->want_write ? POLLOUT : 0);
-		pfd.revents = 0;
-		(void) poll(&pfd, 1, 100);
+		wait_lanes(ap, 100);
 	}
 }
 
 /*
- * Before a schema change that the control session applies to rel's table
- * (rel NULL: a new one): every complete source transaction before the one
- * in progress committed and answered, and nothing open that wrote to the
- * table.  When the open target transaction holds complete source
- * transactions and changes of this one, all of it is rolled back and
- * CDC_REPLAY asks for a session that commits each on its own
- * (stop_before_xact()), which gets here with this one alone.  When this
- * one wrote to the table before its definition changed, CDC_MISMATCH
- * (logged).  0 when ready.
+ * The lane that committed last has every earlier commit behind its own in
+ * the target's WAL: its flushed progress is the durable position.
  */
-static int
-prepare_for_ddl(cdc_apply *ap, const apply_rel *rel, const char *display)
-{
-	int			rc = 0;
-
-	if (ap->group_open && ap->xact_sent && ap->group_txns > 0)
-	{
-		ap->replay_until = ap->xact_lsn;
-		rc = cdc_apply_rollback(ap);
-		return rc == 0 ? CDC_REPLAY : rc;
-	}
-	if (ap->group_open && ap->xact_sent)
-	{
-		if (rel != NULL && rel->written_group == ap->group_seq)
-		{
-			error("table \"%s\" changed on the source in the middle of a transaction that had written to it before",
-				  display);
-			log_detail("A schema change is applied on the target in a transaction of its own, before the changes that need it.");
-			return CDC_MISMATCH;
-		}
-	}
-	else if (ap->group_open)
-		rc = commit_group(ap);
-	return rc == 0 ? wait_syncs(ap) : rc;
-}
-
-/*
- * With --ddl=apply: make the target's table take what desc describes
- * (ddl.h), in a transaction of its own on the control session before the
- * change that needs it.  The plan is made again once the apply session is
- * ready, from what the target then holds.  0, CDC_REPLAY, CDC_MISMATCH
- * (stopped before the transaction) or -1.
- */
-static int
-relation_ddl(cdc_apply *ap, const pgo_relation *d, const apply_rel *rel)
-{
-	ddl_plan	plan = DDL_PLAN_INIT;
-	int			rc = ddl_plan_relation(ap->ddl, ap->ctl, d, &plan);
-
-	if (rc == 0 && plan.n > 0)
-	{
-		rc = prepare_for_ddl(ap, rel, plan.display);
-		ddl_plan_release(&plan);
-		if (rc == 0)
-			rc = ddl_plan_relation(ap->ddl, ap->ctl, d, &plan);
-		if (rc == 0 && plan.n > 0)
-			rc = ddl_execute(ap->ddl, ap->ctl, d, &plan);
-	}
-	ddl_plan_release(&plan);
-	if (rc == CDC_MISMATCH)
-		return stop_before_xact(ap, &ap->replay_until);
-	if (rc == CDC_FAILED)
-		return failed(ap);
-	return rc;
-}
-
-/*
- * Whether the selection's rules transform the table d describes (or it was
- * renamed on the source while rules are present): its schema changes are
- * not applied, as --ddl=stop would do.
- */
-static bool
-transformed(const cdc_apply *ap, const pgo_relation *d, bool renamed)
-{
-	if (ap->sel == NULL)
-		return false;
-	return renamed || apply_rel_transformed(ap->sel, d->nspname, d->relname);
-}
-
-/*
- * A Relation message: the first one for an OID in this session maps it to
- * its target table, and so does one that describes it differently (new
- * name, columns or replica identity): with --ddl=apply the schema change
- * is applied on the target first (relation_ddl()), then the target's
- * table is read again, so a target changed ahead of the source (a column
- * added first on the target) goes on at once.  When it does not match,
- * the follow stops before the transaction (stop_before_xact()).
- */
-static int
-apply_relation(cdc_apply *ap, pgo_relation *desc)
-{
-	uint32_t	oid = desc->oid;
-	apply_rel  *rel = apply_relmap_get(ap->relmap, oid);
-	unsigned	diff = pgo_relcache_put(ap->relcache, desc);
-	const pgo_relation *d = pgo_relcache_get(ap->relcache, oid);
-	bool		renamed = rel != NULL && (diff & PGO_RELCHANGE_NAME);
-	uint64_t	written = rel ? rel->written_group : 0;
-	int			rc;
-
-	if (rel != NULL)
-		rel->desc = d;
-	if (rel != NULL && diff == 0)
-		return 0;
-	if (rel != NULL && (diff & (PGO_RELCHANGE_NAME | PGO_RELCHANGE_COLUMNS)))
-		log_info("table \"%s\" changed on the source; matching it with the target again",
-				 rel->display);
-	if (renamed)
-		log_info("the source renamed table \"%s\" to \"%s.%s\"", rel->display,
-				 d->nspname, d->relname);
-	if (ap->ddl != NULL && transformed(ap, d, renamed))
-	{
-		if (rel != NULL)
-			log_warning("schema changes of table \"%s\" are not applied: the selection renames it or leaves a column of it out, so the follow stops if the target no longer matches",
-						rel->display);
-	}
-	else if (ap->ddl != NULL && (rc = relation_ddl(ap, d, rel)) != 0)
-		return rc;
-	rc = apply_rel_load(ap->ctl, ap->relmap, ap->sel, d, &rel);
-	if (rc == CDC_MISMATCH)
-		return stop_before_xact(ap, &ap->replay_until);
-	if (rc != 0)
-		return failed(ap);
-	rel->written_group = written;
-	/* A column dropped on the source stays on the target: say so. */
-	for (int i = 0; i < rel->nextra; i++)
-		log_msg((diff & PGO_RELCHANGE_COLUMNS) ? LOG_WARNING : LOG_INFO,
-				"column %s of table \"%s\" is on the target only: its rows keep their values there, new rows take its default",
-				rel->extra[i], rel->display);
-	apply_relmap_put(ap->relmap, rel);
-	return 0;
-}
-
-void
-cdc_apply_set_ddl(cdc_apply *ap, ddl_ctx *ddl)
-{
-	ap->ddl = ddl;
-}
-
-void
-cdc_apply_set_selection(cdc_apply *ap, const selection *sel)
-{
-	ap->sel = sel;
-}
-
-int
-cdc_apply_message(cdc_apply *ap, pgo_message *msg)
-{
-	if (ap->failed)
-		return failed(ap);
-	switch (msg->kind)
-	{
-		case PGO_BEGIN:
-			return apply_begin(ap, &msg->u.begin);
-		case PGO_COMMIT:
-			return apply_commit(ap, &msg->u.commit);
-		case PGO_RELATION:
-			return apply_relation(ap, pgo_message_take_relation(msg));
-		case PGO_INSERT:
-			return apply_insert(ap, &msg->u.insert);
-		case PGO_UPDATE:
-			return apply_update(ap, &msg->u.update);
-		case PGO_DELETE:
-			return apply_delete(ap, &msg->u.delete);
-		case PGO_TRUNCATE:
-			return apply_truncate(ap, &msg->u.truncate);
-		case PGO_TYPE:
-		case PGO_ORIGIN:
-		case PGO_MESSAGE:
-			return 0;			/* nothing to do on the target */
-	}
-	return error("unexpected %s message in the replication stream",
-				 pgo_kind_name(msg->kind));
-}
-
-uint64_t
-cdc_apply_replay_until(const cdc_apply *ap)
-{
-	return ap->replay_until;
-}
-
-int
-cdc_apply_rollback(cdc_apply *ap)
-{
-	int			rc = 0;
-
-	ap->in_xact = false;
-	if (ap->group_open)
-	{
-		ap->group_open = false;
-		ap->group_txns = 0;
-		ap->group_changes = 0;
-		rc = send_sql(ap, 'R', "ROLLBACK", 0, NULL);
-		if (rc == 0)
-			rc = send_sync(ap, 0, 0);
-	}
-	return rc;
-}
-
 int
 cdc_apply_durable_lsn(cdc_apply *ap, uint64_t *lsn)
 {
-	if (cdc_origin_progress(ap->ctl, ap->progress_table, ap->origin, true, lsn, NULL) != 0)
-		return failed(ap);
-	return 0;
+	int			last = 0;
+	int			rc;
+
+	for (int l = 1; l < ap->njobs; l++)
+		if (apply_lane_get_stats(ap->lane[l])->committed_lsn >
+			apply_lane_get_stats(ap->lane[last])->committed_lsn)
+			last = l;
+	rc = apply_lane_durable_lsn(ap->lane[last], lsn);
+	if (rc == 0 && *lsn < ap->resume_lsn)
+		*lsn = ap->resume_lsn;
+	return rc;
 }
 
 int
-cdc_apply_socket(const cdc_apply *ap)
+cdc_apply_pollfds(const cdc_apply *ap, struct pollfd *pfd, int max)
 {
-	return PQsocket(ap->conn);
-}
+	int			n = 0;
 
-bool
-cdc_apply_wants_write(const cdc_apply *ap)
-{
-	return ap->want_write;
+	for (int l = 0; l < ap->njobs && n < max; l++, n++)
+	{
+		pfd[n].fd = apply_lane_socket(ap->lane[l]);
+		pfd[n].events = POLLIN | (apply_lane_wants_write(ap->lane[l]) ? POLLOUT : 0);
+		pfd[n].revents = 0;
+	}
+	return n;
 }
 
 bool
 cdc_apply_busy(const cdc_apply *ap)
 {
-	return ap->want_write || ap->qlen > MAX_IN_FLIGHT;
+	for (int l = 0; l < ap->njobs; l++)
+		if (apply_lane_busy(ap->lane[l]))
+			return true;
+	for (int i = 0; i < ap->qlen; i++)
+		if (ap->q[i]->state == BATCH_READY)
+			return true;
+	return false;
 }
 
 bool
 cdc_apply_in_transaction(const cdc_apply *ap)
 {
-	return ap->in_xact;
+	return ap->njobs == 1 ? apply_lane_in_transaction(ap->lane[0]) : ap->in_xact;
 }
 
 int
 cdc_apply_in_flight(const cdc_apply *ap)
 {
-	return ap->qlen + (ap->group_open ? 1 : 0);
-}
+	int			n = ap->qlen;
 
-bool
-cdc_apply_ok(const cdc_apply *ap)
-{
-	return !ap->failed && PQstatus(ap->conn) == CONNECTION_OK &&
-		PQstatus(ap->ctl) == CONNECTION_OK;
+	for (int l = 0; l < ap->njobs; l++)
+		n += apply_lane_in_flight(ap->lane[l]);
+	return n;
 }
 
 const cdc_apply_stats *
 cdc_apply_get_stats(const cdc_apply *ap)
 {
-	return &ap->stats;
+	return ap->njobs == 1 ? apply_lane_get_stats(ap->lane[0]) : &ap->stats;
+}
+
+bool
+cdc_apply_ok(const cdc_apply *ap)
+{
+	for (int l = 0; l < ap->njobs; l++)
+		if (!apply_lane_ok(ap->lane[l]))
+			return false;
+	return true;
+}
+
+void
+cdc_apply_set_ddl(cdc_apply *ap, struct ddl_ctx *ddl)
+{
+	apply_lane_set_ddl(ap->lane[0], ddl);
+}
+
+void
+cdc_apply_set_selection(cdc_apply *ap, const selection *sel)
+{
+	for (int l = 0; l < ap->njobs; l++)
+		apply_lane_set_selection(ap->lane[l], sel);
 }
 
 PGconn *
 cdc_apply_control(cdc_apply *ap)
 {
-	return ap->ctl;
+	return apply_lane_control(ap->lane[0]);
 }

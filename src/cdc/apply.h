@@ -2,10 +2,13 @@
  * apply.h
  *		Apply decoded changes to the target, in source commit order.
  *
- * A cdc_apply owns two target connections: the apply session, in libpq
- * pipeline mode, which replays each source transaction as one target
- * transaction; and a control session for catalog lookups, the origin's
- * progress and the sequences at cutover.  Messages go in with
+ * A cdc_apply owns one or more apply sessions on the target (lanes,
+ * apply_lane.h), each in libpq pipeline mode, and a control session for
+ * catalog lookups, the origins' progress and the sequences at cutover.
+ * With one lane every source transaction is applied in that session; with
+ * more, batches of source transactions that touch different rows are
+ * applied at once on different lanes and committed in source order
+ * (apply.c tells how).  Messages go in with
  * cdc_apply_message() as they come out of the decoder; nothing waits for
  * the target there.  cdc_apply_poll() sends what is queued and reads the
  * results that have arrived; a transaction counts as applied when the
@@ -28,7 +31,11 @@
  * with earlier ones and had sent changes already; everything open was
  * rolled back, and a new session that commits each source transaction up
  * to cdc_apply_replay_until() on its own (cdc_apply_commit_each_until)
- * reaches the CDC_MISMATCH above.
+ * reaches the CDC_MISMATCH above.  With several lanes CDC_REPLAY also
+ * means that batches applied at once got in each other's way (apply.c's
+ * safety net): everything not committed was rolled back, and the same
+ * new session applies serially, on one lane, up to
+ * cdc_apply_replay_until().
  */
 #ifndef PGCRANE_CDC_APPLY_H
 #define PGCRANE_CDC_APPLY_H
@@ -57,15 +64,21 @@ typedef struct cdc_apply_stats
 	int64_t		missing_rows;	/* updates and deletes that found no row */
 } cdc_apply_stats;
 
+/* Most lanes --apply-jobs takes. */
+#define CDC_APPLY_MAX_JOBS 16
+
 /*
- * Connect to the target, create the origin if needed (at start_lsn), bind
- * the apply session to it and enter pipeline mode.  *resume_lsn is where
- * streaming must start: the origin's durable progress.  With
- * progress_table the progress is pgcrane.follow_progress's row for origin
- * instead (origin.h), updated in each target transaction.
+ * Connect to the target with jobs lanes (1 to CDC_APPLY_MAX_JOBS; 0: the
+ * number of CPUs, at most 4), create
+ * their origins if needed (at start_lsn), bind each apply session to its
+ * own and enter pipeline mode.  *resume_lsn is where streaming must start:
+ * the greatest durable progress of every lane the target has a record of,
+ * this run's or an earlier run's with another number of lanes.  With
+ * progress_table the progress is pgcrane.follow_progress's row for each
+ * lane instead (origin.h), updated in each target transaction.
  */
 int			cdc_apply_open(const char *target, const char *origin,
-						   bool progress_table, uint64_t start_lsn,
+						   bool progress_table, uint64_t start_lsn, int jobs,
 						   cdc_apply **out, uint64_t *resume_lsn);
 void		cdc_apply_close(cdc_apply *ap);
 
@@ -110,9 +123,13 @@ int			cdc_apply_drain(cdc_apply *ap, double timeout);
  */
 int			cdc_apply_durable_lsn(cdc_apply *ap, uint64_t *lsn);
 
-/* The apply session's socket, and whether it waits to be writable. */
-int			cdc_apply_socket(const cdc_apply *ap);
-bool		cdc_apply_wants_write(const cdc_apply *ap);
+/*
+ * The apply sessions' sockets, each waiting to be readable, and writable
+ * when it has something to send, into pfd (room for max entries, at least
+ * CDC_APPLY_MAX_JOBS); returns how many.
+ */
+struct pollfd;
+int			cdc_apply_pollfds(const cdc_apply *ap, struct pollfd *pfd, int max);
 
 /* Too much is in flight: stop reading the source until the target catches up. */
 bool		cdc_apply_busy(const cdc_apply *ap);

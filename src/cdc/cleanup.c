@@ -64,6 +64,43 @@ cdc_cleanup_source(state *st, const char *source, const char *slot,
 }
 
 /*
+ * The progress of the lanes above 0 (cdc/apply.h) that a parallel follow
+ * kept, before lane 0's, whose row keeps the table while they go.
+ */
+static int
+drop_lanes(PGconn *tgt, bool table, const char *origin)
+{
+	int		   *lanes;
+	int			n;
+	bool		dropped;
+	int			rc = cdc_origin_lanes(tgt, table, origin, &lanes, &n);
+
+	for (int i = 0; i < n && rc == 0; i++)
+	{
+		char	   *name = cdc_origin_lane_name(origin, lanes[i]);
+
+		rc = cdc_origin_drop(tgt, table, name, &dropped);
+		if (rc == 0 && dropped)
+			log_debug("dropped the progress of \"%s\" on the target", name);
+		free(name);
+	}
+	free(lanes);
+	return rc;
+}
+
+/* Whether pgcrane.follow_progress exists (false when unreadable). */
+static bool
+progress_table_exists(PGconn *tgt)
+{
+	PGresult   *res = PQexec(tgt, "SELECT pg_catalog.to_regclass('pgcrane.follow_progress') IS NOT NULL");
+	bool		exists = PQresultStatus(res) == PGRES_TUPLES_OK &&
+		strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+	PQclear(res);
+	return exists;
+}
+
+/*
  * The target side: the origin (or pgcrane.follow_progress), and a copy of
  * the publication, which a schema dump taken after the publication was
  * made carries along.
@@ -79,7 +116,9 @@ cleanup_target(state *st, const char *target, const char *origin,
 
 	if (tgt == NULL)
 		return -1;
-	if (cdc_origin_drop(tgt, table == 1, origin, &dropped) == 0)
+	if ((table == 1 && !progress_table_exists(tgt)) || drop_lanes(tgt, table == 1, origin) == 0)
+		rc = cdc_origin_drop(tgt, table == 1, origin, &dropped);
+	if (rc == 0)
 	{
 		if (dropped)
 			log_info(table == 1 ? "dropped the progress of \"%s\" (table pgcrane.follow_progress) on the target"

@@ -863,7 +863,7 @@ tick(follow_ctx *c)
 static void
 wait_sockets(follow_ctx *c)
 {
-	struct pollfd pfd[2];
+	struct pollfd pfd[1 + CDC_APPLY_MAX_JOBS];
 	int			n = 0;
 
 	if (c->more && !cdc_apply_busy(c->ap))
@@ -874,9 +874,7 @@ wait_sockets(follow_ctx *c)
 		pfd[n].events = POLLIN;
 		pfd[n++].revents = 0;
 	}
-	pfd[n].fd = cdc_apply_socket(c->ap);
-	pfd[n].events = POLLIN | (cdc_apply_wants_write(c->ap) ? POLLOUT : 0);
-	pfd[n++].revents = 0;
+	n += cdc_apply_pollfds(c->ap, pfd + n, CDC_APPLY_MAX_JOBS);
 	(void) poll(pfd, (nfds_t) n, 100);
 }
 
@@ -953,7 +951,7 @@ session_start(follow_ctx *c)
 	rc = prove_sides(c);
 	if (rc == 0)
 		rc = cdc_apply_open(c->target, c->origin, c->progress_table, c->start_lsn,
-							&c->ap, &resume);
+							c->o->apply_jobs, &c->ap, &resume);
 	if (rc != 0)
 		return rc;
 	cdc_apply_commit_each_until(c->ap, c->commit_each_until);

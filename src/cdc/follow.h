@@ -47,6 +47,8 @@ typedef struct follow_options
 	bool		no_summary;		/* the caller prints the cutover summary */
 	const char *ddl;			/* --ddl: "apply" or "stop", recorded for
 								 * later runs; NULL: as recorded */
+	int			apply_jobs;		/* target sessions that apply at once
+								 * (cdc/apply.h); 0 or 1: one */
 } follow_options;
 
 /*

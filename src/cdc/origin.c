@@ -13,6 +13,7 @@
 
 #include "cdc/pgoutput.h"
 #include "core/conn.h"
+#include "core/failure.h"
 #include "util/log.h"
 #include "util/str.h"
 
@@ -173,6 +174,93 @@ cdc_origin_drop(PGconn *tgt, bool table, const char *origin, bool *dropped)
 	if (res == NULL)
 		return -1;
 	*dropped = PQntuples(res) > 0;
+	PQclear(res);
+	return 0;
+}
+
+char *
+cdc_origin_lane_name(const char *origin, int lane)
+{
+	return lane == 0 ? xstrdup(origin) : str_printf("%s_l%d", origin, lane);
+}
+
+/* The digits after origin_l in name, or -1. */
+static int
+lane_number(const char *name, size_t prefix)
+{
+	char	   *end;
+	long		n;
+
+	if (name[prefix] < '1' || name[prefix] > '9')
+		return -1;
+	n = strtol(name + prefix, &end, 10);
+	return *end == '\0' && n > 0 && n < 1000 ? (int) n : -1;
+}
+
+int
+cdc_origin_lanes(PGconn *tgt, bool table, const char *origin, int **lanes, int *n)
+{
+	char	   *prefix = str_printf("%s_l", origin);
+	const char *params[1] = {prefix};
+	PGresult   *res;
+
+	*lanes = NULL;
+	*n = 0;
+	res = conn_query(tgt, SIDE_TARGET, "list the follow's lanes",
+					 table ? "SELECT origin FROM pgcrane.follow_progress"
+					 " WHERE pg_catalog.left(origin, pg_catalog.length($1)) = $1"
+					 : "SELECT roname FROM pg_catalog.pg_replication_origin"
+					 " WHERE pg_catalog.left(roname, pg_catalog.length($1)) = $1",
+					 1, params);
+	if (res == NULL)
+	{
+		free(prefix);
+		return -1;
+	}
+	*lanes = xcalloc((size_t) PQntuples(res) + 1, sizeof(int));
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		int			lane = lane_number(PQgetvalue(res, i, 0), strlen(prefix));
+
+		if (lane > 0)
+			(*lanes)[(*n)++] = lane;
+	}
+	PQclear(res);
+	free(prefix);
+	return 0;
+}
+
+#define PROGRESS_LOCK_ARGS \
+	"pg_catalog.hashtext('pgcrane.follow_progress'), pg_catalog.hashtext($1))"
+
+int
+cdc_origin_claim(PGconn *tgt, bool table, const char *name)
+{
+	const char *params[1] = {name};
+	PGresult   *res;
+	bool		free_now = true;
+
+	res = conn_query(tgt, SIDE_TARGET, "claim the follow's progress",
+					 table ? "SELECT pg_catalog.pg_try_advisory_lock(" PROGRESS_LOCK_ARGS
+					 : CDC_ORIGIN_SESSION_SQL, 1, params);
+	if (res == NULL)
+		return -1;				/* 55006 when in use: heals by waiting */
+	if (table)
+		free_now = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!free_now)
+	{
+		(void) failure_set(SIDE_TARGET, "55006", name, false,
+						   "the progress of \"%s\" is in use by another session on the target",
+						   name);
+		return -1;
+	}
+	res = conn_query(tgt, SIDE_TARGET, "release the follow's progress",
+					 table ? "SELECT pg_catalog.pg_advisory_unlock(" PROGRESS_LOCK_ARGS
+					 : "SELECT pg_catalog.pg_replication_origin_session_reset()",
+					 table ? 1 : 0, table ? params : NULL);
+	if (res == NULL)
+		return -1;
 	PQclear(res);
 	return 0;
 }

@@ -54,6 +54,25 @@ int			cdc_origin_progress(PGconn *tgt, bool table, const char *origin,
 int			cdc_origin_drop(PGconn *tgt, bool table, const char *origin,
 							bool *dropped);
 
+/*
+ * Parallel apply (apply.c) gives each lane of a follow its own progress:
+ * lane 0 the origin's name, lane i > 0 origin_l<i> (you own the name).
+ */
+char	   *cdc_origin_lane_name(const char *origin, int lane);
+
+/*
+ * The lanes above 0 that have a progress record for origin on the target,
+ * in *lanes (you own the array, *n entries).
+ */
+int			cdc_origin_lanes(PGconn *tgt, bool table, const char *origin,
+							 int **lanes, int *n);
+
+/*
+ * Prove that no session holds the progress name: bind it and let it go
+ * at once.  -1 with a failure that heals by waiting (55006) when one does.
+ */
+int			cdc_origin_claim(PGconn *tgt, bool table, const char *name);
+
 /* The SQL that marks the transaction in progress as coming from a source commit. */
 #define CDC_ORIGIN_XACT_SETUP_SQL \
 	"SELECT pg_catalog.pg_replication_origin_xact_setup($1::pg_catalog.pg_lsn, " \

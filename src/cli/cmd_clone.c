@@ -32,7 +32,8 @@ enum
 	OPT_TBLSPC_MAP,
 	OPT_NO_TBLSPC,
 	OPT_PLAN,
-	OPT_DDL
+	OPT_DDL,
+	OPT_APPLY_JOBS
 };
 
 static const cli_option options[] = {
@@ -70,6 +71,7 @@ static const cli_option options[] = {
 	"(cleanup gives back what they had)"},
 	{"ddl", OPT_DDL, "apply|stop", "with --follow: apply the source's schema changes\n"
 	"on the target (default), or stop at them"},
+	{"apply-jobs", OPT_APPLY_JOBS, "N", "with --follow: " CLI_APPLY_JOBS_HELP},
 	{"verify", OPT_VERIFY, NULL, "run pgcrane verify when the clone is done"},
 	{"json", OPT_JSON, NULL, "print the summary as JSON on stdout"},
 	{"verbose", 'v', NULL, "more messages"},
@@ -160,6 +162,8 @@ parse_option(int c, clone_options *o, cli_endpoints *ep, char **owned)
 			return true;
 		case OPT_DDL:
 			return cli_parse_ddl(optarg, &o->ddl);
+		case OPT_APPLY_JOBS:
+			return cli_parse_apply_jobs(optarg, &o->apply_jobs);
 		case OPT_TOAST:
 			return cli_parse_toast_compression(optarg, &o->toast_compression);
 		case OPT_HOLD:
@@ -254,6 +258,11 @@ cmd_clone(int argc, char **argv)
 	else if (o.ddl && !o.follow)
 	{
 		error("option --ddl needs --follow");
+		rc = EXIT_ERROR;
+	}
+	else if (o.apply_jobs && !o.follow)
+	{
+		error("option --apply-jobs needs --follow");
 		rc = EXIT_ERROR;
 	}
 	else if (!o.resume && !cli_endpoints_resolve(&ep, !o.plan))

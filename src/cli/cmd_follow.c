@@ -21,7 +21,8 @@ enum
 {
 	OPT_JSON = CLI_LONG_ONLY,
 	OPT_TIMEOUT,
-	OPT_DDL
+	OPT_DDL,
+	OPT_APPLY_JOBS
 };
 
 static const cli_option options[] = {
@@ -32,6 +33,7 @@ static const cli_option options[] = {
 	"long (default: 600)"},
 	{"ddl", OPT_DDL, "apply|stop", "apply the source's schema changes on the target,\n"
 	"or stop at them (default: as the clone was told)"},
+	{"apply-jobs", OPT_APPLY_JOBS, "N", CLI_APPLY_JOBS_HELP},
 	{"json", OPT_JSON, NULL, "print the cutover summary as JSON on stdout"},
 	{"verbose", 'v', NULL, "more messages"},
 	{"quiet", 'q', NULL, "only warnings and errors"},
@@ -76,6 +78,8 @@ parse_option(int c, follow_options *o, const char **dir, char **owned)
 			return false;
 		case OPT_DDL:
 			return cli_parse_ddl(optarg, &o->ddl);
+		case OPT_APPLY_JOBS:
+			return cli_parse_apply_jobs(optarg, &o->apply_jobs);
 		case OPT_JSON:
 			o->json = true;
 			return true;

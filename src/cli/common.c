@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdc/apply.h"
 #include "cdc/ddl.h"
 #include "util/log.h"
 #include "util/proc.h"
@@ -59,6 +60,16 @@ cli_parse_jobs(const char *name, const char *arg, int *out)
 		return false;
 	}
 	return true;
+}
+
+bool
+cli_parse_apply_jobs(const char *arg, int *out)
+{
+	if (str_to_int(arg, 1, CDC_APPLY_MAX_JOBS, out))
+		return true;
+	error("invalid value \"%s\" for option --apply-jobs", arg);
+	log_hint("Give a number from 1 to %d.", CDC_APPLY_MAX_JOBS);
+	return false;
 }
 
 bool

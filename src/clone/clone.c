@@ -1001,7 +1001,8 @@ run_verify(clone_ctx *c)
 static int
 run_follow(clone_ctx *c)
 {
-	follow_options fo = {c->source, c->target, c->st, &c->intr, c->o->json, 0, false, NULL};
+	follow_options fo = {c->source, c->target, c->st, &c->intr, c->o->json, 0, false, NULL,
+		c->o->apply_jobs};
 
 	log_info("following changes on the source; run \"pgcrane cutover --dir %s\" to finish",
 			 c->o->dir);

@@ -44,6 +44,7 @@ typedef struct clone_options
 										 * tables without one (cdc/replident.h) */
 	const char *ddl;			/* --ddl with --follow: "apply" or "stop";
 								 * NULL: apply */
+	int			apply_jobs;		/* --apply-jobs with --follow; 0: default */
 } clone_options;
 
 /*

@@ -76,6 +76,7 @@ our @EXPORT = qw(
   state_kv
   wait_state_kv
   poll_until
+  follow_origin_lsn
   process_alive
   is_snapshot_holder
   wait_process_gone
@@ -530,6 +531,26 @@ sub state_kv
 {
 	my ($dir, $key) = @_;
 	return state_query($dir, "SELECT value FROM kv WHERE key = '$key'");
+}
+
+=pod
+
+=item follow_origin_lsn($node, $db, $origin)
+
+Where the target $node stands in the source's stream for the follow whose
+origin is $origin: the greatest progress of that replication origin and of
+those of its parallel apply lanes ($origin_l1, $origin_l2, ...), the
+target's WAL flushed first; '' when there is none.
+
+=cut
+
+sub follow_origin_lsn
+{
+	my ($node, $db, $origin) = @_;
+	return $node->safe_psql($db,
+		"SELECT max(pg_catalog.pg_replication_origin_progress(roname, true))"
+		  . " FROM pg_catalog.pg_replication_origin"
+		  . " WHERE roname = '$origin' OR roname ~ ('^' || '$origin' || '_l[0-9]+\$')");
 }
 
 =pod

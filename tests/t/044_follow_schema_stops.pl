@@ -81,8 +81,7 @@ sub positions_ok
 	my $origin = state_kv($dir, 'follow.origin');
 	my $flush = $src->safe_psql('ddl',
 		"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'");
-	my $remote = $dst->safe_psql('ddl',
-		"SELECT remote_lsn FROM pg_replication_origin_status WHERE external_id = '$origin'");
+	my $remote = follow_origin_lsn($dst, 'ddl', $origin);
 	my $ok = $src->safe_psql('ddl', "SELECT '$flush'::pg_lsn <= '$remote'::pg_lsn");
 	is($ok, 't', "$when: the slot confirms $flush, no more than the origin's $remote");
 }

@@ -92,13 +92,7 @@ sub check_invariant
 	my $origin = state_kv($dir, 'follow.origin');
 	my $flush = $src->safe_psql('bench',
 		"SELECT confirmed_flush_lsn FROM pg_replication_slots WHERE slot_name = '$slot'");
-	my $remote = $dst->safe_psql('bench',
-		"SELECT s.remote_lsn FROM pg_replication_origin_status s"
-		  . " JOIN pg_replication_origin o ON o.roident = s.local_id"
-		  . " WHERE o.roname = '$origin'");
-	$remote = $dst->safe_psql('bench',
-		"SELECT pg_replication_origin_progress('$origin', true)")
-	  if $remote eq '';
+	my $remote = follow_origin_lsn($dst, 'bench', $origin);
 	is($src->safe_psql('postgres', "SELECT '$flush'::pg_lsn <= '$remote'::pg_lsn"),
 		't', "$label: confirmed_flush_lsn $flush <= origin's remote_lsn $remote");
 	return;

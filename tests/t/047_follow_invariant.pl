@@ -92,10 +92,7 @@ sub invariant_holds
 		last if $confirmed ne '';
 		usleep(100_000);
 	}
-	my $origin = $dst->safe_psql('postgres',
-		"SELECT remote_lsn FROM pg_replication_origin_status s"
-		  . " JOIN pg_replication_origin o ON o.roident = s.local_id"
-		  . " WHERE o.roname = '$slot'");
+	my $origin = follow_origin_lsn($dst, 'postgres', $slot);
 	ok($confirmed ne '' && $origin ne '' && skipped($origin, $confirmed) eq '0',
 		"$label: the slot ($confirmed) passes no transaction the target lacks (origin $origin)");
 	return;

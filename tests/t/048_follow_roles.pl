@@ -298,9 +298,10 @@ like($err, qr/may not use replication origins in database "plain": the follow re
 
 follow_through(name => 'plain', db => 'plain', source => $src->connstr('plain'),
 	target => $plain_tgt, opts => \@opts);
-is($dst->safe_psql('plain', 'SELECT count(*) FROM pgcrane.follow_progress'), '1',
+# One row per apply session (--apply-jobs, by default the CPUs, at most 4).
+is($dst->safe_psql('plain', 'SELECT count(*) BETWEEN 1 AND 4 FROM pgcrane.follow_progress'), 't',
 	'plain target: the progress is in pgcrane.follow_progress');
-is($dst->safe_psql('plain', "SELECT lsn > '0/0' FROM pgcrane.follow_progress"), 't',
+is($dst->safe_psql('plain', "SELECT bool_or(lsn > '0/0') FROM pgcrane.follow_progress"), 't',
 	'plain target: with an LSN');
 is($dst->safe_psql('plain', 'SELECT count(*) FROM pg_replication_origin'), '0',
 	'plain target: no replication origin');
