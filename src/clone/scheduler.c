@@ -108,6 +108,13 @@ typedef struct sched
 	pthread_mutex_t lock;		/* guards res->tables */
 } sched;
 
+/* Whether the plan goes into the state file: not on resume, nor predicting. */
+static bool
+records(const sched *s)
+{
+	return !s->cfg->resume && s->cfg->st != NULL;
+}
+
 typedef struct worker
 {
 	sched	   *s;
@@ -203,7 +210,7 @@ plan_table(sched *s, int t)
 	int			empty = -1;
 
 	s->res->tables[t].parts = n;
-	if (!cfg->resume &&
+	if (records(s) &&
 		state_plan_table(cfg->st, tb->oid, tb->display, tb->bytes, n,
 						 tb->binary ? "binary" : "text") != 0)
 		return -1;
@@ -214,7 +221,7 @@ plan_table(sched *s, int t)
 	{
 		int			k;
 
-		if (!cfg->resume &&
+		if (records(s) &&
 			state_plan_part(cfg->st, tb->oid, i, parts[i].first_block,
 							parts[i].end_block) != 0)
 			return -1;
@@ -299,7 +306,7 @@ plan_indexes(sched *s)
 								 cost_index(&cat->tables[ix->table], ix), 0);
 
 		task_of[i] = k;
-		if (!cfg->resume &&
+		if (records(s) &&
 			state_plan_index(cfg->st, ix->oid, ix->table_oid, ix->display) != 0)
 		{
 			free(task_of);
@@ -337,7 +344,7 @@ plan_parents_and_keys(sched *s)
 		int			k = add_task(s, TASK_FK, i, PRIO_FOLLOW_UP,
 								 cost_fk(&cat->tables[fk->table]), 0);
 
-		if (!cfg->resume &&
+		if (records(s) &&
 			state_plan_fk(cfg->st, fk->oid, cat->tables[fk->table].oid,
 						  fk->display) != 0)
 			return -1;
@@ -365,14 +372,14 @@ plan(sched *s)
 	if (cat->nlargeobjects > 0 && !(cfg->resume && lo_done(cfg->st)))
 		/* First: their size is not known. */
 		add_task(s, TASK_LARGE_OBJECTS, 0, PRIO_COPY, INT64_MAX, NEEDS_SOURCE);
-	if (!cfg->resume && state_plan_begin(cfg->st) != 0)
+	if (records(s) && state_plan_begin(cfg->st) != 0)
 		return -1;
 	for (int t = 0; t < cat->ntables; t++)
 		if (plan_table(s, t) != 0)
 			return -1;
 	if (plan_indexes(s) != 0 || plan_parents_and_keys(s) != 0)
 		return -1;
-	return cfg->resume ? 0 : state_plan_end(cfg->st);
+	return records(s) ? state_plan_end(cfg->st) : 0;
 }
 
 static int
@@ -693,6 +700,14 @@ static const tasks_ops sched_ops = {
 	op_connect, op_disconnect, op_run, NULL, op_name, op_tick
 };
 
+/* What each worker can run: copy workers first, then index workers. */
+static void
+worker_caps(const sched_config *cfg, unsigned *caps)
+{
+	for (int i = 0; i < cfg->jobs + cfg->index_jobs; i++)
+		caps[i] = i < cfg->jobs ? NEEDS_SOURCE : 0;
+}
+
 /* Run the graph on --jobs copy workers and --index-jobs index workers. */
 static int
 run_graph(sched *s, sched_result *res)
@@ -709,11 +724,11 @@ run_graph(sched *s, sched_result *res)
 	tasks_stats st;
 	int			rc;
 
+	worker_caps(cfg, caps);
 	for (int i = 0; i < nw; i++)
 	{
 		ws[i].s = s;
 		ws[i].copier = i < cfg->jobs;
-		caps[i] = ws[i].copier ? NEEDS_SOURCE : 0;
 	}
 	rc = tasks_run(s->graph, &tc, &st);
 	res->idle_seconds = st.idle_seconds;
@@ -745,6 +760,51 @@ sched_run(const sched_config *cfg, sched_result *res)
 	free(s.tasks);
 	free(s.tables);
 	pthread_mutex_destroy(&s.lock);
+	return rc;
+}
+
+/*
+ * The predicted phase: the same graph, played by tasks_simulate() on the
+ * same workers, at most --jobs of them at full speed (the servers' CPUs
+ * that --jobs stands for), each task lasting its estimated cost.
+ */
+int
+sched_predict(const sched_config *cfg, sched_prediction *out)
+{
+	sched		s;
+	sched_result res;
+	int			nw = cfg->jobs + cfg->index_jobs;
+	unsigned   *caps = xcalloc((size_t) nw + 1, sizeof(unsigned));
+	int			rc;
+
+	memset(&s, 0, sizeof(s));
+	memset(&res, 0, sizeof(res));
+	memset(out, 0, sizeof(*out));
+	s.cfg = cfg;
+	s.res = &res;
+	res.tables = xcalloc((size_t) cfg->cat->ntables + 1, sizeof(sched_table_stats));
+	rc = plan(&s);
+	if (rc == 0)
+	{
+		int64_t    *ends = xcalloc((size_t) s.ntasks + 1, sizeof(int64_t));
+		tasks_sim	sim;
+
+		worker_caps(cfg, caps);
+		sim = tasks_simulate(s.graph, nw, caps, cfg->jobs, ends);
+		out->seconds = (double) sim.makespan / 1e6;
+		out->idle_seconds = (double) sim.idle / 1e6;
+		for (int i = 0; i < s.ntasks; i++)
+			if (s.tasks[i].kind == TASK_COPY && ends[i] > 0 &&
+				(double) ends[i] / 1e6 > out->copy_seconds)
+				out->copy_seconds = (double) ends[i] / 1e6;
+		out->tasks = s.ntasks;
+		free(ends);
+	}
+	tasks_free(s.graph);
+	free(s.tasks);
+	free(s.tables);
+	free(res.tables);
+	free(caps);
 	return rc;
 }
 
