@@ -16,12 +16,17 @@
  *  - "all analyzed", then an ANALYZE of each partitioned parent;
  *  - each foreign key once both its tables are analyzed.
  *
- * Every task has a cost estimated from the source catalog (costmodel.h),
- * and the engine takes ready work by the longest chain it starts: a table
- * whose copy is followed by long index builds is copied before a larger
- * one with cheap indexes, so its builds overlap the long copy instead of
- * coming last with nothing to overlap them; the parts of split tables
- * fill the gaps.
+ * Every task has a cost estimated from the source catalog (costmodel.h).
+ * The copies are taken in the order of Johnson's rule for a two-stage
+ * flow shop (copy_order): first the tables whose copy is shorter than the
+ * work it starts on the target (index builds, ANALYZE), shortest copy
+ * first, then the others by that work, longest first.  So a table whose
+ * copy is followed by long index builds is copied before a larger one
+ * with cheap indexes, its builds overlap the copies still running instead
+ * of coming last, and the parts of split tables (short work after them)
+ * fill the end.  The rest of the work is taken by the longest chain it
+ * starts (tasks.h).  sched_predict() plays the same graph and order in
+ * the engine's simulation.
  *
  * A copy worker holds a source connection inside the clone's snapshot and
  * a target connection; it takes copy tasks while there are any (they have
@@ -63,9 +68,13 @@
 /* The capability of copy workers: a source session in the snapshot. */
 #define NEEDS_SOURCE 1u
 
-/* Priorities: emptying before copying, copying before the rest. */
-#define PRIO_TRUNCATE 2
-#define PRIO_COPY 1
+/*
+ * Priorities: emptying before copying, copying before the rest; the
+ * copies of the tables in the order copy_order() gives, from
+ * PRIO_COPY + ntables (first) down to PRIO_COPY + 1; the large objects
+ * above every table, the emptying of a split table above them.
+ */
+#define PRIO_COPY 0
 #define PRIO_FOLLOW_UP 0
 
 typedef enum task_kind
@@ -105,8 +114,16 @@ typedef struct sched
 	int			ntasks;
 	int			cap;
 	table_nodes *tables;
+	int		   *copy_prio;		/* per table: its copies' priority */
 	pthread_mutex_t lock;		/* guards res->tables */
 } sched;
+
+/* The emptying of a split table copied again: before every copy. */
+static int
+prio_truncate(const catalog *cat)
+{
+	return PRIO_COPY + cat->ntables + 2;
+}
 
 /* Whether the plan goes into the state file: not on resume, nor predicting. */
 static bool
@@ -216,7 +233,7 @@ plan_table(sched *s, int t)
 		return -1;
 	s->tables[t].rows_in = add_task(s, TASK_ROWS_IN, t, PRIO_FOLLOW_UP, 0, 0);
 	if (truncate)
-		empty = add_task(s, TASK_TRUNCATE, t, PRIO_TRUNCATE, 0, 0);
+		empty = add_task(s, TASK_TRUNCATE, t, prio_truncate(cfg->cat), 0, 0);
 	for (int i = 0; i < n; i++)
 	{
 		int			k;
@@ -227,7 +244,7 @@ plan_table(sched *s, int t)
 			return -1;
 		if (done[i])
 			continue;
-		k = add_task(s, TASK_COPY, t, PRIO_COPY, cost_copy(tb, n, lz4(cfg)),
+		k = add_task(s, TASK_COPY, t, s->copy_prio[t], cost_copy(tb, n, lz4(cfg)),
 					 NEEDS_SOURCE);
 		s->tasks[s->ntasks - 1].part = parts[i];
 		if (empty >= 0)
@@ -356,6 +373,95 @@ plan_parents_and_keys(sched *s)
 	return 0;
 }
 
+/*
+ * The work a table's rows start on the target: its builds with a strong
+ * lock one after the other, then the longest of its other builds (they
+ * run in parallel), then its ANALYZE.
+ */
+static int64_t
+table_tail(const catalog *cat, int t)
+{
+	int64_t		strong = 0,
+				longest = 0;
+
+	for (int i = 0; i < cat->nindexes; i++)
+	{
+		const cat_index *ix = &cat->indexes[i];
+		int64_t		c;
+
+		if (ix->table != t)
+			continue;
+		c = cost_index(&cat->tables[t], ix);
+		if (strong_lock(ix))
+			strong += c;
+		else if (c > longest)
+			longest = c;
+	}
+	return strong + longest + cost_analyze(&cat->tables[t]);
+}
+
+typedef struct copy_key
+{
+	int			table;
+	int64_t		copy;			/* one part's copy */
+	int64_t		tail;			/* table_tail */
+} copy_key;
+
+/*
+ * Johnson's rule for a two-stage flow shop (copy workers, then the index
+ * workers): first the tables whose copy is shorter than the work it
+ * starts, shortest copy first, so their builds start early and overlap
+ * the copies still to come; then the others, longest tail first, so what
+ * is left at the end is copies with little after them.
+ */
+static int
+by_johnson(const void *a, const void *b)
+{
+	const copy_key *x = a;
+	const copy_key *y = b;
+	bool		xa = x->copy < x->tail;
+	bool		ya = y->copy < y->tail;
+
+	if (xa != ya)
+		return xa ? -1 : 1;
+	if (xa && x->copy != y->copy)
+		return x->copy < y->copy ? -1 : 1;
+	if (x->tail != y->tail)
+		return x->tail > y->tail ? -1 : 1;
+	if (x->copy != y->copy)
+		return x->copy > y->copy ? -1 : 1;
+	return x->table - y->table;
+}
+
+/*
+ * The priority of each table's copies (see by_johnson): the engine then
+ * takes the copies in that order, and the simulation of sched_predict
+ * plays the same.  Returns an array of ntables priorities (free it).
+ */
+static int *
+copy_order(const sched_config *cfg)
+{
+	const catalog *cat = cfg->cat;
+	copy_key   *keys = xcalloc((size_t) cat->ntables + 1, sizeof(copy_key));
+	int		   *prio = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+	copy_part	parts[COPY_MAX_PARTS];
+
+	for (int t = 0; t < cat->ntables; t++)
+	{
+		int			n = copy_plan_parts(&cat->tables[t], cfg->split_bytes, cfg->jobs, parts);
+
+		keys[t] = (copy_key)
+		{
+			t, cost_copy(&cat->tables[t], n, lz4(cfg)), table_tail(cat, t)
+		};
+	}
+	qsort(keys, (size_t) cat->ntables, sizeof(copy_key), by_johnson);
+	for (int i = 0; i < cat->ntables; i++)
+		prio[keys[i].table] = PRIO_COPY + cat->ntables - i;
+	free(keys);
+	return prio;
+}
+
 /* Build the graph and record the plan in the state file. */
 static int
 plan(sched *s)
@@ -368,10 +474,12 @@ plan(sched *s)
 		cat->npartitioned + cat->nfks + 2;
 	s->tasks = xcalloc((size_t) s->cap, sizeof(task));
 	s->tables = xcalloc((size_t) cat->ntables + 1, sizeof(table_nodes));
+	s->copy_prio = copy_order(cfg);
 	s->graph = tasks_create();
 	if (cat->nlargeobjects > 0 && !(cfg->resume && lo_done(cfg->st)))
 		/* First: their size is not known. */
-		add_task(s, TASK_LARGE_OBJECTS, 0, PRIO_COPY, INT64_MAX, NEEDS_SOURCE);
+		add_task(s, TASK_LARGE_OBJECTS, 0, prio_truncate(cat) - 1, INT64_MAX,
+				 NEEDS_SOURCE);
 	if (records(s) && state_plan_begin(cfg->st) != 0)
 		return -1;
 	for (int t = 0; t < cat->ntables; t++)
@@ -759,6 +867,7 @@ sched_run(const sched_config *cfg, sched_result *res)
 	tasks_free(s.graph);
 	free(s.tasks);
 	free(s.tables);
+	free(s.copy_prio);
 	pthread_mutex_destroy(&s.lock);
 	return rc;
 }
@@ -803,6 +912,7 @@ sched_predict(const sched_config *cfg, sched_prediction *out)
 	tasks_free(s.graph);
 	free(s.tasks);
 	free(s.tables);
+	free(s.copy_prio);
 	free(res.tables);
 	free(caps);
 	return rc;
