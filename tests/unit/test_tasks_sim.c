@@ -13,6 +13,13 @@
 
 #include "core/tasks.h"
 
+/* A task of priority 0 that any worker can run. */
+static int
+task(tasks *g, int64_t cost)
+{
+	return tasks_add(g, NULL, 0, cost, 0);
+}
+
 /*
  * Two workers; A (10) is followed by B (10); C, D, E (5 each) stand
  * alone.  The longest chain starts first: A and C at 0, D at 5, then B
@@ -22,11 +29,11 @@ static void
 test_chain_first(void **state)
 {
 	tasks	   *g = tasks_create();
-	int			a = tasks_add(g, NULL, 0, 10, 0);
-	int			b = tasks_add(g, NULL, 0, 10, 0);
-	int			c = tasks_add(g, NULL, 0, 5, 0);
-	int			d = tasks_add(g, NULL, 0, 5, 0);
-	int			e = tasks_add(g, NULL, 0, 5, 0);
+	int			a = task(g, 10);
+	int			b = task(g, 10);
+	int			c = task(g, 5);
+	int			d = task(g, 5);
+	int			e = task(g, 5);
 	int64_t		ends[5];
 	tasks_sim	sim;
 
@@ -55,10 +62,10 @@ static void
 test_longest_chain_not_largest(void **state)
 {
 	tasks	   *g = tasks_create();
-	int			big = tasks_add(g, NULL, 0, 11, 0);
-	int			a = tasks_add(g, NULL, 0, 6, 0);
-	int			b = tasks_add(g, NULL, 0, 6, 0);
-	int			small = tasks_add(g, NULL, 0, 1, 0);
+	int			big = task(g, 11);
+	int			a = task(g, 6);
+	int			b = task(g, 6);
+	int			small = task(g, 1);
 	int64_t		ends[4];
 	tasks_sim	sim;
 
@@ -79,7 +86,7 @@ static void
 test_priority(void **state)
 {
 	tasks	   *g = tasks_create();
-	int			low = tasks_add(g, NULL, 0, 100, 0);
+	int			low = task(g, 100);
 	int			high = tasks_add(g, NULL, 1, 1, 0);
 	int64_t		ends[2];
 
@@ -123,9 +130,9 @@ test_capacity(void **state)
 	tasks_sim	sim;
 
 	(void) state;
-	tasks_add(g, NULL, 0, 10, 0);
-	tasks_add(g, NULL, 0, 10, 0);
-	tasks_add(g, NULL, 0, 4, 0);
+	task(g, 10);
+	task(g, 10);
+	task(g, 4);
 	/* Three share a capacity of one: a third of the speed each, so 4 ends at 12. */
 	sim = tasks_simulate(g, 3, NULL, 1, ends);
 	assert_int_equal(ends[2], 12);
@@ -144,8 +151,8 @@ test_done_and_unknown(void **state)
 {
 	tasks	   *g = tasks_create();
 	int			lo = tasks_add(g, NULL, 1, INT64_MAX, 0);
-	int			done = tasks_add(g, NULL, 0, 50, 0);
-	int			next = tasks_add(g, NULL, 0, 7, 0);
+	int			done = task(g, 50);
+	int			next = task(g, 7);
 	int64_t		ends[3];
 	tasks_sim	sim;
 
