@@ -121,6 +121,9 @@ test_phase(void **state)
 	assert_true(cost_phase("schema", &one) > 0);
 	assert_true(cost_phase("schema", &many) > cost_phase("schema", &one));
 	assert_true(cost_phase("post-data", &many) > cost_phase("post-data", &one));
+	/* post-data builds the indexes of partitioned tables. */
+	many.npartitioned = 1;
+	assert_true(cost_phase("post-data", &many) > cost_phase("post-data", &one) + 100000);
 	assert_int_equal(cost_phase("target", &many), cost_phase("target", &one));
 	assert_int_equal(cost_phase("no such phase", &many), 0);
 }
