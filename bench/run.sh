@@ -454,7 +454,8 @@ pgcopydb_version=
 if [ "$have_pgcopydb" -eq 1 ]; then
 	pgcopydb_version=$("$pgcopydb_bin" --version 2>/dev/null | awk '/^pgcopydb version/ { print $3 }')
 	# A build outside a git checkout prints no version: name its directory.
-	[ -n "$pgcopydb_version" ] || pgcopydb_version="(no version printed) $pgcopydb_bin"
+	[ -n "$pgcopydb_version" ] ||
+		pgcopydb_version="(no version printed; directory $(basename "$(dirname "$pgcopydb_bin")"))"
 fi
 git_commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git_dirty=$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)

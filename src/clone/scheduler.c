@@ -17,10 +17,10 @@
  *  - each foreign key once both its tables are analyzed.
  *
  * Every task has a cost estimated from the source catalog (costmodel.h).
- * The copies are taken in the order of Johnson's rule for a two-stage
+ * The copies are taken in an order after Johnson's rule for a two-stage
  * flow shop (copy_order): first the tables whose copy is shorter than the
  * work it starts on the target (index builds, ANALYZE), shortest copy
- * first, then the others by that work, longest first.  So a table whose
+ * first, then the others, longest copy first.  So a table whose
  * copy is followed by long index builds is copied before a larger one
  * with cheap indexes, its builds overlap the copies still running instead
  * of coming last, and the parts of split tables (short work after them)
@@ -408,11 +408,15 @@ typedef struct copy_key
 } copy_key;
 
 /*
- * Johnson's rule for a two-stage flow shop (copy workers, then the index
- * workers): first the tables whose copy is shorter than the work it
+ * After Johnson's rule for a two-stage flow shop (copy workers, then the
+ * index workers): first the tables whose copy is shorter than the work it
  * starts, shortest copy first, so their builds start early and overlap
- * the copies still to come; then the others, longest tail first, so what
- * is left at the end is copies with little after them.
+ * the copies still to come.  Then the others, whose work after the copy
+ * is short, longest copy first (where Johnson's rule, made for one
+ * machine a stage, takes the longest tail first): with several copy
+ * workers, a long copy taken last would run alone at the end while the
+ * other workers wait, as a 200 MB table of TOASTed values did after the
+ * parts of a 300 MB one.
  */
 static int
 by_johnson(const void *a, const void *b)
@@ -426,10 +430,10 @@ by_johnson(const void *a, const void *b)
 		return xa ? -1 : 1;
 	if (xa && x->copy != y->copy)
 		return x->copy < y->copy ? -1 : 1;
+	if (!xa && x->copy != y->copy)
+		return x->copy > y->copy ? -1 : 1;
 	if (x->tail != y->tail)
 		return x->tail > y->tail ? -1 : 1;
-	if (x->copy != y->copy)
-		return x->copy > y->copy ? -1 : 1;
 	return x->table - y->table;
 }
 
