@@ -30,6 +30,14 @@ int64_t		cost_copy(const cat_table *t, int nparts, bool lz4);
 /* Building index ix of table t (and attaching its constraint). */
 int64_t		cost_index(const cat_table *t, const cat_index *ix);
 
+/*
+ * What the first reader of table t pays when t was copied in parts: the
+ * parts are not copied with FREEZE (only a whole table is, in the
+ * transaction that empties it), so the first index build or ANALYZE
+ * sets the hint bits of every row and writes every page again.
+ */
+int64_t		cost_hint_bits(const cat_table *t);
+
 /* ANALYZE of table t. */
 int64_t		cost_analyze(const cat_table *t);
 

@@ -300,6 +300,36 @@ order_builds(sched *s, const int *task_of)
 	free(last);
 }
 
+/*
+ * Per table, the index its builds start with (the first with a strong
+ * lock, else the first), -1 for none: the first reader of its rows.
+ * Returns an array of ntables (free it).
+ */
+static int *
+first_builds(const catalog *cat)
+{
+	int		   *first = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+
+	for (int t = 0; t < cat->ntables; t++)
+		first[t] = -1;
+	for (int i = 0; i < cat->nindexes; i++)
+	{
+		int			t = cat->indexes[i].table;
+
+		if (first[t] < 0 ||
+			(strong_lock(&cat->indexes[i]) && !strong_lock(&cat->indexes[first[t]])))
+			first[t] = i;
+	}
+	return first;
+}
+
+/* What the first reader of table t pays: hint bits, when copied in parts. */
+static int64_t
+first_read(const catalog *cat, int t, int nparts)
+{
+	return nparts > 1 ? cost_hint_bits(&cat->tables[t]) : 0;
+}
+
 /* Indexes after their table's rows, its ANALYZE after its indexes. */
 static int
 plan_indexes(sched *s)
@@ -307,11 +337,14 @@ plan_indexes(sched *s)
 	const sched_config *cfg = s->cfg;
 	const catalog *cat = cfg->cat;
 	int		   *task_of = xcalloc((size_t) cat->nindexes + 1, sizeof(int));
+	int		   *first = first_builds(cat);
 
 	for (int t = 0; t < cat->ntables; t++)
 	{
+		int64_t		hint = first[t] < 0 ? first_read(cat, t, s->res->tables[t].parts) : 0;
+
 		s->tables[t].analyze = add_task(s, TASK_ANALYZE, t, PRIO_FOLLOW_UP,
-										cost_analyze(&cat->tables[t]), 0);
+										cost_analyze(&cat->tables[t]) + hint, 0);
 		tasks_after(s->graph, s->tables[t].analyze, s->tables[t].rows_in);
 		if (cfg->resume && state_table_is_analyzed(cfg->st, cat->tables[t].oid))
 			tasks_mark_done(s->graph, s->tables[t].analyze);
@@ -319,14 +352,17 @@ plan_indexes(sched *s)
 	for (int i = 0; i < cat->nindexes; i++)
 	{
 		const cat_index *ix = &cat->indexes[i];
+		int64_t		hint = first[ix->table] == i ?
+			first_read(cat, ix->table, s->res->tables[ix->table].parts) : 0;
 		int			k = add_task(s, TASK_INDEX, i, PRIO_FOLLOW_UP,
-								 cost_index(&cat->tables[ix->table], ix), 0);
+								 cost_index(&cat->tables[ix->table], ix) + hint, 0);
 
 		task_of[i] = k;
 		if (records(s) &&
 			state_plan_index(cfg->st, ix->oid, ix->table_oid, ix->display) != 0)
 		{
 			free(task_of);
+			free(first);
 			return -1;
 		}
 		tasks_after(s->graph, k, s->tables[ix->table].rows_in);
@@ -339,6 +375,7 @@ plan_indexes(sched *s)
 	}
 	order_builds(s, task_of);
 	free(task_of);
+	free(first);
 	return 0;
 }
 
@@ -376,10 +413,11 @@ plan_parents_and_keys(sched *s)
 /*
  * The work a table's rows start on the target: its builds with a strong
  * lock one after the other, then the longest of its other builds (they
- * run in parallel), then its ANALYZE.
+ * run in parallel), then its ANALYZE; the first of them also sets the
+ * hint bits of a table copied in parts.
  */
 static int64_t
-table_tail(const catalog *cat, int t)
+table_tail(const catalog *cat, int t, int nparts)
 {
 	int64_t		strong = 0,
 				longest = 0;
@@ -397,7 +435,7 @@ table_tail(const catalog *cat, int t)
 		else if (c > longest)
 			longest = c;
 	}
-	return strong + longest + cost_analyze(&cat->tables[t]);
+	return strong + longest + cost_analyze(&cat->tables[t]) + first_read(cat, t, nparts);
 }
 
 typedef struct copy_key
@@ -456,7 +494,7 @@ copy_order(const sched_config *cfg)
 
 		keys[t] = (copy_key)
 		{
-			t, cost_copy(&cat->tables[t], n, lz4(cfg)), table_tail(cat, t)
+			t, cost_copy(&cat->tables[t], n, lz4(cfg)), table_tail(cat, t, n)
 		};
 	}
 	qsort(keys, (size_t) cat->ntables, sizeof(copy_key), by_johnson);

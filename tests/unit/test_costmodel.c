@@ -107,6 +107,18 @@ test_analyze(void **state)
 	assert_int_equal(cost_analyze(NULL), cost_analyze(&big));
 }
 
+/* Setting the hint bits of a table copied in parts costs by its heap, not its TOAST. */
+static void
+test_hint_bits(void **state)
+{
+	cat_table	heap = table(400000000, 0);
+	cat_table	toasted = table(400000000, 390000000);
+
+	(void) state;
+	assert_true(cost_hint_bits(&heap) > 1000000);
+	assert_true(cost_hint_bits(&toasted) * 10 < cost_hint_bits(&heap));
+}
+
 /* The phases around the data phase: fixed, plus per object. */
 static void
 test_phase(void **state)
@@ -137,6 +149,7 @@ main(void)
 		cmocka_unit_test(test_index),
 		cmocka_unit_test(test_expression),
 		cmocka_unit_test(test_analyze),
+		cmocka_unit_test(test_hint_bits),
 		cmocka_unit_test(test_phase),
 	};
 
