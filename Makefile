@@ -41,7 +41,7 @@ build/%.o: %.c
 # state module's test links it with only logging and SQLite, which proves
 # that nothing else reaches its file.
 PURE_TESTS := test_pgoutput test_cdc_position test_cdc_lag test_failure \
-	test_tasks test_blockrange test_state test_selection test_costmodel \
+	test_tasks test_tasks_sim test_blockrange test_state test_selection test_costmodel \
 	test_cdc_deps
 PURE_OBJS_test_pgoutput := build/src/cdc/pgoutput.o build/src/util/str.o
 PURE_OBJS_test_cdc_position := build/src/cdc/position.o
@@ -55,6 +55,7 @@ PURE_OBJS_test_costmodel := build/src/clone/costmodel.o
 PURE_OBJS_test_blockrange := build/src/core/blockrange.o build/src/util/str.o
 # The task engine: threads and failures, no connection.
 PURE_OBJS_test_tasks := build/src/core/tasks.o $(PURE_OBJS_test_failure)
+PURE_OBJS_test_tasks_sim := $(PURE_OBJS_test_tasks)
 PURE_OBJS_test_state := build/src/core/state.o build/src/util/log.o build/src/util/str.o
 PURE_LIBS_test_state := -lsqlite3
 # The rules of a selection: strings only.

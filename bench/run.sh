@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [--size MB] [--rounds N] [--jobs N] [--split SIZE] [--tools LIST] [--keep]
+# bench/run.sh [--shape NAME] [--size MB] [--rounds N] [--jobs N] [--split SIZE] [--tools LIST] [--keep]
 #
 # Measures how fast pgcrane clones a database, against the other ways of
 # doing the same job, on two throwaway PostgreSQL 15 servers:
@@ -11,7 +11,9 @@
 #                   option (pgcrane clone --help), else the row is left out
 #   pg_dump         pg_dump -Fd -j N (default compression), then pg_restore -j N
 #   pg_dump -Z0     the same without compression
-#   pgcopydb        pgcopydb clone --table-jobs N --index-jobs N
+#   pgcopydb        pgcopydb clone --table-jobs N --index-jobs N, with
+#                   --use-copy-binary when it has it (0.18 does): the binary
+#                   is $PGCOPYDB, else the pgcopydb on PATH
 #   copy pipes      the floor: pre-data schema with pg_dump/pg_restore, every
 #                   table piped "COPY TO STDOUT (FORMAT binary) | COPY FROM
 #                   STDIN", N pipes at a time, sequence values, then
@@ -30,10 +32,15 @@
 # of every table, indexes, constraints and sequence values must equal the
 # source's, and "pgcrane verify" runs too when this pgcrane has it
 # (its time is reported beside the clone time).  Wall time is measured
-# around the tool, peak RSS with GNU time (the largest process of the
+# around the tool, the machine's CPU busy share over the run from
+# /proc/stat deltas (all CPUs and every process: other work on the
+# machine counts too), peak RSS with GNU time (the largest process of the
 # tool's process tree; for two-step tools the largest of both steps).
 #
 # Options (environment defaults in brackets):
+#   --shape NAME    the database's shape, bench/generate.sh --shape: mixed,
+#                   issue, index-heavy, many-small, huge, wide, toast
+#                   [PGCRANE_BENCH_SHAPE, mixed]
 #   --size MB       size of the generated database [PGCRANE_BENCH_SIZE, 1000]
 #   --rounds N      rounds; medians are reported [PGCRANE_BENCH_ROUNDS, 3]
 #   --jobs N        parallel jobs of every tool [PGCRANE_BENCH_JOBS, CPUs]
@@ -74,6 +81,7 @@ bench=$repo/bench
 pg_bindir=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 bench_user=${PGCRANE_BENCH_USER:-pgcrane}
 size_mb=${PGCRANE_BENCH_SIZE:-1000}
+shape=${PGCRANE_BENCH_SHAPE:-mixed}
 rounds=${PGCRANE_BENCH_ROUNDS:-3}
 jobs=${PGCRANE_BENCH_JOBS:-$(nproc)}
 split=
@@ -87,6 +95,8 @@ usage() { sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "$0"; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
+		--shape) shape=$2; shift 2 ;;
+		--shape=*) shape=${1#*=}; shift ;;
 		--size) size_mb=$2; shift 2 ;;
 		--size=*) size_mb=${1#*=}; shift ;;
 		--rounds) rounds=$2; shift 2 ;;
@@ -132,7 +142,15 @@ if [ ! -x "$pgcrane" ]; then
 	(unset MAKEFLAGS MFLAGS MAKELEVEL; make -C "$repo" -j2 pgcrane)
 fi
 have_pgcopydb=0
-command -v pgcopydb >/dev/null && have_pgcopydb=1
+pgcopydb_bin=${PGCOPYDB:-$(command -v pgcopydb || true)}
+pgcopydb_binary=
+if [ -n "$pgcopydb_bin" ] && [ -x "$pgcopydb_bin" ]; then
+	have_pgcopydb=1
+	# 0.18 has --use-copy-binary; Debian's 0.10 has not.
+	if "$pgcopydb_bin" clone --help 2>&1 | grep -- --use-copy-binary >/dev/null; then
+		pgcopydb_binary=--use-copy-binary
+	fi
+fi
 
 have_toast_compression=0
 # (No grep -q: with pipefail, pgcrane could die of SIGPIPE when grep quits.)
@@ -145,7 +163,7 @@ all_tools=("pgcrane|pgcrane|tool_pgcrane||pgcrane clone --jobs $jobs${split:+ --
 	"pgcrane-lz4|pgcrane --toast-compression=lz4|tool_pgcrane|--toast-compression=lz4|pgcrane clone --jobs $jobs${split:+ --split-tables-larger-than $split} --toast-compression=lz4"
 	"pg_dump|pg_dump+pg_restore|tool_pg_dump|''|pg_dump -Fd -j $jobs; pg_restore -j $jobs"
 	"pg_dump-Z0|pg_dump -Z0+pg_restore|tool_pg_dump|0|pg_dump -Fd -Z0 -j $jobs; pg_restore -j $jobs"
-	"pgcopydb|pgcopydb|tool_pgcopydb||pgcopydb clone --table-jobs $jobs --index-jobs $jobs${split:+ --split-tables-larger-than $split}"
+	"pgcopydb|pgcopydb|tool_pgcopydb||pgcopydb clone${pgcopydb_binary:+ $pgcopydb_binary} --table-jobs $jobs --index-jobs $jobs${split:+ --split-tables-larger-than $split}"
 	"floor|copy pipes (floor)|tool_copy_pipes||pg_dump pre-data; psql COPY binary pipes x$jobs; pg_restore post-data -j $jobs")
 tools=()
 for entry in "${all_tools[@]}"; do
@@ -191,9 +209,9 @@ dst_uri="postgresql://$run_user@/$dbname?host=$tmp&port=$dst_port"
 
 q() { psql -X -q -v ON_ERROR_STOP=1 -At "$@"; }
 
-echo "== generating the benchmark database (${size_mb} MB) on the source"
+echo "== generating the benchmark database (${size_mb} MB, shape $shape) on the source"
 q -d "host=$tmp port=$src_port user=$run_user dbname=postgres" -c "CREATE DATABASE $dbname"
-"$bench/generate.sh" "$size_mb" "$src"
+"$bench/generate.sh" --shape "$shape" "$size_mb" "$src"
 db_mb=$(q -d "$src" -c "SELECT round(pg_database_size(current_database()) / 1048576.0, 1)")
 
 # The state a correct copy must have: every table with its row count, the
@@ -262,8 +280,8 @@ tool_pg_dump() { # compression: "" (default) or 0
 
 tool_pgcopydb() {
 	local w=$1
-	pgcopydb clone --source "$src_uri" --target "$dst_uri" \
-		--table-jobs "$jobs" --index-jobs "$jobs" --dir "$w/pgcopydb-work" \
+	PGCOPYDB_SOURCE_PGURI=$src_uri PGCOPYDB_TARGET_PGURI=$dst_uri "$pgcopydb_bin" clone \
+		$pgcopydb_binary --table-jobs "$jobs" --index-jobs "$jobs" --dir "$w/pgcopydb-work" \
 		${split:+--split-tables-larger-than "$split"}
 }
 
@@ -293,9 +311,11 @@ tool_copy_pipes() {
 }
 
 # The tool functions see these in their child bash.
-export src dst src_uri dst_uri jobs pgcrane split
+export src dst src_uri dst_uri jobs pgcrane split pgcopydb_bin pgcopydb_binary
 
 now() { date +%s.%N; }
+# The machine's CPU counters: busy and total jiffies over all CPUs.
+cpu_ticks() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 runs=$tmp/runs.jsonl
@@ -326,12 +346,15 @@ for ((round = 1; round <= rounds; round++)); do
 		mkdir -p "$w"
 		reset_target
 
+		read -r busy0 total0 < <(cpu_ticks)
 		t0=$(now)
 		rc=0
 		/usr/bin/time -f '%e %M' -o "$w/time-tool" \
 			bash -c "set -eo pipefail; $(declare -f tool_pgcrane tool_pg_dump tool_pgcopydb tool_copy_pipes); $fn \"\$1\" $args" \
 			_ "$w" >"$w/stdout.log" 2>"$w/stderr.log" || rc=$?
 		t1=$(now)
+		read -r busy1 total1 < <(cpu_ticks)
+		cpu_busy=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.1f", (t > 0 ? 100 * b / t : 0) }')
 		wall=$(elapsed "$t0" "$t1")
 		rss_kb=$(awk 'END { print $NF }' "$w/time-tool")
 		dump_s=""
@@ -365,7 +388,7 @@ for ((round = 1; round <= rounds; round++)); do
 		cat "$w/stderr.log" "$w/stdout.log" | tail -n 20 >"$w/error.txt"
 
 		R_ROUND=$round R_TOOL=$name R_FN=$fn R_RC=$rc R_WALL=$wall R_RSS=$rss_kb R_DUMP=$dump_s \
-			R_RESTORE=$restore_s R_CHECK=$check R_VERIFY_S=$verify_s R_VERIFY_RC=$verify_rc \
+			R_RESTORE=$restore_s R_CPU=$cpu_busy R_CHECK=$check R_VERIFY_S=$verify_s R_VERIFY_RC=$verify_rc \
 			python3 - "$runs" "$w" <<'EOF'
 import json, os, sys
 e = os.environ
@@ -397,6 +420,7 @@ if e["R_FN"] == "tool_pgcrane":  # every pgcrane row, whatever its options
 rec = {"round": int(e["R_ROUND"]), "tool": e["R_TOOL"], "exit_code": rc,
        "wall_s": num(e["R_WALL"]), "peak_rss_kib": num(e["R_RSS"], int),
        "dump_s": num(e["R_DUMP"]), "restore_s": num(e["R_RESTORE"]),
+       "cpu_busy_pct": num(e["R_CPU"]),
        "check": e["R_CHECK"], "check_detail": text("check.txt"),
        "verify_s": num(e["R_VERIFY_S"]), "verify_exit_code": num(e["R_VERIFY_RC"], int),
        "verify_output": text("verify.log") if e["R_VERIFY_RC"] not in ("", "0") else None,
@@ -405,8 +429,8 @@ rec = {"round": int(e["R_ROUND"]), "tool": e["R_TOOL"], "exit_code": rc,
 with open(sys.argv[1], "a") as f:
     f.write(json.dumps(rec) + "\n")
 EOF
-		line=$(printf '  round %d  %-*s %8ss  %7s MiB  check %s' "$round" "$name_w" "$name" "$wall" \
-			"$(awk -v k="${rss_kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "$check")
+		line=$(printf '  round %d  %-*s %8ss  %7s MiB  CPU %5s%%  check %s' "$round" "$name_w" "$name" "$wall" \
+			"$(awk -v k="${rss_kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "$cpu_busy" "$check")
 		[ -z "$verify_s" ] || line+="  verify ${verify_s}s (exit $verify_rc)"
 		echo "$line"
 		if [ "$rc" -ne 0 ]; then
@@ -428,13 +452,16 @@ done)
 pg_version=$(q -d "$src" -c "SHOW server_version")
 pgcopydb_version=
 if [ "$have_pgcopydb" -eq 1 ]; then
-	pgcopydb_version=$(pgcopydb --version 2>/dev/null | awk '/^pgcopydb version/ { print $3 }')
+	pgcopydb_version=$("$pgcopydb_bin" --version 2>/dev/null | awk '/^pgcopydb version/ { print $3 }')
+	# A build outside a git checkout prints no version: name its directory.
+	[ -n "$pgcopydb_version" ] ||
+		pgcopydb_version="(no version printed; directory $(basename "$(dirname "$pgcopydb_bin")"))"
 fi
 git_commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git_dirty=$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo true || echo false)
 
 B_PGCRANE=$("$pgcrane" --version 2>/dev/null | head -n 1) B_COMMIT=$git_commit B_DIRTY=$git_dirty \
-B_PG=$pg_version B_PGCOPYDB=$pgcopydb_version B_SIZE=$size_mb B_DB_MB=$db_mb B_TABLES=$n_tables \
+B_PG=$pg_version B_PGCOPYDB=$pgcopydb_version B_SHAPE=$shape B_SIZE=$size_mb B_DB_MB=$db_mb B_TABLES=$n_tables \
 B_ROUNDS=$rounds B_JOBS=$jobs B_SPLIT=$split B_VERIFY=$verify_available TOOL_SPECS=$tool_specs \
 	python3 - "$runs" "$bench/results" <<'EOF'
 import json, os, statistics, sys, datetime, platform
@@ -449,6 +476,7 @@ meta = {
     "postgresql": e["B_PG"], "pgcopydb": e["B_PGCOPYDB"] or None,
     "machine": {"cpus": os.cpu_count(), "kernel": platform.release(),
                 "memory_mib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**20)},
+    "shape": e["B_SHAPE"],
     "size_mb_requested": int(e["B_SIZE"]), "database_mb": float(e["B_DB_MB"]),
     "tables": int(e["B_TABLES"]), "rounds": int(e["B_ROUNDS"]), "jobs": int(e["B_JOBS"]),
     "split_tables_larger_than": e["B_SPLIT"] or None,
@@ -473,6 +501,7 @@ for name, command in specs:
          "median_wall_s": med([r["wall_s"] for r in good]),
          "peak_rss_mib": round(max(rss) / 1024, 1) if rss else None,
          "median_verify_s": med([r["verify_s"] for r in good]),
+         "median_cpu_busy_pct": med([r.get("cpu_busy_pct") for r in good]),
          "runs": len(rs), "failed_runs": len(rs) - len(good),
          "check": ("ok" if good and len(checked) == len(good) else
                    "FAILED" if good else "-")}
@@ -490,12 +519,19 @@ for t in tools:
         return None
     t["time_ratio_pgcrane_over_tool"] = ratio("median_wall_s")
     t["rss_ratio_pgcrane_over_tool"] = ratio("peak_rss_mib")
+# Every row against pgcopydb, the closest tool: below 1 the row is faster.
+pgc = next((t for t in tools if t["tool"] == "pgcopydb"), None)
+for t in tools:
+    t["time_ratio_tool_over_pgcopydb"] = (
+        round(t["median_wall_s"] / pgc["median_wall_s"], 2)
+        if pgc and pgc["median_wall_s"] and t["median_wall_s"] else None)
 
 def fmt(v, f="{:.2f}"):
     return "-" if v is None else f.format(v)
 
 verify = meta["verify_available"]
-head = ["tool", "median wall s", "peak RSS MiB", "time pgcrane/tool", "RSS pgcrane/tool", "check"]
+head = ["tool", "median wall s", "peak RSS MiB", "time pgcrane/tool", "RSS pgcrane/tool", "check",
+        "CPU busy %", "time tool/pgcopydb"]
 if verify:
     head.append("verify s")
 rows = []
@@ -504,7 +540,8 @@ for t in tools:
     if t["failed_runs"]:
         status = "FAILED %d of %d runs" % (t["failed_runs"], t["runs"])
     row = [t["tool"], fmt(t["median_wall_s"]), fmt(t["peak_rss_mib"], "{:.1f}"),
-           fmt(t["time_ratio_pgcrane_over_tool"]), fmt(t["rss_ratio_pgcrane_over_tool"]), status]
+           fmt(t["time_ratio_pgcrane_over_tool"]), fmt(t["rss_ratio_pgcrane_over_tool"]), status,
+           fmt(t["median_cpu_busy_pct"], "{:.1f}"), fmt(t["time_ratio_tool_over_pgcopydb"])]
     if verify:
         row.append(fmt(t["median_verify_s"]))
     rows.append(row)
@@ -514,8 +551,8 @@ def line(cells):
     return "  ".join(str(c).ljust(w) if i in (0, 5) else str(c).rjust(w)
                      for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
 print()
-print("== results: %.0f MB database, %d tables, %d job(s), %d round(s), medians"
-      % (meta["database_mb"], meta["tables"], meta["jobs"], meta["rounds"]))
+print("== results: shape %s, %.0f MB database, %d tables, %d job(s), %d round(s), medians"
+      % (meta["shape"], meta["database_mb"], meta["tables"], meta["jobs"], meta["rounds"]))
 print(line(head))
 print(line(["-" * w for w in widths]))
 for r in rows:
@@ -535,13 +572,13 @@ md = ["# pgcrane benchmark: latest run", "",
           ", with uncommitted changes" if meta["git_dirty"] else "", meta["postgresql"],
           ", pgcopydb " + meta["pgcopydb"] if meta["pgcopydb"] else ""),
       "",
-      "Database: %.0f MB (bench/generate.sh %d), %d tables; %d job(s) per tool; "
+      "Database: %.0f MB (bench/generate.sh --shape %s %d), %d tables; %d job(s) per tool; "
       "%d round(s); %d CPUs, %d MiB RAM." % (
-          meta["database_mb"], meta["size_mb_requested"], meta["tables"], meta["jobs"],
+          meta["database_mb"], meta["shape"], meta["size_mb_requested"], meta["tables"], meta["jobs"],
           meta["rounds"], meta["machine"]["cpus"], meta["machine"]["memory_mib"]),
       "",
       "| " + " | ".join(head) + " |",
-      "|" + "|".join(["---"] + ["---:"] * 4 + ["---"] + (["---:"] if verify else [])) + "|"]
+      "|" + "|".join(["---"] + ["---:"] * 4 + ["---"] + ["---:"] * 2 + (["---:"] if verify else [])) + "|"]
 for r in rows:
     md.append("| " + " | ".join(str(c) for c in r) + " |")
 md += ["",
@@ -559,6 +596,29 @@ if failures:
         text = (r["error"] or r["check_detail"] or r["verify_output"] or "").strip()
         if text:
             md += ["", "  ```"] + ["  " + l for l in text.splitlines()] + ["  ```", ""]
+# pgcrane's own prediction (clone --plan's model) against what it took.
+pred = []
+for name, _ in specs:
+    sums = [r["pgcrane_summary"] for r in runs
+            if r["tool"] == name and r["exit_code"] == 0 and r.get("pgcrane_summary")]
+    phases = []
+    for s in sums:
+        for p in s.get("phases", []):
+            if p["name"] not in phases:
+                phases.append(p["name"])
+    for ph in phases:
+        act = med([p["seconds"] for s in sums for p in s["phases"] if p["name"] == ph])
+        pr = med([p.get("predicted_seconds") for s in sums for p in s["phases"] if p["name"] == ph])
+        pred.append((name, ph, pr, act))
+    if sums:
+        pred.append((name, "total", med([s.get("predicted_seconds") for s in sums]),
+                     med([s.get("seconds") for s in sums])))
+if pred:
+    md += ["", "## pgcrane: predicted against actual, per phase (medians)", "",
+           "| row | phase | predicted s | actual s | actual/predicted |", "|---|---|---:|---:|---:|"]
+    for name, ph, pr, act in pred:
+        md.append("| %s | %s | %s | %s | %s |" % (name, ph, fmt(pr), fmt(act),
+                  fmt(act / pr) if pr and act is not None else "-"))
 with open(os.path.join(outdir, "latest.md"), "w") as f:
     f.write("\n".join(md).rstrip() + "\n")
 print("results: %s/latest.json and latest.md" % os.path.relpath(outdir))

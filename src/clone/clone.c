@@ -50,6 +50,7 @@
 #include "core/conn.h"
 #include "core/identity.h"
 #include "core/interrupt.h"
+#include "clone/predict.h"
 #include "clone/preflight.h"
 #include "core/progress.h"
 #include "clone/roles.h"
@@ -98,6 +99,8 @@ typedef struct clone_ctx
 	progress	prog;
 	report		rep;
 	sched_result sres;
+	clone_prediction pred;		/* what the model predicted */
+	bool		predicted;		/* pred is filled */
 	char	   *dump_path;
 	char	   *list_path;
 	double		phase_start;
@@ -452,26 +455,6 @@ do_catalog(clone_ctx *c)
 	return rc;
 }
 
-/*
- * The split threshold: as given, or with "auto" a table is split when it
- * alone holds more than half of what one worker would copy if the work
- * were shared evenly, so no worker is left copying one big table alone at
- * the end.  Small tables are never split.
- */
-static int64_t
-split_threshold(const clone_ctx *c)
-{
-	int64_t		total = 0,
-				share;
-
-	if (c->o->split_bytes != CLONE_SPLIT_AUTO)
-		return c->o->split_bytes;
-	for (int i = 0; i < c->cat.ntables; i++)
-		total += c->cat.tables[i].bytes;
-	share = total / (2 * (int64_t) c->o->jobs);
-	return share > CLONE_SPLIT_MIN ? share : CLONE_SPLIT_MIN;
-}
-
 static int
 do_data(clone_ctx *c)
 {
@@ -479,7 +462,8 @@ do_data(clone_ctx *c)
 		.source = c->source,.target = c->target,.snapshot = c->snapshot,
 		.resume = c->o->resume && !c->redo_all,
 		.jobs = c->o->jobs,.index_jobs = c->o->index_jobs,
-		.split_bytes = split_threshold(c),.cat = &c->cat,.st = c->st,
+		.split_bytes = predict_split_threshold(&c->cat, c->o->split_bytes, c->o->jobs),
+		.cat = &c->cat,.st = c->st,
 		.toast_compression = c->info.toast_default ? c->toast : NULL,
 		.prog = &c->prog,.intr = &c->intr,
 	};
@@ -548,6 +532,13 @@ fill_report(clone_ctx *c, const char *status, double start)
 	r->large_objects = c->sres.large_objects;
 	r->idle_seconds = c->sres.idle_seconds;
 	r->workers = c->sres.workers;
+	if (c->predicted)
+	{
+		r->predicted_seconds = c->pred.seconds;
+		r->predicted_idle_seconds = c->pred.data.idle_seconds;
+		for (int i = 0; i < r->nphases; i++)
+			r->phases[i].predicted = predict_phase_seconds(&c->pred, r->phases[i].name);
+	}
 	if (c->sres.tables == NULL)
 		return;
 	r->ntables = c->cat.ntables;
@@ -841,6 +832,26 @@ do_roles(clone_ctx *c)
 	return phase_end(c, rc);
 }
 
+/*
+ * What the cost model predicts for this clone, for the summary to set
+ * against what each phase took (clone --plan prints the same).  Not on
+ * resume: phases done earlier are skipped and the rest is partly done.
+ */
+static void
+predict(clone_ctx *c)
+{
+	predict_options po = {
+		.jobs = c->o->jobs,.index_jobs = c->o->index_jobs,
+		.split_bytes = c->o->split_bytes,
+		.toast_compression = c->info.toast_default ? c->toast : NULL,
+		.roles = c->o->roles != ROLES_NONE,
+		.renames = c->rules.nschema_renames > 0 || c->rules.ntable_renames > 0
+	};
+
+	if (!c->o->resume)
+		c->predicted = predict_clone(&c->cat, &po, &c->pred) == 0;
+}
+
 /* Every phase after preflight, in order; stops at the first failure. */
 static int
 run_phases(clone_ctx *c)
@@ -857,6 +868,7 @@ run_phases(clone_ctx *c)
 		return -1;
 	if (do_catalog(c) != 0)
 		return -1;
+	predict(c);
 	if (do_data(c) != 0 || c->intr.stop)
 		return -1;
 	if (do_sequences(c) != 0 || c->intr.stop)

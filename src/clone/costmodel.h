@@ -10,9 +10,11 @@
  * A copy costs by the bytes it moves, TOASTed bytes more (they are
  * decompressed on the source and compressed again on the target, with
  * pglz unless --toast-compression says lz4); an index build by the heap
- * it reads and its access method (a GIN index over jsonb is ten times a
- * B-tree); a foreign key by the referencing table it checks; ANALYZE by
- * its sample.  The module is pure: no I/O.
+ * it reads and its access method (a GIN index over jsonb is six times a
+ * B-tree, an expression three times); a foreign key by the referencing table it checks; ANALYZE by
+ * the pages of its sample.  The phases around the data phase cost a fixed time plus
+ * a time per object they handle (cost_phase).  The module is pure: no
+ * I/O.  costmodel.c says how the rates were measured.
  */
 #ifndef PGCRANE_COSTMODEL_H
 #define PGCRANE_COSTMODEL_H
@@ -28,11 +30,26 @@ int64_t		cost_copy(const cat_table *t, int nparts, bool lz4);
 /* Building index ix of table t (and attaching its constraint). */
 int64_t		cost_index(const cat_table *t, const cat_index *ix);
 
+/*
+ * What the first reader of table t pays when t was copied in parts: the
+ * parts are not copied with FREEZE (only a whole table is, in the
+ * transaction that empties it), so the first index build or ANALYZE
+ * sets the hint bits of every row and writes every page again.
+ */
+int64_t		cost_hint_bits(const cat_table *t);
+
 /* ANALYZE of table t. */
 int64_t		cost_analyze(const cat_table *t);
 
 /* Adding and checking a foreign key whose referencing table is t. */
 int64_t		cost_fk(const cat_table *t);
+
+/*
+ * A phase of the clone other than the data phase ("preflight", "schema",
+ * "post-data" ...: clone.c's names), for the objects of cat; 0 for a name
+ * it does not know.
+ */
+int64_t		cost_phase(const char *name, const catalog *cat);
 
 /* The access method of an index definition ("btree", "gin" ...) into buf. */
 const char *cost_index_method(const char *indexdef, char *buf, size_t size);

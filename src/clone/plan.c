@@ -4,12 +4,19 @@
  *
  * Only the source is read, with one connection and no snapshot: no
  * target database, slot, snapshot holder or work directory is made.
+ * Besides what is copied, renamed and left out, it prints the time the
+ * cost model predicts for the clone with these --jobs, per phase
+ * (predict.h): the catalog is read as the clone reads it and the
+ * selection applied to it.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "clone/clone.h"
+#include "clone/predict.h"
+#include "clone/select.h"
+#include "core/catalog.h"
 #include "core/conn.h"
 #include "core/selres.h"
 #include "util/json.h"
@@ -92,8 +99,25 @@ print_rel(const selection *sel, const selres_rel *x)
 	free(to);
 }
 
+/* The predicted time, per phase. */
 static void
-print_text(const selection *sel, const selres *r)
+print_prediction(const clone_prediction *p)
+{
+	printf("  %-12s %-18s %-40s %8.2f s\n", "predict", "total",
+		   "", p->seconds);
+	for (int i = 0; i < p->nphases; i++)
+		printf("  %-12s %-18s %-40s %8.2f s\n", "predict", "phase", p->phases[i].name,
+			   p->phases[i].seconds);
+	printf("  %-12s %-18s %-40s %8.2f s\n", "predict", "data", "copies done after",
+		   p->data.copy_seconds);
+	printf("  %-12s %-18s %-40s %8.2f s\n", "predict", "data", "workers idle, summed",
+		   p->data.idle_seconds);
+	printf("predicted time: %.1f s with --jobs %d --index-jobs %d\n", p->seconds,
+		   p->jobs, p->index_jobs);
+}
+
+static void
+print_text(const selection *sel, const selres *r, const clone_prediction *p)
 {
 	plan_totals t;
 	char		a[32],
@@ -121,6 +145,8 @@ print_text(const selection *sel, const selres *r)
 			   sel->schema_renames[i].to);
 	printf("  %-12s %-18s %lld\n", r->large_objects ? "copy" : "leave out", "large objects",
 		   (long long) r->nlargeobjects);
+	if (p)
+		print_prediction(p);
 	printf("plan: copy %d tables (%s), %d without their rows; leave out %d relations (%s)\n",
 		   t.copied, a, t.no_data, t.left_out, b);
 }
@@ -184,7 +210,20 @@ json_renames(strbuf *sb, const selection *sel)
 }
 
 static void
-print_json(const selection *sel, const selres *r)
+json_prediction(strbuf *sb, const clone_prediction *p)
+{
+	strbuf_addf(sb, ",\"prediction\":{\"seconds\":%.3f,\"jobs\":%d,\"index_jobs\":%d,"
+				"\"phases\":[", p->seconds, p->jobs, p->index_jobs);
+	for (int i = 0; i < p->nphases; i++)
+		strbuf_addf(sb, "%s{\"name\":\"%s\",\"seconds\":%.3f}", i ? "," : "",
+					p->phases[i].name, p->phases[i].seconds);
+	strbuf_addf(sb, "],\"data\":{\"seconds\":%.3f,\"copy_seconds\":%.3f,"
+				"\"idle_seconds\":%.3f,\"tasks\":%d}}", p->data.seconds,
+				p->data.copy_seconds, p->data.idle_seconds, p->data.tasks);
+}
+
+static void
+print_json(const selection *sel, const selres *r, const clone_prediction *p)
 {
 	strbuf		sb = STRBUF_INIT;
 	char	  **names = xcalloc((size_t) (r->nschemas_out + sel->ncolumns +
@@ -224,11 +263,37 @@ print_json(const selection *sel, const selres *r)
 				"\"tables_without_rows\":%d,\"relations_left_out\":%d,\"bytes_left_out\":%lld}",
 				t.copied, (long long) t.copied_bytes, t.no_data, t.left_out,
 				(long long) t.left_out_bytes);
+	if (p)
+		json_prediction(&sb, p);
 	json_strings(&sb, "problems", r->problems, r->nproblems);
 	json_strings(&sb, "warnings", r->warnings, r->nwarnings);
 	strbuf_adds(&sb, "}\n");
 	fputs(strbuf_str(&sb), stdout);
 	strbuf_release(&sb);
+}
+
+/*
+ * The clone's predicted time: the catalog as the clone reads it, with the
+ * selection applied.  Without the target, its default TOAST compression
+ * is unknown: the model takes --toast-compression, else pglz.
+ */
+static int
+predict_plan(PGconn *src, const clone_options *o, const selres *r, clone_prediction *p)
+{
+	catalog		cat = CATALOG_INIT;
+	predict_options po = {
+		.jobs = o->jobs,.index_jobs = o->index_jobs,.split_bytes = o->split_bytes,
+		.toast_compression = o->toast_compression,.roles = o->roles != ROLES_NONE,
+		.renames = o->sel.nschema_renames > 0 || o->sel.ntable_renames > 0
+	};
+	int			rc = catalog_load(src, &cat);
+
+	if (rc == 0 && !sel_is_empty(&o->sel))
+		rc = csel_apply_catalog(src, &o->sel, r, &cat);
+	if (rc == 0)
+		rc = predict_clone(&cat, &po, p);
+	catalog_release(&cat);
+	return rc;
 }
 
 run_status
@@ -237,6 +302,8 @@ clone_plan(const clone_options *o)
 	PGconn	   *src;
 	selres		r = SELRES_INIT;
 	run_status	rc = RUN_OK;
+	clone_prediction pred;
+	bool		predicted = false;
 
 	if (!conn_check_string(o->source, SIDE_SOURCE) ||
 		(src = conn_open(o->source, SIDE_SOURCE)) == NULL)
@@ -247,11 +314,22 @@ clone_plan(const clone_options *o)
 		selres_release(&r);
 		return RUN_FAILED;
 	}
+	/* A selection with problems is reported; there is no clone to time. */
+	if (r.nproblems == 0)
+	{
+		if (predict_plan(src, o, &r, &pred) != 0)
+		{
+			PQfinish(src);
+			selres_release(&r);
+			return RUN_FAILED;
+		}
+		predicted = true;
+	}
 	PQfinish(src);
 	if (o->json)
-		print_json(&o->sel, &r);
+		print_json(&o->sel, &r, predicted ? &pred : NULL);
 	else
-		print_text(&o->sel, &r);
+		print_text(&o->sel, &r, predicted ? &pred : NULL);
 	for (int i = 0; i < r.nproblems; i++)
 	{
 		error("%s", r.problems[i]);

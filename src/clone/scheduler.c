@@ -16,12 +16,17 @@
  *  - "all analyzed", then an ANALYZE of each partitioned parent;
  *  - each foreign key once both its tables are analyzed.
  *
- * Every task has a cost estimated from the source catalog (costmodel.h),
- * and the engine takes ready work by the longest chain it starts: a table
- * whose copy is followed by long index builds is copied before a larger
- * one with cheap indexes, so its builds overlap the long copy instead of
- * coming last with nothing to overlap them; the parts of split tables
- * fill the gaps.
+ * Every task has a cost estimated from the source catalog (costmodel.h).
+ * The copies are taken in an order after Johnson's rule for a two-stage
+ * flow shop (copy_order): first the tables whose copy is shorter than the
+ * work it starts on the target (index builds, ANALYZE), shortest copy
+ * first, then the others, longest copy first.  So a table whose
+ * copy is followed by long index builds is copied before a larger one
+ * with cheap indexes, its builds overlap the copies still running instead
+ * of coming last, and the parts of split tables (short work after them)
+ * fill the end.  The rest of the work is taken by the longest chain it
+ * starts (tasks.h).  sched_predict() plays the same graph and order in
+ * the engine's simulation.
  *
  * A copy worker holds a source connection inside the clone's snapshot and
  * a target connection; it takes copy tasks while there are any (they have
@@ -63,9 +68,13 @@
 /* The capability of copy workers: a source session in the snapshot. */
 #define NEEDS_SOURCE 1u
 
-/* Priorities: emptying before copying, copying before the rest. */
-#define PRIO_TRUNCATE 2
-#define PRIO_COPY 1
+/*
+ * Priorities: emptying before copying, copying before the rest; the
+ * copies of the tables in the order copy_order() gives, from
+ * PRIO_COPY + ntables (first) down to PRIO_COPY + 1; the large objects
+ * above every table, the emptying of a split table above them.
+ */
+#define PRIO_COPY 0
 #define PRIO_FOLLOW_UP 0
 
 typedef enum task_kind
@@ -105,8 +114,23 @@ typedef struct sched
 	int			ntasks;
 	int			cap;
 	table_nodes *tables;
+	int		   *copy_prio;		/* per table: its copies' priority */
 	pthread_mutex_t lock;		/* guards res->tables */
 } sched;
+
+/* The emptying of a split table copied again: before every copy. */
+static int
+prio_truncate(const catalog *cat)
+{
+	return PRIO_COPY + cat->ntables + 2;
+}
+
+/* Whether the plan goes into the state file: not on resume, nor predicting. */
+static bool
+records(const sched *s)
+{
+	return !s->cfg->resume && s->cfg->st != NULL;
+}
 
 typedef struct worker
 {
@@ -203,24 +227,24 @@ plan_table(sched *s, int t)
 	int			empty = -1;
 
 	s->res->tables[t].parts = n;
-	if (!cfg->resume &&
+	if (records(s) &&
 		state_plan_table(cfg->st, tb->oid, tb->display, tb->bytes, n,
 						 tb->binary ? "binary" : "text") != 0)
 		return -1;
 	s->tables[t].rows_in = add_task(s, TASK_ROWS_IN, t, PRIO_FOLLOW_UP, 0, 0);
 	if (truncate)
-		empty = add_task(s, TASK_TRUNCATE, t, PRIO_TRUNCATE, 0, 0);
+		empty = add_task(s, TASK_TRUNCATE, t, prio_truncate(cfg->cat), 0, 0);
 	for (int i = 0; i < n; i++)
 	{
 		int			k;
 
-		if (!cfg->resume &&
+		if (records(s) &&
 			state_plan_part(cfg->st, tb->oid, i, parts[i].first_block,
 							parts[i].end_block) != 0)
 			return -1;
 		if (done[i])
 			continue;
-		k = add_task(s, TASK_COPY, t, PRIO_COPY, cost_copy(tb, n, lz4(cfg)),
+		k = add_task(s, TASK_COPY, t, s->copy_prio[t], cost_copy(tb, n, lz4(cfg)),
 					 NEEDS_SOURCE);
 		s->tasks[s->ntasks - 1].part = parts[i];
 		if (empty >= 0)
@@ -276,6 +300,36 @@ order_builds(sched *s, const int *task_of)
 	free(last);
 }
 
+/*
+ * Per table, the index its builds start with (the first with a strong
+ * lock, else the first), -1 for none: the first reader of its rows.
+ * Returns an array of ntables (free it).
+ */
+static int *
+first_builds(const catalog *cat)
+{
+	int		   *first = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+
+	for (int t = 0; t < cat->ntables; t++)
+		first[t] = -1;
+	for (int i = 0; i < cat->nindexes; i++)
+	{
+		int			t = cat->indexes[i].table;
+
+		if (first[t] < 0 ||
+			(strong_lock(&cat->indexes[i]) && !strong_lock(&cat->indexes[first[t]])))
+			first[t] = i;
+	}
+	return first;
+}
+
+/* What the first reader of table t pays: hint bits, when copied in parts. */
+static int64_t
+first_read(const catalog *cat, int t, int nparts)
+{
+	return nparts > 1 ? cost_hint_bits(&cat->tables[t]) : 0;
+}
+
 /* Indexes after their table's rows, its ANALYZE after its indexes. */
 static int
 plan_indexes(sched *s)
@@ -283,11 +337,14 @@ plan_indexes(sched *s)
 	const sched_config *cfg = s->cfg;
 	const catalog *cat = cfg->cat;
 	int		   *task_of = xcalloc((size_t) cat->nindexes + 1, sizeof(int));
+	int		   *first = first_builds(cat);
 
 	for (int t = 0; t < cat->ntables; t++)
 	{
+		int64_t		hint = first[t] < 0 ? first_read(cat, t, s->res->tables[t].parts) : 0;
+
 		s->tables[t].analyze = add_task(s, TASK_ANALYZE, t, PRIO_FOLLOW_UP,
-										cost_analyze(&cat->tables[t]), 0);
+										cost_analyze(&cat->tables[t]) + hint, 0);
 		tasks_after(s->graph, s->tables[t].analyze, s->tables[t].rows_in);
 		if (cfg->resume && state_table_is_analyzed(cfg->st, cat->tables[t].oid))
 			tasks_mark_done(s->graph, s->tables[t].analyze);
@@ -295,14 +352,17 @@ plan_indexes(sched *s)
 	for (int i = 0; i < cat->nindexes; i++)
 	{
 		const cat_index *ix = &cat->indexes[i];
+		int64_t		hint = first[ix->table] == i ?
+			first_read(cat, ix->table, s->res->tables[ix->table].parts) : 0;
 		int			k = add_task(s, TASK_INDEX, i, PRIO_FOLLOW_UP,
-								 cost_index(&cat->tables[ix->table], ix), 0);
+								 cost_index(&cat->tables[ix->table], ix) + hint, 0);
 
 		task_of[i] = k;
-		if (!cfg->resume &&
+		if (records(s) &&
 			state_plan_index(cfg->st, ix->oid, ix->table_oid, ix->display) != 0)
 		{
 			free(task_of);
+			free(first);
 			return -1;
 		}
 		tasks_after(s->graph, k, s->tables[ix->table].rows_in);
@@ -315,6 +375,7 @@ plan_indexes(sched *s)
 	}
 	order_builds(s, task_of);
 	free(task_of);
+	free(first);
 	return 0;
 }
 
@@ -337,7 +398,7 @@ plan_parents_and_keys(sched *s)
 		int			k = add_task(s, TASK_FK, i, PRIO_FOLLOW_UP,
 								 cost_fk(&cat->tables[fk->table]), 0);
 
-		if (!cfg->resume &&
+		if (records(s) &&
 			state_plan_fk(cfg->st, fk->oid, cat->tables[fk->table].oid,
 						  fk->display) != 0)
 			return -1;
@@ -347,6 +408,100 @@ plan_parents_and_keys(sched *s)
 			tasks_mark_done(s->graph, k);
 	}
 	return 0;
+}
+
+/*
+ * The work a table's rows start on the target: its builds with a strong
+ * lock one after the other, then the longest of its other builds (they
+ * run in parallel), then its ANALYZE; the first of them also sets the
+ * hint bits of a table copied in parts.
+ */
+static int64_t
+table_tail(const catalog *cat, int t, int nparts)
+{
+	int64_t		strong = 0,
+				longest = 0;
+
+	for (int i = 0; i < cat->nindexes; i++)
+	{
+		const cat_index *ix = &cat->indexes[i];
+		int64_t		c;
+
+		if (ix->table != t)
+			continue;
+		c = cost_index(&cat->tables[t], ix);
+		if (strong_lock(ix))
+			strong += c;
+		else if (c > longest)
+			longest = c;
+	}
+	return strong + longest + cost_analyze(&cat->tables[t]) + first_read(cat, t, nparts);
+}
+
+typedef struct copy_key
+{
+	int			table;
+	int64_t		copy;			/* one part's copy */
+	int64_t		tail;			/* table_tail */
+} copy_key;
+
+/*
+ * After Johnson's rule for a two-stage flow shop (copy workers, then the
+ * index workers): first the tables whose copy is shorter than the work it
+ * starts, shortest copy first, so their builds start early and overlap
+ * the copies still to come.  Then the others, whose work after the copy
+ * is short, longest copy first (where Johnson's rule, made for one
+ * machine a stage, takes the longest tail first): with several copy
+ * workers, a long copy taken last would run alone at the end while the
+ * other workers wait, as a 200 MB table of TOASTed values did after the
+ * parts of a 300 MB one.
+ */
+static int
+by_johnson(const void *a, const void *b)
+{
+	const copy_key *x = a;
+	const copy_key *y = b;
+	bool		xa = x->copy < x->tail;
+	bool		ya = y->copy < y->tail;
+
+	if (xa != ya)
+		return xa ? -1 : 1;
+	if (xa && x->copy != y->copy)
+		return x->copy < y->copy ? -1 : 1;
+	if (!xa && x->copy != y->copy)
+		return x->copy > y->copy ? -1 : 1;
+	if (x->tail != y->tail)
+		return x->tail > y->tail ? -1 : 1;
+	return x->table - y->table;
+}
+
+/*
+ * The priority of each table's copies (see by_johnson): the engine then
+ * takes the copies in that order, and the simulation of sched_predict
+ * plays the same.  Returns an array of ntables priorities (free it).
+ */
+static int *
+copy_order(const sched_config *cfg)
+{
+	const catalog *cat = cfg->cat;
+	copy_key   *keys = xcalloc((size_t) cat->ntables + 1, sizeof(copy_key));
+	int		   *prio = xcalloc((size_t) cat->ntables + 1, sizeof(int));
+	copy_part	parts[COPY_MAX_PARTS];
+
+	for (int t = 0; t < cat->ntables; t++)
+	{
+		int			n = copy_plan_parts(&cat->tables[t], cfg->split_bytes, cfg->jobs, parts);
+
+		keys[t] = (copy_key)
+		{
+			t, cost_copy(&cat->tables[t], n, lz4(cfg)), table_tail(cat, t, n)
+		};
+	}
+	qsort(keys, (size_t) cat->ntables, sizeof(copy_key), by_johnson);
+	for (int i = 0; i < cat->ntables; i++)
+		prio[keys[i].table] = PRIO_COPY + cat->ntables - i;
+	free(keys);
+	return prio;
 }
 
 /* Build the graph and record the plan in the state file. */
@@ -361,18 +516,20 @@ plan(sched *s)
 		cat->npartitioned + cat->nfks + 2;
 	s->tasks = xcalloc((size_t) s->cap, sizeof(task));
 	s->tables = xcalloc((size_t) cat->ntables + 1, sizeof(table_nodes));
+	s->copy_prio = copy_order(cfg);
 	s->graph = tasks_create();
 	if (cat->nlargeobjects > 0 && !(cfg->resume && lo_done(cfg->st)))
 		/* First: their size is not known. */
-		add_task(s, TASK_LARGE_OBJECTS, 0, PRIO_COPY, INT64_MAX, NEEDS_SOURCE);
-	if (!cfg->resume && state_plan_begin(cfg->st) != 0)
+		add_task(s, TASK_LARGE_OBJECTS, 0, prio_truncate(cat) - 1, INT64_MAX,
+				 NEEDS_SOURCE);
+	if (records(s) && state_plan_begin(cfg->st) != 0)
 		return -1;
 	for (int t = 0; t < cat->ntables; t++)
 		if (plan_table(s, t) != 0)
 			return -1;
 	if (plan_indexes(s) != 0 || plan_parents_and_keys(s) != 0)
 		return -1;
-	return cfg->resume ? 0 : state_plan_end(cfg->st);
+	return records(s) ? state_plan_end(cfg->st) : 0;
 }
 
 static int
@@ -693,6 +850,14 @@ static const tasks_ops sched_ops = {
 	op_connect, op_disconnect, op_run, NULL, op_name, op_tick
 };
 
+/* What each worker can run: copy workers first, then index workers. */
+static void
+worker_caps(const sched_config *cfg, unsigned *caps)
+{
+	for (int i = 0; i < cfg->jobs + cfg->index_jobs; i++)
+		caps[i] = i < cfg->jobs ? NEEDS_SOURCE : 0;
+}
+
 /* Run the graph on --jobs copy workers and --index-jobs index workers. */
 static int
 run_graph(sched *s, sched_result *res)
@@ -709,11 +874,11 @@ run_graph(sched *s, sched_result *res)
 	tasks_stats st;
 	int			rc;
 
+	worker_caps(cfg, caps);
 	for (int i = 0; i < nw; i++)
 	{
 		ws[i].s = s;
 		ws[i].copier = i < cfg->jobs;
-		caps[i] = ws[i].copier ? NEEDS_SOURCE : 0;
 	}
 	rc = tasks_run(s->graph, &tc, &st);
 	res->idle_seconds = st.idle_seconds;
@@ -744,7 +909,54 @@ sched_run(const sched_config *cfg, sched_result *res)
 	tasks_free(s.graph);
 	free(s.tasks);
 	free(s.tables);
+	free(s.copy_prio);
 	pthread_mutex_destroy(&s.lock);
+	return rc;
+}
+
+/*
+ * The predicted phase: the same graph, played by tasks_simulate() on the
+ * same workers, at most --jobs of them at full speed (the servers' CPUs
+ * that --jobs stands for), each task lasting its estimated cost.
+ */
+int
+sched_predict(const sched_config *cfg, sched_prediction *out)
+{
+	sched		s;
+	sched_result res;
+	int			nw = cfg->jobs + cfg->index_jobs;
+	unsigned   *caps = xcalloc((size_t) nw + 1, sizeof(unsigned));
+	int			rc;
+
+	memset(&s, 0, sizeof(s));
+	memset(&res, 0, sizeof(res));
+	memset(out, 0, sizeof(*out));
+	s.cfg = cfg;
+	s.res = &res;
+	res.tables = xcalloc((size_t) cfg->cat->ntables + 1, sizeof(sched_table_stats));
+	rc = plan(&s);
+	if (rc == 0)
+	{
+		int64_t    *ends = xcalloc((size_t) s.ntasks + 1, sizeof(int64_t));
+		tasks_sim	sim;
+
+		worker_caps(cfg, caps);
+		sim = tasks_simulate(s.graph, nw, caps, cfg->jobs, ends);
+		out->seconds = (double) sim.makespan / 1e6;
+		out->idle_seconds = (double) sim.idle / 1e6;
+		for (int i = 0; i < s.ntasks; i++)
+			if (s.tasks[i].kind == TASK_COPY && ends[i] > 0 &&
+				(double) ends[i] / 1e6 > out->copy_seconds)
+				out->copy_seconds = (double) ends[i] / 1e6;
+		out->tasks = s.ntasks;
+		free(ends);
+	}
+	tasks_free(s.graph);
+	free(s.tasks);
+	free(s.tables);
+	free(s.copy_prio);
+	free(res.tables);
+	free(caps);
 	return rc;
 }
 

@@ -30,7 +30,7 @@ typedef struct sched_config
 	bool		resume;			/* skip what the state file records as done */
 	const char *toast_compression;	/* "pglz", "lz4"; NULL: the target's */
 	const catalog *cat;
-	state	   *st;
+	state	   *st;				/* NULL: record nothing (sched_predict) */
 	progress   *prog;
 	interrupt  *intr;
 } sched_config;
@@ -52,6 +52,24 @@ typedef struct sched_result
 	double		idle_seconds;	/* summed over workers */
 	int			workers;
 } sched_result;
+
+/* The data phase as the cost model sees it (sched_predict). */
+typedef struct sched_prediction
+{
+	double		seconds;		/* the whole phase */
+	double		copy_seconds;	/* when the last copy ends */
+	double		idle_seconds;	/* workers without a task, summed */
+	int			tasks;
+} sched_prediction;
+
+/*
+ * Predict the data phase without running it: the graph sched_run would
+ * build, played with each task's estimated cost (costmodel.h) by the
+ * engine's own order (tasks_simulate).  Only cfg's jobs, index_jobs,
+ * split_bytes, toast_compression and cat are used; st must be NULL and
+ * resume false.  Reads nothing, writes nothing; 0, or -1.
+ */
+int			sched_predict(const sched_config *cfg, sched_prediction *out);
 
 /* Run the data phase; 0 when every task succeeded, -1 otherwise. */
 int			sched_run(const sched_config *cfg, sched_result *res);

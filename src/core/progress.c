@@ -88,6 +88,7 @@ report_add_phase(report *r, const char *name, double seconds)
 	if (r->nphases < REPORT_MAX_PHASES)
 	{
 		r->phases[r->nphases].name = name;
+		r->phases[r->nphases].predicted = -1;
 		r->phases[r->nphases++].seconds = seconds;
 	}
 }
@@ -154,11 +155,23 @@ report_print_text(const report *r)
 			r->ntables, (long long) rows, size, r->nindexes, r->sequences,
 			(long long) r->large_objects);
 	for (int i = 0; i < r->nphases; i++)
-		fprintf(stderr, "  phase  %-40s %8.2f s\n", r->phases[i].name,
-				r->phases[i].seconds);
+	{
+		fprintf(stderr, "  phase  %-40s %8.2f s", r->phases[i].name, r->phases[i].seconds);
+		if (r->phases[i].predicted >= 0)
+			fprintf(stderr, "  predicted %8.2f s", r->phases[i].predicted);
+		fputc('\n', stderr);
+	}
 	if (r->workers > 0)
-		fprintf(stderr, "  idle   %-40s %8.2f s\n", "workers waiting for work",
+	{
+		fprintf(stderr, "  idle   %-40s %8.2f s", "workers waiting for work",
 				r->idle_seconds);
+		if (r->predicted_seconds > 0)
+			fprintf(stderr, "  predicted %8.2f s", r->predicted_idle_seconds);
+		fputc('\n', stderr);
+	}
+	if (r->predicted_seconds > 0)
+		fprintf(stderr, "  predicted %.2f s in all, took %.2f s: %.2f times the prediction\n",
+				r->predicted_seconds, r->seconds, r->seconds / r->predicted_seconds);
 	print_slowest(r);
 }
 
@@ -204,9 +217,17 @@ report_print_json(const report *r)
 	json_add_string(&sb, r->snapshot ? r->snapshot : "");
 	strbuf_addf(&sb, ",\"seconds\":%.3f,\"phases\":[", r->seconds);
 	for (int i = 0; i < r->nphases; i++)
-		strbuf_addf(&sb, "%s{\"name\":\"%s\",\"seconds\":%.3f}", i ? "," : "",
+	{
+		strbuf_addf(&sb, "%s{\"name\":\"%s\",\"seconds\":%.3f", i ? "," : "",
 					r->phases[i].name, r->phases[i].seconds);
+		if (r->phases[i].predicted >= 0)
+			strbuf_addf(&sb, ",\"predicted_seconds\":%.3f", r->phases[i].predicted);
+		strbuf_adds(&sb, "}");
+	}
 	strbuf_adds(&sb, "]");
+	if (r->predicted_seconds > 0)
+		strbuf_addf(&sb, ",\"predicted_seconds\":%.3f,\"predicted_idle_seconds\":%.3f",
+					r->predicted_seconds, r->predicted_idle_seconds);
 	json_tables(&sb, r);
 	for (int i = 0; i < r->ntables; i++)
 	{

@@ -42,6 +42,7 @@ typedef struct report_phase
 {
 	const char *name;
 	double		seconds;
+	double		predicted;		/* seconds the caller's model predicted; < 0 none */
 } report_phase;
 
 typedef struct report_table
@@ -80,6 +81,8 @@ typedef struct report
 	int64_t		large_objects;
 	double		idle_seconds;	/* workers waiting for work */
 	int			workers;
+	double		predicted_seconds;	/* the whole run as predicted; 0 none */
+	double		predicted_idle_seconds;
 } report;
 
 void		report_add_phase(report *r, const char *name, double seconds);

@@ -9,6 +9,12 @@
  * (ready work, not all work), so a worker scans it for the best task it
  * may run.  One mutex guards the graph; one condition variable wakes the
  * workers when work becomes ready or the run ends.
+ *
+ * tasks_simulate() plays the same graph on virtual workers with each
+ * task lasting its cost (list scheduling): at each moment every free
+ * worker takes the best ready task it can run by the same better() rule,
+ * then the clock moves to the next task's end.  It keeps its own counts
+ * and ready set, so the graph can still be run afterwards.
  */
 #include "core/tasks.h"
 
@@ -611,6 +617,136 @@ watch(tasks *g)
 			return;
 		nanosleep(&ts, NULL);
 	}
+}
+
+/* The state of a simulated run; times in the unit of the costs. */
+typedef struct sim
+{
+	tasks	   *g;
+	int		   *waits;			/* per task: not yet ended that it waits for */
+	int		   *ready;
+	int			nready;
+	int		   *task_of;		/* per worker: its task, or -1 */
+	double	   *work_left;		/* per worker: of its task */
+	const unsigned *caps;
+	int			nworkers;
+	int			capacity;
+	int			left;			/* tasks not ended */
+	double		now;
+} sim;
+
+/* The best ready task for caps in sim's ready set, taken out; -1 if none. */
+static int
+sim_take(sim *m, unsigned caps)
+{
+	int			best = -1;
+	int			t;
+
+	for (int i = 0; i < m->nready; i++)
+		if ((m->g->nodes[m->ready[i]].needs & ~caps) == 0 &&
+			(best < 0 || better(m->g, m->ready[i], m->ready[best])))
+			best = i;
+	if (best < 0)
+		return -1;
+	t = m->ready[best];
+	m->ready[best] = m->ready[--m->nready];
+	return t;
+}
+
+/* Give every free worker the best ready task it can run; how many run. */
+static int
+sim_assign(sim *m)
+{
+	int			running = 0;
+
+	for (int w = 0; w < m->nworkers; w++)
+	{
+		if (m->task_of[w] < 0)
+		{
+			int			t = sim_take(m, m->caps ? m->caps[w] : ~0u);
+			int64_t		cost = t >= 0 ? m->g->nodes[t].cost : 0;
+
+			m->task_of[w] = t;
+			m->work_left[w] = cost == INT64_MAX || cost < 0 ? 0 : (double) cost;
+		}
+		running += m->task_of[w] >= 0;
+	}
+	return running;
+}
+
+/*
+ * Move the clock to the next end (running tasks sharing the capacity),
+ * end those tasks and release the tasks waiting for them.
+ */
+static void
+sim_advance(sim *m, int running, tasks_sim *out, int64_t *ends)
+{
+	double		rate = m->capacity > 0 && running > m->capacity ?
+		(double) m->capacity / running : 1.0;
+	double		step = -1;
+
+	for (int w = 0; w < m->nworkers; w++)
+		if (m->task_of[w] >= 0 && (step < 0 || m->work_left[w] < step))
+			step = m->work_left[w];
+	step /= rate;
+	out->idle += (int64_t) (step * (m->nworkers - running) + 0.5);
+	m->now += step;
+	for (int w = 0; w < m->nworkers; w++)
+	{
+		int			t = m->task_of[w];
+		const node *nd;
+
+		if (t < 0)
+			continue;
+		m->work_left[w] -= step * rate;
+		if (m->work_left[w] > 1e-6 * step)
+			continue;
+		nd = &m->g->nodes[t];
+		if (ends)
+			ends[t] = (int64_t) (m->now + 0.5);
+		for (int i = 0; i < nd->nnext; i++)
+			if (--m->waits[nd->next[i]] == 0)
+				m->ready[m->nready++] = nd->next[i];
+		m->task_of[w] = -1;
+		m->left--;
+	}
+}
+
+tasks_sim
+tasks_simulate(tasks *g, int nworkers, const unsigned *caps, int capacity,
+			   int64_t *ends)
+{
+	sim			m = {g, NULL, NULL, 0, NULL, NULL, caps, nworkers, capacity, 0, 0};
+	tasks_sim	out = {0, 0, 0};
+	int			running;
+
+	rank_tasks(g);
+	m.waits = xcalloc((size_t) g->n + 1, sizeof(int));
+	m.ready = xcalloc((size_t) g->n + 1, sizeof(int));
+	m.task_of = xcalloc((size_t) nworkers + 1, sizeof(int));
+	m.work_left = xcalloc((size_t) nworkers + 1, sizeof(double));
+	for (int i = 0; i < g->n; i++)
+	{
+		m.waits[i] = g->nodes[i].waits;
+		if (ends)
+			ends[i] = 0;
+		if (g->nodes[i].state == NODE_DONE)
+			continue;
+		m.left++;
+		if (m.waits[i] == 0)
+			m.ready[m.nready++] = i;
+	}
+	for (int w = 0; w < nworkers; w++)
+		m.task_of[w] = -1;
+	while (m.left > 0 && (running = sim_assign(&m)) > 0)
+		sim_advance(&m, running, &out, ends);
+	out.makespan = (int64_t) (m.now + 0.5);
+	out.unrun = m.left;
+	free(m.waits);
+	free(m.ready);
+	free(m.task_of);
+	free(m.work_left);
+	return out;
 }
 
 int

@@ -139,6 +139,28 @@ int			tasks_count(const tasks *g);
  */
 int			tasks_run(tasks *g, const tasks_config *cfg, tasks_stats *stats);
 
+/* What a simulated run (tasks_simulate) came to, in the unit of the costs. */
+typedef struct tasks_sim
+{
+	int64_t		makespan;		/* the last task's end */
+	int64_t		idle;			/* workers without a task before it, summed */
+	int			unrun;			/* tasks no worker could take (needs) */
+} tasks_sim;
+
+/*
+ * Simulate a run of the graph instead of running it: nworkers workers
+ * with capabilities caps (NULL: all), each task being cost units of work
+ * (a cost of INT64_MAX, "unknown, first", is none), workers taking ready
+ * tasks by the very rule tasks_run uses (priority, longest chain, order
+ * added), the free workers in their order.  At most capacity tasks run at
+ * full speed (0: any number); with more running, they share it: each
+ * goes at capacity/running.  ends, when not NULL, receives each task's
+ * simulated end (0 for a task marked done).  The graph is left as it was:
+ * it can still be run.
+ */
+tasks_sim	tasks_simulate(tasks *g, int nworkers, const unsigned *caps,
+						   int capacity, int64_t *ends);
+
 /* Tasks running now; callable from the callbacks (takes the lock). */
 int			tasks_running(tasks *g);
 
