@@ -337,9 +337,9 @@ lines = [
 for j in jobs:
     a = summary["apply_jobs"][j]
     lines.append(f"| pgcrane follow --apply-jobs {j} | {a['pgcrane_seconds']:.2f} | "
-                 f"{a['pgcrane_tps']} | {a['time_ratio']} |")
+                 f"{a['pgcrane_tps']:.1f} | {a['time_ratio']:.2f} |")
 lines += [
-    f"| native subscription | {native:.2f} | {summary['native_tps']} | |", "",
+    f"| native subscription | {native:.2f} | {summary['native_tps']:.1f} | |", "",
     "Time ratio: median of the rounds' ratios; below 1: pgcrane is faster.",
 ]
 if summary["lag"]:
@@ -348,7 +348,8 @@ if summary["lag"]:
               "| --apply-jobs | pgbench tps | samples | max lag s | max lag bytes |",
               "| ---: | ---: | ---: | ---: | ---: |"]
     for j, l in summary["lag"].items():
-        lines.append(f"| {j} | {l['pgbench_tps']} | {l['samples']} | {l['lag_seconds_max']} | {l['lag_bytes_max']} |")
+        tps = f"{float(l['pgbench_tps']):.0f}" if l['pgbench_tps'] is not None else "?"
+        lines.append(f"| {j} | {tps} | {l['samples']} | {l['lag_seconds_max']} | {l['lag_bytes_max']} |")
 open(f"{outdir}/catchup.md", "w").write("\n".join(lines) + "\n")
 print()
 print("\n".join(lines))
