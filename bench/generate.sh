@@ -307,7 +307,7 @@ CREATE TABLE events (
 	created_at  timestamptz NOT NULL
 );
 INSERT INTO events
-SELECT i, 1 + (i * 7919) % 3800000,
+SELECT i, (1 + (i::bigint * 7919) % 3800000)::int,
        (ARRAY['login','view','cart','order','refund','logout'])[1 + i % 6],
        'User.' || (i % 70000) || '@Example' || (i % 11) || '.org',
        round((random() * 900)::numeric, 2),
