@@ -24,7 +24,7 @@ LIB_OBJS := $(filter-out build/src/main.o,$(OBJS))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=build/tests/%)
 
-.PHONY: all clean install check check-regression unit-check tap-check demo deps bench
+.PHONY: all clean install check check-slow check-regression unit-check tap-check demo deps bench
 
 all: pgcrane
 
@@ -81,6 +81,12 @@ deps:
 # unprivileged user (initdb refuses to run as root).
 check:
 	scripts/check.sh
+
+# The resume torture test (kill -9 at seeded random moments of a clone,
+# then --resume): about 3.5 minutes on two cores, so not part of "check";
+# CI runs it too.
+check-slow:
+	TESTS="tests/slow/*.pl" scripts/check.sh
 
 # The regression database test: the suite (src/test/regress of Debian's
 # postgresql-15 source package) is fetched into a cache the first time.

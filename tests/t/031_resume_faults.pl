@@ -69,7 +69,7 @@ my @copy_options = ('--jobs' => 2, '--split-tables-larger-than' => '20MB',
 my %all_dirs;
 
 # ---------------------------------------------------------------------
-# Helpers (see 030_resume.pl)
+# Helpers (see tests/slow/030_resume.pl)
 
 sub describe_state
 {
