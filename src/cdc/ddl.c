@@ -1114,7 +1114,7 @@ record_created(ddl_ctx *d, PGconn *tgt, const pgo_relation *desc, const ddl_plan
 	int			created = 0;
 	int			rc = 0;
 
-	if (desc != NULL && p->natts == desc->natts)
+	if (p->natts == desc->natts)
 		rc = record_put(d, desc, p->attnums);
 	return rc != 0 ? rc : ddl_create_sequences(d, tgt, &created);
 }

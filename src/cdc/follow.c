@@ -466,11 +466,13 @@ check_new_tables(follow_ctx *c)
 		else if (c->ddl == NULL)
 			rc = new_table_stop(c, &t[i]);
 		else
+		{
 			rc = adopt_table(&ao, &t[i]);
+			/* The stream was not read while the rows were copied: not silence. */
+			c->last_receive = clock_now();
+		}
 	}
 	cdc_new_tables_free(t, n);
-	/* The source was heard from, even while the rows were copied. */
-	c->last_receive = clock_now();
 	return rc;
 }
 
