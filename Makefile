@@ -42,12 +42,14 @@ build/%.o: %.c
 # that nothing else reaches its file.
 PURE_TESTS := test_pgoutput test_cdc_position test_cdc_lag test_failure \
 	test_tasks test_tasks_sim test_blockrange test_state test_selection test_costmodel \
-	test_cdc_deps
+	test_cdc_deps test_cdc_compact
 PURE_OBJS_test_pgoutput := build/src/cdc/pgoutput.o build/src/util/str.o
 PURE_OBJS_test_cdc_position := build/src/cdc/position.o
 PURE_OBJS_test_cdc_lag := build/src/cdc/lag.o build/src/util/str.o
 # The keys of parallel apply: nothing but memory.
 PURE_OBJS_test_cdc_deps := build/src/cdc/deps.o
+# The net effect of held changes: memory and the keys' hash only.
+PURE_OBJS_test_cdc_compact := build/src/cdc/compact.o build/src/cdc/deps.o build/src/util/str.o
 # The failure value: no connection, no state; logging and errclass only.
 PURE_OBJS_test_failure := build/src/core/failure.o build/src/util/log.o \
 	build/src/core/errclass.o build/src/util/str.o

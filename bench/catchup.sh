@@ -43,7 +43,11 @@
 #   --lag-tps R   after the rounds, for each J: pgbench -R R -c C -T 20
 #                 while pgcrane follow --apply-jobs J runs, and "pgcrane
 #                 status --json" sampled every second for the lag
-#                 [PGCRANE_CATCHUP_LAG_TPS, 0: not measured]
+#                 [PGCRANE_CATCHUP_LAG_TPS, 0: not measured]; pgbench's
+#                 sessions run with synchronous_commit off (the source's
+#                 commits do not wait for its disk), or a 2-core machine
+#                 whose disk is slow to flush cannot write that many
+#                 transactions a second
 #   --keep        keep the servers' directory and logs (stopped)
 #
 # Servers: source on port 56011, target on 56012, Unix sockets only, in a
@@ -279,7 +283,8 @@ for j in "${jobs_list[@]}"; do
 	"$pgcrane" follow --dir "$tmp/work_$j" --apply-jobs "$j" -q >>"$tmp/follow.log" 2>&1 &
 	follow_pid=$!
 	wait_caught_up "$(crane_dsn "$j")" "$(q -d "$src" -c "SELECT count(*) FROM pgbench_history")"
-	pgbench -n -c "$clients" -R "$lag_tps" -T 20 "$src" >"$tmp/pgbench-lag-$j.log" 2>&1 &
+	PGOPTIONS="-c synchronous_commit=off" \
+		pgbench -n -c "$clients" -R "$lag_tps" -T 20 "$src" >"$tmp/pgbench-lag-$j.log" 2>&1 &
 	bench_pid=$!
 	sleep 2
 	for ((i = 0; i < 16; i++)); do

@@ -65,6 +65,7 @@
 #include <unistd.h>
 
 #include "cdc/apply_lane.h"
+#include "cdc/apply_rel.h"
 #include "cdc/deps.h"
 #include "cdc/origin.h"
 #include "core/conn.h"
@@ -250,10 +251,9 @@ static int
 load_relinfo(cdc_apply *ap, const pgo_relation *d)
 {
 	const char *qname = apply_lane_target_table(ap->lane[0], d->oid);
-	const char *params[1] = {qname};
 	relinfo    *ri = rel_info(ap, d->oid);
 	bool		keyed = false;
-	PGresult   *res;
+	apply_rel_traits_t t;
 
 	if (ri == NULL)
 	{
@@ -267,32 +267,18 @@ load_relinfo(cdc_apply *ap, const pgo_relation *d)
 		return 0;
 	for (int i = 0; i < d->natts; i++)
 		keyed = keyed || (d->atts[i].flags & PGO_ATTR_KEY) != 0;
-	res = conn_query(apply_lane_control(ap->lane[0]), SIDE_TARGET,
-					 "read the unique indexes and triggers of a table",
-					 "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i"
-					 "   WHERE i.indrelid = c.oid AND i.indisunique)"
-					 " + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_constraint x"
-					 "   WHERE x.conrelid = c.oid AND x.contype = 'x'),"
-					 " EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid"
-					 "   AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))"
-					 " FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass",
-					 1, params);
-	if (res == NULL)
+	if (apply_rel_traits(apply_lane_control(ap->lane[0]), qname, &t) != 0)
 	{
 		conn_note_broken(apply_lane_control(ap->lane[0]), SIDE_TARGET);
 		return -1;
 	}
-	if (PQntuples(res) == 1)
+	if (t.known)
 	{
-		int			unique = 0;
-
-		(void) str_to_int(PQgetvalue(res, 0, 0), 0, 1000000, &unique);
 		ri->whole = !keyed || d->replident == PGO_REPLIDENT_FULL ||
-			d->replident == PGO_REPLIDENT_NOTHING || unique > 1;
-		ri->append = unique == 0;
-		ri->serial = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+			d->replident == PGO_REPLIDENT_NOTHING || t.unique > 1;
+		ri->append = t.unique == 0;
+		ri->serial = t.replica_triggers;
 	}
-	PQclear(res);
 	return 0;
 }
 
@@ -442,7 +428,7 @@ feed(cdc_apply *ap, batch *b, bool hot)
 		c->msg = NULL;
 	}
 	apply_lane_end_xact(lane);
-	return rc;
+	return rc == 0 ? apply_lane_send_pending(lane) : rc;
 }
 
 /* Whether change c of q[pos] touches a key of an earlier batch. */

@@ -70,6 +70,7 @@
  */
 #include "cdc/apply_lane.h"
 
+#include <inttypes.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,6 +78,7 @@
 
 #include "cdc/apply_rel.h"
 #include "cdc/apply_sql.h"
+#include "cdc/compact.h"
 #include "cdc/ddl.h"
 #include "cdc/origin.h"
 #include "core/conn.h"
@@ -94,6 +96,14 @@
  */
 #define GROUP_MAX_TRANSACTIONS 64
 #define GROUP_MAX_CHANGES 5000
+/*
+ * Changes held (compact.h) beyond which they are sent, and the most rows
+ * one statement takes.
+ */
+#define PENDING_MAX_CHANGES 2048
+#define ROWS_MAX 64
+/* Parameters one statement can have (the protocol's limit). */
+#define PARAMS_MAX 65535
 /* Missing rows listed one by one; later ones are only counted. */
 #define MAX_MISSING_LOGGED 20
 /* Seconds to wait for the target before a schema change. */
@@ -106,6 +116,9 @@ typedef struct apply_cmd
 	char		op;				/* 'I', 'U', 'D' for a change */
 	bool		answered;		/* its result was read, NULL is next */
 	uint32_t	relid;
+	int32_t		nrows;			/* change: rows of the statement */
+	bool		held;			/* change: of rows held (compact.h) */
+	uint64_t	upto;			/* held: the source transaction then open */
 	int32_t		nchanges;		/* Sync: changes in the transaction */
 	int32_t		ntxns;			/* Sync: source transactions in it */
 	uint64_t	lsn;			/* Sync: end LSN; others: commit LSN */
@@ -123,6 +136,7 @@ struct apply_lane
 	pgo_relcache *relcache;
 	apply_relmap *relmap;
 	ddl_ctx    *ddl;			/* NULL: schema changes stop the follow */
+	compact    *pending;		/* changes held, of the open group */
 	int			next_stmt;		/* for statement names */
 
 	apply_cmd  *queue;			/* ring of commands in flight */
@@ -145,6 +159,7 @@ struct apply_lane
 	uint64_t	group_end_lsn;	/* end LSN of the last complete one */
 	int64_t		group_time;		/* and its commit time */
 	bool		want_write;
+	bool		replay_held;	/* held rows met a unique constraint */
 	bool		failed;
 	bool		failed_transient;	/* the failure heals by waiting */
 
@@ -156,10 +171,13 @@ struct apply_lane
 	const selection *sel;		/* the clone's rules, or NULL; not owned */
 	bool	   *mask_set;
 	bool	   *mask_key;
+	bool	   *row_set;		/* the masks of held rows being sent */
+	bool	   *row_key;
 	uint32_t   *types;			/* of the parameters, when preparing */
 	Oid		   *oids;
 	int			nparams;
 	int			maxcols;
+	int			maxparams;		/* room in offsets, isnull, params, types, oids */
 	strbuf		key;			/* statement cache key */
 
 	cdc_apply_stats stats;
@@ -284,6 +302,7 @@ apply_lane_open(const char *target, const char *origin, bool progress_table,
 	ap->progress_table = progress_table;
 	ap->relcache = pgo_relcache_create();
 	ap->relmap = apply_relmap_create();
+	ap->pending = compact_create();
 	ap->qcap = 1024;
 	ap->queue = xcalloc((size_t) ap->qcap, sizeof(apply_cmd));
 	ap->own_ctl = shared_ctl == NULL;
@@ -324,6 +343,7 @@ apply_lane_close(apply_lane *ap)
 		PQfinish(ap->conn);
 	if (ap->ctl && ap->own_ctl)
 		PQfinish(ap->ctl);
+	compact_free(ap->pending);
 	apply_relmap_free(ap->relmap);
 	pgo_relcache_free(ap->relcache);
 	strbuf_release(&ap->vals);
@@ -333,6 +353,8 @@ apply_lane_close(apply_lane *ap)
 	free(ap->params);
 	free(ap->mask_set);
 	free(ap->mask_key);
+	free(ap->row_set);
+	free(ap->row_key);
 	free(ap->types);
 	free(ap->oids);
 	free(ap->queue);
@@ -455,21 +477,57 @@ cmd_what(const apply_lane *ap, const apply_cmd *cmd)
 	}
 }
 
-/* An update or delete found no row: what PostgreSQL's subscribers log too. */
+/*
+ * Updates or deletes found no row, missing of a statement's rows: what
+ * PostgreSQL's subscribers log too.  A statement of many rows tells only
+ * how many.
+ */
 static void
-missing_row(apply_lane *ap, const apply_cmd *cmd)
+missing_rows(apply_lane *ap, const apply_cmd *cmd, int64_t missing)
 {
 	const apply_rel *rel = apply_relmap_get(ap->relmap, cmd->relid);
+	const char *what = cmd->op == 'U' ? "update" : "delete";
+	const char *table = rel ? rel->display : "?";
 	char		lsn[PGO_LSN_BUFSIZE];
+	bool		listed = ap->stats.missing_rows < MAX_MISSING_LOGGED;
 
-	ap->stats.missing_rows++;
-	if (ap->stats.missing_rows > MAX_MISSING_LOGGED)
+	ap->stats.missing_rows += missing;
+	if (!listed)
 		return;
 	pgo_lsn_format(cmd->lsn, lsn, sizeof(lsn));
-	log_warning("the row to %s in table \"%s\" was not found on the target (source commit %s)",
-				cmd->op == 'U' ? "update" : "delete", rel ? rel->display : "?", lsn);
-	if (ap->stats.missing_rows == MAX_MISSING_LOGGED)
+	if (cmd->nrows <= 1)
+		log_warning("the row to %s in table \"%s\" was not found on the target (source commit %s)",
+					what, table, lsn);
+	else
+		log_warning("%" PRId64 " of %d rows to %s in table \"%s\" were not found on the target (source commits up to %s)",
+					missing, cmd->nrows, what, table, lsn);
+	if (ap->stats.missing_rows >= MAX_MISSING_LOGGED)
 		log_warning("further rows not found are counted, not listed");
+}
+
+/*
+ * Whether a statement of held rows failed on a unique index or exclusion
+ * constraint that the target did not have when the table was described:
+ * the rows, sent in another order than the source's, may have met each
+ * other.  The source transactions up to the one then open are then
+ * applied again change by change (CDC_REPLAY), where a collision that
+ * does not come from the order shows as it would have.
+ */
+static bool
+held_collided(apply_lane *ap, const apply_cmd *cmd, const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	char		lsn[PGO_LSN_BUFSIZE];
+
+	if (cmd->kind != 'X' || !cmd->held || state == NULL ||
+		(strcmp(state, "23505") != 0 && strcmp(state, "23P01") != 0))
+		return false;
+	ap->replay_held = true;
+	ap->replay_until = cmd->upto;
+	pgo_lsn_format(cmd->upto, lsn, sizeof(lsn));
+	log_info("changes applied together met a unique constraint of the target; applying them one by one up to source commit %s",
+			 lsn);
+	return true;
 }
 
 static void
@@ -481,14 +539,24 @@ handle_result(apply_lane *ap, apply_cmd *cmd, PGresult *res)
 	{
 		case PGRES_COMMAND_OK:
 		case PGRES_TUPLES_OK:
-			if (cmd->kind == 'X' && cmd->op != 'I' &&
-				strcmp(PQcmdTuples(res), "0") == 0)
-				missing_row(ap, cmd);
+			if (cmd->kind == 'X' && cmd->op != 'I')
+			{
+				int			done = 0;
+
+				(void) str_to_int(PQcmdTuples(res), 0, INT32_MAX, &done);
+				if (done < cmd->nrows)
+					missing_rows(ap, cmd, cmd->nrows - done);
+			}
 			break;
 		case PGRES_PIPELINE_ABORTED:
 			ap->failed = true;
 			break;
 		default:
+			if (!ap->failed && held_collided(ap, cmd, res))
+			{
+				ap->failed = true;
+				break;
+			}
 			ap->failed_transient = ap->failed_transient || PQstatus(ap->conn) == CONNECTION_BAD ||
 				errclass_transient(PQresultErrorField(res, PG_DIAG_SQLSTATE),
 								   PQresultErrorMessage(res), false);
@@ -558,6 +626,8 @@ read_results(apply_lane *ap)
 		cmd->answered = true;
 		PQclear(res);
 	}
+	if (ap->failed && ap->replay_held)
+		return CDC_REPLAY;
 	return ap->failed ? failed(ap) : 0;
 }
 
@@ -602,32 +672,45 @@ apply_lane_drain(apply_lane *ap, double timeout)
 
 /* ---------- changes ---------- */
 
-/* Room for the masks and parameters of a relation of ncols columns. */
+/* Room for nparams parameters of a statement. */
 static void
-ensure_cols(apply_lane *ap, int ncols)
+ensure_params(apply_lane *ap, int nparams)
 {
-	size_t		n;
+	size_t		n = (size_t) nparams;
 
-	if (ncols <= ap->maxcols)
+	if (nparams <= ap->maxparams)
 		return;
-	ap->maxcols = ncols;
-	n = (size_t) ncols * 2 + 1;
+	ap->maxparams = nparams;
 	ap->offsets = xrealloc(ap->offsets, n * sizeof(size_t));
 	ap->isnull = xrealloc(ap->isnull, n * sizeof(bool));
 	ap->params = xrealloc(ap->params, n * sizeof(char *));
-	ap->mask_set = xrealloc(ap->mask_set, n * sizeof(bool));
-	ap->mask_key = xrealloc(ap->mask_key, n * sizeof(bool));
 	ap->types = xrealloc(ap->types, n * sizeof(uint32_t));
 	ap->oids = xrealloc(ap->oids, n * sizeof(Oid));
 }
 
-/* Add the columns of t that mask selects as the next parameters. */
+/* Room for the masks and parameters of a relation of ncols columns. */
 static void
-add_params(apply_lane *ap, const pgo_tuple *t, const bool *mask)
+ensure_cols(apply_lane *ap, int ncols)
 {
-	for (int i = 0; i < t->ncols; i++)
+	size_t		n = (size_t) ncols * 2 + 1;
+
+	ensure_params(ap, ncols * 2 + 1);
+	if (ncols <= ap->maxcols)
+		return;
+	ap->maxcols = ncols;
+	ap->mask_set = xrealloc(ap->mask_set, n * sizeof(bool));
+	ap->mask_key = xrealloc(ap->mask_key, n * sizeof(bool));
+	ap->row_set = xrealloc(ap->row_set, n * sizeof(bool));
+	ap->row_key = xrealloc(ap->row_key, n * sizeof(bool));
+}
+
+/* Add the ncols values of cols that mask selects as the next parameters. */
+static void
+add_params(apply_lane *ap, const pgo_value *cols, int ncols, const bool *mask)
+{
+	for (int i = 0; i < ncols; i++)
 	{
-		const pgo_value *v = &t->cols[i];
+		const pgo_value *v = &cols[i];
 		int			n;
 
 		if (!mask[i])
@@ -650,9 +733,13 @@ params_finish(apply_lane *ap)
 	return ap->params;
 }
 
-/* The cache key of a statement: operation, then each mask as 0s and 1s. */
+/*
+ * The cache key of a statement: operation, then each mask as 0s and 1s,
+ * then the rows it takes.
+ */
 static const char *
-statement_key(apply_lane *ap, char op, const bool *set, const bool *key, int n)
+statement_key(apply_lane *ap, char op, const bool *set, const bool *key, int n,
+			  int nrows)
 {
 	strbuf_reset(&ap->key);
 	strbuf_add(&ap->key, &op, 1);
@@ -661,6 +748,8 @@ statement_key(apply_lane *ap, char op, const bool *set, const bool *key, int n)
 	strbuf_adds(&ap->key, "/");
 	for (int i = 0; key && i < n; i++)
 		strbuf_adds(&ap->key, key[i] ? "1" : "0");
+	if (nrows > 1)
+		strbuf_addf(&ap->key, "*%d", nrows);
 	return strbuf_str(&ap->key);
 }
 
@@ -682,12 +771,13 @@ ensure_begun(apply_lane *ap)
 
 /*
  * The text of a statement of form op ('I', 'D'; 'U' update, 'M' move,
- * 'C' update or move, see apply_update()) and the types of its
- * parameters into ap->oids; you own the text.
+ * 'C' update or move, see apply_update()) for nrows rows (more than one:
+ * 'I', 'U', 'D' only, compact.h) and the types of its parameters into
+ * ap->oids; you own the text.
  */
 static char *
 statement_sql(apply_lane *ap, const apply_rel *rel, char op, const bool *set,
-			  const bool *key)
+			  const bool *key, int nrows)
 {
 	apply_sql_rel r;
 	bool		full = rel->desc->replident == PGO_REPLIDENT_FULL;
@@ -696,8 +786,12 @@ statement_sql(apply_lane *ap, const apply_rel *rel, char op, const bool *set,
 	apply_rel_sql(rel, &r);
 	n = op == 'D' ? apply_sql_param_types(&r, key, NULL, ap->types)
 		: apply_sql_param_types(&r, set, op == 'I' ? NULL : key, ap->types);
-	for (int i = 0; i < n; i++)
-		ap->oids[i] = (Oid) ap->types[i];
+	for (int i = 0; i < n * nrows; i++)
+		ap->oids[i] = (Oid) ap->types[i % n];
+	if (nrows > 1)
+		return op == 'I' ? apply_sql_insert_rows(&r, set, nrows)
+			: op == 'U' ? apply_sql_update_rows(&r, set, key, nrows)
+			: apply_sql_delete_rows(&r, key, nrows);
 	switch (op)
 	{
 		case 'I':
@@ -713,12 +807,15 @@ statement_sql(apply_lane *ap, const apply_rel *rel, char op, const bool *set,
 	}
 }
 
-/* Prepare the statement for this operation and masks unless it exists. */
+/*
+ * Prepare the statement for this operation, masks and rows (ap->nparams
+ * parameters in all) unless it exists.
+ */
 static const apply_stmt *
 prepare_statement(apply_lane *ap, apply_rel *rel, char op, const bool *set,
-				  const bool *key, int *rc)
+				  const bool *key, int nrows, int *rc)
 {
-	const char *k = statement_key(ap, op, set, key, rel->ncols);
+	const char *k = statement_key(ap, op, set, key, rel->ncols, nrows);
 	const apply_stmt *st = apply_rel_statement(rel, k);
 	char	   *sql,
 			   *name;
@@ -727,7 +824,7 @@ prepare_statement(apply_lane *ap, apply_rel *rel, char op, const bool *set,
 	*rc = 0;
 	if (st != NULL)
 		return st;
-	sql = statement_sql(ap, rel, op, set, key);
+	sql = statement_sql(ap, rel, op, set, key, nrows);
 	name = str_printf("pgcrane_%u_%d", rel->oid, ap->next_stmt++);
 	log_debug("prepare %s: %s", name, sql);
 	if (PQsendPrepare(ap->conn, name, sql, ap->nparams, ap->oids) != 1)
@@ -744,18 +841,19 @@ prepare_statement(apply_lane *ap, apply_rel *rel, char op, const bool *set,
 	return st;
 }
 
-/* Send one change with the parameters collected. */
+/*
+ * Send a statement of nrows rows with the parameters collected; lsn is
+ * the commit LSN its messages name.
+ */
 static int
-send_change(apply_lane *ap, apply_rel *rel, char op, const bool *set,
-			const bool *key)
+send_rows(apply_lane *ap, apply_rel *rel, char op, const bool *set,
+		  const bool *key, int nrows, uint64_t lsn, bool held)
 {
 	const apply_stmt *st;
 	apply_cmd  *cmd;
-	int			rc = ensure_begun(ap);
+	int			rc = 0;
 
-	if (rc != 0)
-		return rc;
-	st = prepare_statement(ap, rel, op, set, key, &rc);
+	st = prepare_statement(ap, rel, op, set, key, nrows, &rc);
 	if (rc != 0)
 		return rc;
 	if (PQsendQueryPrepared(ap->conn, st->name, ap->nparams, params_finish(ap),
@@ -764,9 +862,221 @@ send_change(apply_lane *ap, apply_rel *rel, char op, const bool *set,
 	cmd = queue_push(ap, 'X');
 	cmd->op = op == 'M' || op == 'C' ? 'U' : op;
 	cmd->relid = rel->oid;
+	cmd->nrows = nrows;
+	cmd->lsn = lsn;
+	cmd->held = held;
+	cmd->upto = ap->xact_lsn;
+	return 0;
+}
+
+/*
+ * Send one change with the parameters collected; what is held must have
+ * been sent before (send_pending()).
+ */
+static int
+send_change(apply_lane *ap, apply_rel *rel, char op, const bool *set,
+			const bool *key)
+{
+	int			rc = ensure_begun(ap);
+
+	if (rc == 0)
+		rc = send_rows(ap, rel, op, set, key, 1, ap->xact_lsn, false);
+	if (rc != 0)
+		return rc;
 	rel->written_group = ap->group_seq;
 	ap->group_changes++;
 	return 0;
+}
+
+/* ---------- changes held (compact.h) ---------- */
+
+/* Whether two held rows go in one statement: same table, operation, columns. */
+static bool
+same_shape(const compact_item *a, const compact_item *b)
+{
+	if (a->row->relid != b->row->relid || a->op != b->op || a->row->ncols != b->row->ncols)
+		return false;
+	for (int i = 0; a->op != 'D' && i < a->row->ncols; i++)
+		if ((a->row->newv[i].kind == PGO_VALUE_UNCHANGED) !=
+			(b->row->newv[i].kind == PGO_VALUE_UNCHANGED))
+			return false;
+	return true;
+}
+
+/* The key columns of rel into key. */
+static void
+rel_key(const apply_rel *rel, bool *key)
+{
+	for (int i = 0; i < rel->ncols; i++)
+		key[i] = (rel->desc->atts[i].flags & PGO_ATTR_KEY) != 0 && !rel->cols[i].excluded;
+}
+
+/*
+ * The masks of a held row's statement into row_set and row_key, as
+ * apply_insert() and apply_update() make them; its parameters per row.
+ */
+static int
+item_masks(apply_lane *ap, const apply_rel *rel, const compact_item *it)
+{
+	rel_key(rel, ap->row_key);
+	for (int i = 0; i < rel->ncols; i++)
+		ap->row_set[i] = it->op != 'D' && it->row->newv[i].kind != PGO_VALUE_UNCHANGED &&
+			!rel->cols[i].excluded &&
+			!(it->op == 'U' && (ap->row_key[i] || rel->cols[i].identity_always));
+	return (it->op == 'D' ? 0 : apply_sql_count(ap->row_set, rel->ncols)) +
+		(it->op == 'I' ? 0 : apply_sql_count(ap->row_key, rel->ncols));
+}
+
+/* Send n held rows of one shape as one statement. */
+static int
+send_held(apply_lane *ap, const compact_item *items, int n, int per_row)
+{
+	const compact_item *it = &items[0];
+	apply_rel  *rel = apply_relmap_get(ap->relmap, it->row->relid);
+	uint64_t	lsn = 0;
+
+	strbuf_reset(&ap->vals);
+	ap->nparams = 0;
+	ensure_params(ap, per_row * n);
+	for (int i = 0; i < n; i++)
+	{
+		const compact_row *r = items[i].row;
+
+		if (it->op != 'D')
+			add_params(ap, r->newv, r->ncols, ap->row_set);
+		if (it->op != 'I')
+			add_params(ap, r->keyv, r->ncols, ap->row_key);
+		lsn = r->lsn > lsn ? r->lsn : lsn;
+	}
+	return send_rows(ap, rel, it->op, it->op == 'D' ? NULL : ap->row_set,
+					 it->op == 'I' ? NULL : ap->row_key, n, lsn, true);
+}
+
+/*
+ * Send a run of n held rows of one shape, in statements of as many rows
+ * as fit (powers of two, so that few statements are prepared).
+ */
+static int
+send_run(apply_lane *ap, const compact_item *items, int n)
+{
+	apply_rel  *rel = apply_relmap_get(ap->relmap, items[0].row->relid);
+	int			per_row,
+				cap;
+	int			rc = 0;
+
+	if (rel == NULL || rel->ncols != items[0].row->ncols)
+		return error("changes held for relation OID %u no longer match its description",
+					 items[0].row->relid);
+	per_row = item_masks(ap, rel, &items[0]);
+	cap = per_row > 0 ? PARAMS_MAX / per_row : ROWS_MAX;
+	cap = cap < ROWS_MAX ? cap : ROWS_MAX;
+	for (int i = 0; i < n && rc == 0;)
+	{
+		int			take = 1;
+
+		while (take * 2 <= n - i && take * 2 <= cap)
+			take *= 2;
+		rc = send_held(ap, items + i, take, per_row);
+		i += take;
+	}
+	return rc;
+}
+
+static int
+send_pending(apply_lane *ap)
+{
+	const compact_item *items;
+	int			n;
+	int			rc = 0;
+
+	if (compact_changes(ap->pending) == 0)
+		return 0;
+	items = compact_items(ap->pending, &n);
+	for (int i = 0; i < n && rc == 0;)
+	{
+		int			run = 1;
+
+		while (i + run < n && same_shape(&items[i], &items[i + run]))
+			run++;
+		rc = send_run(ap, items + i, run);
+		i += run;
+	}
+	compact_reset(ap->pending);
+	strbuf_reset(&ap->vals);
+	ap->nparams = 0;
+	return rc;
+}
+
+/*
+ * Hold a change (op 'I', 'U' with its key unchanged, or 'D'; t the new
+ * row, or the old one of a delete) when its table allows: 1 held; 0 not,
+ * and what was held has been sent, so the change goes now; or a failure.
+ */
+static int
+hold_change(apply_lane *ap, apply_rel *rel, char op, const pgo_tuple *t)
+{
+	bool		held = false;
+	int			rc;
+
+	if (ap->xact_lsn <= ap->commit_each_until)
+		;						/* applied again change by change */
+	else if (rel->compact == 'A' && op == 'I')
+	{
+		compact_append(ap->pending, rel->oid, t, ap->xact_lsn);
+		held = true;
+	}
+	else if (rel->compact == 'K')
+	{
+		rel_key(rel, ap->row_key);
+		held = op == 'I' ? compact_insert(ap->pending, rel->oid, ap->row_key, t, ap->xact_lsn)
+			: op == 'U' ? compact_update(ap->pending, rel->oid, ap->row_key, t, ap->xact_lsn)
+			: compact_delete(ap->pending, rel->oid, ap->row_key, t, ap->xact_lsn);
+	}
+	if (!held)
+		return send_pending(ap);
+	rc = ensure_begun(ap);
+	rel->written_group = ap->group_seq;
+	ap->group_changes++;
+	if (rc == 0 && compact_changes(ap->pending) >= PENDING_MAX_CHANGES)
+		rc = send_pending(ap);
+	return rc == 0 ? 1 : rc;
+}
+
+/*
+ * How rel's changes can be held: by key when the replica identity is the
+ * only unique index of the target's table, appended when it has none;
+ * not with a trigger that fires in replica mode.
+ */
+static int
+load_compact(apply_lane *ap, apply_rel *rel)
+{
+	apply_rel_traits_t t;
+	bool		keyed = false;
+	char		ident = rel->desc->replident;
+
+	rel->compact = 0;
+	if (rel->relkind != 'r')
+		return 0;
+	if (apply_rel_traits(ap->ctl, rel->qname, &t) != 0)
+		return -1;
+	for (int i = 0; i < rel->ncols; i++)
+		keyed = keyed || (rel->desc->atts[i].flags & PGO_ATTR_KEY) != 0;
+	if (!t.known || t.replica_triggers)
+		return 0;
+	if (t.unique == 0)
+		rel->compact = 'A';
+	else if (t.unique == 1 && keyed && ident != PGO_REPLIDENT_FULL &&
+			 ident != PGO_REPLIDENT_NOTHING)
+		rel->compact = 'K';
+	return 0;
+}
+
+int
+apply_lane_send_pending(apply_lane *ap)
+{
+	if (ap->failed)
+		return ap->replay_held ? CDC_REPLAY : failed(ap);
+	return send_pending(ap);
 }
 
 /*
@@ -802,13 +1112,17 @@ static int
 apply_insert(apply_lane *ap, const pgo_insert *ins)
 {
 	apply_rel  *rel = change_rel(ap, ins->relid, 'I', &ins->newtuple, NULL);
+	int			rc;
 
 	if (rel == NULL)
 		return -1;
 	for (int i = 0; i < rel->ncols; i++)
 		ap->mask_set[i] = ins->newtuple.cols[i].kind != PGO_VALUE_UNCHANGED &&
 			!rel->cols[i].excluded;
-	add_params(ap, &ins->newtuple, ap->mask_set);
+	rc = hold_change(ap, rel, 'I', &ins->newtuple);
+	if (rc != 0)
+		return rc > 0 ? 0 : rc;
+	add_params(ap, ins->newtuple.cols, ins->newtuple.ncols, ap->mask_set);
 	return send_change(ap, rel, 'I', ap->mask_set, NULL);
 }
 
@@ -902,6 +1216,7 @@ apply_update(apply_lane *ap, const pgo_update *u)
 	bool		full;
 	char		form;
 	int			nset = 0;
+	int			rc;
 
 	if (rel == NULL)
 		return -1;
@@ -929,8 +1244,12 @@ apply_update(apply_lane *ap, const pgo_update *u)
 		ap->group_changes++;		/* nothing the target does not have */
 		return 0;
 	}
-	add_params(ap, &u->newtuple, ap->mask_set);
-	add_params(ap, old ? old : &u->newtuple, ap->mask_key);
+	rc = form == 'U' && old == NULL ? hold_change(ap, rel, 'U', &u->newtuple)
+		: send_pending(ap);
+	if (rc != 0)
+		return rc > 0 ? 0 : rc;
+	add_params(ap, u->newtuple.cols, u->newtuple.ncols, ap->mask_set);
+	add_params(ap, old ? old->cols : u->newtuple.cols, u->newtuple.ncols, ap->mask_key);
 	return send_change(ap, rel, form, ap->mask_set, ap->mask_key);
 }
 
@@ -938,6 +1257,7 @@ static int
 apply_delete(apply_lane *ap, const pgo_delete *d)
 {
 	apply_rel  *rel = change_rel(ap, d->relid, 'D', NULL, &d->oldtuple);
+	int			rc;
 
 	if (rel == NULL)
 		return -1;
@@ -946,7 +1266,10 @@ apply_delete(apply_lane *ap, const pgo_delete *d)
 					 rel->display);
 	if (key_mask(ap, rel, &d->oldtuple, 'D') != 0)
 		return -1;
-	add_params(ap, &d->oldtuple, ap->mask_key);
+	rc = hold_change(ap, rel, 'D', &d->oldtuple);
+	if (rc != 0)
+		return rc > 0 ? 0 : rc;
+	add_params(ap, d->oldtuple.cols, d->oldtuple.ncols, ap->mask_key);
 	return send_change(ap, rel, 'D', NULL, ap->mask_key);
 }
 
@@ -979,7 +1302,9 @@ apply_truncate(apply_lane *ap, const pgo_truncate *t)
 		sql = apply_sql_truncate(names, only, t->nrels,
 								 (t->options & PGO_TRUNCATE_RESTART_IDENTITY) != 0,
 								 (t->options & PGO_TRUNCATE_CASCADE) != 0);
-		rc = ensure_begun(ap);
+		rc = send_pending(ap);
+		if (rc == 0)
+			rc = ensure_begun(ap);
 		if (rc == 0)
 			rc = send_sql(ap, 'T', sql, 0, NULL);
 		ap->group_changes++;
@@ -1017,7 +1342,9 @@ commit_group(apply_lane *ap)
 
 	pgo_lsn_format(ap->group_end_lsn, lsn, sizeof(lsn));
 	apply_sql_timestamp(ap->group_time, ts, sizeof(ts));
-	rc = ap->progress_table ? send_sql(ap, 'O', CDC_PROGRESS_TABLE_SQL, 3, params)
+	rc = send_pending(ap);
+	if (rc == 0)
+		rc = ap->progress_table ? send_sql(ap, 'O', CDC_PROGRESS_TABLE_SQL, 3, params)
 		: send_sql(ap, 'O', CDC_ORIGIN_XACT_SETUP_SQL, 2, params);
 	if (rc == 0)
 		rc = send_sql(ap, 'C', "COMMIT", 0, NULL);
@@ -1231,12 +1558,21 @@ apply_relation(apply_lane *ap, pgo_relation *desc)
 {
 	uint32_t	oid = desc->oid;
 	apply_rel  *rel = apply_relmap_get(ap->relmap, oid);
-	unsigned	diff = pgo_relcache_put(ap->relcache, desc);
-	const pgo_relation *d = pgo_relcache_get(ap->relcache, oid);
-	bool		renamed = rel != NULL && (diff & PGO_RELCHANGE_NAME);
+	unsigned	diff;
+	const pgo_relation *d;
+	bool		renamed;
 	uint64_t	written = rel ? rel->written_group : 0;
-	int			rc;
+	int			rc = rel != NULL ? send_pending(ap) : 0;
 
+	/* What is held was made with the description this one replaces. */
+	if (rc != 0)
+	{
+		pgo_relation_free(desc);
+		return rc;
+	}
+	diff = pgo_relcache_put(ap->relcache, desc);
+	d = pgo_relcache_get(ap->relcache, oid);
+	renamed = rel != NULL && (diff & PGO_RELCHANGE_NAME);
 	if (rel != NULL)
 		rel->desc = d;
 	if (rel != NULL && diff == 0)
@@ -1260,6 +1596,11 @@ apply_relation(apply_lane *ap, pgo_relation *desc)
 		return stop_before_xact(ap, &ap->replay_until);
 	if (rc != 0)
 		return failed(ap);
+	if (load_compact(ap, rel) != 0)
+	{
+		apply_rel_free(rel);
+		return failed(ap);
+	}
 	rel->written_group = written;
 	/* A column dropped on the source stays on the target: say so. */
 	for (int i = 0; !ap->quiet && i < rel->nextra; i++)
@@ -1286,7 +1627,7 @@ int
 apply_lane_message(apply_lane *ap, pgo_message *msg)
 {
 	if (ap->failed)
-		return failed(ap);
+		return ap->replay_held ? CDC_REPLAY : failed(ap);
 	switch (msg->kind)
 	{
 		case PGO_BEGIN:
@@ -1324,6 +1665,7 @@ apply_lane_rollback(apply_lane *ap)
 	int			rc = 0;
 
 	ap->in_xact = false;
+	compact_reset(ap->pending);
 	if (ap->group_open)
 	{
 		ap->group_open = false;
@@ -1412,8 +1754,10 @@ apply_lane_end_xact(apply_lane *ap)
 int
 apply_lane_commit(apply_lane *ap, uint64_t end_lsn, int64_t commit_time)
 {
-	if (!ap->group_open || ap->failed)
-		return ap->failed ? failed(ap) : 0;
+	if (ap->failed)
+		return ap->replay_held ? CDC_REPLAY : failed(ap);
+	if (!ap->group_open)
+		return 0;
 	ap->group_end_lsn = end_lsn;
 	ap->group_time = commit_time;
 	return commit_group(ap);

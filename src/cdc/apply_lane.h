@@ -164,4 +164,10 @@ int			apply_lane_backend_pid(const apply_lane *ap);
 /* The quoted target table the stream's relation relid maps to, or NULL. */
 const char *apply_lane_target_table(const apply_lane *ap, uint32_t relid);
 
+/*
+ * Send the changes held so far (compact.h) into the open target
+ * transaction; apply.c calls it once a batch's changes are handed over.
+ */
+int			apply_lane_send_pending(apply_lane *ap);
+
 #endif

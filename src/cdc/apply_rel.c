@@ -333,6 +333,36 @@ apply_rel_load(PGconn *tgt, apply_relmap *map, const selection *sel,
 	return 0;
 }
 
+int
+apply_rel_traits(PGconn *tgt, const char *qname, apply_rel_traits_t *out)
+{
+	const char *params[1] = {qname};
+	PGresult   *res = conn_query(tgt, SIDE_TARGET,
+								 "read the unique indexes and triggers of a table",
+								 "SELECT (SELECT pg_catalog.count(*) FROM pg_catalog.pg_index i"
+								 "   WHERE i.indrelid = c.oid AND i.indisunique)"
+								 " + (SELECT pg_catalog.count(*) FROM pg_catalog.pg_constraint x"
+								 "   WHERE x.conrelid = c.oid AND x.contype = 'x'),"
+								 " EXISTS (SELECT FROM pg_catalog.pg_trigger t WHERE t.tgrelid = c.oid"
+								 "   AND NOT t.tgisinternal AND t.tgenabled IN ('A', 'R'))"
+								 " FROM pg_catalog.pg_class c WHERE c.oid = $1::pg_catalog.regclass",
+								 1, params);
+
+	out->known = false;
+	out->unique = 0;
+	out->replica_triggers = true;
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+	{
+		out->known = true;
+		(void) str_to_int(PQgetvalue(res, 0, 0), 0, 1000000, &out->unique);
+		out->replica_triggers = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+	}
+	PQclear(res);
+	return 0;
+}
+
 void
 apply_rel_forget_statements(apply_rel *rel)
 {

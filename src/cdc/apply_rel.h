@@ -53,6 +53,8 @@ typedef struct apply_rel
 	int			nextra;
 	apply_stmt *stmts;
 	int			nstmts;
+	char		compact;		/* how its changes are held (compact.h):
+								 * 'K' by key, 'A' inserts appended, 0 not */
 	uint64_t	written_group;	/* the last target transaction that wrote
 								 * to it (apply.c's count; 0: none) */
 } apply_rel;
@@ -68,6 +70,20 @@ typedef struct apply_relmap apply_relmap;
 
 int			apply_rel_load(PGconn *tgt, apply_relmap *map, const selection *sel,
 						   const pgo_relation *desc, apply_rel **out);
+
+/* What the target adds to a table's keys (apply_rel_traits()). */
+typedef struct apply_rel_traits_t
+{
+	bool		known;			/* the table was found */
+	int			unique;			/* unique indexes and exclusion constraints */
+	bool		replica_triggers;	/* a trigger fires in replica mode */
+} apply_rel_traits_t;
+
+/*
+ * Read the traits of the target's table qname; -1 (logged) when the query
+ * failed.  A table not found is not known, with triggers assumed.
+ */
+int			apply_rel_traits(PGconn *tgt, const char *qname, apply_rel_traits_t *out);
 
 /* Whether sel (may be NULL) renames nsp.rel or leaves a column of it out. */
 bool		apply_rel_transformed(const selection *sel, const char *nsp,

@@ -69,29 +69,7 @@ apply_sql_count(const bool *mask, int n)
 char *
 apply_sql_insert(const apply_sql_rel *r, const bool *use)
 {
-	strbuf		sb = STRBUF_INIT;
-	int			param = 0;
-	bool		first = true;
-
-	strbuf_addf(&sb, "INSERT INTO %s (", r->qname);
-	for (int i = 0; i < r->ncols; i++)
-	{
-		if (!use[i])
-			continue;
-		strbuf_addf(&sb, "%s%s", first ? "" : ", ", r->cols[i].qname);
-		first = false;
-	}
-	strbuf_addf(&sb, ")%s VALUES (", r->overriding ? " OVERRIDING SYSTEM VALUE" : "");
-	first = true;
-	for (int i = 0; i < r->ncols; i++)
-	{
-		if (!use[i])
-			continue;
-		strbuf_addf(&sb, "%s$%d", first ? "" : ", ", ++param);
-		first = false;
-	}
-	strbuf_adds(&sb, ")");
-	return strbuf_detach(&sb);
+	return apply_sql_insert_rows(r, use, 1);
 }
 
 /*
@@ -324,6 +302,103 @@ apply_sql_delete(const apply_sql_rel *r, const bool *key, bool full)
 
 	strbuf_addf(&sb, "DELETE FROM ONLY %s", r->qname);
 	add_key(&sb, r, key, full, 1);
+	return strbuf_detach(&sb);
+}
+
+/* Append "($n, ...), (...)": nrows rows of per_row parameters each. */
+static void
+add_value_rows(strbuf *sb, int per_row, int nrows)
+{
+	int			param = 0;
+
+	for (int r = 0; r < nrows; r++)
+	{
+		strbuf_adds(sb, r ? ", (" : "(");
+		for (int i = 0; i < per_row; i++)
+			strbuf_addf(sb, "%s$%d", i ? ", " : "", ++param);
+		strbuf_adds(sb, ")");
+	}
+}
+
+/* Append "t.k = v.k1 AND ..." for the columns of key. */
+static void
+add_row_match(strbuf *sb, const apply_sql_rel *r, const bool *key)
+{
+	int			n = 0;
+
+	for (int i = 0; i < r->ncols; i++)
+		if (key[i])
+		{
+			strbuf_addf(sb, "%st.%s = v.k%d", n ? " AND " : "", r->cols[i].qname, n + 1);
+			n++;
+		}
+}
+
+/* Append "AS v(s1, ..., k1, ...)": nset columns set, nkey of the key. */
+static void
+add_row_names(strbuf *sb, int nset, int nkey)
+{
+	strbuf_adds(sb, " AS v(");
+	for (int i = 0; i < nset; i++)
+		strbuf_addf(sb, "%ss%d", i ? ", " : "", i + 1);
+	for (int i = 0; i < nkey; i++)
+		strbuf_addf(sb, "%sk%d", i || nset ? ", " : "", i + 1);
+	strbuf_adds(sb, ")");
+}
+
+char *
+apply_sql_insert_rows(const apply_sql_rel *r, const bool *use, int nrows)
+{
+	strbuf		sb = STRBUF_INIT;
+	bool		first = true;
+
+	strbuf_addf(&sb, "INSERT INTO %s (", r->qname);
+	for (int i = 0; i < r->ncols; i++)
+	{
+		if (!use[i])
+			continue;
+		strbuf_addf(&sb, "%s%s", first ? "" : ", ", r->cols[i].qname);
+		first = false;
+	}
+	strbuf_addf(&sb, ")%s VALUES ", r->overriding ? " OVERRIDING SYSTEM VALUE" : "");
+	add_value_rows(&sb, apply_sql_count(use, r->ncols), nrows);
+	return strbuf_detach(&sb);
+}
+
+char *
+apply_sql_update_rows(const apply_sql_rel *r, const bool *set, const bool *key,
+					  int nrows)
+{
+	strbuf		sb = STRBUF_INIT;
+	int			n = 0;
+
+	strbuf_addf(&sb, "UPDATE ONLY %s AS t SET ", r->qname);
+	for (int i = 0; i < r->ncols; i++)
+		if (set[i])
+		{
+			strbuf_addf(&sb, "%s%s = v.s%d", n ? ", " : "", r->cols[i].qname, n + 1);
+			n++;
+		}
+	strbuf_adds(&sb, " FROM (VALUES ");
+	add_value_rows(&sb, n + apply_sql_count(key, r->ncols), nrows);
+	strbuf_adds(&sb, ")");
+	add_row_names(&sb, n, apply_sql_count(key, r->ncols));
+	strbuf_adds(&sb, " WHERE ");
+	add_row_match(&sb, r, key);
+	return strbuf_detach(&sb);
+}
+
+char *
+apply_sql_delete_rows(const apply_sql_rel *r, const bool *key, int nrows)
+{
+	strbuf		sb = STRBUF_INIT;
+
+	strbuf_addf(&sb, "DELETE FROM ONLY %s AS t USING (VALUES ", r->qname);
+	add_value_rows(&sb, apply_sql_count(key, r->ncols), nrows);
+	strbuf_adds(&sb, ")");
+	add_row_names(&sb, 0, apply_sql_count(key, r->ncols));
+	strbuf_adds(&sb, " WHERE ");
+	add_row_match(&sb, r, key);
 	return strbuf_detach(&sb);
 }
 

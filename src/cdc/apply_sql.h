@@ -90,6 +90,23 @@ char	   *apply_sql_move(const apply_sql_rel *r, const bool *set,
 char	   *apply_sql_update_or_move(const apply_sql_rel *r, const bool *set,
 									 const bool *key);
 
+/*
+ * Statements of nrows rows each (compact.h), for tables whose rows are
+ * found by their key ("="), parameters row after row in the order of the
+ * one-row forms (set, then key):
+ *
+ *	INSERT INTO t (cols) VALUES ($1, $2), ($3, $4), ...
+ *	UPDATE ONLY t AS t SET c = v.s1 FROM (VALUES ($1, $2), ...) AS v(s1, k1)
+ *		WHERE t.k = v.k1
+ *	DELETE FROM ONLY t AS t USING (VALUES ($1), ...) AS v(k1) WHERE t.k = v.k1
+ *
+ * set and key share no column.  You own the text.
+ */
+char	   *apply_sql_insert_rows(const apply_sql_rel *r, const bool *use, int nrows);
+char	   *apply_sql_update_rows(const apply_sql_rel *r, const bool *set,
+								  const bool *key, int nrows);
+char	   *apply_sql_delete_rows(const apply_sql_rel *r, const bool *key, int nrows);
+
 /* DELETE FROM ONLY t WHERE <key>, the key as for apply_sql_update(). */
 char	   *apply_sql_delete(const apply_sql_rel *r, const bool *key, bool full);
 

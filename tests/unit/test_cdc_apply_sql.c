@@ -315,6 +315,32 @@ test_timestamp(void **state)
 	assert_string_equal(buf, "1999-12-31 23:59:59.999999+00");
 }
 
+/* Statements of many rows: parameters row after row, set then key. */
+static void
+test_rows(void **state)
+{
+	const bool	use[] = {true, false, true, false};
+	const bool	set[] = {false, true, true, false};
+	const bool	key[] = {true, false, false, false};
+	apply_sql_rel r = rel;
+
+	(void) state;
+	check_sql(apply_sql_insert_rows(&rel, use, 3),
+			  "INSERT INTO \"public\".\"t\" (\"id\", \"Name\")"
+			  " VALUES ($1, $2), ($3, $4), ($5, $6)");
+	r.overriding = true;
+	check_sql(apply_sql_insert_rows(&r, use, 2),
+			  "INSERT INTO \"public\".\"t\" (\"id\", \"Name\")"
+			  " OVERRIDING SYSTEM VALUE VALUES ($1, $2), ($3, $4)");
+	check_sql(apply_sql_update_rows(&rel, set, key, 2),
+			  "UPDATE ONLY \"public\".\"t\" AS t SET \"doc\" = v.s1, \"Name\" = v.s2"
+			  " FROM (VALUES ($1, $2, $3), ($4, $5, $6)) AS v(s1, s2, k1)"
+			  " WHERE t.\"id\" = v.k1");
+	check_sql(apply_sql_delete_rows(&rel, use, 2),
+			  "DELETE FROM ONLY \"public\".\"t\" AS t USING (VALUES ($1, $2), ($3, $4))"
+			  " AS v(k1, k2) WHERE t.\"id\" = v.k1 AND t.\"Name\" = v.k2");
+}
+
 int
 main(void)
 {
@@ -337,6 +363,7 @@ main(void)
 		cmocka_unit_test(test_move_excluded),
 		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_timestamp),
+		cmocka_unit_test(test_rows),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
