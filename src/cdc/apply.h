@@ -69,7 +69,7 @@ typedef struct cdc_apply_stats
 
 /*
  * Connect to the target with jobs lanes (1 to CDC_APPLY_MAX_JOBS; 0: the
- * number of CPUs, at most 4), create
+ * half the CPUs, 1 to 4), create
  * their origins if needed (at start_lsn), bind each apply session to its
  * own and enter pipeline mode.  *resume_lsn is where streaming must start:
  * the greatest durable progress of every lane the target has a record of,

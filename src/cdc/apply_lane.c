@@ -41,7 +41,7 @@
  * (apply_lane_commit_each_until) and so stops with everything before it
  * committed.  Nothing of this costs anything while tables match: no
  * savepoint per source transaction, which would give every one of them a
- * subtransaction on the target.  At most GROUP_MAX_TRANSACTIONS (64)
+ * subtransaction on the target.  At most GROUP_MAX_TRANSACTIONS (256)
  * share a commit.
  *
  * end_lsn is the end of the commit record of the last source transaction
@@ -94,7 +94,7 @@
  * A target transaction takes source transactions until it holds this many,
  * or this many changes; the stream running dry commits it sooner.
  */
-#define GROUP_MAX_TRANSACTIONS 64
+#define GROUP_MAX_TRANSACTIONS 256
 #define GROUP_MAX_CHANGES 5000
 /*
  * Changes held (compact.h) beyond which they are sent, and the most rows

@@ -69,7 +69,7 @@ bool		cli_parse_ddl(const char *arg, const char **out);
 /* Parse --apply-jobs N (1 to CDC_APPLY_MAX_JOBS); false (logged) if bad. */
 bool		cli_parse_apply_jobs(const char *arg, int *out);
 #define CLI_APPLY_JOBS_HELP "target sessions that apply changes at once\n" \
-	"(default: the number of CPUs, at most 4)"
+	"(default: half the CPUs, 1 to 4)"
 
 /* Parse --roles[=all]: arg NULL or "needed", or "all"; false (logged) if bad. */
 bool		cli_parse_roles(const char *arg, roles_mode *out);
