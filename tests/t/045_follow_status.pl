@@ -197,7 +197,7 @@ ok(@lags > 0 && !grep({ $_ ne '0.0' } @lags),
 $src->safe_psql('st', "SELECT lo_from_bytea(0, 'a large object')");
 $src->safe_psql('st', <<'EOSQL');
 BEGIN;
-INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 42, now());
+INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) VALUES (1, 1, 1, 424242, now());
 PREPARE TRANSACTION 'pending one';
 EOSQL
 my ($rc, $out, $err) = run_pgcrane('cutover', '--dir', $dir, '--timeout', 4 * $timeout);
@@ -230,7 +230,7 @@ unlike($err, qr/prepared transactions still prepared/, 'no prepared transaction 
 is(state_kv($dir, 'follow.phase'), 'done', 'the follow is done');
 
 tables_equal($src, 'st', $dst, 'st');
-is( $dst->safe_psql('st', 'SELECT count(*) FROM pgbench_history WHERE delta = 42'),
+is( $dst->safe_psql('st', 'SELECT count(*) FROM pgbench_history WHERE delta = 424242'),
 	'1', 'the transaction prepared, then committed, is on the target');
 
 ($rc, $out, $err) = run_pgcrane('status', '--dir', $dir);
