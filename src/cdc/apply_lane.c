@@ -1026,12 +1026,9 @@ hold_change(apply_lane *ap, apply_rel *rel, char op, const pgo_tuple *t)
 		held = true;
 	}
 	else if (rel->compact == 'K')
-	{
-		rel_key(rel, ap->row_key);
-		held = op == 'I' ? compact_insert(ap->pending, rel->oid, ap->row_key, t, ap->xact_lsn)
-			: op == 'U' ? compact_update(ap->pending, rel->oid, ap->row_key, t, ap->xact_lsn)
-			: compact_delete(ap->pending, rel->oid, ap->row_key, t, ap->xact_lsn);
-	}
+		held = op == 'I' ? compact_insert(ap->pending, rel->oid, rel->keycols, t, ap->xact_lsn)
+			: op == 'U' ? compact_update(ap->pending, rel->oid, rel->keycols, t, ap->xact_lsn)
+			: compact_delete(ap->pending, rel->oid, rel->keycols, t, ap->xact_lsn);
 	if (!held)
 		return send_pending(ap);
 	rc = ensure_begun(ap);
@@ -1067,7 +1064,11 @@ load_compact(apply_lane *ap, apply_rel *rel)
 		rel->compact = 'A';
 	else if (t.unique == 1 && keyed && ident != PGO_REPLIDENT_FULL &&
 			 ident != PGO_REPLIDENT_NOTHING)
+	{
 		rel->compact = 'K';
+		rel->keycols = xcalloc((size_t) rel->ncols + 1, sizeof(bool));
+		rel_key(rel, rel->keycols);
+	}
 	return 0;
 }
 

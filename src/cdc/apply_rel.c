@@ -388,6 +388,7 @@ apply_rel_free(apply_rel *rel)
 		free((char *) rel->cols[i].type);
 	}
 	free(rel->cols);
+	free(rel->keycols);
 	for (int i = 0; i < rel->nextra; i++)
 		free(rel->extra[i]);
 	free(rel->extra);

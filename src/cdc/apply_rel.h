@@ -55,6 +55,7 @@ typedef struct apply_rel
 	int			nstmts;
 	char		compact;		/* how its changes are held (compact.h):
 								 * 'K' by key, 'A' inserts appended, 0 not */
+	bool	   *keycols;		/* with 'K': its key columns, ncols flags */
 	uint64_t	written_group;	/* the last target transaction that wrote
 								 * to it (apply.c's count; 0: none) */
 } apply_rel;
