@@ -316,6 +316,18 @@ export src dst src_uri dst_uri jobs pgcrane split pgcopydb_bin pgcopydb_binary
 now() { date +%s.%N; }
 # The machine's CPU counters: busy and total jiffies over all CPUs.
 cpu_ticks() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
+# The same counters ten times a second, with the time, until killed: the
+# CPU busy share of the data phase of a pgcrane row is read from them
+# (read and printf are builtins, so a sample forks only its sleep).
+cpu_sampler() {
+	local label us ni sy id io irq si st rest
+	while :; do
+		read -r label us ni sy id io irq si st rest </proc/stat
+		printf '%s %d %d\n' "${EPOCHREALTIME/,/.}" $((us + ni + sy + irq + si + st)) \
+			$((us + ni + sy + id + io + irq + si + st))
+		sleep 0.1
+	done
+}
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
 
 runs=$tmp/runs.jsonl
@@ -346,6 +358,8 @@ for ((round = 1; round <= rounds; round++)); do
 		mkdir -p "$w"
 		reset_target
 
+		cpu_sampler >"$w/cpu-samples" &
+		sampler=$!
 		read -r busy0 total0 < <(cpu_ticks)
 		t0=$(now)
 		rc=0
@@ -354,6 +368,8 @@ for ((round = 1; round <= rounds; round++)); do
 			_ "$w" >"$w/stdout.log" 2>"$w/stderr.log" || rc=$?
 		t1=$(now)
 		read -r busy1 total1 < <(cpu_ticks)
+		kill "$sampler" 2>/dev/null || true
+		wait "$sampler" 2>/dev/null || true
 		cpu_busy=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.1f", (t > 0 ? 100 * b / t : 0) }')
 		wall=$(elapsed "$t0" "$t1")
 		rss_kb=$(awk 'END { print $NF }' "$w/time-tool")
@@ -388,7 +404,7 @@ for ((round = 1; round <= rounds; round++)); do
 		cat "$w/stderr.log" "$w/stdout.log" | tail -n 20 >"$w/error.txt"
 
 		R_ROUND=$round R_TOOL=$name R_FN=$fn R_RC=$rc R_WALL=$wall R_RSS=$rss_kb R_DUMP=$dump_s \
-			R_RESTORE=$restore_s R_CPU=$cpu_busy R_CHECK=$check R_VERIFY_S=$verify_s R_VERIFY_RC=$verify_rc \
+			R_RESTORE=$restore_s R_CPU=$cpu_busy R_T0=$t0 R_CHECK=$check R_VERIFY_S=$verify_s R_VERIFY_RC=$verify_rc \
 			python3 - "$runs" "$w" <<'EOF'
 import json, os, sys
 e = os.environ
@@ -417,10 +433,31 @@ if e["R_FN"] == "tool_pgcrane":  # every pgcrane row, whatever its options
             summary["slowest_indexes"] = indexes[:5]
     except (OSError, ValueError, AttributeError):
         pass
+# The data phase's window: the phases before it from the start of the run.
+def data_phase_busy():
+    if not summary or not isinstance(summary.get("phases"), list):
+        return None
+    start = float(e["R_T0"])
+    for ph in summary["phases"]:
+        if ph.get("name") == "data":
+            end = start + ph.get("seconds", 0)
+            break
+        start += ph.get("seconds", 0)
+    else:
+        return None
+    try:
+        with open(os.path.join(w, "cpu-samples")) as f:
+            samples = [tuple(float(x) for x in l.split()) for l in f if len(l.split()) == 3]
+    except OSError:
+        return None
+    inside = [s for s in samples if start <= s[0] <= end]
+    if len(inside) < 2 or inside[-1][2] <= inside[0][2]:
+        return None
+    return round(100 * (inside[-1][1] - inside[0][1]) / (inside[-1][2] - inside[0][2]), 1)
 rec = {"round": int(e["R_ROUND"]), "tool": e["R_TOOL"], "exit_code": rc,
        "wall_s": num(e["R_WALL"]), "peak_rss_kib": num(e["R_RSS"], int),
        "dump_s": num(e["R_DUMP"]), "restore_s": num(e["R_RESTORE"]),
-       "cpu_busy_pct": num(e["R_CPU"]),
+       "cpu_busy_pct": num(e["R_CPU"]), "cpu_busy_data_phase_pct": data_phase_busy(),
        "check": e["R_CHECK"], "check_detail": text("check.txt"),
        "verify_s": num(e["R_VERIFY_S"]), "verify_exit_code": num(e["R_VERIFY_RC"], int),
        "verify_output": text("verify.log") if e["R_VERIFY_RC"] not in ("", "0") else None,
@@ -502,6 +539,7 @@ for name, command in specs:
          "peak_rss_mib": round(max(rss) / 1024, 1) if rss else None,
          "median_verify_s": med([r["verify_s"] for r in good]),
          "median_cpu_busy_pct": med([r.get("cpu_busy_pct") for r in good]),
+         "median_cpu_busy_data_phase_pct": med([r.get("cpu_busy_data_phase_pct") for r in good]),
          "runs": len(rs), "failed_runs": len(rs) - len(good),
          "check": ("ok" if good and len(checked) == len(good) else
                    "FAILED" if good else "-")}
@@ -531,7 +569,7 @@ def fmt(v, f="{:.2f}"):
 
 verify = meta["verify_available"]
 head = ["tool", "median wall s", "peak RSS MiB", "time pgcrane/tool", "RSS pgcrane/tool", "check",
-        "CPU busy %", "time tool/pgcopydb"]
+        "CPU busy %", "CPU data %", "time tool/pgcopydb"]
 if verify:
     head.append("verify s")
 rows = []
@@ -541,7 +579,8 @@ for t in tools:
         status = "FAILED %d of %d runs" % (t["failed_runs"], t["runs"])
     row = [t["tool"], fmt(t["median_wall_s"]), fmt(t["peak_rss_mib"], "{:.1f}"),
            fmt(t["time_ratio_pgcrane_over_tool"]), fmt(t["rss_ratio_pgcrane_over_tool"]), status,
-           fmt(t["median_cpu_busy_pct"], "{:.1f}"), fmt(t["time_ratio_tool_over_pgcopydb"])]
+           fmt(t["median_cpu_busy_pct"], "{:.1f}"), fmt(t["median_cpu_busy_data_phase_pct"], "{:.1f}"),
+           fmt(t["time_ratio_tool_over_pgcopydb"])]
     if verify:
         row.append(fmt(t["median_verify_s"]))
     rows.append(row)
@@ -578,7 +617,7 @@ md = ["# pgcrane benchmark: latest run", "",
           meta["rounds"], meta["machine"]["cpus"], meta["machine"]["memory_mib"]),
       "",
       "| " + " | ".join(head) + " |",
-      "|" + "|".join(["---"] + ["---:"] * 4 + ["---"] + ["---:"] * 2 + (["---:"] if verify else [])) + "|"]
+      "|" + "|".join(["---"] + ["---:"] * 4 + ["---"] + ["---:"] * 3 + (["---:"] if verify else [])) + "|"]
 for r in rows:
     md.append("| " + " | ".join(str(c) for c in r) + " |")
 md += ["",

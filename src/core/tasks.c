@@ -81,6 +81,7 @@ struct tasks
 	int			alive;
 	bool		stopping;		/* no new task starts */
 	bool		any_failed;
+	double		started;		/* clock_now() at tasks_run */
 	tasks_stats stats;
 };
 
@@ -517,6 +518,22 @@ start_slot(slot *s)
 	return false;
 }
 
+/* run_task, with its start and end in the debug messages (-v). */
+static bool
+timed_task(slot *s, int t)
+{
+	const tasks_config *cfg = s->g->cfg;
+	double		start = clock_now() - s->g->started;
+	bool		ok = run_task(s, t);
+	char		name[512];
+
+	log_debug("worker %d: %s from %.2f s to %.2f s",
+			  (int) (s - s->g->slots) + 1,
+			  cfg->ops->name(s->g->nodes[t].payload, name, sizeof(name), cfg->arg),
+			  start, clock_now() - s->g->started);
+	return ok;
+}
+
 /* Take tasks until none is left or will come, or the run stops. */
 static void *
 worker_main(void *arg)
@@ -544,7 +561,7 @@ worker_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&g->lock);
-		ok = run_task(s, t);
+		ok = timed_task(s, t);
 		go = ok || recover(s);
 		pthread_mutex_lock(&g->lock);
 		finish(s, t, ok);
@@ -756,6 +773,7 @@ tasks_run(tasks *g, const tasks_config *cfg, tasks_stats *stats)
 	int			rc;
 
 	prepare(g, cfg);
+	g->started = clock_now();
 	for (int i = 0; i < cfg->nworkers; i++, started++)
 		if (pthread_create(&g->slots[i].thread, NULL, worker_main, &g->slots[i]) != 0)
 		{
