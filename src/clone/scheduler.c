@@ -471,10 +471,11 @@ johnson_first(const copy_key *x, const copy_key *y)
 	return 0;
 }
 
+/* Larger first: -1 when a goes before b, 0 on a tie. */
 static int
-by_table(const copy_key *x, const copy_key *y)
+larger_first(int64_t a, int64_t b)
 {
-	return x->table - y->table;
+	return a == b ? 0 : a > b ? -1 : 1;
 }
 
 /*
@@ -490,13 +491,11 @@ by_copy(const void *a, const void *b)
 	const copy_key *y = b;
 	int			r = johnson_first(x, y);
 
-	if (r != 0)
-		return r;
-	if (x->copy != y->copy)
-		return x->copy > y->copy ? -1 : 1;
-	if (x->tail != y->tail)
-		return x->tail > y->tail ? -1 : 1;
-	return by_table(x, y);
+	if (r == 0)
+		r = larger_first(x->copy, y->copy);
+	if (r == 0)
+		r = larger_first(x->tail, y->tail);
+	return r != 0 ? r : x->table - y->table;
 }
 
 /*
@@ -510,13 +509,11 @@ by_tail(const void *a, const void *b)
 	const copy_key *y = b;
 	int			r = johnson_first(x, y);
 
-	if (r != 0)
-		return r;
-	if (x->tail != y->tail)
-		return x->tail > y->tail ? -1 : 1;
-	if (x->copy != y->copy)
-		return x->copy > y->copy ? -1 : 1;
-	return by_table(x, y);
+	if (r == 0)
+		r = larger_first(x->tail, y->tail);
+	if (r == 0)
+		r = larger_first(x->copy, y->copy);
+	return r != 0 ? r : x->table - y->table;
 }
 
 /*
@@ -534,13 +531,11 @@ by_split_last(const void *a, const void *b)
 	const copy_key *y = b;
 	int			r = johnson_first(x, y);
 
-	if (r != 0)
-		return r;
-	if (x->split != y->split)
-		return x->split ? 1 : -1;
-	if (x->split && x->tail != y->tail)
-		return x->tail > y->tail ? -1 : 1;
-	return by_copy(a, b);
+	if (r == 0 && x->split != y->split)
+		r = x->split ? 1 : -1;
+	if (r == 0 && x->split)
+		r = larger_first(x->tail, y->tail);
+	return r != 0 ? r : by_copy(a, b);
 }
 
 static int	(*const copy_rules[]) (const void *, const void *) = {

@@ -527,6 +527,8 @@ timed_task(slot *s, int t)
 	bool		ok = run_task(s, t);
 	char		name[512];
 
+	if (log_get_level() > LOG_DEBUG)
+		return ok;
 	log_debug("worker %d: %s from %.2f s to %.2f s",
 			  (int) (s - s->g->slots) + 1,
 			  cfg->ops->name(s->g->nodes[t].payload, name, sizeof(name), cfg->arg),
