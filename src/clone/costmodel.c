@@ -67,6 +67,18 @@ cost_copy(const cat_table *t, int nparts, bool lz4)
 	return TASK_FIXED + us / (nparts > 0 ? nparts : 1);
 }
 
+int64_t
+cost_copy_part(const cat_table *t, const copy_part *p, bool lz4)
+{
+	int64_t		whole = cost_copy(t, 1, lz4) - TASK_FIXED;
+	int64_t		blocks = t->heap_pages;
+	int64_t		end = p->end_block < 0 ? blocks : p->end_block;
+
+	if (p->nparts <= 1 || blocks <= 0 || end <= p->first_block)
+		return TASK_FIXED + (p->nparts <= 1 ? whole : whole / (p->nparts > 0 ? p->nparts : 1));
+	return TASK_FIXED + (int64_t) ((double) whole * (double) (end - p->first_block) / (double) blocks);
+}
+
 /*
  * Whether the key of an index definition has an expression: a
  * parenthesis inside the column list ("(lower(email))").

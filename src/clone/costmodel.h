@@ -23,9 +23,16 @@
 #include <stdint.h>
 
 #include "core/catalog.h"
+#include "core/copy.h"
 
 /* One part of nparts of table t's copy; lz4: the TOAST is written with lz4. */
 int64_t		cost_copy(const cat_table *t, int nparts, bool lz4);
+
+/*
+ * Part p of table t's copy: its share of the table's blocks (parts of a
+ * split may differ in size).
+ */
+int64_t		cost_copy_part(const cat_table *t, const copy_part *p, bool lz4);
 
 /* Building index ix of table t (and attaching its constraint). */
 int64_t		cost_index(const cat_table *t, const cat_index *ix);

@@ -246,8 +246,8 @@ plan_table(sched *s, int t)
 			return -1;
 		if (done[i])
 			continue;
-		k = add_task(s, TASK_COPY, t, s->copy_prio[t], cost_copy(tb, n, lz4(cfg)),
-					 NEEDS_SOURCE);
+		k = add_task(s, TASK_COPY, t, s->copy_prio[t],
+					 cost_copy_part(tb, &parts[i], lz4(cfg)), NEEDS_SOURCE);
 		s->tasks[s->ntasks - 1].part = parts[i];
 		if (empty >= 0)
 			tasks_after(s->graph, k, empty);
@@ -581,11 +581,10 @@ copy_order(const sched_config *cfg, bool say)
 		(int) (sizeof(copy_rules) / sizeof(copy_rules[0])) : 1;
 	int		   *best = NULL;
 	int64_t		best_span = 0;
-	copy_part	parts[COPY_MAX_PARTS];
 
 	for (int t = 0; t < cat->ntables; t++)
 	{
-		int			n = copy_plan_parts(&cat->tables[t], cfg->split_bytes, cfg->jobs, parts);
+		int			n = copy_split_shares(&cat->tables[t], cfg->split_bytes, cfg->jobs);
 
 		keys[t] = (copy_key)
 		{

@@ -19,30 +19,90 @@
 #include "util/str.h"
 
 int
-copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
-				copy_part *parts)
+copy_split_shares(const cat_table *t, int64_t split_bytes, int workers)
 {
-	int64_t		nparts = 1;
-	block_range r[COPY_MAX_PARTS];
+	int64_t		n = 1;
 
 	/* An extension's configuration table: one filtered part. */
 	if (split_bytes > 0 && t->bytes > split_bytes && t->heap_pages > 1 && !t->filter)
-		nparts = (t->bytes + split_bytes - 1) / split_bytes;
-	/* A whole number of rounds: no worker copies the last part alone. */
-	if (nparts > 1 && workers > 1 && nparts % workers != 0)
-		nparts += workers - nparts % workers;
-	if (nparts > COPY_MAX_PARTS)
-		nparts = COPY_MAX_PARTS;
+		n = (t->bytes + split_bytes - 1) / split_bytes;
+	/* A whole number of rounds: no worker copies the last share alone. */
+	if (n > 1 && workers > 1 && n % workers != 0)
+		n += workers - n % workers;
+	if (n > COPY_MAX_PARTS)
+		n = COPY_MAX_PARTS;
 	/* No empty part: at most one per block. */
-	if (nparts > t->heap_pages)
-		nparts = t->heap_pages > 1 ? t->heap_pages : 1;
-	blockrange_split(t->heap_pages, (int) nparts, r);
-	for (int i = 0; i < nparts; i++)
-		parts[i] = (copy_part)
+	if (n > t->heap_pages)
+		n = t->heap_pages > 1 ? t->heap_pages : 1;
+	return (int) n;
+}
+
+/*
+ * The size of each part in eighths of a share.  With several workers the
+ * last round is tapered: instead of one share per worker, one half, one
+ * quarter and two eighths of a share per worker, so that a worker whose
+ * earlier parts ran slower (beside index builds, or on larger rows)
+ * leaves the small parts to the others, and the workers end within about
+ * an eighth of a share of each other.  Only where every eighth has a
+ * block of its own.
+ */
+static int
+part_eighths(const cat_table *t, int shares, int workers, int *e)
+{
+	int			n = 0;
+
+	if (shares > 1 && workers > 1 && shares + 3 * workers <= COPY_MAX_PARTS &&
+		8 * (int64_t) shares <= t->heap_pages)
 	{
-		i, (int) nparts, r[i].first, r[i].end
-	};
-	return (int) nparts;
+		for (int i = 0; i < shares - workers; i++)
+			e[n++] = 8;
+		for (int i = 0; i < workers; i++)
+			e[n++] = 4;
+		for (int i = 0; i < workers; i++)
+			e[n++] = 2;
+		for (int i = 0; i < 2 * workers; i++)
+			e[n++] = 1;
+		return n;
+	}
+	for (int i = 0; i < shares; i++)
+		e[n++] = 8;
+	return n;
+}
+
+int
+copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
+				copy_part *parts)
+{
+	int			shares = copy_split_shares(t, split_bytes, workers);
+	int			e[COPY_MAX_PARTS];
+	int			n = part_eighths(t, shares, workers, e);
+	int64_t		blocks = t->heap_pages > 0 ? t->heap_pages : 0;
+	int64_t		total = 8 * (int64_t) shares,
+				size[COPY_MAX_PARTS],
+				left = blocks,
+				at = 0;
+
+	/*
+	 * Whole shares: range i starts at blocks * i / n, as blockrange_split
+	 * cuts.  Tapered: parts of one size get the same number of blocks (the
+	 * engine then takes them in order) and the first part the rest.
+	 */
+	for (int i = 0; i < n; i++)
+	{
+		size[i] = n == shares ? blocks * (i + 1) / n - blocks * i / n
+			: blocks * e[i] / total;
+		left -= size[i];
+	}
+	size[0] += left;
+	for (int i = 0; i < n; i++)
+	{
+		parts[i] = (copy_part)
+		{
+			i, n, at, i < n - 1 ? at + size[i] : -1
+		};
+		at += size[i];
+	}
+	return n;
 }
 
 static char *

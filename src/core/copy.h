@@ -36,10 +36,19 @@ typedef struct copy_part
 #define COPY_MAX_PARTS 64
 
 /*
- * Plan the parts of t for the threshold split_bytes (0 = never split); a
- * split table gets a multiple of workers parts where it can.  Returns the
- * number of parts written to parts[] (at most COPY_MAX_PARTS).  Pure
- * function.
+ * The number of equal shares t is split into for the threshold
+ * split_bytes (0 = never split): a multiple of workers where it can, at
+ * most COPY_MAX_PARTS and one per heap block.  Pure function.
+ */
+int			copy_split_shares(const cat_table *t, int64_t split_bytes, int workers);
+
+/*
+ * Plan the parts of t: its shares in block order, whole, except that
+ * with several workers the last round of shares is cut into one half,
+ * one quarter and two eighths of a share per worker (smaller parts last,
+ * so the workers end together).  Returns the number of parts written to parts[] (at
+ * most COPY_MAX_PARTS); they cover every block once, the last is
+ * open-ended.  Pure function.
  */
 int			copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
 							copy_part *parts);

@@ -8,6 +8,9 @@
 #    builds overlap those parts instead of running alone at the end;
 #  - a table whose copy is short and its builds long (a GIN index) is
 #    copied first of all;
+#  - the split table's parts get smaller toward its end (the last round
+#    of shares is cut into halves, quarters and eighths) and start in
+#    their order;
 #  - every task appears once in the timeline, on a worker, with an end
 #    not before its start; copies only on copy workers (1 and 2 with
 #    --jobs 2), and the copy is equal.
@@ -88,6 +91,27 @@ my $accounts = $start{'table "public.accounts" part 1/1'};
 ok(defined $accounts && $accounts <= $start{ $docs_parts[-1] },
 	'the table copied whole starts before the last part of the split table')
   or diag(join("\n", @lines));
+# The split table's last round is cut smaller: its parts, as the state
+# file records them, never grow toward its end, the last ones are at most
+# a quarter of the first, and the workers take them in order.
+# (The last part is open-ended: left out.)
+my @sizes = split /\n/, state_query("$tempdir/work",
+	"SELECT p.end_block - p.first_block FROM parts p "
+	  . "JOIN tables t ON t.oid = p.table_oid WHERE t.name = 'public.docs' "
+	  . "AND p.end_block <> -1 ORDER BY p.partno");
+my $growing = grep { $sizes[$_] > $sizes[ $_ - 1 ] } 1 .. $#sizes;
+is($growing, 0, 'no part of the split table is larger than the one before it')
+  or diag("@sizes");
+cmp_ok(scalar(@sizes), '>=', 4, 'the split table has a tapered last round')
+  or diag("@sizes");
+cmp_ok($sizes[-1] * 4, '<=', $sizes[0], 'its last parts are a quarter of its first or less')
+  or diag("@sizes");
+my ($nparts) = $docs_parts[0] =~ /\/(\d+)$/;
+my $out_of_order = grep {
+	$start{"table \"public.docs\" part $_/$nparts"} >
+	  $start{ "table \"public.docs\" part " . ($_ + 1) . "/$nparts" }
+} 1 .. $nparts - 1;
+is($out_of_order, 0, 'the parts start in their order') or diag(join("\n", @lines));
 my $events = $start{'table "public.events" part 1/1'};
 my @copies = grep { / part \d+\/\d+$/ && !/^table "public.pgbench/ } keys %start;
 my @sorted = sort { $start{$a} <=> $start{$b} } @copies;

@@ -644,13 +644,105 @@ test_plan_rounds_to_workers(void **state)
 	memset(&t, 0, sizeof(t));
 	t.bytes = 3000;
 	t.heap_pages = 300;
-	/* Three parts of 1000 bytes on two workers become four. */
-	n = copy_plan_parts(&t, 1000, 2, parts);
-	assert_int_equal(n, 4);
-	assert_int_equal(parts[3].end_block, -1);
+	/* Three shares of 1000 bytes on two workers become four. */
+	assert_int_equal(copy_split_shares(&t, 1000, 2), 4);
 	/* Unsplit tables stay whole whatever the worker count. */
+	assert_int_equal(copy_split_shares(&t, 5000, 4), 1);
 	n = copy_plan_parts(&t, 5000, 4, parts);
 	assert_int_equal(n, 1);
+	assert_single_part(&parts[0]);
+}
+
+/* Blocks in part p of a table of "pages" blocks. */
+static int64_t
+part_blocks(const copy_part *p, int64_t pages)
+{
+	return (p->end_block < 0 ? pages : p->end_block) - p->first_block;
+}
+
+static void
+test_plan_tapers_last_round(void **state)
+{
+	cat_table	t = table_of(4000, 800);
+	copy_part	parts[COPY_MAX_PARTS + 1];
+	static const int64_t sizes[] = {200, 200, 100, 100, 50, 50, 25, 25, 25, 25};
+	int			n;
+
+	(void) state;
+	/*
+	 * Four shares of 200 blocks on two workers: two whole shares, then two
+	 * halves, two quarters and four eighths of one.
+	 */
+	n = copy_plan_parts(&t, 1000, 2, parts);
+	assert_int_equal(n, 10);
+	assert_covering(parts, n, 800);
+	for (int i = 0; i < n; i++)
+		assert_int_equal(part_blocks(&parts[i], 800), sizes[i]);
+	/* One round only (two shares, two workers): no whole share. */
+	t.bytes = 2000;
+	n = copy_plan_parts(&t, 1000, 2, parts);
+	assert_int_equal(n, 8);
+	assert_covering(parts, n, 800);
+	assert_int_equal(part_blocks(&parts[0], 800), 200);
+	assert_int_equal(part_blocks(&parts[7], 800), 50);
+}
+
+static void
+test_plan_taper_needs_room(void **state)
+{
+	cat_table	t = table_of(4000, 31);
+	copy_part	parts[COPY_MAX_PARTS + 1];
+	int			n;
+
+	(void) state;
+	/* Fewer blocks than eighths: the four shares stay whole. */
+	n = copy_plan_parts(&t, 1000, 2, parts);
+	assert_int_equal(n, 4);
+	assert_covering(parts, n, 31);
+	/* One worker has nobody to share the last round with. */
+	t.heap_pages = 400;
+	n = copy_plan_parts(&t, 1000, 1, parts);
+	assert_int_equal(n, 4);
+	/* Shares plus the taper would pass COPY_MAX_PARTS: no taper. */
+	t.bytes = 64000;
+	t.heap_pages = 100000;
+	n = copy_plan_parts(&t, 1000, 2, parts);
+	assert_int_equal(n, COPY_MAX_PARTS);
+	assert_covering(parts, n, 100000);
+	for (int i = 1; i < n; i++)
+		assert_true(llabs(part_blocks(&parts[i], 100000) -
+						  part_blocks(&parts[0], 100000)) <= 1);
+}
+
+static void
+test_plan_taper_sweep(void **state)
+{
+	static const int64_t pages[] = {8, 16, 17, 31, 64, 65, 1000, 4099};
+	copy_part	parts[COPY_MAX_PARTS + 1];
+
+	(void) state;
+	for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++)
+		for (int workers = 2; workers <= 8; workers++)
+			for (int64_t want = 2; want <= 40; want++)
+			{
+				cat_table	t = table_of(want * 1000, pages[p]);
+				int			n = copy_plan_parts(&t, 1000, workers, parts);
+
+				assert_in_range(n, 1, COPY_MAX_PARTS);
+				assert_covering(parts, n, pages[p]);
+				for (int i = 0; i < n; i++)
+					assert_true(parts[i].first_block < pages[p]);
+				bool		tapered = n != copy_split_shares(&t, 1000, workers);
+
+				/*
+				 * Never larger than the part before it: tapered parts not
+				 * at all (equal ones are taken in order), whole shares but
+				 * by rounding.
+				 */
+				for (int i = 1; i < n; i++)
+					assert_true(part_blocks(&parts[i], pages[p]) <=
+								part_blocks(&parts[i - 1], pages[p]) + (tapered ? 0 : 1));
+			}
 }
 
 static void
@@ -1133,6 +1225,9 @@ main(void)
 		cmocka_unit_test(test_plan_tiny_tables),
 		cmocka_unit_test(test_plan_unknown_page_count),
 		cmocka_unit_test(test_plan_rounds_to_workers),
+		cmocka_unit_test(test_plan_tapers_last_round),
+		cmocka_unit_test(test_plan_taper_needs_room),
+		cmocka_unit_test(test_plan_taper_sweep),
 		cmocka_unit_test(test_plan_sweep_invariants),
 		cmocka_unit_test(test_toc_index_matches),
 		cmocka_unit_test(test_toc_constraint_matches),
