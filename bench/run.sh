@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh [--shape NAME] [--size MB] [--rounds N] [--jobs N] [--split SIZE] [--tools LIST] [--keep]
+# bench/run.sh [--shape NAME] [--size MB] [--rounds N] [--jobs N] [--split SIZE] [--tools LIST] [--server-conf LINE] [--keep]
 #
 # Measures how fast pgcrane clones a database, against the other ways of
 # doing the same job, on two throwaway PostgreSQL 15 servers:
@@ -49,6 +49,9 @@
 #   --tools LIST    only these, comma-separated, out of pgcrane,
 #                   pgcrane-lz4, pg_dump, pg_dump-Z0, pgcopydb, floor
 #                   [PGCRANE_BENCH_TOOLS, all]
+#   --server-conf LINE
+#                   one more postgresql.conf line for both servers, such as
+#                   "wal_buffers = 64MB" (repeatable) [PGCRANE_BENCH_CONF]
 #   --keep          keep the servers' directory and logs (stopped) afterwards
 #
 # Servers: source on port 56001, target on 56002, Unix sockets only, in a
@@ -87,6 +90,7 @@ jobs=${PGCRANE_BENCH_JOBS:-$(nproc)}
 split=
 keep=0
 only=${PGCRANE_BENCH_TOOLS:-}
+server_conf=${PGCRANE_BENCH_CONF:-}
 src_port=56001
 dst_port=56002
 dbname=bench
@@ -107,6 +111,8 @@ while [ $# -gt 0 ]; do
 		--split=*) split=${1#*=}; shift ;;
 		--tools) only=$2; shift 2 ;;
 		--tools=*) only=${1#*=}; shift ;;
+		--server-conf) server_conf+=${server_conf:+$'\n'}$2; shift 2 ;;
+		--server-conf=*) server_conf+=${server_conf:+$'\n'}${1#*=}; shift ;;
 		--keep) keep=1; shift ;;
 		-h|--help) usage; exit 0 ;;
 		*) echo "run.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -198,7 +204,7 @@ if "$pgcrane" verify --help >/dev/null 2>&1; then
 	verify_available=1
 fi
 
-servers_start 'maintenance_work_mem = 256MB'
+servers_start "maintenance_work_mem = 256MB${server_conf:+$'\n'$server_conf}"
 
 src="host=$tmp port=$src_port user=$run_user dbname=$dbname"
 dst="host=$tmp port=$dst_port user=$run_user dbname=$dbname"
@@ -500,6 +506,7 @@ git_dirty=$(git -C "$repo" status --porcelain --untracked-files=no 2>/dev/null |
 B_PGCRANE=$("$pgcrane" --version 2>/dev/null | head -n 1) B_COMMIT=$git_commit B_DIRTY=$git_dirty \
 B_PG=$pg_version B_PGCOPYDB=$pgcopydb_version B_SHAPE=$shape B_SIZE=$size_mb B_DB_MB=$db_mb B_TABLES=$n_tables \
 B_ROUNDS=$rounds B_JOBS=$jobs B_SPLIT=$split B_VERIFY=$verify_available TOOL_SPECS=$tool_specs \
+B_SERVER_CONF=$server_conf \
 	python3 - "$runs" "$bench/results" <<'EOF'
 import json, os, statistics, sys, datetime, platform
 
@@ -521,7 +528,8 @@ meta = {
     "server_settings": {"shared_buffers": "256MB", "maintenance_work_mem": "256MB",
                         "max_wal_size": "4GB", "checkpoint_timeout": "30min",
                         "fsync": "on", "synchronous_commit": "on", "full_page_writes": "on",
-                        "wal_level": {"source": "logical", "target": "replica"}},
+                        "wal_level": {"source": "logical", "target": "replica"},
+                        "added": [l for l in e.get("B_SERVER_CONF", "").splitlines() if l]},
 }
 
 def med(xs):
@@ -614,7 +622,10 @@ md = ["# pgcrane benchmark: latest run", "",
       "Database: %.0f MB (bench/generate.sh --shape %s %d), %d tables; %d job(s) per tool; "
       "%d round(s); %d CPUs, %d MiB RAM." % (
           meta["database_mb"], meta["shape"], meta["size_mb_requested"], meta["tables"], meta["jobs"],
-          meta["rounds"], meta["machine"]["cpus"], meta["machine"]["memory_mib"]),
+          meta["rounds"], meta["machine"]["cpus"], meta["machine"]["memory_mib"])
+      + ("" if not meta["server_settings"]["added"] else
+         " Added to both servers' settings: %s." % ", ".join(
+             "`%s`" % l for l in meta["server_settings"]["added"])),
       "",
       "| " + " | ".join(head) + " |",
       "|" + "|".join(["---"] + ["---:"] * 4 + ["---"] + ["---:"] * 3 + (["---:"] if verify else [])) + "|"]

@@ -72,6 +72,14 @@
 /* Below this much TOAST data, the compression hint is not worth a line. */
 #define TOAST_HINT_MIN_BYTES ((int64_t) 256 * 1024 * 1024)
 
+/*
+ * The wal_buffers hint: for a clone of at least WAL_HINT_MIN_BYTES with
+ * several copy workers into a target whose wal_buffers is below
+ * WAL_HINT_BUFFERS (README "Target settings").
+ */
+#define WAL_HINT_MIN_BYTES ((int64_t) 1024 * 1024 * 1024)
+#define WAL_HINT_BUFFERS ((int64_t) 64 * 1024 * 1024)
+
 typedef struct clone_ctx
 {
 	const clone_options *o;
@@ -908,6 +916,34 @@ hint_toast_compression(const clone_ctx *c)
 }
 
 /*
+ * After a large clone with several copy workers into a target whose WAL
+ * buffers are small: the copy sessions wrote WAL faster than the WAL
+ * writer emptied the buffers, and waited for each other to write it.
+ */
+static void
+hint_wal_buffers(const clone_ctx *c)
+{
+	int64_t		total = 0;
+	char		size[32];
+
+	if (c->info.wal_buffers <= 0 || c->info.wal_buffers >= WAL_HINT_BUFFERS ||
+		c->o->jobs < 2)
+		return;
+	for (int i = 0; i < c->cat.ntables; i++)
+		total += c->cat.tables[i].bytes;
+	if (total < WAL_HINT_MIN_BYTES)
+		return;
+	/* As SHOW spells it: "8MB", "1536kB". */
+	if (c->info.wal_buffers % (1024 * 1024) == 0)
+		snprintf(size, sizeof(size), "%lldMB", (long long) (c->info.wal_buffers / (1024 * 1024)));
+	else
+		snprintf(size, sizeof(size), "%lldkB", (long long) (c->info.wal_buffers / 1024));
+	log_info("the target's wal_buffers is %s: copy sessions writing at once wait for each other to write WAL",
+			 size);
+	log_hint("Set wal_buffers = 64MB on the target for the clone (it takes a restart).");
+}
+
+/*
  * A fresh clone that failed before its first row was copied removes what
  * it created (rollback.h); the corrected command then runs again as it
  * is.
@@ -979,7 +1015,10 @@ finish(clone_ctx *c, int rc, double start)
 	else
 		report_print_text(&c->rep);
 	if (rc == 0 && !c->o->json)
+	{
 		hint_toast_compression(c);
+		hint_wal_buffers(c);
+	}
 	if (rc == 0)
 		return RUN_OK;
 	if (c->intr.signo)

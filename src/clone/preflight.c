@@ -316,6 +316,22 @@ check_toast_compression(PGconn *tgt, const preflight_options *o,
 }
 
 /*
+ * The target's wal_buffers, for the hint after a clone (clone.c): a
+ * setting the role may not read leaves it unknown, not a problem.
+ */
+static void
+read_wal_buffers(PGconn *tgt, preflight_info *info)
+{
+	PGresult   *res = PQexec(tgt, "SELECT setting::bigint * pg_catalog.pg_size_bytes(unit)"
+							 " FROM pg_catalog.pg_settings WHERE name = 'wal_buffers'");
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+		!PQgetisnull(res, 0, 0))
+		info->wal_buffers = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+}
+
+/*
  * Source and target must be two databases, whatever the spelling of the
  * connection strings: proved by server identity (identity.h).
  */
@@ -409,6 +425,7 @@ check_target(preflight_ctx *c)
 			preflight_target_superuser_objects(c);
 	}
 	check_toast_compression(c->tgt, o, info);
+	read_wal_buffers(c->tgt, info);
 }
 
 int
@@ -508,8 +525,8 @@ preflight_print(const preflight_info *info, bool json)
 			json_add_string(&sb, info->toast_default);
 		else
 			strbuf_adds(&sb, "null");
-		strbuf_addf(&sb, ",\"target_lz4\":%s,\"pg_dump\":",
-					info->toast_lz4 ? "true" : "false");
+		strbuf_addf(&sb, ",\"target_lz4\":%s,\"target_wal_buffers\":%lld,\"pg_dump\":",
+					info->toast_lz4 ? "true" : "false", (long long) info->wal_buffers);
 		json_add_string(&sb, info->tools.pg_dump);
 		strbuf_adds(&sb, "}\n");
 		fputs(strbuf_str(&sb), stdout);

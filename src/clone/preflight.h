@@ -65,6 +65,8 @@ typedef struct preflight_info
 	char	   *toast_default;	/* target's default_toast_compression, NULL
 								 * before PostgreSQL 14; owned */
 	bool		toast_lz4;		/* the target can compress with lz4 */
+	int64_t		wal_buffers;	/* the target's wal_buffers in bytes, 0
+								 * when not known */
 	db_identity source_id;		/* what the source connection reaches */
 	db_identity target_id;		/* the target database, or its server when
 								 * the database does not exist (db_oid 0) */

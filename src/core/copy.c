@@ -51,7 +51,8 @@ part_eighths(const cat_table *t, int shares, int workers, int *e)
 {
 	int			n = 0;
 
-	if (shares > 1 && workers > 1 && shares + 3 * workers <= COPY_MAX_PARTS &&
+	if (shares > 1 && workers > 1 && shares >= workers &&
+		shares + 3 * workers <= COPY_MAX_PARTS &&
 		8 * (int64_t) shares <= t->heap_pages)
 	{
 		for (int i = 0; i < shares - workers; i++)
