@@ -75,7 +75,7 @@
 /*
  * The wal_buffers hint: for a clone of at least WAL_HINT_MIN_BYTES with
  * several copy workers into a target whose wal_buffers is below
- * WAL_HINT_BUFFERS (README "Target settings").
+ * WAL_HINT_BUFFERS (README "WAL buffers on the target").
  */
 #define WAL_HINT_MIN_BYTES ((int64_t) 1024 * 1024 * 1024)
 #define WAL_HINT_BUFFERS ((int64_t) 64 * 1024 * 1024)
@@ -482,8 +482,7 @@ do_data(clone_ctx *c)
 	phase_begin(c, "data");
 	c->prog.tables_total = c->cat.ntables;
 	c->prog.indexes_total = c->cat.nindexes;
-	for (int i = 0; i < c->cat.ntables; i++)
-		c->prog.bytes_total += c->cat.tables[i].bytes;
+	c->prog.bytes_total += catalog_bytes(&c->cat);
 	return phase_end(c, sched_run(&sc, &c->sres));
 }
 
@@ -895,19 +894,15 @@ run_phases(clone_ctx *c)
 static void
 hint_toast_compression(const clone_ctx *c)
 {
-	int64_t		toast = 0,
-				total = 0;
+	int64_t		toast = 0;
 	char		size[32];
 
 	if (c->toast || !c->info.toast_lz4 || !c->info.toast_default ||
 		strcmp(c->info.toast_default, "pglz") != 0)
 		return;
 	for (int i = 0; i < c->cat.ntables; i++)
-	{
 		toast += c->cat.tables[i].toast_bytes;
-		total += c->cat.tables[i].bytes;
-	}
-	if (toast < TOAST_HINT_MIN_BYTES || toast < total / 4)
+	if (toast < TOAST_HINT_MIN_BYTES || toast < catalog_bytes(&c->cat) / 4)
 		return;
 	str_format_size(toast, size, sizeof(size));
 	log_info("%s of the rows were TOASTed values, compressed again by the target with pglz",
@@ -923,15 +918,10 @@ hint_toast_compression(const clone_ctx *c)
 static void
 hint_wal_buffers(const clone_ctx *c)
 {
-	int64_t		total = 0;
 	char		size[32];
 
 	if (c->info.wal_buffers <= 0 || c->info.wal_buffers >= WAL_HINT_BUFFERS ||
-		c->o->jobs < 2)
-		return;
-	for (int i = 0; i < c->cat.ntables; i++)
-		total += c->cat.tables[i].bytes;
-	if (total < WAL_HINT_MIN_BYTES)
+		c->o->jobs < 2 || catalog_bytes(&c->cat) < WAL_HINT_MIN_BYTES)
 		return;
 	/* As SHOW spells it: "8MB", "1536kB". */
 	if (c->info.wal_buffers % (1024 * 1024) == 0)

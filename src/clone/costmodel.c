@@ -75,7 +75,7 @@ cost_copy_part(const cat_table *t, const copy_part *p, bool lz4)
 	int64_t		end = p->end_block < 0 ? blocks : p->end_block;
 
 	if (p->nparts <= 1 || blocks <= 0 || end <= p->first_block)
-		return TASK_FIXED + (p->nparts <= 1 ? whole : whole / (p->nparts > 0 ? p->nparts : 1));
+		return cost_copy(t, p->nparts, lz4);
 	return TASK_FIXED + (int64_t) ((double) whole * (double) (end - p->first_block) / (double) blocks);
 }
 

@@ -18,14 +18,11 @@
 int64_t
 predict_split_threshold(const catalog *cat, int64_t split_bytes, int jobs)
 {
-	int64_t		total = 0,
-				share;
+	int64_t		share;
 
 	if (split_bytes != CLONE_SPLIT_AUTO)
 		return split_bytes;
-	for (int i = 0; i < cat->ntables; i++)
-		total += cat->tables[i].bytes;
-	share = total / (2 * (int64_t) (jobs > 0 ? jobs : 1));
+	share = catalog_bytes(cat) / (2 * (int64_t) (jobs > 0 ? jobs : 1));
 	return share > CLONE_SPLIT_MIN ? share : CLONE_SPLIT_MIN;
 }
 

@@ -479,6 +479,23 @@ larger_first(int64_t a, int64_t b)
 }
 
 /*
+ * Johnson's first group first, then the larger first key (x1, y1), then
+ * the larger second key (x2, y2), then the table's number.
+ */
+static int
+group_then_larger(const copy_key *x, const copy_key *y,
+				  int64_t x1, int64_t y1, int64_t x2, int64_t y2)
+{
+	int			r = johnson_first(x, y);
+
+	if (r == 0)
+		r = larger_first(x1, y1);
+	if (r == 0)
+		r = larger_first(x2, y2);
+	return r != 0 ? r : x->table - y->table;
+}
+
+/*
  * The second group, longest copy first: with several copy workers, a
  * long copy taken last would run alone at the end while the other
  * workers wait, as a 200 MB table of TOASTed values did after the parts
@@ -489,13 +506,8 @@ by_copy(const void *a, const void *b)
 {
 	const copy_key *x = a;
 	const copy_key *y = b;
-	int			r = johnson_first(x, y);
 
-	if (r == 0)
-		r = larger_first(x->copy, y->copy);
-	if (r == 0)
-		r = larger_first(x->tail, y->tail);
-	return r != 0 ? r : x->table - y->table;
+	return group_then_larger(x, y, x->copy, y->copy, x->tail, y->tail);
 }
 
 /*
@@ -507,13 +519,8 @@ by_tail(const void *a, const void *b)
 {
 	const copy_key *x = a;
 	const copy_key *y = b;
-	int			r = johnson_first(x, y);
 
-	if (r == 0)
-		r = larger_first(x->tail, y->tail);
-	if (r == 0)
-		r = larger_first(x->copy, y->copy);
-	return r != 0 ? r : x->table - y->table;
+	return group_then_larger(x, y, x->tail, y->tail, x->copy, y->copy);
 }
 
 /*

@@ -438,6 +438,16 @@ free_index(cat_index *ix)
 	free(ix->extra_sql);
 }
 
+int64_t
+catalog_bytes(const catalog *cat)
+{
+	int64_t		total = 0;
+
+	for (int i = 0; i < cat->ntables; i++)
+		total += cat->tables[i].bytes;
+	return total;
+}
+
 void
 catalog_keep_indexes(catalog *cat, const bool *keep)
 {

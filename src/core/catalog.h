@@ -111,6 +111,9 @@ typedef struct catalog
 int			catalog_load(PGconn *src, catalog *cat);
 void		catalog_release(catalog *cat);
 
+/* The size of every table, heap and TOAST (the tables' "bytes"). */
+int64_t		catalog_bytes(const catalog *cat);
+
 /* Drop the indexes whose keep[i] is false, keeping the order. */
 void		catalog_keep_indexes(catalog *cat, const bool *keep);
 

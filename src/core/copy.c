@@ -51,7 +51,7 @@ part_eighths(const cat_table *t, int shares, int workers, int *e)
 {
 	int			n = 0;
 
-	if (shares > 1 && workers > 1 && shares >= workers &&
+	if (workers > 1 && shares >= workers &&
 		shares + 3 * workers <= COPY_MAX_PARTS &&
 		8 * (int64_t) shares <= t->heap_pages)
 	{
@@ -77,31 +77,33 @@ copy_plan_parts(const cat_table *t, int64_t split_bytes, int workers,
 	int			shares = copy_split_shares(t, split_bytes, workers);
 	int			e[COPY_MAX_PARTS];
 	int			n = part_eighths(t, shares, workers, e);
-	int64_t		blocks = t->heap_pages > 0 ? t->heap_pages : 0;
-	int64_t		total = 8 * (int64_t) shares,
-				size[COPY_MAX_PARTS],
+	int64_t		blocks = t->heap_pages,
 				left = blocks,
 				at = 0;
 
+	/* Whole shares: cut as every reader of block ranges cuts. */
+	if (n == shares)
+	{
+		for (int i = 0; i < n; i++)
+		{
+			block_range r = blockrange_part(blocks, i, n);
+
+			parts[i] = (copy_part) {i, n, r.first, r.end};
+		}
+		return n;
+	}
 	/*
-	 * Whole shares: range i starts at blocks * i / n, as blockrange_split
-	 * cuts.  Tapered: parts of one size get the same number of blocks (the
-	 * engine then takes them in order) and the first part the rest.
+	 * Tapered: parts of one size get the same number of blocks (the engine
+	 * then takes them in order), and the first part the rest.
 	 */
 	for (int i = 0; i < n; i++)
-	{
-		size[i] = n == shares ? blocks * (i + 1) / n - blocks * i / n
-			: blocks * e[i] / total;
-		left -= size[i];
-	}
-	size[0] += left;
+		left -= blocks * e[i] / (8 * (int64_t) shares);
 	for (int i = 0; i < n; i++)
 	{
-		parts[i] = (copy_part)
-		{
-			i, n, at, i < n - 1 ? at + size[i] : -1
-		};
-		at += size[i];
+		int64_t		size = blocks * e[i] / (8 * (int64_t) shares) + (i == 0 ? left : 0);
+
+		parts[i] = (copy_part) {i, n, at, i < n - 1 ? at + size : -1};
+		at += size;
 	}
 	return n;
 }
