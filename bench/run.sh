@@ -34,7 +34,7 @@
 # (its time is reported beside the clone time).  Wall time is measured
 # around the tool, the machine's CPU busy share over the run from
 # /proc/stat deltas (all CPUs and every process: other work on the
-# machine counts too), peak RSS with GNU time (the largest process of the
+# machine counts too; steal time apart, see cpu_ticks), peak RSS with GNU time (the largest process of the
 # tool's process tree; for two-step tools the largest of both steps).
 #
 # Options (environment defaults in brackets):
@@ -320,8 +320,12 @@ tool_copy_pipes() {
 export src dst src_uri dst_uri jobs pgcrane split pgcopydb_bin pgcopydb_binary
 
 now() { date +%s.%N; }
-# The machine's CPU counters: busy and total jiffies over all CPUs.
-cpu_ticks() { awk '$1 == "cpu" { t = 0; for (i = 2; i <= 9; i++) t += $i; print t - $5 - $6, t; exit }' /proc/stat; }
+# The machine's CPU counters over all CPUs: busy jiffies, busy plus idle
+# jiffies, and stolen ones.  Steal (the hypervisor running another
+# machine while this one had work) is neither busy nor idle here: the
+# busy share is busy / (busy + idle), and steal is reported on its own
+# as a share of all jiffies.  (On a shared host it reached 22 % of a run.)
+cpu_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8, $9; exit }' /proc/stat; }
 # The same counters ten times a second, with the time, until killed: the
 # CPU busy share of the data phase of a pgcrane row is read from them
 # (read and printf are builtins, so a sample forks only its sleep).
@@ -329,8 +333,8 @@ cpu_sampler() {
 	local label us ni sy id io irq si st rest
 	while :; do
 		read -r label us ni sy id io irq si st rest </proc/stat
-		printf '%s %d %d\n' "${EPOCHREALTIME/,/.}" $((us + ni + sy + irq + si + st)) \
-			$((us + ni + sy + id + io + irq + si + st))
+		printf '%s %d %d %d\n' "${EPOCHREALTIME/,/.}" $((us + ni + sy + irq + si)) \
+			$((us + ni + sy + id + io + irq + si)) "$st"
 		sleep 0.1
 	done
 }
@@ -366,17 +370,18 @@ for ((round = 1; round <= rounds; round++)); do
 
 		cpu_sampler >"$w/cpu-samples" &
 		sampler=$!
-		read -r busy0 total0 < <(cpu_ticks)
+		read -r busy0 total0 steal0 < <(cpu_ticks)
 		t0=$(now)
 		rc=0
 		/usr/bin/time -f '%e %M' -o "$w/time-tool" \
 			bash -c "set -eo pipefail; $(declare -f tool_pgcrane tool_pg_dump tool_pgcopydb tool_copy_pipes); $fn \"\$1\" $args" \
 			_ "$w" >"$w/stdout.log" 2>"$w/stderr.log" || rc=$?
 		t1=$(now)
-		read -r busy1 total1 < <(cpu_ticks)
+		read -r busy1 total1 steal1 < <(cpu_ticks)
 		kill "$sampler" 2>/dev/null || true
 		wait "$sampler" 2>/dev/null || true
 		cpu_busy=$(awk -v b=$((busy1 - busy0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.1f", (t > 0 ? 100 * b / t : 0) }')
+		cpu_steal=$(awk -v s=$((steal1 - steal0)) -v t=$((total1 - total0)) 'BEGIN { printf "%.1f", (s + t > 0 ? 100 * s / (s + t) : 0) }')
 		wall=$(elapsed "$t0" "$t1")
 		rss_kb=$(awk 'END { print $NF }' "$w/time-tool")
 		dump_s=""
@@ -410,7 +415,7 @@ for ((round = 1; round <= rounds; round++)); do
 		cat "$w/stderr.log" "$w/stdout.log" | tail -n 20 >"$w/error.txt"
 
 		R_ROUND=$round R_TOOL=$name R_FN=$fn R_RC=$rc R_WALL=$wall R_RSS=$rss_kb R_DUMP=$dump_s \
-			R_RESTORE=$restore_s R_CPU=$cpu_busy R_T0=$t0 R_CHECK=$check R_VERIFY_S=$verify_s R_VERIFY_RC=$verify_rc \
+			R_RESTORE=$restore_s R_CPU=$cpu_busy R_STEAL=$cpu_steal R_T0=$t0 R_CHECK=$check R_VERIFY_S=$verify_s R_VERIFY_RC=$verify_rc \
 			python3 - "$runs" "$w" <<'EOF'
 import json, os, sys
 e = os.environ
@@ -453,17 +458,22 @@ def data_phase_busy():
         return None
     try:
         with open(os.path.join(w, "cpu-samples")) as f:
-            samples = [tuple(float(x) for x in l.split()) for l in f if len(l.split()) == 3]
+            samples = [tuple(float(x) for x in l.split()) for l in f if len(l.split()) == 4]
     except OSError:
         return None
     inside = [s for s in samples if start <= s[0] <= end]
     if len(inside) < 2 or inside[-1][2] <= inside[0][2]:
         return None
-    return round(100 * (inside[-1][1] - inside[0][1]) / (inside[-1][2] - inside[0][2]), 1)
+    total = inside[-1][2] - inside[0][2]
+    steal = inside[-1][3] - inside[0][3]
+    return (round(100 * (inside[-1][1] - inside[0][1]) / total, 1),
+            round(100 * steal / (total + steal), 1))
+phase = data_phase_busy() or (None, None)
 rec = {"round": int(e["R_ROUND"]), "tool": e["R_TOOL"], "exit_code": rc,
        "wall_s": num(e["R_WALL"]), "peak_rss_kib": num(e["R_RSS"], int),
        "dump_s": num(e["R_DUMP"]), "restore_s": num(e["R_RESTORE"]),
-       "cpu_busy_pct": num(e["R_CPU"]), "cpu_busy_data_phase_pct": data_phase_busy(),
+       "cpu_busy_pct": num(e["R_CPU"]), "cpu_busy_data_phase_pct": phase[0],
+       "cpu_steal_pct": num(e["R_STEAL"]), "cpu_steal_data_phase_pct": phase[1],
        "check": e["R_CHECK"], "check_detail": text("check.txt"),
        "verify_s": num(e["R_VERIFY_S"]), "verify_exit_code": num(e["R_VERIFY_RC"], int),
        "verify_output": text("verify.log") if e["R_VERIFY_RC"] not in ("", "0") else None,
@@ -472,8 +482,8 @@ rec = {"round": int(e["R_ROUND"]), "tool": e["R_TOOL"], "exit_code": rc,
 with open(sys.argv[1], "a") as f:
     f.write(json.dumps(rec) + "\n")
 EOF
-		line=$(printf '  round %d  %-*s %8ss  %7s MiB  CPU %5s%%  check %s' "$round" "$name_w" "$name" "$wall" \
-			"$(awk -v k="${rss_kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "$cpu_busy" "$check")
+		line=$(printf '  round %d  %-*s %8ss  %7s MiB  CPU %5s%% (steal %s%%)  check %s' "$round" "$name_w" "$name" "$wall" \
+			"$(awk -v k="${rss_kb:-0}" 'BEGIN { printf "%.0f", k / 1024 }')" "$cpu_busy" "$cpu_steal" "$check")
 		[ -z "$verify_s" ] || line+="  verify ${verify_s}s (exit $verify_rc)"
 		echo "$line"
 		if [ "$rc" -ne 0 ]; then
@@ -548,6 +558,7 @@ for name, command in specs:
          "median_verify_s": med([r["verify_s"] for r in good]),
          "median_cpu_busy_pct": med([r.get("cpu_busy_pct") for r in good]),
          "median_cpu_busy_data_phase_pct": med([r.get("cpu_busy_data_phase_pct") for r in good]),
+         "median_cpu_steal_pct": med([r.get("cpu_steal_pct") for r in good]),
          "runs": len(rs), "failed_runs": len(rs) - len(good),
          "check": ("ok" if good and len(checked) == len(good) else
                    "FAILED" if good else "-")}
@@ -577,7 +588,7 @@ def fmt(v, f="{:.2f}"):
 
 verify = meta["verify_available"]
 head = ["tool", "median wall s", "peak RSS MiB", "time pgcrane/tool", "RSS pgcrane/tool", "check",
-        "CPU busy %", "CPU data %", "time tool/pgcopydb"]
+        "CPU busy %", "CPU data %", "steal %", "time tool/pgcopydb"]
 if verify:
     head.append("verify s")
 rows = []
@@ -588,7 +599,7 @@ for t in tools:
     row = [t["tool"], fmt(t["median_wall_s"]), fmt(t["peak_rss_mib"], "{:.1f}"),
            fmt(t["time_ratio_pgcrane_over_tool"]), fmt(t["rss_ratio_pgcrane_over_tool"]), status,
            fmt(t["median_cpu_busy_pct"], "{:.1f}"), fmt(t["median_cpu_busy_data_phase_pct"], "{:.1f}"),
-           fmt(t["time_ratio_tool_over_pgcopydb"])]
+           fmt(t["median_cpu_steal_pct"], "{:.1f}"), fmt(t["time_ratio_tool_over_pgcopydb"])]
     if verify:
         row.append(fmt(t["median_verify_s"]))
     rows.append(row)
