@@ -34,8 +34,9 @@
 # (its time is reported beside the clone time).  Wall time is measured
 # around the tool, the machine's CPU busy share over the run from
 # /proc/stat deltas (all CPUs and every process: other work on the
-# machine counts too; steal time apart, see cpu_ticks), peak RSS with GNU time (the largest process of the
-# tool's process tree; for two-step tools the largest of both steps).
+# machine counts too; steal time apart, see cpu_ticks), peak RSS with
+# GNU time (the largest process of the tool's process tree; for two-step
+# tools the largest of both steps).
 #
 # Options (environment defaults in brackets):
 #   --shape NAME    the database's shape, bench/generate.sh --shape: mixed,
@@ -325,16 +326,18 @@ now() { date +%s.%N; }
 # machine while this one had work) is neither busy nor idle here: the
 # busy share is busy / (busy + idle), and steal is reported on its own
 # as a share of all jiffies.  (On a shared host it reached 22 % of a run.)
-cpu_ticks() { awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8, $9; exit }' /proc/stat; }
-# The same counters ten times a second, with the time, until killed: the
-# CPU busy share of the data phase of a pgcrane row is read from them
-# (read and printf are builtins, so a sample forks only its sleep).
-cpu_sampler() {
+# (read and printf are builtins, so a reading forks nothing.)
+cpu_ticks() {
 	local label us ni sy id io irq si st rest
+	read -r label us ni sy id io irq si st rest </proc/stat
+	printf '%d %d %d\n' $((us + ni + sy + irq + si)) $((us + ni + sy + id + io + irq + si)) "$st"
+}
+# The same counters ten times a second, after the time, until killed: the
+# CPU busy share of the data phase of a pgcrane row is read from them.
+cpu_sampler() {
 	while :; do
-		read -r label us ni sy id io irq si st rest </proc/stat
-		printf '%s %d %d %d\n' "${EPOCHREALTIME/,/.}" $((us + ni + sy + irq + si)) \
-			$((us + ni + sy + id + io + irq + si)) "$st"
+		printf '%s ' "${EPOCHREALTIME/,/.}"
+		cpu_ticks
 		sleep 0.1
 	done
 }
@@ -444,8 +447,9 @@ if e["R_FN"] == "tool_pgcrane":  # every pgcrane row, whatever its options
             summary["slowest_indexes"] = indexes[:5]
     except (OSError, ValueError, AttributeError):
         pass
-# The data phase's window: the phases before it from the start of the run.
-def data_phase_busy():
+# The data phase's window: the phases before it from the start of the run;
+# its busy share and its steal share, as the run's are computed.
+def data_phase_cpu():
     if not summary or not isinstance(summary.get("phases"), list):
         return None
     start = float(e["R_T0"])
@@ -468,7 +472,7 @@ def data_phase_busy():
     steal = inside[-1][3] - inside[0][3]
     return (round(100 * (inside[-1][1] - inside[0][1]) / total, 1),
             round(100 * steal / (total + steal), 1))
-phase = data_phase_busy() or (None, None)
+phase = data_phase_cpu() or (None, None)
 rec = {"round": int(e["R_ROUND"]), "tool": e["R_TOOL"], "exit_code": rc,
        "wall_s": num(e["R_WALL"]), "peak_rss_kib": num(e["R_RSS"], int),
        "dump_s": num(e["R_DUMP"]), "restore_s": num(e["R_RESTORE"]),
